@@ -1,0 +1,29 @@
+# Territory reports: the two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_DATA := data/demo
+DEMO_OUT  := reports/demo
+
+.PHONY: install demo demo-data test lab clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,lab]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo-data: $(STAMP)
+	$(BIN)/territory-reports demo-data $(DEMO_DATA)
+
+demo: demo-data
+	$(BIN)/territory-reports run --data $(DEMO_DATA) --params params/demo.yaml --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(DEMO_OUT) $(DEMO_DATA) .pytest_cache

@@ -1,0 +1,198 @@
+"""The batch: national pass once, then one isolated notebook job per territory.
+
+Each job runs in a worker process: Papermill executes the territory notebook in the
+job's own folder, the tables are exported, the renderer writes HTML and PDF, and only
+then are the files moved into place. A failing territory is recorded in the manifest
+and keeps its last good report; it never stops the others.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from . import __version__
+from . import params as parameters
+from .data import load_dataset
+from .errors import TerritoryReportsError
+from .exports import export_tables
+from .national import national_pass, selected_territories
+from .periods import make_window
+from .publish import (atomic_write, now, publish_folder, read_manifest, safe_name, write_index,
+                      write_manifest, write_tables)
+from .render import FrontMatter, get_renderer
+from .store import read_territory, write_store
+
+KERNEL_NAME = "territory-reports"
+DEFAULT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "territory.ipynb"
+WORK = ".work"
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one territory's worker needs (paths and ids, never data)."""
+
+    territory_id: str
+    territory_name: str
+    region: str
+    notebook: str
+    store: str
+    params: dict
+    staging: str
+    target: str
+    renderer: str
+    timeout: int
+    front: dict
+
+
+@dataclass
+class Outcome:
+    territory_id: str
+    status: str
+    error: str | None = None
+    failing_cell: str | None = None
+    timings: dict = field(default_factory=dict)
+
+
+def register_kernel(work: Path) -> Path:
+    """A kernelspec for this interpreter, found first through JUPYTER_PATH."""
+    folder = work / "jupyter"
+    spec = folder / "kernels" / KERNEL_NAME / "kernel.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(json.dumps({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                "display_name": "Territory reports", "language": "python"}))
+    paths = [str(folder), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(dict.fromkeys(paths))
+    return folder
+
+
+def execute(job: Job) -> Outcome:
+    """Run one territory: execute, export, render, publish. Never raises."""
+    import papermill as pm
+
+    timings: dict[str, float] = {}
+    staging, target = Path(job.staging), Path(job.target)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    notebook_out = staging / "report.ipynb"
+    try:
+        start = time.perf_counter()
+        pm.execute_notebook(job.notebook, str(notebook_out), kernel_name=KERNEL_NAME, cwd=str(staging),
+                            parameters={"territory_id": job.territory_id, "store_path": job.store,
+                                        "data_path": None, "params": job.params},
+                            progress_bar=False, log_output=False, execution_timeout=job.timeout)
+        timings["execute"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        write_tables(export_tables(read_territory(Path(job.store), job.territory_id)), staging / "tables")
+        timings["tables"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        render_dir = staging.parent / f"{staging.name}.render"
+        shutil.rmtree(render_dir, ignore_errors=True)
+        render_dir.mkdir()
+        try:
+            outputs = get_renderer(job.renderer).render(notebook_out, render_dir, FrontMatter(**job.front))
+            for kind, path in outputs.items():
+                shutil.move(str(path), staging / f"report.{kind}")
+        finally:
+            shutil.rmtree(render_dir, ignore_errors=True)
+        timings["render"] = time.perf_counter() - start
+
+        publish_folder(staging, target)
+        (target / "last-failure.ipynb").unlink(missing_ok=True)
+        return Outcome(job.territory_id, "ok", timings=timings)
+    except Exception as exc:  # one territory's failure is recorded, never raised
+        cell = None
+        if exc.__class__.__name__ == "PapermillExecutionError":
+            cell = f"cell {getattr(exc, 'exec_count', '?')}: {getattr(exc, 'source', '')[:300]}"
+            error = f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"
+            if notebook_out.is_file():
+                target.mkdir(parents=True, exist_ok=True)
+                os.replace(notebook_out, target / "last-failure.ipynb")
+        else:
+            error = f"{type(exc).__name__}: {exc}"
+        shutil.rmtree(staging, ignore_errors=True)
+        return Outcome(job.territory_id, "failed", error=error[:1000], failing_cell=cell, timings=timings)
+
+
+def _headline(kpis, territory_id: str) -> dict:
+    row = kpis[kpis["territory_id"] == territory_id]
+    if row.empty:
+        return {}
+    keep = ("customers", "potential", "support", "vip_share", "own_units")
+    return {k: (None if row.iloc[0][k] != row.iloc[0][k] else float(row.iloc[0][k])) for k in keep if k in row}
+
+
+def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = None, renderer: str = "auto",
+        notebook: Path | None = None, timeout: int = 600, progress: bool = True) -> dict:
+    """Render every selected territory; returns the manifest (also written to ``out``)."""
+    started = time.perf_counter()
+    out = Path(out).resolve()
+    notebook = Path(notebook or DEFAULT_NOTEBOOK).resolve()
+    if not notebook.is_file():
+        raise TerritoryReportsError(f"notebook not found: {notebook}")
+    profile = parameters.load_profile(profile_path)
+    ds = load_dataset(Path(data), extra_channels=profile.get("extra_channels", ()))
+    parameters.check_territories(profile, ds.territories["territory_id"], source=str(profile_path or "parameters"))
+    renderer_name = get_renderer(renderer).name
+
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / WORK
+    register_kernel(work)
+    t0 = time.perf_counter()
+    tables = national_pass(ds, profile)
+    store = write_store(tables, work / "store")
+    national_seconds = time.perf_counter() - t0
+
+    window = make_window(ds.sales["period"], profile.get("period_end"), profile.get("period_months", 3))
+    territories = ds.territories.set_index("territory_id")
+    job_list = []
+    for tid in selected_territories(ds, profile):
+        folder = safe_name(tid)
+        name, region = str(territories.loc[tid, "territory_name"]), str(territories.loc[tid, "region"])
+        job_list.append(Job(
+            territory_id=tid, territory_name=name, region=region, notebook=str(notebook), store=str(store),
+            params=parameters.effective(profile, tid), staging=str(work / "staging" / folder),
+            target=str(out / folder), renderer=renderer_name, timeout=timeout,
+            front={"title": f"{name} ({tid})", "subtitle": f"Territory report · region {region}",
+                   "date": f"Analysis period {window.label('analysis')}"}))
+
+    manifest = read_manifest(out)
+    manifest.update({"generated": now(), "version": __version__, "data": str(Path(data).resolve()),
+                     "profile": str(profile_path) if profile_path else None, "renderer": renderer_name,
+                     "analysis_period": window.label("analysis"), "comparison_period": window.label("comparison")})
+    entries = manifest.setdefault("territories", {})
+    jobs = jobs or os.cpu_count() or 1
+    outcomes: list[Outcome] = []
+    bar = tqdm(total=len(job_list), desc="territories", unit="report", disable=not progress, file=sys.stderr)
+    with ProcessPoolExecutor(max_workers=min(jobs, max(len(job_list), 1)), mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(execute, job): job for job in job_list}
+        for future in as_completed(futures):
+            job, outcome = futures[future], future.result()
+            outcomes.append(outcome)
+            previous = entries.get(job.territory_id, {})
+            published = outcome.status == "ok" or previous.get("published", False)
+            entries[job.territory_id] = {
+                "territory_name": job.territory_name, "region": job.region, "folder": safe_name(job.territory_id),
+                "status": outcome.status if outcome.status == "ok" or not previous.get("published") else "stale",
+                "error": outcome.error, "failing_cell": outcome.failing_cell, "published": published,
+                "params": job.params, "timings": outcome.timings, "finished": now(),
+                "headline": _headline(tables["kpis"], job.territory_id),
+            }
+            bar.set_postfix_str(f"{job.territory_id} {outcome.status}")
+            bar.update()
+    bar.close()
+    manifest["timings"] = {"national_pass": national_seconds, "total": time.perf_counter() - started}
+    manifest["failed"] = sorted(o.territory_id for o in outcomes if o.status != "ok")
+    write_manifest(out, manifest)
+    write_index(out, manifest)
+    return manifest

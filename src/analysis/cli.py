@@ -1,0 +1,104 @@
+"""``territory-reports``: demo data, validation and the batch, from the terminal.
+
+Exit codes: 0 success; 1 some territories failed (the others are published);
+2 bad input or parameters (nothing written).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import TerritoryReportsError
+
+
+def _demo_data(args) -> int:
+    from .demo import generate, write
+
+    start = time.perf_counter()
+    tables = generate(seed=args.seed, n_territories=args.territories, n_customers=args.customers)
+    paths = write(tables, Path(args.out), fmt=args.format)
+    sizes = ", ".join(f"{name} {len(frame):,}" for name, frame in tables.items())
+    print(f"wrote {len(paths)} tables to {args.out} in {time.perf_counter() - start:.1f}s ({sizes})")
+    return 0
+
+
+def _validate(args) -> int:
+    from .data import load_dataset
+    from .params import check_territories, load_profile
+
+    profile = load_profile(args.params)
+    ds = load_dataset(Path(args.data), extra_channels=profile.get("extra_channels", ()))
+    check_territories(profile, ds.territories["territory_id"], source=str(args.params or "parameters"))
+    counts = ", ".join(f"{name} {len(getattr(ds, name)):,}" for name in
+                       ("territories", "reps", "customers", "products", "markets", "sales", "activities"))
+    print(f"{args.data}: valid ({counts})")
+    return 0
+
+
+def _run(args) -> int:
+    from .batch import run
+
+    manifest = run(Path(args.data), Path(args.params) if args.params else None, Path(args.out), jobs=args.jobs,
+                   renderer=args.renderer, notebook=Path(args.notebook) if args.notebook else None,
+                   timeout=args.timeout, progress=not args.quiet)
+    entries = manifest["territories"]
+    ok = sum(1 for tid, e in entries.items() if e["status"] == "ok" and tid not in manifest["failed"])
+    print(f"{ok} report(s) published to {args.out} in {manifest['timings']['total']:.1f}s "
+          f"(index: {Path(args.out) / 'index.html'})")
+    if manifest["failed"]:
+        print(f"{len(manifest['failed'])} territory(ies) failed:", file=sys.stderr)
+        for tid in manifest["failed"]:
+            entry = entries[tid]
+            print(f"  {tid}: {entry['error']}" + (f" [{entry['failing_cell'].splitlines()[0]}]"
+                                                   if entry.get("failing_cell") else ""), file=sys.stderr)
+        return 1
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="territory-reports", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo-data", help="write the synthetic demo dataset")
+    demo.add_argument("out", help="folder to write the tables into")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--territories", type=int, default=12)
+    demo.add_argument("--customers", type=int, default=1500)
+    demo.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    demo.set_defaults(func=_demo_data)
+
+    val = sub.add_parser("validate", help="check a data folder against the data contract")
+    val.add_argument("data", help="data folder (one CSV or Parquet file per table)")
+    val.add_argument("--params", help="run profile (YAML), for extra channels and territory overrides")
+    val.set_defaults(func=_validate)
+
+    run = sub.add_parser("run", help="render every territory's report")
+    run.add_argument("--data", required=True, help="data folder")
+    run.add_argument("--params", help="run profile (YAML); default: the package defaults")
+    run.add_argument("--out", required=True, help="output folder (e.g. reports/demo)")
+    run.add_argument("--jobs", type=int, default=None, help="parallel territory jobs (default: number of cores)")
+    run.add_argument("--renderer", choices=("auto", "builtin", "quarto"), default="auto",
+                     help="auto: Quarto when on PATH, otherwise the built-in pandoc/Typst renderer")
+    run.add_argument("--notebook", help="territory notebook (default: notebooks/territory.ipynb)")
+    run.add_argument("--timeout", type=int, default=600, help="seconds per notebook cell before it is stopped")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except TerritoryReportsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: published reports are untouched; run again to finish", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""The data contract (DESIGN 3): which tables a dataset has, their columns and rules.
+
+Everything here is declarative; :mod:`analysis.data` reads it to load and validate a
+dataset, and the analyses import the domain constants (customer types, channels,
+outcomes, phases) from here so that every module agrees on them.
+
+Column kinds:
+
+``id``       an identifier, always read as text (``"007"`` stays ``"007"``)
+``text``     free text
+``number``   a number (stored as float64)
+``integer``  a whole number (stored as float64, so that it may be missing)
+``bool``     true/false (also 1/0, yes/no; any case)
+``period``   a calendar month written ``YYYY-MM``
+``date``     a day written ``YYYY-MM-DD``
+``enum:a|b`` one of the listed values (see :func:`enum_values`)
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# --- domain values -------------------------------------------------------------------
+
+#: Customer types; the first four prescribe and are segmented (DESIGN 4.3), the last
+#: three are kept for relationship maintenance (DESIGN 4.7).
+CUSTOMER_TYPES = ("hcp", "department", "hospital", "pharmacy", "distributor", "supplier", "peripheral")
+SEGMENTABLE_TYPES = ("hcp", "department", "hospital", "pharmacy")
+MAINTENANCE_TYPES = ("supplier", "distributor", "peripheral")
+
+#: The ten channels of DESIGN 3, in its order. A run profile may declare more
+#: (``extra_channels``).
+CHANNELS = (
+    "f2f_visit", "phone", "email", "web_interview", "web_lecture",
+    "offline_lecture", "briefing_session", "chat_app", "edetailing", "social",
+)
+
+#: Customer response to an activity; a positive response is ``engaged`` or ``attended``.
+OUTCOMES = ("none", "opened", "engaged", "attended")
+POSITIVE_OUTCOMES = ("engaged", "attended")
+
+#: The behaviour-change ladder, lowest to highest (DESIGN 4.4).
+PHASES = ("unaware", "aware", "interested", "trial", "adopter", "loyal")
+#: Position of each phase on the ladder (0 = unaware), for comparing phases.
+PHASE_RANK = {phase: rank for rank, phase in enumerate(PHASES)}
+
+#: Rep roles.
+ROLES = ("chronic", "specialty")
+
+# --- column kinds --------------------------------------------------------------------
+
+ID, TEXT, NUMBER, INTEGER, BOOL, PERIOD, DATE = "id", "text", "number", "integer", "bool", "period", "date"
+
+
+def enum(values: tuple[str, ...]) -> str:
+    """The kind of a column holding one of ``values``."""
+    return "enum:" + "|".join(values)
+
+
+def enum_values(kind: str) -> tuple[str, ...] | None:
+    """The allowed values of an ``enum:`` kind (``None`` for other kinds)."""
+    return tuple(kind[len("enum:"):].split("|")) if kind.startswith("enum:") else None
+
+
+#: The channel column's kind; the only enum a run profile can extend.
+CHANNEL_KIND = enum(CHANNELS)
+
+#: Regular expressions of the written forms.
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+@dataclass(frozen=True)
+class Bound:
+    """An allowed numeric range: ``minimum <= x`` (``<`` when exclusive) ``<= maximum``."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+
+    def describe(self, column: str) -> str:
+        """The rule in words, e.g. ``units must be >= 0``."""
+        if self.minimum is not None and self.maximum is not None:
+            return f"{column} must be between {self.minimum:g} and {self.maximum:g}"
+        if self.minimum is not None:
+            return f"{column} must be {'>' if self.exclusive_minimum else '>='} {self.minimum:g}"
+        return f"{column} must be <= {self.maximum:g}"
+
+
+NON_NEGATIVE = Bound(minimum=0)
+POSITIVE = Bound(minimum=0, exclusive_minimum=True)
+SHARE = Bound(minimum=0, maximum=1)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table of a dataset.
+
+    ``required``/``optional`` map column -> kind. ``key`` columns identify a row
+    (unique together). ``references`` maps a column to the ``(table, column)`` it must
+    refer to. ``bounds`` maps a numeric column to its allowed range.
+    ``required_table`` is False for tables a company may not have.
+    """
+
+    name: str
+    required: Mapping[str, str]
+    optional: Mapping[str, str] = field(default_factory=dict)
+    key: tuple[str, ...] = ()
+    required_table: bool = True
+    references: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    bounds: Mapping[str, Bound] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Every known column (required first) -> kind."""
+        return {**self.required, **self.optional}
+
+    @property
+    def file_names(self) -> tuple[str, str]:
+        """The accepted file names, e.g. ``("sales.csv", "sales.parquet")``."""
+        return (f"{self.name}.csv", f"{self.name}.parquet")
+
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            "territories",
+            required={"territory_id": ID, "territory_name": TEXT, "region": TEXT},
+            optional={"manager": TEXT},
+            key=("territory_id",),
+        ),
+        TableSpec(
+            "reps",
+            required={"rep_id": ID, "rep_name": TEXT, "territory_id": ID, "role": enum(ROLES)},
+            optional={"cost_per_day": NUMBER},
+            key=("rep_id",),
+            references={"territory_id": ("territories", "territory_id")},
+            bounds={"cost_per_day": NON_NEGATIVE},
+        ),
+        TableSpec(
+            "customers",
+            required={"customer_id": ID, "customer_name": TEXT, "customer_type": enum(CUSTOMER_TYPES),
+                      "territory_id": ID},
+            optional={"specialty": TEXT, "account_id": ID, "department": TEXT, "city": TEXT,
+                      "beds": NUMBER, "bed_turnover_per_month": NUMBER, "indication_share": NUMBER,
+                      "catchment_population": NUMBER, "incidence_rate": NUMBER},
+            key=("customer_id",),
+            references={"territory_id": ("territories", "territory_id")},
+            bounds={"beds": NON_NEGATIVE, "bed_turnover_per_month": NON_NEGATIVE,
+                    "catchment_population": NON_NEGATIVE, "indication_share": SHARE,
+                    "incidence_rate": SHARE},
+        ),
+        TableSpec(
+            "products",
+            required={"product_id": ID, "product_name": TEXT, "market": ID, "is_own": BOOL},
+            optional={"units_per_box": NUMBER, "unit_margin": NUMBER},
+            key=("product_id",),
+            references={"market": ("markets", "market")},
+            bounds={"units_per_box": POSITIVE},
+        ),
+        TableSpec(
+            "markets",
+            required={"market": ID},
+            optional={"boxes_per_patient": NUMBER},
+            key=("market",),
+            bounds={"boxes_per_patient": POSITIVE},
+        ),
+        TableSpec(
+            "sales",
+            required={"customer_id": ID, "product_id": ID, "period": PERIOD, "units": NUMBER},
+            key=("customer_id", "product_id", "period"),
+            references={"customer_id": ("customers", "customer_id"),
+                        "product_id": ("products", "product_id")},
+            bounds={"units": NON_NEGATIVE},
+        ),
+        TableSpec(
+            "activities",
+            required={"activity_id": ID, "customer_id": ID, "rep_id": ID, "date": DATE,
+                      "channel": CHANNEL_KIND, "cost": NUMBER},
+            optional={"outcome": enum(OUTCOMES), "content": TEXT},
+            key=("activity_id",),
+            required_table=False,
+            references={"customer_id": ("customers", "customer_id"), "rep_id": ("reps", "rep_id")},
+            bounds={"cost": NON_NEGATIVE},
+        ),
+        TableSpec(
+            "phases",
+            required={"customer_id": ID, "period": PERIOD, "phase": enum(PHASES)},
+            optional={"source": TEXT},
+            key=("customer_id", "period"),
+            required_table=False,
+            references={"customer_id": ("customers", "customer_id")},
+        ),
+    )
+}

@@ -1,0 +1,592 @@
+"""Loading and validating a dataset (DESIGN 3).
+
+A dataset is a folder with one file per table, ``<table>.csv`` or ``<table>.parquet``.
+:func:`load_dataset` reads every table, checks it against :data:`analysis.contract.TABLES`
+and either returns a :class:`Dataset` of normalized frames or raises
+:class:`~analysis.errors.DataValidationError` listing every violation found in every
+table (it does not stop at the first).
+
+Normalized frames: ids, text, enums and periods are strings (pandas' default string
+dtype: ``object`` on pandas 2, ``str`` on pandas 3), periods are ``"YYYY-MM"``, dates are
+``datetime64[ns]``, ``is_own`` is bool, numbers are float64; extra columns are kept as
+read. Values of known text columns are stripped of surrounding spaces, and a cell holding
+only spaces counts as empty.
+
+All checks are vectorised (Arrow compute and pandas), so millions of rows validate in
+seconds. CSV files are read as text and converted here, so that ids that look numeric
+keep their exact spelling ("007").
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from .contract import (
+    BOOL, CHANNEL_KIND, CHANNELS, DATE, DATE_PATTERN, ID, INTEGER, NUMBER, PERIOD,
+    PERIOD_PATTERN, TABLES, TEXT, TableSpec, enum_values,
+)
+from .errors import DatasetNotFoundError, DataValidationError, ParameterError, Violation
+
+#: Offending rows shown per violation.
+MAX_EXAMPLES = 5
+#: Words accepted for a bool column (compared case-insensitively).
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
+
+# Text while validating: Arrow-backed strings, fast on both pandas 2 and 3.
+_WORK_STR = pd.StringDtype("pyarrow")
+# The dtype pandas gives strings by default (object on pandas 2, str on pandas 3).
+_DEFAULT_STR = pd.Series(["a"]).dtype
+# Dates pandas can hold at nanosecond resolution.
+_FIRST_DATE, _LAST_DATE = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-04-11")
+
+
+# --- the dataset ---------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A validated dataset: one normalized DataFrame per table.
+
+    ``phases`` is None when the dataset has no phases table (phases are then derived);
+    ``activities`` is an empty frame with the contract's columns when the dataset has no
+    activities table (see :attr:`has_activities`). ``files`` maps each table read to
+    its file.
+    """
+
+    territories: pd.DataFrame
+    reps: pd.DataFrame
+    customers: pd.DataFrame
+    products: pd.DataFrame
+    markets: pd.DataFrame
+    sales: pd.DataFrame
+    activities: pd.DataFrame
+    phases: pd.DataFrame | None
+    source: Path
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def has_activities(self) -> bool:
+        """Whether the dataset came with an activities table."""
+        return "activities" in self.files
+
+    def territory(self, territory_id) -> Dataset:
+        """The slice of one territory.
+
+        Its row of ``territories``, its reps and customers, and the sales, activities and
+        phases of its customers; ``products`` and ``markets`` are kept whole.
+        """
+        tid = str(territory_id)
+        if not (self.territories["territory_id"] == tid).any():
+            known = ", ".join(self.territories["territory_id"].astype(str).head(10))
+            raise ParameterError(f"unknown territory {tid!r} (known, first 10: {known})")
+        customers = _rows(self.customers, self.customers["territory_id"] == tid)
+        ids = customers["customer_id"]
+
+        def of_customers(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+            return None if frame is None else _rows(frame, frame["customer_id"].isin(ids))
+
+        return replace(
+            self,
+            territories=_rows(self.territories, self.territories["territory_id"] == tid),
+            reps=_rows(self.reps, self.reps["territory_id"] == tid),
+            customers=customers,
+            sales=of_customers(self.sales),
+            activities=of_customers(self.activities),
+            phases=of_customers(self.phases),
+        )
+
+
+def _rows(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    return frame.loc[mask].reset_index(drop=True)
+
+
+# --- public entry points -------------------------------------------------------------
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read one table file as it is: CSV (UTF-8, with or without BOM) or Parquet.
+
+    CSV columns are all read as text (empty cells missing, blank lines skipped); types
+    and rules are applied by :func:`load_dataset`, not here. Raises
+    :class:`DataValidationError` when the file cannot be read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetNotFoundError(f"{path}: file not found")
+    try:
+        frame, _ = _read(path)
+    except _ReadError as exc:
+        raise DataValidationError([exc.violation(path, path.stem)], path.parent) from None
+    return _default_strings(frame).reset_index(drop=True)
+
+
+def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = ()) -> Dataset:
+    """Read and validate the dataset in ``folder``.
+
+    ``extra_channels`` are accepted in ``activities.channel`` besides the ten of the
+    contract (the run profile's ``extra_channels``). Raises
+    :class:`~analysis.errors.DatasetNotFoundError` when the folder does not exist and
+    :class:`~analysis.errors.DataValidationError` with every violation otherwise.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetNotFoundError(f"dataset folder not found: {folder}")
+    extra = tuple(str(c) for c in extra_channels)
+
+    violations: list[Violation] = []
+    checks: dict[str, _TableCheck] = {}
+    for name, spec in TABLES.items():
+        path, problem = _locate(folder, spec)
+        if problem is not None:
+            violations.append(problem)
+        if path is None:
+            continue
+        try:
+            raw, label = _read(path)
+        except _ReadError as exc:
+            violations.append(exc.violation(path, name))
+            continue
+        checks[name] = _TableCheck(spec, path, raw, label, extra)
+        checks[name].run()
+    _check_references(checks)
+    for check in checks.values():
+        violations.extend(check.violations)
+    if violations:
+        order = list(TABLES)
+        violations.sort(key=lambda v: order.index(v.table))  # stable: keeps order within a table
+        raise DataValidationError(violations, folder)
+
+    frames = {name: check.normalized() for name, check in checks.items()}
+    if "activities" not in frames:
+        frames["activities"] = _empty(TABLES["activities"])
+    return Dataset(
+        **{name: frames.get(name) for name in TABLES},
+        source=folder,
+        files={name: check.path for name, check in checks.items()},
+    )
+
+
+# --- finding and reading files -------------------------------------------------------
+
+class _ReadError(Exception):
+    """A file that cannot be read at all (reported as a violation of the whole file)."""
+
+    def __init__(self, rule: str, hint: str = ""):
+        super().__init__(rule)
+        self.rule, self.hint = rule, hint
+
+    def violation(self, path: Path, table: str) -> Violation:
+        return Violation(str(path), table, None, self.rule, hint=self.hint)
+
+
+def _locate(folder: Path, spec: TableSpec) -> tuple[Path | None, Violation | None]:
+    """The file holding ``spec``'s table, or a violation (both files, or a required one missing)."""
+    candidates = [folder / name for name in spec.file_names]
+    found = [path for path in candidates if path.is_file()]
+    names = " and ".join(spec.file_names)
+    if len(found) > 1:
+        rule = f"both {names} are present; keep only one of them"
+        return None, Violation(str(folder), spec.name, None, rule)
+    if found:
+        return found[0], None
+    if spec.required_table:
+        rule = f"required table {spec.name!r} is missing: expected {' or '.join(spec.file_names)}"
+        return None, Violation(str(folder), spec.name, None, rule, hint=f"looked in {folder}")
+    return None, None
+
+
+def _read(path: Path) -> tuple[pd.DataFrame, str]:
+    """The table as read, indexed by position in the file, and that position's name.
+
+    CSV: index = line number (the header is line 1); Parquet: index = row number (from 1).
+    Text columns are Arrow-backed strings.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path), "line"
+    if suffix == ".parquet":
+        return _read_parquet(path), "row"
+    raise _ReadError(f"unsupported file type {path.suffix!r}: use .csv or .parquet")
+
+
+_NOT_UTF8 = "the file is not UTF-8 text"
+_NOT_UTF8_HINT = "save it as 'CSV UTF-8' (in Excel: File > Save As > CSV UTF-8)"
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file (a BOM is tolerated); checks they are usable."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except UnicodeDecodeError:
+        raise _ReadError(_NOT_UTF8, _NOT_UTF8_HINT) from None
+    if not header or all(not name.strip() for name in header):
+        raise _ReadError("the file is empty: its first line must name the columns")
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise _ReadError("the header names a column more than once: " + ", ".join(map(repr, repeated)))
+    return header
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    header = _csv_header(path)
+    convert = pa_csv.ConvertOptions(
+        column_types={name: pa.string() for name in header},
+        strings_can_be_null=True, quoted_strings_can_be_null=True, null_values=[""],
+    )
+    # Blank lines are read as empty rows (then dropped) so that index = line number.
+    parse = pa_csv.ParseOptions(ignore_empty_lines=False)
+    try:
+        table = pa_csv.read_csv(path, parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc) or "UTF-8" in str(exc):
+            raise _ReadError(_NOT_UTF8, _NOT_UTF8_HINT) from None
+        raise _ReadError("the file could not be read as CSV", str(exc).strip()) from None
+    frame = table.to_pandas(types_mapper=_arrow_string_mapper)
+    frame.index = pd.RangeIndex(2, len(frame) + 2)
+    blank = frame.isna().all(axis=1).to_numpy()
+    return frame.loc[~blank] if blank.any() else frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise _ReadError("the file could not be read as Parquet", str(exc).strip()) from None
+    frame = table.to_pandas(types_mapper=_arrow_string_mapper, ignore_metadata=True)
+    index_columns = [c for c in frame.columns if str(c).startswith("__index_level_")]
+    frame = frame.drop(columns=index_columns)
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    return frame
+
+
+def _arrow_string_mapper(arrow_type: pa.DataType):
+    return _WORK_STR if arrow_type in (pa.string(), pa.large_string()) else None
+
+
+# --- converting columns --------------------------------------------------------------
+
+class _Parsed(NamedTuple):
+    """One column parsed by kind.
+
+    ``values``: typed values (missing where empty or invalid); ``empty``: the cell is
+    empty; ``invalid``: the cell is not empty but not a valid value of the kind.
+    """
+
+    values: pd.Series
+    empty: np.ndarray
+    invalid: np.ndarray
+
+
+def _arrow(series: pd.Series) -> pa.ChunkedArray:
+    array = pa.array(series)
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+
+
+def _numpy_bool(array) -> np.ndarray:
+    """An Arrow or pandas boolean array as numpy bool (missing -> False)."""
+    if isinstance(array, (pa.Array, pa.ChunkedArray)):
+        return pc.fill_null(array, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+    return np.asarray(pd.Series(array).fillna(False), dtype=bool)
+
+
+def _as_work_text(series: pd.Series) -> pd.Series:
+    """Any column as Arrow-backed strings; whole floats print without ``.0``."""
+    if series.dtype == _WORK_STR:
+        return series
+    if pd.api.types.is_float_dtype(series.dtype):
+        finite = series.dropna()
+        if len(finite) and np.isfinite(finite).all() and (finite % 1 == 0).all():
+            series = series.astype("Int64")
+    return series.astype(_WORK_STR)
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Stripped text; empty or blank cells missing."""
+    array = pc.utf8_trim_whitespace(_arrow(_as_work_text(series)))
+    array = pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
+    return pd.Series(pd.arrays.ArrowStringArray(array), index=series.index)
+
+
+def _isin(text: pd.Series, values) -> np.ndarray:
+    """Whether each value of a text column is one of ``values`` (missing -> False).
+
+    ``values``: a tuple/list of strings, or an Arrow-backed string array (a column's
+    distinct values).
+    """
+    array = _arrow(text)
+    if isinstance(values, (tuple, list)):
+        value_set = pa.array([str(v) for v in values], type=array.type)
+    else:
+        value_set = pc.cast(_arrow(pd.Series(values, dtype=_WORK_STR)).combine_chunks(), array.type)
+    return _numpy_bool(pc.is_in(array, value_set=value_set))
+
+
+def _parse_text(series: pd.Series, kind: str, extra_channels: tuple[str, ...]) -> _Parsed:
+    text = _text(series)
+    empty = text.isna().to_numpy()
+    invalid = np.zeros(len(text), dtype=bool)
+    allowed = enum_values(kind)
+    if allowed is not None:
+        allowed = allowed + extra_channels if kind == CHANNEL_KIND else allowed
+        invalid = ~empty & ~_isin(text, allowed)
+    elif kind == PERIOD:
+        invalid = ~empty & ~_numpy_bool(pc.match_substring_regex(_arrow(text), PERIOD_PATTERN))
+    return _Parsed(text, empty, invalid)
+
+
+def _parse_number(series: pd.Series, kind: str) -> _Parsed:
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        values = series.astype("float64").to_numpy()
+        empty = np.isnan(values)
+    else:
+        text = _text(series)
+        empty = text.isna().to_numpy()
+        values = _to_float(text)
+    invalid = ~empty & ~np.isfinite(values)
+    if kind == INTEGER:
+        invalid |= np.isfinite(values) & (np.mod(values, 1) != 0)
+    values = np.where(invalid, np.nan, values)
+    return _Parsed(pd.Series(values, index=series.index, dtype="float64"), empty, invalid)
+
+
+def _to_float(text: pd.Series) -> np.ndarray:
+    """Text to float64 (missing or unparseable -> NaN)."""
+    try:
+        cast = pc.cast(_arrow(text), pa.float64())
+        return cast.to_numpy(zero_copy_only=False).astype("float64", copy=False)
+    except pa.ArrowInvalid:  # some cell is not a number: parse leniently to find which
+        objects = text.to_numpy(dtype=object, na_value=np.nan)
+        return pd.to_numeric(objects, errors="coerce").astype("float64")
+
+
+def _parse_bool(series: pd.Series) -> _Parsed:
+    if pd.api.types.is_bool_dtype(series.dtype):
+        empty = series.isna().to_numpy()
+        return _Parsed(series.astype("boolean"), empty, np.zeros(len(series), dtype=bool))
+    text = _text(series)
+    empty = text.isna().to_numpy()
+    lower = pd.Series(pd.arrays.ArrowStringArray(pc.utf8_lower(_arrow(text))), index=text.index)
+    is_true, is_false = _isin(lower, TRUE_WORDS), _isin(lower, FALSE_WORDS)
+    values = pd.Series(pd.array(np.where(is_true, True, False), dtype="boolean"), index=series.index)
+    values[~(is_true | is_false)] = pd.NA
+    return _Parsed(values, empty, ~empty & ~is_true & ~is_false)
+
+
+def _parse_date(series: pd.Series) -> _Parsed:
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        values = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) else series
+        empty = values.isna().to_numpy()
+        return _Parsed(values.astype("datetime64[ns]"), empty, np.zeros(len(series), dtype=bool))
+    text = _text(series)
+    empty = text.isna().to_numpy()
+    # Dates repeat a lot: parse each distinct spelling once.
+    codes, spellings = pd.factorize(text)
+    spellings = pd.Series(np.asarray(spellings, dtype=object), dtype=object)
+    parsed = pd.to_datetime(spellings, format="%Y-%m-%d", errors="coerce")
+    ok = spellings.str.match(DATE_PATTERN).fillna(False).astype(bool) & parsed.between(_FIRST_DATE, _LAST_DATE)
+    parsed = parsed.where(ok).astype("datetime64[ns]").to_numpy()
+    lookup = np.append(parsed, np.datetime64("NaT", "ns"))  # code -1 (empty) -> NaT
+    values = pd.Series(lookup[codes], index=series.index, dtype="datetime64[ns]")
+    return _Parsed(values, empty, ~empty & values.isna().to_numpy())
+
+
+def _parse(series: pd.Series, kind: str, extra_channels: tuple[str, ...] = ()) -> _Parsed:
+    """Parse a column by its contract kind."""
+    if kind in (NUMBER, INTEGER):
+        return _parse_number(series, kind)
+    if kind == BOOL:
+        return _parse_bool(series)
+    if kind == DATE:
+        return _parse_date(series)
+    return _parse_text(series, kind, extra_channels)
+
+
+def _final(values: pd.Series, kind: str) -> pd.Series:
+    """A parsed column in its normalized dtype."""
+    if kind == BOOL:
+        return values.astype(bool) if not values.isna().any() else values
+    if kind in (NUMBER, INTEGER, DATE):
+        return values
+    return _default_str(values)
+
+
+def _default_str(series: pd.Series) -> pd.Series:
+    """Arrow-backed text in pandas' default string dtype (missing as NaN)."""
+    if _DEFAULT_STR == object:
+        return pd.Series(series.to_numpy(dtype=object, na_value=np.nan), index=series.index, name=series.name)
+    return series.astype(_DEFAULT_STR)
+
+
+def _default_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every Arrow-backed text column of ``frame`` in pandas' default string dtype."""
+    converted = {c: _default_str(frame[c]) for c in frame.columns if frame[c].dtype == _WORK_STR}
+    return frame.assign(**converted) if converted else frame
+
+
+# --- validating one table ------------------------------------------------------------
+
+@dataclass
+class _TableCheck:
+    """The validation of one table read from ``path``; ``raw`` is indexed by ``label``."""
+
+    spec: TableSpec
+    path: Path
+    raw: pd.DataFrame
+    label: str
+    extra_channels: tuple[str, ...] = ()
+    values: dict[str, pd.Series] = field(default_factory=dict)
+    violations: list[Violation] = field(default_factory=list)
+
+    def run(self) -> None:
+        """Check columns, values and the key; foreign keys are checked across tables."""
+        self._check_missing_columns()
+        for column, kind in self.spec.columns.items():
+            if column in self.raw.columns:
+                self._check_column(column, kind)
+        self._check_key()
+
+    def flag(self, column: str | None, rule: str, mask: np.ndarray, hint: str = "", order=None) -> None:
+        """Record a violation of ``rule`` by the rows in ``mask`` (if any)."""
+        n = int(mask.sum())
+        if n:
+            examples = self._examples(mask, column, order)
+            self.violations.append(Violation(str(self.path), self.spec.name, column, rule, n, examples, hint))
+
+    def found(self, column: str, mask: np.ndarray) -> str:
+        """``'x' (3 rows), 'y' (1 row)``: the most frequent offending values."""
+        offending = self.raw.loc[mask, column]
+        counts = offending.value_counts(dropna=False).head(MAX_EXAMPLES)
+        shown = ", ".join(f"{str(v)!r} ({_rows_count(n)})" for v, n in counts.items())
+        return shown + (", ..." if offending.nunique(dropna=False) > MAX_EXAMPLES else "")
+
+    def _examples(self, mask: np.ndarray, column: str | None, order) -> pd.DataFrame:
+        shown = [c for c in self.spec.required if c in self.raw.columns]
+        if column in self.raw.columns and column not in shown:
+            shown.append(column)
+        rows = self.raw.loc[mask, shown]
+        if order is not None:
+            keys = pd.DataFrame({c: v[mask] for c, v in order.items()}, index=rows.index)
+            rows = rows.loc[keys.sort_values(list(keys.columns), kind="stable").index]
+        rows = rows.head(MAX_EXAMPLES)
+        return _default_strings(rows.rename_axis(self.label).reset_index())
+
+    def _check_missing_columns(self) -> None:
+        # Columns the contract does not know, by lower-case name: candidates for a typo.
+        unknown = {str(c).strip().lower(): str(c) for c in self.raw.columns if c not in self.spec.columns}
+        for column in self.spec.required:
+            if column not in self.raw.columns:
+                close = difflib.get_close_matches(column.lower(), unknown, n=1, cutoff=0.85)
+                hint = f"Found {unknown[close[0]]!r}: column names must match exactly." if close else ""
+                self.violations.append(Violation(
+                    str(self.path), self.spec.name, column, "required column is missing", hint=hint))
+
+    def _check_column(self, column: str, kind: str) -> None:
+        parsed = _parse(self.raw[column], kind, self.extra_channels)
+        self.values[column] = parsed.values
+        rule, hint = _type_rule(column, kind)
+        if parsed.invalid.any():
+            found = f"Found {self.found(column, parsed.invalid)}."
+            self.flag(column, rule, parsed.invalid, " ".join(h for h in (found, hint) if h))
+        if column in self.spec.required:
+            self.flag(column, f"{column} must not be empty", parsed.empty)
+        bound = self.spec.bounds.get(column)
+        if bound is not None:
+            numbers = parsed.values.to_numpy()
+            low_ok = True if bound.minimum is None else (
+                numbers > bound.minimum if bound.exclusive_minimum else numbers >= bound.minimum)
+            high_ok = True if bound.maximum is None else numbers <= bound.maximum
+            outside = ~np.isnan(numbers) & ~(low_ok & high_ok)
+            self.flag(column, bound.describe(column), outside)
+
+    def _check_key(self) -> None:
+        key = self.spec.key
+        if not key or any(c not in self.values for c in key):
+            return
+        if len(key) == 1:
+            values = self.values[key[0]]
+            repeated = values.duplicated(keep=False).to_numpy() & values.notna().to_numpy()
+            rule = f"{key[0]} must be unique"
+        else:
+            frame = pd.DataFrame({c: self.values[c] for c in key})
+            complete = frame.notna().all(axis=1).to_numpy()
+            repeated = frame.duplicated(keep=False).to_numpy() & complete
+            rule = f"each ({', '.join(key)}) must appear only once"
+        if repeated.any():
+            n_keys = int((~pd.DataFrame({c: self.values[c][repeated] for c in key}).duplicated()).sum())
+            hint = (f"{n_keys:,} value appears more than once." if n_keys == 1
+                    else f"{n_keys:,} values appear more than once.")
+            self.flag(key[0] if len(key) == 1 else None, rule, repeated, hint,
+                      order={c: self.values[c] for c in key})
+
+    def normalized(self) -> pd.DataFrame:
+        """The table in normalized dtypes (call only when it has no violations)."""
+        columns = {}
+        for column in self.raw.columns:
+            kind = self.spec.columns.get(column)
+            columns[column] = (_final(self.values[column], kind) if kind is not None
+                               else _default_str(self.raw[column]) if self.raw[column].dtype == _WORK_STR
+                               else self.raw[column])
+        return pd.DataFrame(columns, index=self.raw.index).reset_index(drop=True)
+
+
+def _type_rule(column: str, kind: str) -> tuple[str, str]:
+    """The rule (and a fixing hint) for values that are not of ``kind``."""
+    if kind == CHANNEL_KIND:
+        return (f"{column} must be a known channel or one declared in the run profile",
+                f"Known channels: {', '.join(CHANNELS)}. "
+                "The run profile can declare extra channels (extra_channels).")
+    allowed = enum_values(kind)
+    if allowed is not None:
+        return f"{column} must be one of: {', '.join(allowed)}", ""
+    return {
+        NUMBER: (f"{column} must be a number",
+                 "Write plain numbers such as 12 or 3.5, without units or thousands separators."),
+        INTEGER: (f"{column} must be a whole number", ""),
+        BOOL: (f"{column} must be true or false", "Also accepted: 1/0 and yes/no, in any case."),
+        PERIOD: (f"{column} must be YYYY-MM", "Write the month as YYYY-MM, for example 2026-01."),
+        DATE: (f"{column} must be a date written YYYY-MM-DD", "For example 2026-01-31."),
+    }.get(kind, (f"{column} has invalid values", ""))
+
+
+# --- foreign keys --------------------------------------------------------------------
+
+def _check_references(checks: dict[str, _TableCheck]) -> None:
+    """Every reference to another table must name an existing row of it.
+
+    A reference is skipped when the table it points to could not be read (or lacks the
+    referenced column): that problem is already reported.
+    """
+    for check in checks.values():
+        for column, (table, target) in check.spec.references.items():
+            parent = checks.get(table)
+            if column not in check.values or parent is None or target not in parent.values:
+                continue
+            values = check.values[column]
+            known = parent.values[target].dropna().unique()
+            unknown = values.notna().to_numpy() & ~_isin(values, known)
+            if unknown.any():
+                hint = f"Not in {parent.path.name}: {check.found(column, unknown)}."
+                check.flag(column, f"{column} must reference an existing {table}.{target}", unknown, hint)
+
+
+def _rows_count(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
+
+
+def _empty(spec: TableSpec) -> pd.DataFrame:
+    """A table with no rows and the contract's columns in their normalized dtypes."""
+    raw = pd.DataFrame({c: pd.Series([], dtype=_WORK_STR) for c in spec.columns})
+    check = _TableCheck(spec, Path(spec.file_names[0]), raw, "line")
+    check.run()
+    return check.normalized()

@@ -1,0 +1,68 @@
+"""Units per customer and market (DESIGN 4.1-4.2): the base of potential and support.
+
+Sales units are the market's unit (boxes). Every customer is placed in every analysed
+market, so a customer with no sales still appears (with zero units and no support).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .periods import WINDOWS, Window
+
+
+def customer_markets(customers: pd.DataFrame, markets: pd.Series) -> pd.DataFrame:
+    """One row per customer x market: territory_id, customer_id, customer_type, market."""
+    base = customers[["territory_id", "customer_id", "customer_type"]]
+    frame = base.merge(pd.DataFrame({"market": pd.unique(pd.Series(markets, dtype=str))}), how="cross")
+    return frame.sort_values(["territory_id", "customer_id", "market"], ignore_index=True)
+
+
+def window_sales(sales: pd.DataFrame, products: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """Sales rows inside the three windows, with market, is_own and the window name."""
+    rows = sales.assign(window=window.assign(sales["period"])).dropna(subset=["window"])
+    return rows.merge(products[["product_id", "market", "is_own"]], on="product_id", how="inner")
+
+
+def units_by_window(sales: pd.DataFrame, products: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """Own and market units per customer x market x window.
+
+    Returns columns customer_id, market, window, own_units, market_units; a
+    customer x market x window with no sales rows is absent (treat as zero units).
+    """
+    rows = window_sales(sales, products, window)
+    rows = rows.assign(own=rows["units"].where(rows["is_own"], 0.0))
+    grouped = rows.groupby(["customer_id", "market", "window"], observed=True, sort=False)
+    out = grouped.agg(own_units=("own", "sum"), market_units=("units", "sum")).reset_index()
+    out["window"] = pd.Categorical(out["window"], categories=WINDOWS)
+    return out
+
+
+def units_wide(units: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Attach own/market units of each window to ``frame`` (customer x market).
+
+    Adds columns ``own_units_<window>`` and ``market_units_<window>`` (zero when the
+    customer bought nothing in that window) and keeps the analysis window's as
+    ``own_units`` / ``market_units``.
+    """
+    wide = units.pivot_table(
+        index=["customer_id", "market"], columns="window", values=["own_units", "market_units"],
+        aggfunc="sum", fill_value=0.0, observed=False,
+    )
+    wide.columns = [f"{measure}_{window}" for measure, window in wide.columns]
+    wide = wide.reset_index()
+    out = frame.merge(wide, on=["customer_id", "market"], how="left")
+    for window in WINDOWS:
+        for measure in ("own_units", "market_units"):
+            col = f"{measure}_{window}"
+            out[col] = out[col].fillna(0.0) if col in out else 0.0
+    out["own_units"] = out["own_units_analysis"]
+    out["market_units"] = out["market_units_analysis"]
+    return out
+
+
+def product_units(sales: pd.DataFrame, products: pd.DataFrame, window: Window, which: str = "analysis") -> pd.DataFrame:
+    """Units per customer x market x product in one window (for competitor position)."""
+    rows = window_sales(sales, products, window)
+    rows = rows[rows["window"] == which]
+    grouped = rows.groupby(["customer_id", "market", "product_id", "is_own"], sort=False)
+    return grouped["units"].sum().reset_index()

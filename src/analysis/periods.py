@@ -1,0 +1,78 @@
+"""Analysis and comparison windows (DESIGN 4: ``period_end`` and ``period_months``).
+
+A period is a calendar month written ``YYYY-MM``. The analysis window is the
+``months`` months ending at ``period_end``; the comparison window is the same number
+of months just before it; the *before* window precedes the comparison window (the
+phase rule "loyal" looks one window back).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+WINDOWS = ("before", "comparison", "analysis")
+
+
+def shift(period: str, months: int) -> str:
+    """The period ``months`` months after ``period`` (negative: before)."""
+    return (pd.Period(period, freq="M") + months).strftime("%Y-%m")
+
+
+def span(end: str, months: int) -> tuple[str, ...]:
+    """The ``months`` consecutive periods ending at ``end``, oldest first."""
+    return tuple(shift(end, -k) for k in range(months - 1, -1, -1))
+
+
+@dataclass(frozen=True)
+class Window:
+    """The three consecutive windows of one analysis."""
+
+    period_end: str
+    months: int
+
+    @property
+    def analysis(self) -> tuple[str, ...]:
+        return span(self.period_end, self.months)
+
+    @property
+    def comparison(self) -> tuple[str, ...]:
+        return span(shift(self.period_end, -self.months), self.months)
+
+    @property
+    def before(self) -> tuple[str, ...]:
+        return span(shift(self.period_end, -2 * self.months), self.months)
+
+    def periods(self, window: str) -> tuple[str, ...]:
+        return getattr(self, window)
+
+    def label(self, window: str = "analysis") -> str:
+        periods = self.periods(window)
+        return f"{periods[0]} to {periods[-1]}" if len(periods) > 1 else periods[0]
+
+    def start_date(self, window: str = "analysis") -> pd.Timestamp:
+        return pd.Period(self.periods(window)[0], freq="M").start_time
+
+    def end_date(self, window: str = "analysis") -> pd.Timestamp:
+        """The first instant after the window (exclusive bound)."""
+        return pd.Period(self.periods(window)[-1], freq="M").end_time.normalize() + pd.Timedelta(days=1)
+
+    def assign(self, periods: pd.Series) -> pd.Series:
+        """Map a Series of ``YYYY-MM`` periods to window names (missing when outside)."""
+        lookup = {p: w for w in WINDOWS for p in self.periods(w)}
+        return periods.map(lookup)
+
+    def assign_dates(self, dates: pd.Series) -> pd.Series:
+        """Map a Series of dates to window names (missing when outside)."""
+        return self.assign(dates.dt.strftime("%Y-%m"))
+
+
+def make_window(sales_periods: pd.Series, period_end: str | None = None, months: int = 3) -> Window:
+    """The window for ``period_end`` (default: the latest period in ``sales_periods``)."""
+    if months < 1:
+        raise ValueError("period_months must be at least 1")
+    if period_end is None:
+        if len(sales_periods) == 0:
+            raise ValueError("no sales periods: cannot default period_end")
+        period_end = str(max(sales_periods))
+    return Window(str(period_end), int(months))

@@ -1,0 +1,278 @@
+"""Customer phase on the behaviour-change ladder and phase migration (DESIGN 4.4).
+
+The ladder, lowest to highest: unaware -> aware -> interested -> trial -> adopter ->
+loyal. A phase is computed per customer x market for two windows: ``phase_previous``
+(the comparison window) and ``phase`` (the analysis window). Phases come from the
+optional ``phases`` table when it records one, and are otherwise derived from sales and
+activity outcomes with these rules (first that matches, from the top):
+
+========== ==============================================================================
+loyal      support >= ``loyal`` (0.5) in this window and in the window before it (an
+           absent earlier window, i.e. no market units there, does not count)
+adopter    support >= ``adopter`` (0.2)
+trial      own units > 0
+interested at least ``interested_positive`` (2) positive responses (``engaged`` or
+           ``attended``) in the window
+aware      at least ``aware_responses`` (1) activity with a response other than ``none``
+unaware    otherwise
+========== ==============================================================================
+
+support = own units / market units in the window, missing when the market units are 0.
+Activities have no market: a customer's responses count in every market of the customer.
+
+Every function works on a customer x market frame holding many territories at once and
+groups by ``territory_id`` and ``market``; phases are ordered categoricals
+(``PHASE_DTYPE``) so that ``<``, ``min`` and sorting follow the ladder.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .contract import PHASES, POSITIVE_OUTCOMES
+from .periods import WINDOWS, Window
+from .support import support
+
+GROUP = ["territory_id", "market"]
+PHASE_RANK: dict[str, int] = {phase: rank for rank, phase in enumerate(PHASES)}
+PHASE_DTYPE = pd.CategoricalDtype(list(PHASES), ordered=True)
+# The window a phase is computed for -> the window before it (for the loyal rule).
+PREVIOUS_WINDOW = {"comparison": "before", "analysis": "comparison"}
+# The window of each phase column.
+PHASE_COLUMNS = {"phase_previous": "comparison", "phase": "analysis"}
+COUNTS = ("activities", "responses", "positive")
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    """A numeric Series as a float array (missing -> NaN), for any pandas dtype."""
+    return pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
+
+
+def _require(frame: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks required column(s): {', '.join(missing)}")
+
+
+def as_phase(values) -> pd.Series:
+    """Values as the ordered phase categorical; unknown phases are an error."""
+    values = pd.Series(values)
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.dtype == PHASE_DTYPE:
+        return values
+    values = values.astype(object)
+    unknown = values.notna() & ~values.isin(PHASES)
+    if unknown.any():
+        bad = pd.unique(values[unknown].astype(str))[:5]
+        raise ValueError(f"unknown phase(s) {', '.join(map(repr, bad))}; expected one of {', '.join(PHASES)}")
+    return pd.Series(pd.Categorical(values, dtype=PHASE_DTYPE), index=values.index, name=values.name)
+
+
+def phase_rank(values: pd.Series) -> pd.Series:
+    """Rank of each phase on the ladder (unaware 0 ... loyal 5), NaN when missing."""
+    codes = as_phase(values).cat.codes.astype(float)
+    return codes.where(codes >= 0)
+
+
+def phase_change(frame: pd.DataFrame) -> pd.Series:
+    """Movement on the ladder: rank(phase) - rank(phase_previous).
+
+    Positive = moved up that many phases, negative = slipped, NaN when either phase
+    is missing.
+    """
+    return (phase_rank(frame["phase"]) - phase_rank(frame["phase_previous"])).rename("phase_change")
+
+
+def window_codes(dates: pd.Series, window: Window) -> np.ndarray:
+    """Index into ``WINDOWS`` of each date (0 before, 1 comparison, 2 analysis; -1 outside).
+
+    The same mapping as :meth:`Window.assign_dates`, by comparing timestamps with the
+    window bounds instead of formatting every date.
+    """
+    stamps = pd.to_datetime(pd.Series(dates))
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):  # wall-clock time, as assign_dates reads it
+        stamps = stamps.dt.tz_localize(None)
+    values = stamps.to_numpy()
+    edges = np.array([window.start_date(w) for w in WINDOWS] + [window.end_date(WINDOWS[-1])],
+                     dtype="datetime64[ns]").astype(values.dtype)
+    codes = np.searchsorted(edges, values, side="right") - 1
+    codes[(codes >= len(WINDOWS)) | np.isnat(values)] = -1
+    return codes.astype(np.int8)
+
+
+def responses_by_window(activities: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """Activity and response counts per customer and window.
+
+    Columns customer_id, window (categorical of ``WINDOWS``), activities (all
+    activities), responses (activities whose outcome is present and not ``none``),
+    positive (outcome ``engaged`` or ``attended``). Activities outside the three windows
+    are ignored; a customer x window without activities is absent (treat as zero).
+    """
+    _require(activities, ["customer_id", "date"], "activities")
+    codes = window_codes(activities["date"], window)
+    if "outcome" in activities.columns:
+        outcome = activities["outcome"].astype(object)
+        known = outcome.notna().to_numpy(dtype=bool)
+        values = outcome.to_numpy()
+        responded = known & (values != "none")
+        positive = known & outcome.isin(POSITIVE_OUTCOMES).to_numpy(dtype=bool)
+    else:
+        responded = positive = np.zeros(len(activities), dtype=bool)
+    rows = pd.DataFrame({
+        "customer_id": activities["customer_id"].to_numpy(),
+        "window": pd.Categorical.from_codes(codes, categories=list(WINDOWS)),
+        "activities": 1,
+        "responses": responded.astype(int),
+        "positive": positive.astype(int),
+    })
+    rows = rows[rows["window"].notna()]
+    out = rows.groupby(["customer_id", "window"], observed=True, sort=True)[list(COUNTS)].sum().reset_index()
+    return out.astype({c: "int64" for c in COUNTS})
+
+
+def window_counts(frame: pd.DataFrame, responses: pd.DataFrame | None, which: str) -> pd.DataFrame:
+    """activities / responses / positive of window ``which`` for each row of ``frame``.
+
+    Looked up by customer_id (so every market of the customer gets the same counts);
+    zero when the customer has none. Index aligned with ``frame``.
+    """
+    out = pd.DataFrame(0, index=frame.index, columns=list(COUNTS), dtype="int64")
+    if responses is None or len(responses) == 0:
+        return out
+    rows = responses[(responses["window"].astype(object) == which).to_numpy(dtype=bool)]
+    position = pd.Index(rows["customer_id"]).get_indexer(frame["customer_id"])
+    found = position >= 0
+    for col in COUNTS:
+        if col in rows.columns:
+            values = rows[col].to_numpy(dtype="int64")
+            out[col] = np.where(found, values[np.where(found, position, 0)] if len(values) else 0, 0)
+    return out
+
+
+def _derive(frame: pd.DataFrame, counts: pd.DataFrame, which: str, *, loyal: float, adopter: float,
+            interested_positive: int, aware_responses: int) -> pd.Series:
+    """The derived phase of every row of ``frame`` in window ``which``."""
+    before = PREVIOUS_WINDOW[which]
+    own = np.nan_to_num(_floats(frame[f"own_units_{which}"]))
+    share = _floats(support(pd.Series(own), pd.Series(np.nan_to_num(_floats(frame[f"market_units_{which}"])))))
+    share_before = _floats(support(pd.Series(np.nan_to_num(_floats(frame[f"own_units_{before}"]))),
+                                   pd.Series(np.nan_to_num(_floats(frame[f"market_units_{before}"])))))
+    with np.errstate(invalid="ignore"):
+        conditions = [
+            (share >= loyal) & (share_before >= loyal),   # NaN (no market units) never matches
+            share >= adopter,
+            own > 0,
+            counts["positive"].to_numpy() >= interested_positive,
+            counts["responses"].to_numpy() >= aware_responses,
+        ]
+    labels = np.select(conditions, ["loyal", "adopter", "trial", "interested", "aware"], default="unaware")
+    return pd.Series(pd.Categorical(labels, dtype=PHASE_DTYPE), index=frame.index)
+
+
+def derive_phases(frame: pd.DataFrame, responses: pd.DataFrame | None = None, *, loyal: float = 0.5,
+                  adopter: float = 0.2, interested_positive: int = 2, aware_responses: int = 1) -> pd.DataFrame:
+    """Add ``phase_previous`` (comparison window) and ``phase`` (analysis window).
+
+    ``frame`` is the customer frame (customer_id and ``own_units_<w>`` /
+    ``market_units_<w>`` for the windows before, comparison and analysis);
+    ``responses`` is :func:`responses_by_window` (``None``: no activities). Rules,
+    first that matches: loyal (support >= ``loyal`` in the window and in the one before;
+    the comparison window's "before" is the window named ``before``), adopter (support
+    >= ``adopter``), trial (own units > 0), interested (>= ``interested_positive``
+    positive responses), aware (>= ``aware_responses`` responses other than ``none``),
+    unaware. Support is missing when the market units are 0 and then matches no
+    support rule. Both phases are ordered categoricals (``PHASE_DTYPE``).
+    """
+    _require(frame, ["customer_id", *(f"{m}_{w}" for w in WINDOWS for m in ("own_units", "market_units"))],
+             "customer frame")
+    rules = dict(loyal=loyal, adopter=adopter, interested_positive=interested_positive,
+                 aware_responses=aware_responses)
+    out = {col: _derive(frame, window_counts(frame, responses, which), which, **rules)
+           for col, which in PHASE_COLUMNS.items()}
+    return frame.assign(**out)
+
+
+def latest_recorded(phases: pd.DataFrame, last_period: str) -> pd.Series:
+    """customer_id -> the latest recorded phase with period <= ``last_period``.
+
+    Rows with a missing phase are ignored; several rows in the latest period: the last
+    one in table order wins.
+    """
+    period = phases["period"].astype(str).str.slice(0, 7)
+    rows = pd.DataFrame({
+        "customer_id": phases["customer_id"].to_numpy(),
+        "period": period.to_numpy(),
+        "phase": phases["phase"].astype(object).to_numpy(),
+    })
+    rows = rows[rows["phase"].notna() & (rows["period"] <= last_period)]
+    rows = rows.sort_values(["customer_id", "period"], kind="mergesort")
+    latest = rows.drop_duplicates("customer_id", keep="last")
+    return pd.Series(latest["phase"].to_numpy(), index=latest["customer_id"].to_numpy(), dtype=object)
+
+
+def phases_from_table(frame: pd.DataFrame, phases: pd.DataFrame | None, window: Window) -> pd.DataFrame:
+    """Overlay the recorded ``phases`` table on the derived phases of ``frame``.
+
+    ``frame`` is the output of :func:`derive_phases`; ``phases`` the optional table
+    (customer_id, period ``YYYY-MM``, phase), or ``None``. For each window (comparison
+    -> ``phase_previous``, analysis -> ``phase``) a customer's phase is the latest
+    recorded phase with period <= the window's last period, for every market of the
+    customer; a customer with no such record keeps the derived phase. Adds
+    ``phase_source`` (for ``phase``) and ``phase_previous_source`` (for
+    ``phase_previous``): ``"table"`` or ``"derived"``. Unknown phases in the table are
+    an error.
+    """
+    _require(frame, ["customer_id", *PHASE_COLUMNS], "customer frame")
+    out = {}
+    for col, which in PHASE_COLUMNS.items():
+        derived = as_phase(frame[col])
+        source = "phase_source" if col == "phase" else f"{col}_source"
+        if phases is None or len(phases) == 0:
+            out[col], out[source] = derived, pd.Series("derived", index=frame.index, dtype=object)
+            continue
+        _require(phases, ["customer_id", "period", "phase"], "phases table")
+        as_phase(phases["phase"].dropna())  # validate the recorded phases
+        recorded = frame["customer_id"].map(latest_recorded(phases, window.periods(which)[-1])).astype(object)
+        has = recorded.notna()
+        out[col] = as_phase(recorded.where(has, derived.astype(object)))
+        out[source] = pd.Series(np.where(has, "table", "derived"), index=frame.index, dtype=object)
+    return frame.assign(**out)
+
+
+def _grid(frame: pd.DataFrame, **axes) -> pd.DataFrame:
+    """Every territory x market of ``frame`` crossed with every combination of ``axes``."""
+    groups = frame[GROUP].drop_duplicates().sort_values(GROUP, kind="mergesort", ignore_index=True)
+    index = pd.MultiIndex.from_product(list(axes.values()), names=list(axes))
+    return groups.merge(index.to_frame(index=False), how="cross")
+
+
+def migration(frame: pd.DataFrame) -> pd.DataFrame:
+    """Phase migration matrix: comparison window -> analysis window.
+
+    Counts customers (rows of ``frame``) with both phases known, per territory_id,
+    market, phase_previous and phase. Every territory x market of ``frame`` gets the
+    full 6 x 6 grid (zeros included); phases are ordered categoricals. Columns
+    territory_id, market, phase_previous, phase, customers.
+    """
+    _require(frame, [*GROUP, *PHASE_COLUMNS], "customer frame")
+    both = frame[frame["phase_previous"].notna() & frame["phase"].notna()]
+    counts = pd.DataFrame({
+        **{k: both[k].to_numpy() for k in GROUP},
+        "phase_previous": both["phase_previous"].astype(object).to_numpy(),
+        "phase": both["phase"].astype(object).to_numpy(),
+    }).groupby([*GROUP, "phase_previous", "phase"], sort=False).size().rename("customers").reset_index()
+    grid = _grid(frame, phase_previous=list(PHASES), phase=list(PHASES))
+    out = grid.merge(counts, on=[*GROUP, "phase_previous", "phase"], how="left")
+    out["customers"] = out["customers"].fillna(0).astype("int64")
+    out["phase_previous"] = as_phase(out["phase_previous"])
+    out["phase"] = as_phase(out["phase"])
+    return out
+
+
+def migration_rates(table: pd.DataFrame) -> pd.DataFrame:
+    """Add ``rate`` = customers / the row total (same territory, market, phase_previous).
+
+    Each row of the matrix (one previous phase) sums to 1; NaN for a previous phase with
+    no customers.
+    """
+    totals = table.groupby([*GROUP, "phase_previous"], observed=True, sort=False)["customers"].transform("sum")
+    return table.assign(rate=table["customers"] / totals.where(totals > 0))

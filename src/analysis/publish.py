@@ -1,0 +1,166 @@
+"""Publication: every write under the output folder goes through here.
+
+Files are written to a staging folder and moved into place one by one with an atomic
+rename, so a reader (or an interrupted run) never sees a half-written file under a
+published name, and a failed territory keeps its last good report.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import PublishError
+
+MANIFEST = "manifest.json"
+INDEX = "index.html"
+
+
+def safe_name(territory_id: str) -> str:
+    """A folder name for a territory id that cannot leave the output folder."""
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(territory_id)).strip("._")
+    if not cleaned:
+        raise PublishError(f"territory id {territory_id!r} gives no usable folder name")
+    return cleaned
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def publish_folder(staging: Path, target: Path) -> list[Path]:
+    """Move every file of ``staging`` into ``target`` (same relative paths), atomically each.
+
+    Files are moved largest-last so the report files land after their tables; the
+    staging folder is removed afterwards.
+    """
+    moved = []
+    files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    for source in files:
+        destination = target / source.relative_to(staging)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, destination)
+        moved.append(destination)
+    shutil.rmtree(staging, ignore_errors=True)
+    return moved
+
+
+def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> list[Path]:
+    """Each table as ``<name>.csv`` (full precision, UTF-8)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in tables.items():
+        path = folder / f"{name}.csv"
+        frame.to_csv(path, index=False, float_format="%.10g")
+        paths.append(path)
+    return paths
+
+
+def read_manifest(out: Path) -> dict:
+    path = Path(out) / MANIFEST
+    if not path.is_file():
+        return {"territories": {}}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return {"territories": {}}
+
+
+def write_manifest(out: Path, manifest: dict) -> Path:
+    path = Path(out) / MANIFEST
+    atomic_write(path, json.dumps(manifest, indent=2, default=str, sort_keys=False))
+    return path
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+INDEX_CSS = """
+body{font-family:"Segoe UI","Helvetica Neue",Arial,sans-serif;color:#1f2933;max-width:1100px;margin:0 auto;padding:2rem}
+h1{color:#0b5394;margin-bottom:.2rem}p.meta{color:#52606d;margin-top:0}
+h2{color:#0b5394;border-bottom:1px solid #d9e2ec;margin-top:2rem}
+table{border-collapse:collapse;width:100%;font-size:.92rem}
+th{background:#0b5394;color:#fff;text-align:left;padding:.4rem .6rem;cursor:pointer;user-select:none}
+th.num,td.num{text-align:right}td{padding:.35rem .6rem;border-bottom:1px solid #d9e2ec}
+tr:nth-child(even) td{background:#f5f7fa}.ok{color:#1a7f37;font-weight:600}.failed{color:#b42318;font-weight:600}
+.stale{color:#8a6d00;font-weight:600}a{color:#0b5394}
+"""
+
+SORT_SCRIPT = """
+document.querySelectorAll('table.sortable th').forEach(function(th, col){
+  th.addEventListener('click', function(){
+    var body = th.closest('table').tBodies[0], rows = Array.from(body.rows);
+    var asc = th.dataset.asc !== '1'; th.dataset.asc = asc ? '1' : '0';
+    rows.sort(function(a, b){
+      var x = a.cells[col].dataset.v || a.cells[col].textContent, y = b.cells[col].dataset.v || b.cells[col].textContent;
+      var nx = parseFloat(x), ny = parseFloat(y);
+      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+      return asc ? c : -c;
+    });
+    rows.forEach(function(r){ body.appendChild(r); });
+  });
+});
+"""
+
+
+def index_page(manifest: dict, title: str = "Territory reports") -> str:
+    """A self-contained index page: territories grouped by region, sortable, linked."""
+    esc = lambda v: html.escape(str(v))
+    entries = manifest.get("territories", {})
+    regions: dict[str, list[tuple[str, dict]]] = {}
+    for tid, entry in sorted(entries.items()):
+        regions.setdefault(str(entry.get("region", "")), []).append((tid, entry))
+    columns = [("customers", "Customers", "{:,.0f}"), ("support", "Support", "{:.1%}"),
+               ("vip_share", "VIP share", "{:.0%}")]
+    parts = [f"<h1>{esc(title)}</h1>",
+             f"<p class='meta'>Generated {esc(manifest.get('generated', ''))} · "
+             f"analysis period {esc(manifest.get('analysis_period', ''))} · "
+             f"{len(entries)} territories · renderer {esc(manifest.get('renderer', ''))}</p>"]
+    for region, items in sorted(regions.items()):
+        parts.append(f"<h2>{esc(region) or 'No region'}</h2>")
+        head = "".join(f"<th class='num'>{esc(label)}</th>" for _, label, _ in columns)
+        parts.append(f"<table class='sortable'><thead><tr><th>Territory</th><th>Name</th>{head}"
+                     "<th>Status</th><th>Report</th></tr></thead><tbody>")
+        for tid, entry in items:
+            folder = entry.get("folder", safe_name(tid))
+            figures = entry.get("headline", {}) or {}
+            cells = []
+            for key, _, pattern in columns:
+                value = figures.get(key)
+                shown = pattern.format(value) if isinstance(value, (int, float)) and value == value else "–"
+                cells.append(f"<td class='num' data-v='{esc(value if value is not None else '')}'>{esc(shown)}</td>")
+            status = entry.get("status", "")
+            reason = f" — {esc(entry.get('error', ''))}" if status != "ok" and entry.get("error") else ""
+            links = (f"<a href='{esc(folder)}/report.html'>HTML</a> · <a href='{esc(folder)}/report.pdf'>PDF</a> · "
+                     f"<a href='{esc(folder)}/tables/'>tables</a>") if entry.get("published") else "–"
+            parts.append(f"<tr><td>{esc(tid)}</td><td>{esc(entry.get('territory_name', ''))}</td>{''.join(cells)}"
+                         f"<td class='{esc(status)}'>{esc(status)}{reason}</td><td>{links}</td></tr>")
+        parts.append("</tbody></table>")
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{esc(title)}</title>"
+            f"<style>{INDEX_CSS}</style></head><body>{''.join(parts)}<script>{SORT_SCRIPT}</script></body></html>")
+
+
+def write_index(out: Path, manifest: dict) -> Path:
+    path = Path(out) / INDEX
+    atomic_write(path, index_page(manifest))
+    return path

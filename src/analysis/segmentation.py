@@ -1,0 +1,181 @@
+"""Segmentation (DESIGN 4.3): potential x support grid, Pareto VIPs, deciles.
+
+Every function works on a customer x market frame holding many territories at once
+and groups by ``territory_id`` and ``market`` (the national pass computes every
+territory in one call).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .contract import SEGMENTABLE_TYPES
+
+GROUP = ["territory_id", "market"]
+SEGMENTS_2X2 = {("high", "high"): "A", ("high", "low"): "B", ("low", "high"): "C", ("low", "low"): "D"}
+SEGMENT_INTENT = {
+    "A": "maintain and strengthen (core)",
+    "B": "develop: the largest opportunity",
+    "C": "maintain at low cost (remote channels)",
+    "D": "minimal, digital only",
+}
+LEVELS_3X3 = ("low", "medium", "high")
+
+
+def segmentable(frame: pd.DataFrame) -> pd.Series:
+    """Rows of prescribing customer types (the ones the grid segments)."""
+    return frame["customer_type"].isin(SEGMENTABLE_TYPES)
+
+
+def _group_quantile(values: pd.Series, keys: list[pd.Series], q: float) -> pd.Series:
+    """Quantile ``q`` of ``values`` per group (missing values ignored), broadcast to rows."""
+    return values.groupby(keys).transform(lambda s: s.quantile(q))
+
+
+def cut_points(frame: pd.DataFrame, cut: str = "median", q: float = 0.5,
+               potential_cut: float | None = None, support_cut: float | None = None,
+               quantiles: tuple[float, ...] | None = None) -> pd.DataFrame:
+    """Cut points per row's territory and market, one column per quantile.
+
+    The potential cut is taken over segmentable customers with potential > 0, the
+    support cut over those with support present. ``cut`` is ``median``,
+    ``quantile`` (with ``q``) or ``absolute`` (with ``potential_cut`` and
+    ``support_cut``). Returns columns ``potential_cut`` and ``support_cut`` (or, with
+    ``quantiles``, ``potential_cut_<i>`` and ``support_cut_<i>``).
+    """
+    keys = [frame[k] for k in GROUP]
+    seg = segmentable(frame)
+    pot = frame["potential"].where(seg & (frame["potential"] > 0))
+    sup = frame["support"].where(seg)
+    out = pd.DataFrame(index=frame.index)
+    if cut == "absolute":
+        if potential_cut is None or support_cut is None:
+            raise ValueError("segmentation cut 'absolute' needs both 'potential' and 'support' values")
+        out["potential_cut"], out["support_cut"] = float(potential_cut), float(support_cut)
+        return out
+    if cut not in ("median", "quantile"):
+        raise ValueError(f"unknown segmentation cut {cut!r}; expected median, quantile or absolute")
+    if quantiles is None:
+        level = 0.5 if cut == "median" else q
+        out["potential_cut"] = _group_quantile(pot, keys, level)
+        out["support_cut"] = _group_quantile(sup, keys, level)
+    else:
+        for i, level in enumerate(quantiles):
+            out[f"potential_cut_{i}"] = _group_quantile(pot, keys, level)
+            out[f"support_cut_{i}"] = _group_quantile(sup, keys, level)
+    return out
+
+
+def segment(frame: pd.DataFrame, cut: str = "median", q: float = 0.5,
+            potential_cut: float | None = None, support_cut: float | None = None,
+            grid: str = "2x2") -> pd.DataFrame:
+    """Add ``potential_level``, ``support_level``, ``segment`` and the cut points.
+
+    2x2: A (high potential, high support), B (high, low), C (low, high), D (low, low).
+    High potential: potential > 0 and >= cut; high support: support present and >=
+    cut (missing support counts as low). 3x3: levels low/medium/high at the tertiles
+    (or at ``q`` and the midpoint to 1 for ``quantile``), segment named by the two
+    levels, e.g. ``high/low``. Non-segmentable customer types get no segment.
+    """
+    seg = segmentable(frame)
+    pot, sup = frame["potential"], frame["support"]
+    if grid == "2x2":
+        cuts = cut_points(frame, cut, q, potential_cut, support_cut)
+        high_pot = (pot > 0) & (pot >= cuts["potential_cut"])
+        high_sup = sup.notna() & (sup >= cuts["support_cut"])
+        p_level = pd.Series(np.where(high_pot, "high", "low"), index=frame.index)
+        s_level = pd.Series(np.where(high_sup, "high", "low"), index=frame.index)
+        label = (p_level + "|" + s_level).map({f"{p}|{s}": v for (p, s), v in SEGMENTS_2X2.items()})
+        out = frame.assign(potential_cut=cuts["potential_cut"], support_cut=cuts["support_cut"])
+    elif grid == "3x3":
+        if cut == "absolute":
+            raise ValueError("the 3x3 grid takes median or quantile cuts, not absolute")
+        levels = (1 / 3, 2 / 3) if cut == "median" else (q, (1 + q) / 2)
+        cuts = cut_points(frame, cut, q, quantiles=levels)
+        p_rank = (pot > 0).astype(int) * ((pot >= cuts["potential_cut_0"]).astype(int)
+                                          + (pot >= cuts["potential_cut_1"]).astype(int))
+        s_rank = sup.notna().astype(int) * ((sup >= cuts["support_cut_0"]).astype(int)
+                                            + (sup >= cuts["support_cut_1"]).astype(int))
+        p_level = p_rank.clip(0, 2).map(dict(enumerate(LEVELS_3X3)))
+        s_level = s_rank.clip(0, 2).map(dict(enumerate(LEVELS_3X3)))
+        label = p_level + "/" + s_level
+        out = frame.assign(potential_cut=cuts["potential_cut_0"], support_cut=cuts["support_cut_0"])
+    else:
+        raise ValueError(f"unknown segmentation grid {grid!r}; expected 2x2 or 3x3")
+    return out.assign(
+        potential_level=p_level.where(seg),
+        support_level=s_level.where(seg),
+        segment=label.where(seg),
+    )
+
+
+def _ranked(frame: pd.DataFrame, value: str) -> pd.DataFrame:
+    """Segmentable rows ranked by ``value`` (descending) within territory and market."""
+    rows = frame.loc[segmentable(frame), [*GROUP, "customer_id", value]].copy()
+    rows[value] = rows[value].fillna(0.0).astype(float)
+    rows["_neg"] = -rows[value]
+    rows = rows.sort_values([*GROUP, "_neg", "customer_id"], kind="mergesort").drop(columns="_neg")
+    grouped = rows.groupby(GROUP, sort=False)[value]
+    rows["cumulative"] = grouped.cumsum()
+    rows["total"] = grouped.transform("sum")
+    rows["rank"] = rows.groupby(GROUP, sort=False).cumcount() + 1
+    rows["count"] = rows.groupby(GROUP, sort=False)[value].transform("size")
+    return rows
+
+
+def vip(frame: pd.DataFrame, value: str = "potential", share: float = 0.8) -> pd.Series:
+    """True for the smallest prefix of the ranking whose cumulative value reaches ``share``.
+
+    Ranked by ``value`` descending, ties broken by customer_id; computed per territory
+    and market over segmentable customers. A group whose total is zero has no VIPs.
+    """
+    rows = _ranked(frame, value)
+    before = rows["cumulative"] - rows[value]
+    target = share * rows["total"]
+    is_vip = (rows["total"] > 0) & (before < target - 1e-9 * rows["total"])
+    return is_vip.reindex(frame.index, fill_value=False).rename("vip")
+
+
+def lorenz(frame: pd.DataFrame, value: str = "potential") -> pd.DataFrame:
+    """Lorenz (Pareto) curve points per territory and market.
+
+    Columns territory_id, market, customer_id, rank, customer_share (rank / count),
+    value_share (cumulative value / total; 0 when the total is zero).
+    """
+    rows = _ranked(frame, value)
+    total = rows["total"].where(rows["total"] > 0)
+    return rows.assign(
+        customer_share=rows["rank"] / rows["count"],
+        value_share=(rows["cumulative"] / total).fillna(0.0),
+    )[[*GROUP, "customer_id", "rank", "customer_share", "value_share"]].reset_index(drop=True)
+
+
+def deciles(frame: pd.DataFrame, value: str = "potential") -> pd.Series:
+    """Decile of ``value`` per territory and market: 10 = the top tenth of customers.
+
+    Customers are ranked ascending among segmentable customers with value > 0 (ties by
+    customer_id); decile = ceil(10 x rank / count). Zero or missing value: no decile.
+    """
+    rows = _ranked(frame, value)
+    rows = rows[rows[value] > 0]
+    positive = rows.groupby(GROUP, sort=False)[value].transform("size")
+    ascending = positive - rows["rank"] + 1
+    decile = np.ceil(10 * ascending / positive).astype(int)
+    return decile.reindex(frame.index).astype("Int64").rename("decile")
+
+
+def segment_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Customers, potential and own/market units per territory, market and segment."""
+    rows = frame[frame["segment"].notna()]
+    summary = rows.groupby([*GROUP, "segment"], sort=True).agg(
+        customers=("customer_id", "nunique"),
+        potential=("potential", "sum"),
+        own_units=("own_units", "sum"),
+        market_units=("market_units", "sum"),
+    ).reset_index()
+    totals = summary.groupby(GROUP)
+    summary["customer_share"] = summary["customers"] / totals["customers"].transform("sum")
+    summary["potential_share"] = summary["potential"] / totals["potential"].transform("sum").where(lambda s: s > 0)
+    summary["support"] = summary["own_units"] / summary["market_units"].where(summary["market_units"] > 0)
+    summary["intent"] = summary["segment"].map(SEGMENT_INTENT)
+    return summary

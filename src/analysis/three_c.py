@@ -1,0 +1,216 @@
+"""The 3C matrix (DESIGN 4.4): Customer (phase) x Competitor (position) x Company (effort).
+
+Competitor position of a customer in a market, from the analysis window's units per
+product (first that matches):
+
+=================== =====================================================================
+no_sales            the customer has no market units
+competitor_dominant the leading competitor product's share >= ``dominant`` (0.6)
+own_led             our share > 0 and >= every competitor product's share
+contested           otherwise
+=================== =====================================================================
+
+The matrix crosses phase with position per territory and market (customer count,
+potential and our effort cost per cell); the flags mark customers needing attention:
+``competitor_locked``, ``stalled`` and ``slipping``. Like the other analyses, every
+function works on many territories at once, grouped by ``territory_id`` and ``market``.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from .periods import WINDOWS, Window
+from .phases import GROUP, PHASE_RANK, PHASES, _grid, _require, as_phase, phase_rank, window_codes
+
+POSITIONS = ("competitor_dominant", "contested", "own_led", "no_sales")
+POSITION_DTYPE = pd.CategoricalDtype(list(POSITIONS), ordered=True)
+FLAGS = ("competitor_locked", "stalled", "slipping")
+#: the ``flags`` text of every combination, indexed by locked*4 + stalled*2 + slipping
+FLAG_LABELS = np.array([";".join(name for name, on in zip(FLAGS, bits) if on)
+                        for bits in itertools.product((False, True), repeat=len(FLAGS))], dtype=object)
+KEYS = ["customer_id", "market"]
+
+
+def as_position(values) -> pd.Series:
+    """Values as the ordered competitor-position categorical (missing -> no_sales)."""
+    values = pd.Series(values).astype(object)
+    unknown = values.notna() & ~values.isin(POSITIONS)
+    if unknown.any():
+        bad = pd.unique(values[unknown].astype(str))[:5]
+        raise ValueError(f"unknown competitor position(s) {', '.join(map(repr, bad))}; "
+                         f"expected one of {', '.join(POSITIONS)}")
+    values = values.where(values.notna(), "no_sales")
+    return pd.Series(pd.Categorical(values, dtype=POSITION_DTYPE), index=values.index, name=values.name)
+
+
+def competitor_position(product_units: pd.DataFrame, *, dominant: float = 0.6) -> pd.DataFrame:
+    """Leading competitor, shares and competitor position per customer x market.
+
+    ``product_units`` has customer_id, market, product_id, is_own, units (the analysis
+    window; :func:`analysis.market.product_units`). The leading competitor is the
+    competitor product with the most units (ties: the smallest product_id);
+    ``competitor_share`` its share of the market units (0 when no competitor sold,
+    missing with no market units); ``own_share`` our support (missing with no market
+    units). Position rules: see the module docstring. Only customers x markets present
+    in ``product_units`` are returned: use :func:`attach_competitor_position` to give
+    the others ``no_sales``.
+
+    Columns customer_id, market, leading_competitor, competitor_share, own_share,
+    competitor_position (ordered categorical of ``POSITIONS``).
+    """
+    _require(product_units, [*KEYS, "product_id", "is_own", "units"], "product units")
+    # integer codes (sorted, so code order is value order) keep the groupbys cheap at scale
+    customer_code, customers = pd.factorize(product_units["customer_id"], sort=True)
+    market_code, markets = pd.factorize(product_units["market"], sort=True)
+    product_code, products = pd.factorize(product_units["product_id"], sort=True)
+    keep = (customer_code >= 0) & (market_code >= 0) & (product_code >= 0)
+    n_markets = max(len(markets), 1)
+    rows = pd.DataFrame({
+        "pair": (customer_code.astype(np.int64) * n_markets + market_code)[keep],
+        "product": product_code[keep],
+        "is_own": product_units["is_own"].astype(object).eq(True).to_numpy(dtype=bool)[keep],
+        "units": np.nan_to_num(pd.to_numeric(product_units["units"]).to_numpy(dtype=float, na_value=np.nan))[keep],
+    })
+    rows = rows.groupby(["pair", "product", "is_own"], sort=False, as_index=False)["units"].sum()
+    rows["own"] = rows["units"].where(rows["is_own"], 0.0)
+    totals = rows.groupby("pair", sort=True).agg(market_units=("units", "sum"), own_units=("own", "sum"))
+    competitors = rows[~rows["is_own"] & (rows["units"] > 0)]
+    # most units first, then the smallest product_id
+    order = np.lexsort((competitors["product"].to_numpy(), -competitors["units"].to_numpy(),
+                        competitors["pair"].to_numpy()))
+    leading = competitors.iloc[order].drop_duplicates("pair", keep="first").set_index("pair")
+    pair = totals.index.to_numpy()
+    product = leading["product"].reindex(pair).to_numpy(dtype=float, na_value=np.nan)
+    has_leader = ~np.isnan(product)
+    leader = np.full(len(pair), None, dtype=object)
+    leader[has_leader] = np.asarray(products, dtype=object)[product[has_leader].astype(np.int64)]
+    competitor_units = np.nan_to_num(leading["units"].reindex(pair).to_numpy(dtype=float, na_value=np.nan))
+    market_units = totals["market_units"].to_numpy()
+    own_units = totals["own_units"].to_numpy()
+    market = np.where(market_units > 0, market_units, np.nan)
+    with np.errstate(invalid="ignore"):
+        competitor_share = competitor_units / market
+        own_share = own_units / market
+        position = np.select(
+            [np.isnan(market), competitor_share >= dominant, (own_units > 0) & (own_units >= competitor_units)],
+            ["no_sales", "competitor_dominant", "own_led"], default="contested")
+    return pd.DataFrame({
+        "customer_id": customers.take(pair // n_markets),
+        "market": markets.take(pair % n_markets),
+        "leading_competitor": leader,
+        "competitor_share": competitor_share,
+        "own_share": own_share,
+        "competitor_position": pd.Categorical(position, dtype=POSITION_DTYPE),
+    })
+
+
+def attach_competitor_position(frame: pd.DataFrame, positions: pd.DataFrame) -> pd.DataFrame:
+    """Merge :func:`competitor_position` onto the customer frame (by customer_id, market).
+
+    Customers x markets without product units get ``no_sales`` (and missing shares).
+    Existing columns of the same names are replaced.
+    """
+    cols = ["leading_competitor", "competitor_share", "own_share", "competitor_position"]
+    out = frame.drop(columns=[c for c in cols if c in frame.columns]).merge(
+        positions[[*KEYS, *cols]], on=KEYS, how="left")
+    out.index = frame.index
+    out["competitor_position"] = as_position(out["competitor_position"])
+    return out
+
+
+def customer_effort(activities: pd.DataFrame, window: Window, which: str = "analysis") -> pd.DataFrame:
+    """Our effort per customer in window ``which``: columns customer_id, activities, effort_cost."""
+    _require(activities, ["customer_id", "date", "cost"], "activities")
+    inside = window_codes(activities["date"], window) == WINDOWS.index(which)
+    rows = pd.DataFrame({
+        "customer_id": activities["customer_id"].to_numpy()[inside],
+        "cost": np.nan_to_num(pd.to_numeric(activities["cost"]).to_numpy(dtype=float, na_value=np.nan)[inside]),
+    })
+    out = rows.groupby("customer_id", sort=True).agg(activities=("cost", "size"), effort_cost=("cost", "sum"))
+    return out.reset_index().astype({"activities": "int64", "effort_cost": "float64"})
+
+
+def attach_effort(frame: pd.DataFrame, effort: pd.DataFrame) -> pd.DataFrame:
+    """Add ``activities`` and ``effort_cost`` (zero when none) from :func:`customer_effort`.
+
+    Activities have no market: the customer's effort appears on each of its markets.
+    """
+    lookup = effort.set_index("customer_id")
+    return frame.assign(
+        activities=frame["customer_id"].map(lookup["activities"]).fillna(0).astype("int64"),
+        effort_cost=frame["customer_id"].map(lookup["effort_cost"]).fillna(0.0).astype("float64"),
+    )
+
+
+def three_c_matrix(frame: pd.DataFrame) -> pd.DataFrame:
+    """Phase x competitor position per territory and market.
+
+    ``frame`` (customer x market) has territory_id, market, phase, competitor_position
+    (missing counts as ``no_sales``), potential and effort_cost (our activity cost in
+    the analysis window). Per cell: customers (rows), potential (sum) and effort_cost
+    (sum; missing values count as 0). Rows with no phase are not placed. Every
+    territory x market of ``frame`` gets the complete 6 x 4 grid, zeros included;
+    phase and competitor_position are ordered categoricals.
+
+    Columns territory_id, market, phase, competitor_position, customers, potential,
+    effort_cost.
+    """
+    _require(frame, [*GROUP, "phase", "competitor_position", "potential", "effort_cost"], "customer frame")
+    rows = frame[frame["phase"].notna()]
+    cells = pd.DataFrame({
+        **{k: rows[k].to_numpy() for k in GROUP},
+        "phase": rows["phase"].astype(object).to_numpy(),
+        "competitor_position": as_position(rows["competitor_position"]).astype(object).to_numpy(),
+        "potential": np.nan_to_num(pd.to_numeric(rows["potential"]).to_numpy(dtype=float, na_value=np.nan)),
+        "effort_cost": np.nan_to_num(pd.to_numeric(rows["effort_cost"]).to_numpy(dtype=float, na_value=np.nan)),
+    })
+    keys = [*GROUP, "phase", "competitor_position"]
+    sums = cells.groupby(keys, sort=False).agg(
+        customers=("potential", "size"), potential=("potential", "sum"), effort_cost=("effort_cost", "sum"),
+    ).reset_index()
+    grid = _grid(frame, phase=list(PHASES), competitor_position=list(POSITIONS))
+    out = grid.merge(sums, on=keys, how="left")
+    out["customers"] = out["customers"].fillna(0).astype("int64")
+    out["potential"] = out["potential"].fillna(0.0).astype("float64")
+    out["effort_cost"] = out["effort_cost"].fillna(0.0).astype("float64")
+    out["phase"] = as_phase(out["phase"])
+    out["competitor_position"] = as_position(out["competitor_position"])
+    return out
+
+
+def flags(frame: pd.DataFrame, *, locked_position: str = "competitor_dominant", locked_max_phase: str = "aware",
+          stalled_potential_level: str = "high", stalled_below: str = "loyal", min_activities: int = 1,
+          effort_column: str = "activities") -> pd.DataFrame:
+    """Add bool columns competitor_locked, stalled, slipping and the ``flags`` string.
+
+    - competitor_locked: competitor_position == ``locked_position``, phase at or below
+      ``locked_max_phase`` (aware) and no progress (rank(phase) <= rank(phase_previous);
+      both phases known).
+    - stalled: potential_level == ``stalled_potential_level`` (high), phase below
+      ``stalled_below`` (loyal), phase == phase_previous, and effort in the analysis
+      window (``effort_column`` >= ``min_activities``, i.e. at least one activity).
+    - slipping: rank(phase) < rank(phase_previous).
+
+    ``flags`` joins the names that apply with ``;`` in that order (``""`` when none).
+    """
+    _require(frame, ["phase", "phase_previous", "competitor_position", "potential_level", effort_column],
+             "customer frame")
+    for name in (locked_max_phase, stalled_below):
+        if name not in PHASE_RANK:
+            raise ValueError(f"unknown phase {name!r}; expected one of {', '.join(PHASES)}")
+    now = phase_rank(frame["phase"]).to_numpy()
+    before = phase_rank(frame["phase_previous"]).to_numpy()
+    effort = np.nan_to_num(pd.to_numeric(frame[effort_column]).to_numpy(dtype=float, na_value=np.nan))
+    with np.errstate(invalid="ignore"):  # NaN ranks compare False: unknown phases raise no flag
+        locked = (frame["competitor_position"].astype(object).eq(locked_position).to_numpy(dtype=bool)
+                  & (now <= PHASE_RANK[locked_max_phase]) & (now <= before))
+        stalled = (frame["potential_level"].astype(object).eq(stalled_potential_level).to_numpy(dtype=bool)
+                   & (now < PHASE_RANK[stalled_below]) & (now == before) & (effort >= min_activities))
+        slipping = now < before
+    # one code per combination (bit 2: locked, 1: stalled, 0: slipping) -> its label
+    code = locked.astype(int) * 4 + stalled.astype(int) * 2 + slipping.astype(int)
+    text = pd.Series(FLAG_LABELS[code], index=frame.index, dtype=object)
+    return frame.assign(competitor_locked=locked, stalled=stalled, slipping=slipping, flags=text)

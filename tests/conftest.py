@@ -1,0 +1,137 @@
+"""Shared fixtures: a tiny but complete, valid dataset written as CSV files.
+
+``tiny_dataset`` (a fixture) writes it to a temporary folder and returns the folder.
+``tiny_tables()`` returns the same tables as DataFrames of text, and
+``write_table(folder, name, frame)`` / ``read_text_table(folder, name)`` rewrite or read
+one table of such a folder, so a test can break exactly one thing:
+
+    def test_something(tiny_dataset):
+        sales = read_text_table(tiny_dataset, "sales")
+        sales.loc[0, "units"] = "-5"
+        write_table(tiny_dataset, "sales", sales)
+
+(import them with ``from conftest import read_text_table, write_table``).
+
+The dataset: region North with territories T01 and T02, one rep each; 8 customers
+of several types; one market ``stroke`` with our product P01 and competitor P02;
+monthly sales January-June 2026; a dozen activities.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+PERIODS = ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06")
+
+#: Monthly units per (customer, product), the same every month of PERIODS.
+MONTHLY_UNITS = {
+    ("C0001", "P01"): 10, ("C0001", "P02"): 30,   # hcp: mostly competitor
+    ("C0002", "P01"): 40, ("C0002", "P02"): 20,   # department: we lead
+    ("C0003", "P02"): 50,                          # hospital: competitor only
+    ("C0004", "P01"): 5,                           # pharmacy: ours only
+    ("C0006", "P01"): 8, ("C0006", "P02"): 8,     # hcp in T02: even
+    ("C0007", "P02"): 25,                          # department in T02
+}
+
+
+def tiny_tables() -> dict[str, pd.DataFrame]:
+    """The tiny dataset's tables, every cell as text (as a CSV file holds it)."""
+    tables = {
+        "territories": pd.DataFrame({
+            "territory_id": ["T01", "T02"],
+            "territory_name": ["North-1", "North-2"],
+            "region": ["North", "North"],
+            "manager": ["Ayse Demir", ""],
+        }),
+        "reps": pd.DataFrame({
+            "rep_id": ["R01", "R02"],
+            "rep_name": ["Anna Berg", "Li Wei"],
+            "territory_id": ["T01", "T02"],
+            "role": ["chronic", "specialty"],
+            "cost_per_day": ["400", "450"],
+        }),
+        "customers": pd.DataFrame({
+            "customer_id": ["C0001", "C0002", "C0003", "C0004", "C0005", "C0006", "C0007", "C0008"],
+            "customer_name": ["Dr Ali", "Neurology Dept", "City Hospital", "Main Pharmacy",
+                              "MedDistrib", "Dr Sun", "Stroke Unit", "PharmaSupply"],
+            "customer_type": ["hcp", "department", "hospital", "pharmacy",
+                              "distributor", "hcp", "department", "supplier"],
+            "territory_id": ["T01", "T01", "T01", "T01", "T01", "T02", "T02", "T02"],
+            "beds": ["", "90", "", "", "", "", "40", ""],
+            "bed_turnover_per_month": ["", "2", "", "", "", "", "1.5", ""],
+            "indication_share": ["", "0.8", "", "", "", "", "0.5", ""],
+            "catchment_population": ["", "", "2000000", "", "", "", "", ""],
+            "incidence_rate": ["", "", "0.06", "", "", "", "", ""],
+            "phone": ["555-0101", "555-0102", "", "555-0104", "", "555-0106", "", ""],
+            "university": ["Uppsala", "", "", "", "", "Fudan", "", ""],
+        }),
+        "markets": pd.DataFrame({"market": ["stroke"], "boxes_per_patient": ["6"]}),
+        "products": pd.DataFrame({
+            "product_id": ["P01", "P02"],
+            "product_name": ["Ourvastatin", "Rivalix"],
+            "market": ["stroke", "stroke"],
+            "is_own": ["true", "false"],
+            "units_per_box": ["1", "1"],
+        }),
+        "sales": pd.DataFrame(
+            [(customer, product, period, str(units))
+             for (customer, product), units in MONTHLY_UNITS.items() for period in PERIODS],
+            columns=["customer_id", "product_id", "period", "units"],
+        ),
+        "activities": pd.DataFrame(
+            [
+                ("A001", "C0001", "R01", "2026-01-12", "f2f_visit", "120", "engaged"),
+                ("A002", "C0001", "R01", "2026-03-03", "email", "5", "opened"),
+                ("A003", "C0001", "R01", "2026-05-20", "web_lecture", "30", "attended"),
+                ("A004", "C0002", "R01", "2026-02-14", "f2f_visit", "120", "engaged"),
+                ("A005", "C0002", "R01", "2026-04-08", "phone", "20", "none"),
+                ("A006", "C0002", "R01", "2026-06-02", "offline_lecture", "300", "attended"),
+                ("A007", "C0003", "R01", "2026-04-21", "briefing_session", "250", ""),
+                ("A008", "C0005", "R01", "2026-01-30", "phone", "20", "none"),
+                ("A009", "C0006", "R02", "2026-02-10", "chat_app", "2", "engaged"),
+                ("A010", "C0006", "R02", "2026-05-15", "f2f_visit", "120", "engaged"),
+                ("A011", "C0007", "R02", "2026-03-18", "web_interview", "40", "opened"),
+                ("A012", "C0008", "R02", "2026-06-25", "f2f_visit", "120", "none"),
+            ],
+            columns=["activity_id", "customer_id", "rep_id", "date", "channel", "cost", "outcome"],
+        ),
+    }
+    return tables
+
+
+def write_table(folder: Path, name: str, frame: pd.DataFrame, fmt: str = "csv") -> Path:
+    """Write one table of a dataset folder as ``<name>.csv`` (or ``.parquet``).
+
+    Replaces the table: removes the other format's file of the same table.
+    """
+    folder = Path(folder)
+    for suffix in (".csv", ".parquet"):
+        (folder / f"{name}{suffix}").unlink(missing_ok=True)
+    path = folder / f"{name}.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return path
+
+
+def read_text_table(folder: Path, name: str) -> pd.DataFrame:
+    """One CSV table of a dataset folder, every cell as text (empty cells as "")."""
+    return pd.read_csv(Path(folder) / f"{name}.csv", dtype=str, keep_default_na=False)
+
+
+def write_dataset(folder: Path, tables: dict[str, pd.DataFrame]) -> Path:
+    """Write every table of ``tables`` as CSV into ``folder`` (created if needed)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        write_table(folder, name, frame)
+    return folder
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path: Path) -> Path:
+    """A folder holding the tiny valid dataset as CSV files."""
+    return write_dataset(tmp_path / "data", tiny_tables())

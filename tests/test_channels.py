@@ -1,0 +1,511 @@
+"""Channel-phase mapping (DESIGN 4.5): hand-worked examples and properties."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analysis.channels import (
+    DEFAULT_FIT,
+    activity_facts,
+    channel_phase,
+    fit_matrix,
+    mismatched_effort,
+    next_best_channel,
+    over_service,
+)
+from analysis.contract import CHANNELS, PHASES
+
+# --------------------------------------------------------------------- builders
+
+FRAME_COLUMNS = ["territory_id", "region", "customer_id", "market", "phase_previous", "phase"]
+
+
+def make_frame(rows) -> pd.DataFrame:
+    """Customer frame from (territory, region, customer, market, phase_previous, phase)."""
+    frame = pd.DataFrame(rows, columns=FRAME_COLUMNS)
+    frame.insert(3, "customer_type", "hcp")
+    frame["segment"] = "B"
+    return frame
+
+
+def make_activities(rows) -> pd.DataFrame:
+    """Activities from (activity_id, customer_id, rep_id, channel, cost, outcome)."""
+    acts = pd.DataFrame(rows, columns=["activity_id", "customer_id", "rep_id", "channel", "cost", "outcome"])
+    acts.insert(3, "date", pd.Timestamp("2026-05-15"))
+    acts["cost"] = acts["cost"].astype(float)
+    return acts
+
+
+def cell(table: pd.DataFrame, **keys) -> pd.Series:
+    """The single row of ``table`` matching ``keys``."""
+    mask = np.ones(len(table), dtype=bool)
+    for column, value in keys.items():
+        mask &= (table[column] == value).to_numpy()
+    rows = table[mask]
+    assert len(rows) == 1, f"{keys}: {len(rows)} rows"
+    return rows.iloc[0]
+
+
+def by_customer(table: pd.DataFrame, customer_id: str, market: str = "m1") -> pd.Series:
+    return cell(table, customer_id=customer_id, market=market)
+
+
+# -------------------------------------------------------------------- fit matrix
+
+
+def test_default_fit_is_the_design_table():
+    assert DEFAULT_FIT == {
+        "unaware": ("email", "web_lecture", "social", "edetailing"),
+        "aware": ("email", "web_lecture", "web_interview", "edetailing", "chat_app"),
+        "interested": ("web_interview", "briefing_session", "offline_lecture", "phone"),
+        "trial": ("f2f_visit", "phone", "offline_lecture", "web_interview"),
+        "adopter": ("f2f_visit", "offline_lecture", "phone"),
+        "loyal": ("f2f_visit", "chat_app", "phone"),
+    }
+    assert list(DEFAULT_FIT) == list(PHASES)
+
+
+def test_fit_matrix_default_grid():
+    fit = fit_matrix()
+    assert list(fit.columns[:3]) == ["phase", "channel", "fits"]
+    # 6 phases x 10 channels, phases in ladder order, channels in DESIGN order
+    assert len(fit) == 60
+    assert list(fit["phase"].drop_duplicates()) == list(PHASES)
+    assert list(fit.loc[fit["phase"] == "aware", "channel"]) == list(CHANNELS)
+    assert fit["fits"].dtype == bool
+    # 4 + 5 + 4 + 4 + 3 + 3 fitting cells
+    assert int(fit["fits"].sum()) == 23
+    for phase, channels in DEFAULT_FIT.items():
+        rows = fit[(fit["phase"] == phase) & fit["fits"]].sort_values("fit_order")
+        assert tuple(rows["channel"]) == channels
+        assert list(rows["fit_order"]) == list(range(1, len(channels) + 1))
+    assert not cell(fit, phase="loyal", channel="email")["fits"]
+
+
+def test_fit_matrix_overrides_replace_named_phases_only():
+    fit = fit_matrix({"loyal": ["phone", "email"]})
+    loyal = fit[(fit["phase"] == "loyal") & fit["fits"]].sort_values("fit_order")
+    assert list(loyal["channel"]) == ["phone", "email"]  # override order kept
+    assert not cell(fit, phase="loyal", channel="f2f_visit")["fits"]
+    # channels outside the fit follow in CHANNELS order: f2f_visit is the first of them
+    assert cell(fit, phase="loyal", channel="f2f_visit")["fit_order"] == 3
+    # other phases keep the default
+    unaware = fit[(fit["phase"] == "unaware") & fit["fits"]].sort_values("fit_order")
+    assert tuple(unaware["channel"]) == DEFAULT_FIT["unaware"]
+    # an empty list leaves the phase with no fitting channel
+    assert not fit_matrix({"trial": []}).query("phase == 'trial'")["fits"].any()
+
+
+def test_fit_matrix_rejects_unknown_names():
+    with pytest.raises(ValueError, match="champion"):
+        fit_matrix({"champion": ["email"]})
+    with pytest.raises(ValueError, match="fax"):
+        fit_matrix({"aware": ["email", "fax"]})
+    # a channel declared by the run profile is accepted
+    fit = fit_matrix({"aware": ["fax"]}, channels=[*CHANNELS, "fax"])
+    assert cell(fit, phase="aware", channel="fax")["fits"]
+
+
+# ------------------------------------------------------------------------ facts
+
+
+def test_facts_use_comparison_phase_and_count_in_each_market():
+    frame = make_frame([
+        ("T1", "R1", "c1", "m1", "aware", "interested"),
+        ("T1", "R1", "c1", "m2", "loyal", "loyal"),
+        ("T1", "R1", "c2", "m1", "interested", "aware"),
+    ])
+    acts = make_activities([
+        ("a1", "c1", "r1", "email", 10, "engaged"),
+        ("a2", "c2", "r1", "phone", 30, "none"),
+        ("a3", "c9", "r1", "phone", 99, "engaged"),  # customer not in the frame: dropped
+    ])
+    facts = activity_facts(acts, frame, fit_matrix())
+    for column in ["territory_id", "region", "market", "activity_id", "customer_id", "rep_id", "channel",
+                   "cost", "outcome", "positive", "phase", "phase_now", "moved_up", "segment", "fits"]:
+        assert column in facts.columns
+    # a1 counts in both markets of c1, a2 in c2's one market: 3 rows
+    assert len(facts) == 3
+    a1_m1 = cell(facts, activity_id="a1", market="m1")
+    assert a1_m1["phase"] == "aware" and a1_m1["phase_now"] == "interested"
+    assert a1_m1["moved_up"]  # aware (1) -> interested (2)
+    assert a1_m1["fits"]  # email fits aware
+    assert a1_m1["positive"]  # engaged
+    assert a1_m1["cost"] == 10 and a1_m1["region"] == "R1" and a1_m1["segment"] == "B"
+    a1_m2 = cell(facts, activity_id="a1", market="m2")
+    assert a1_m2["phase"] == "loyal" and not a1_m2["moved_up"]
+    assert not a1_m2["fits"]  # email does not fit loyal
+    a2 = cell(facts, activity_id="a2")
+    assert a2["phase"] == "interested" and a2["phase_now"] == "aware"
+    assert not a2["moved_up"]  # slipped down, not up
+    assert a2["fits"]  # phone fits interested
+    assert not a2["positive"]  # none
+    assert facts["positive"].dtype == bool and facts["moved_up"].dtype == bool and facts["fits"].dtype == bool
+
+
+def test_facts_missing_outcome_is_not_positive():
+    frame = make_frame([("T1", "R1", "c1", "m1", "aware", "aware")])
+    acts = make_activities([("a1", "c1", "r1", "email", 5, None)])
+    facts = activity_facts(acts, frame, fit_matrix())
+    assert facts.loc[0, "outcome"] == "missing"
+    assert not facts.loc[0, "positive"]
+
+
+# ---------------------------------------------------------------- channel x phase
+
+CP_FRAME = make_frame([
+    ("T1", "R1", "c1", "m1", "aware", "interested"),  # moved up
+    ("T1", "R1", "c2", "m1", "aware", "aware"),
+    ("T1", "R1", "c3", "m1", "interested", "trial"),  # moved up
+    ("T1", "R1", "c4", "m1", "loyal", "loyal"),
+    ("T2", "R1", "c9", "m1", "unaware", "unaware"),
+])
+CP_ACTS = make_activities([
+    ("a1", "c1", "r1", "email", 10, "engaged"),
+    ("a2", "c1", "r1", "email", 10, "none"),
+    ("a3", "c2", "r1", "email", 20, "opened"),
+    ("a4", "c3", "r1", "phone", 40, "attended"),
+    ("a5", "c4", "r1", "f2f_visit", 20, "engaged"),
+    ("a6", "c9", "r2", "email", 5, "none"),
+])
+
+
+def test_channel_phase_counts_costs_shares_rates():
+    table = channel_phase(activity_facts(CP_ACTS, CP_FRAME, fit_matrix()), fit_matrix())
+    assert list(table.columns[:11]) == ["territory_id", "market", "channel", "phase", "activities", "cost",
+                                         "effort_share", "response_rate", "progression_rate",
+                                         "customers_touched", "fits"]
+    # complete grid: 2 territory-markets x 10 channels x 6 phases
+    assert len(table) == 120
+    t1 = table[table["territory_id"] == "T1"]
+    # T1 total cost = 10 + 10 + 20 + 40 + 20 = 100
+    email_aware = cell(t1, channel="email", phase="aware")
+    assert email_aware["activities"] == 3  # a1, a2, a3
+    assert email_aware["cost"] == 40  # 10 + 10 + 20
+    assert email_aware["effort_share"] == pytest.approx(0.4)  # 40 / 100
+    assert email_aware["response_rate"] == pytest.approx(1 / 3)  # a1 engaged; a3 "opened" is not positive
+    assert email_aware["customers_touched"] == 2  # c1, c2 (c1 twice counts once)
+    assert email_aware["progression_rate"] == pytest.approx(0.5)  # c1 moved up, c2 did not
+    assert email_aware["fits"]
+    phone_interested = cell(t1, channel="phone", phase="interested")
+    assert (phone_interested["activities"], phone_interested["cost"]) == (1, 40)
+    assert phone_interested["effort_share"] == pytest.approx(0.4)  # 40 / 100
+    assert phone_interested["response_rate"] == 1.0  # attended
+    assert phone_interested["progression_rate"] == 1.0  # c3 interested -> trial
+    f2f_loyal = cell(t1, channel="f2f_visit", phase="loyal")
+    assert f2f_loyal["effort_share"] == pytest.approx(0.2)  # 20 / 100
+    assert f2f_loyal["response_rate"] == 1.0
+    assert f2f_loyal["progression_rate"] == 0.0  # loyal cannot move up
+    # an empty cell: zeros, share 0 of a positive total, rates missing
+    empty = cell(t1, channel="social", phase="trial")
+    assert (empty["activities"], empty["cost"], empty["customers_touched"]) == (0, 0, 0)
+    assert empty["effort_share"] == 0.0
+    assert math.isnan(empty["response_rate"]) and math.isnan(empty["progression_rate"])
+    assert not empty["fits"]
+    assert t1["effort_share"].sum() == pytest.approx(1.0)
+    # T2 on its own: its one activity is all of its effort
+    t2 = table[table["territory_id"] == "T2"]
+    assert cell(t2, channel="email", phase="unaware")["effort_share"] == 1.0
+    assert t2["activities"].sum() == 1
+
+
+def test_zero_cost_gives_missing_shares_not_errors():
+    acts = CP_ACTS.assign(cost=0.0)
+    facts = activity_facts(acts, CP_FRAME, fit_matrix())
+    table = channel_phase(facts, fit_matrix())
+    assert table["effort_share"].isna().all()
+    # response still counts activities: T1 email x aware is 1 positive of 3
+    assert cell(table, territory_id="T1", channel="email", phase="aware")["response_rate"] == pytest.approx(1 / 3)
+    mismatch = mismatched_effort(facts)
+    assert mismatch["cost"].eq(0).all() and mismatch["mismatched_effort"].isna().all()
+    assert not mismatch["mismatched_flag"].any()
+    over = over_service(facts)
+    assert over["over_service"].isna().all() and not over["over_service_flag"].any()
+
+
+# ------------------------------------------------------------ per-rep shares
+
+
+def test_rep_exactly_at_the_norms_is_not_flagged():
+    frame = make_frame([
+        ("T1", "R1", "cl", "m1", "loyal", "loyal"),
+        ("T1", "R1", "ca", "m1", "aware", "aware"),
+    ])
+    acts = make_activities([
+        # r1: 30 on a loyal customer (fits), 45 email to aware (fits), 25 f2f to aware (misfit)
+        ("a1", "cl", "r1", "f2f_visit", 30, "none"),
+        ("a2", "ca", "r1", "email", 45, "none"),
+        ("a3", "ca", "r1", "f2f_visit", 25, "none"),
+        # r2: one unit over each norm: 31 loyal, 43 fitting, 26 misfit
+        ("b1", "cl", "r2", "f2f_visit", 31, "none"),
+        ("b2", "ca", "r2", "email", 43, "none"),
+        ("b3", "ca", "r2", "f2f_visit", 26, "none"),
+    ])
+    facts = activity_facts(acts, frame, fit_matrix())
+    mismatch = mismatched_effort(facts)
+    assert list(mismatch.columns) == ["territory_id", "rep_id", "cost", "mismatched_cost", "mismatched_effort",
+                                      "mismatched_flag"]
+    r1 = cell(mismatch, rep_id="r1")
+    assert (r1["cost"], r1["mismatched_cost"]) == (100, 25)
+    assert r1["mismatched_effort"] == 0.25  # 25 / 100: at the norm, inclusive
+    assert not r1["mismatched_flag"]
+    r2 = cell(mismatch, rep_id="r2")
+    assert r2["mismatched_effort"] == pytest.approx(0.26) and r2["mismatched_flag"]  # 26 / 100
+    over = over_service(facts)
+    assert list(over.columns) == ["territory_id", "rep_id", "cost", "loyal_cost", "over_service",
+                                  "over_service_flag"]
+    r1 = cell(over, rep_id="r1")
+    assert (r1["cost"], r1["loyal_cost"]) == (100, 30)
+    assert r1["over_service"] == pytest.approx(0.3) and not r1["over_service_flag"]  # 30 / 100, at the cap
+    r2 = cell(over, rep_id="r2")
+    assert r2["over_service"] == pytest.approx(0.31) and r2["over_service_flag"]  # 31 / 100
+    # by territory: (25 + 26) / 200 mismatched, (30 + 31) / 200 loyal
+    territory = mismatched_effort(facts, by=("territory_id",))
+    assert territory.loc[0, "mismatched_effort"] == pytest.approx(51 / 200)
+    assert over_service(facts, by=["territory_id"]).loc[0, "over_service"] == pytest.approx(61 / 200)
+
+
+def test_multi_market_activity_cost_counted_once_per_rep():
+    frame = make_frame([
+        ("T1", "R1", "c1", "m1", "aware", "aware"),
+        ("T1", "R1", "c1", "m2", "loyal", "loyal"),
+    ])
+    acts = make_activities([("a1", "c1", "r1", "email", 40, "none")])
+    facts = activity_facts(acts, frame, fit_matrix())
+    # per rep: 40 split 20 + 20 over the two markets; email misfits loyal (m2)
+    rep = mismatched_effort(facts).iloc[0]
+    assert (rep["cost"], rep["mismatched_cost"], rep["mismatched_effort"]) == (40, 20, 0.5)
+    assert over_service(facts).iloc[0]["over_service"] == 0.5  # the m2 half goes to a loyal customer
+    # per market: each market sees the whole activity
+    per_market = mismatched_effort(facts, by=("territory_id", "market", "rep_id"))
+    assert list(per_market["cost"]) == [40, 40]
+    assert list(per_market["mismatched_effort"]) == [0.0, 1.0]
+
+
+# ----------------------------------------------------------- next best channel
+
+
+def nbc_data():
+    """T1 and T2 in region R1, T3 in region R2; every customer in market m1.
+
+    Cells (comparison phase x channel) in T1:
+      interested x web_interview: i1 up, i2 not  -> 1/2 = 50%, 2 touched
+      interested x phone:         i3 up, i4 up   -> 2/2 = 100%, 2 touched
+      interested x briefing:      i5 up          -> 100% but 1 touched (< min 2)
+      aware x email:              a1, a2 not     -> 0/2 = 0%
+      aware x web_lecture:        a3 up, a4 not  -> 1/2 = 50%
+      adopter x offline_lecture:  p1, p2 up      -> 100%, 2 touched (fit order 2)
+      adopter x phone:            p3, p4 up      -> 100%, 2 touched (fit order 3)
+      loyal x f2f_visit:          l1 engaged, l2 none     -> response 1/2 = 50%
+      loyal x chat_app:           l3, l4 engaged          -> response 2/2 = 100%
+    T2: aware x edetailing: y2 up (1 touched) -> too thin in T2 and in R1.
+    """
+    rows = [
+        ("T1", "R1", "i1", "m1", "interested", "trial"),
+        ("T1", "R1", "i2", "m1", "interested", "interested"),
+        ("T1", "R1", "i3", "m1", "interested", "trial"),
+        ("T1", "R1", "i4", "m1", "interested", "adopter"),
+        ("T1", "R1", "i5", "m1", "interested", "trial"),
+        ("T1", "R1", "a1", "m1", "aware", "aware"),
+        ("T1", "R1", "a2", "m1", "aware", "unaware"),
+        ("T1", "R1", "a3", "m1", "aware", "interested"),
+        ("T1", "R1", "a4", "m1", "aware", "aware"),
+        ("T1", "R1", "p1", "m1", "adopter", "loyal"),
+        ("T1", "R1", "p2", "m1", "adopter", "loyal"),
+        ("T1", "R1", "p3", "m1", "adopter", "loyal"),
+        ("T1", "R1", "p4", "m1", "adopter", "loyal"),
+        ("T1", "R1", "l1", "m1", "loyal", "loyal"),
+        ("T1", "R1", "l2", "m1", "loyal", "loyal"),
+        ("T1", "R1", "l3", "m1", "loyal", "loyal"),
+        ("T1", "R1", "l4", "m1", "loyal", "loyal"),
+        # the customers we ask about
+        ("T1", "R1", "x1", "m1", "aware", "interested"),
+        ("T1", "R1", "w1", "m1", "trial", "adopter"),
+        ("T1", "R1", "v1", "m1", "loyal", "loyal"),
+        ("T2", "R1", "y1", "m1", "unaware", "aware"),
+        ("T2", "R1", "y2", "m1", "aware", "interested"),
+        ("T3", "R2", "z1", "m1", "interested", "trial"),
+        ("T3", "R2", "n1", "m1", None, None),
+    ]
+    acts = [
+        ("e1", "i1", "r1", "web_interview", 10, "engaged"),
+        ("e2", "i2", "r1", "web_interview", 10, "none"),
+        ("e3", "i3", "r1", "phone", 10, "none"),
+        ("e4", "i4", "r1", "phone", 10, "none"),
+        ("e5", "i5", "r1", "briefing_session", 10, "attended"),
+        ("e6", "a1", "r1", "email", 10, "opened"),
+        ("e7", "a2", "r1", "email", 10, "opened"),
+        ("e8", "a3", "r1", "web_lecture", 10, "attended"),
+        ("e9", "a4", "r1", "web_lecture", 10, "none"),
+        ("e10", "p1", "r1", "offline_lecture", 10, "attended"),
+        ("e11", "p2", "r1", "offline_lecture", 10, "attended"),
+        ("e12", "p3", "r1", "phone", 10, "engaged"),
+        ("e13", "p4", "r1", "phone", 10, "engaged"),
+        ("e14", "l1", "r1", "f2f_visit", 10, "engaged"),
+        ("e15", "l2", "r1", "f2f_visit", 10, "none"),
+        ("e16", "l3", "r1", "chat_app", 10, "engaged"),
+        ("e17", "l4", "r1", "chat_app", 10, "engaged"),
+        ("e18", "y2", "r2", "edetailing", 10, "engaged"),
+    ]
+    frame = make_frame(rows)
+    frame.index = frame.index + 100  # the caller's index must survive
+    return frame, make_activities(acts)
+
+
+@pytest.fixture(scope="module")
+def nbc():
+    frame, acts = nbc_data()
+    fit = fit_matrix()
+    facts = activity_facts(acts, frame, fit)
+    return frame, next_best_channel(frame, facts, fit, min_customers=2)
+
+
+def test_next_best_channel_keeps_the_frame(nbc):
+    frame, out = nbc
+    assert out.index.equals(frame.index)
+    assert list(out.columns) == [*frame.columns, "next_best_channel", "next_best_reason"]
+    assert out["next_best_channel"].notna().sum() == len(frame) - 1  # all but n1 (no phase)
+
+
+def test_next_best_channel_from_territory(nbc):
+    _, out = nbc
+    x1 = by_customer(out, "x1")  # now interested: phone 100% beats web_interview 50%; briefing too thin
+    assert x1["next_best_channel"] == "phone"
+    assert x1["next_best_reason"] == ("phone moved 100% of 'interested' customers up a phase "
+                                      "in this territory (2 touched)")
+
+
+def test_next_best_channel_ties_go_to_fit_order(nbc):
+    _, out = nbc
+    w1 = by_customer(out, "w1")  # now adopter: offline_lecture and phone both 100%; offline_lecture is earlier
+    assert w1["next_best_channel"] == "offline_lecture"
+
+
+def test_next_best_channel_from_region(nbc):
+    _, out = nbc
+    # y1 (T2) is now aware; T2 has only edetailing x aware with 1 touched, so the region
+    # R1 decides: email 0/2, web_lecture 1/2, edetailing 1/1 (too thin) -> web_lecture 50%
+    y1 = by_customer(out, "y1")
+    assert y1["next_best_channel"] == "web_lecture"
+    assert y1["next_best_reason"] == ("web_lecture moved 50% of 'aware' customers up a phase "
+                                      "in the region (2 touched)")
+
+
+def test_next_best_channel_from_fit_order(nbc):
+    _, out = nbc
+    z1 = by_customer(out, "z1")  # T3 / R2 has no data at all: first fitting channel for trial
+    assert z1["next_best_channel"] == "f2f_visit"
+    assert z1["next_best_reason"] == "first fitting channel for 'trial' (too little data)"
+    n1 = by_customer(out, "n1")
+    assert pd.isna(n1["next_best_channel"]) and "no phase" in n1["next_best_reason"]
+
+
+def test_next_best_channel_for_loyal_uses_response_rate(nbc):
+    _, out = nbc
+    v1 = by_customer(out, "v1")  # chat_app 2/2 responses beats f2f_visit 1/2
+    assert v1["next_best_channel"] == "chat_app"
+    reason = v1["next_best_reason"]
+    assert reason.startswith("chat_app got a positive response in 100% of activities with 'loyal' customers "
+                             "in this territory (2 touched)")
+    assert "response rate" in reason and "cannot move up" in reason
+
+
+def test_next_best_channel_default_minimum_falls_back_to_fit_order():
+    frame, acts = nbc_data()
+    facts = activity_facts(acts, frame, fit_matrix())
+    out = next_best_channel(frame, facts, fit_matrix())  # min_customers=5: every cell is too thin
+    x1 = by_customer(out, "x1")
+    assert x1["next_best_channel"] == "web_interview"
+    assert x1["next_best_reason"] == "first fitting channel for 'interested' (too little data)"
+
+
+def test_next_best_channel_follows_overridden_fit():
+    frame, acts = nbc_data()
+    fit = fit_matrix({"interested": ["briefing_session", "web_interview"]})
+    facts = activity_facts(acts, frame, fit)
+    out = next_best_channel(frame, facts, fit, min_customers=2)
+    # phone no longer fits; web_interview (50%, 2 touched) is the only qualified cell
+    assert by_customer(out, "x1")["next_best_channel"] == "web_interview"
+
+
+def test_ordered_categorical_phases_give_the_same_answers():
+    # phases.py hands phases over as ordered categoricals; the results must not change
+    frame, acts = nbc_data()
+    ladder = pd.CategoricalDtype(list(PHASES), ordered=True)
+    categorical = frame.astype({"phase_previous": ladder, "phase": ladder})
+    fit = fit_matrix()
+    plain_facts = activity_facts(acts, frame, fit)
+    cat_facts = activity_facts(acts, categorical, fit)
+    pd.testing.assert_frame_equal(channel_phase(cat_facts, fit), channel_phase(plain_facts, fit))
+    plain = next_best_channel(frame, plain_facts, fit, min_customers=2)
+    cat = next_best_channel(categorical, cat_facts, fit, min_customers=2)
+    assert cat["next_best_reason"].tolist() == plain["next_best_reason"].tolist()
+
+
+def test_no_activities_gives_empty_tables_and_fit_order_fallback():
+    frame, acts = nbc_data()
+    facts = activity_facts(acts.iloc[:0], frame, fit_matrix())
+    assert len(facts) == 0
+    assert len(channel_phase(facts, fit_matrix())) == 0
+    assert len(mismatched_effort(facts)) == 0 and len(over_service(facts)) == 0
+    out = next_best_channel(frame, facts, fit_matrix(), min_customers=1)
+    assert by_customer(out, "x1")["next_best_channel"] == "web_interview"  # first fitting for interested
+
+
+# ------------------------------------------------------------------ properties
+
+
+@st.composite
+def territories(draw):
+    n_customers = draw(st.integers(1, 6))
+    rows = []
+    for i in range(n_customers):
+        territory = draw(st.sampled_from(["T1", "T2"]))
+        for market in draw(st.lists(st.sampled_from(["m1", "m2"]), min_size=1, max_size=2, unique=True)):
+            rows.append((territory, "R1", f"c{i}", market,
+                         draw(st.sampled_from(PHASES)), draw(st.sampled_from(PHASES))))
+    acts = draw(st.lists(st.tuples(
+        st.integers(0, n_customers - 1),
+        st.sampled_from(["r1", "r2"]),
+        st.sampled_from(CHANNELS),
+        st.one_of(st.just(0.0), st.floats(0.01, 1000, allow_nan=False)),
+        st.sampled_from(["none", "opened", "engaged", "attended", None]),
+    ), min_size=1, max_size=25))
+    activities = make_activities([(f"a{k}", f"c{c}", rep, ch, cost, out)
+                                  for k, (c, rep, ch, cost, out) in enumerate(acts)])
+    return make_frame(rows), activities
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(territories())
+def test_effort_shares_sum_to_one_and_rates_are_shares(data):
+    frame, acts = data
+    facts = activity_facts(acts, frame, fit_matrix())
+    table = channel_phase(facts, fit_matrix())
+    for (_, _), group in table.groupby(["territory_id", "market"]):
+        assert len(group) == len(CHANNELS) * len(PHASES)
+        if group["cost"].sum() > 0:
+            assert group["effort_share"].sum() == pytest.approx(1.0)
+        else:
+            assert group["effort_share"].isna().all()
+    for rate in ["effort_share", "response_rate", "progression_rate"]:
+        values = table[rate].dropna()
+        assert ((values >= 0) & (values <= 1 + 1e-12)).all()
+    assert (table["response_rate"].isna() == (table["activities"] == 0)).all()
+    # every fact lands in exactly one cell
+    assert table["activities"].sum() == len(facts)
+    for table_ in (mismatched_effort(facts), over_service(facts)):
+        share = table_.iloc[:, 4].dropna()
+        assert ((share >= 0) & (share <= 1 + 1e-12)).all()
+    # per-rep cost is the activities' cost, each counted once across markets
+    assert mismatched_effort(facts)["cost"].sum() == pytest.approx(acts.loc[acts["customer_id"].isin(
+        frame["customer_id"]), "cost"].sum())
+    nbc = next_best_channel(frame, facts, fit_matrix(), min_customers=1)
+    fits = fit_matrix()
+    chosen = nbc.merge(fits, left_on=["phase", "next_best_channel"], right_on=["phase", "channel"], how="left")
+    assert chosen["fits"].all()  # the next best channel always fits the current phase

@@ -1,0 +1,26 @@
+import pandas as pd
+
+from analysis.periods import Window, make_window, shift, span
+
+
+def test_windows_of_three_months():
+    w = Window("2026-06", 3)
+    assert w.analysis == ("2026-04", "2026-05", "2026-06")
+    assert w.comparison == ("2026-01", "2026-02", "2026-03")
+    assert w.before == ("2025-10", "2025-11", "2025-12")
+    assert w.label() == "2026-04 to 2026-06"
+
+
+def test_shift_across_years():
+    assert shift("2026-01", -1) == "2025-12"
+    assert span("2026-02", 2) == ("2026-01", "2026-02")
+
+
+def test_assign_and_default_end():
+    w = make_window(pd.Series(["2026-05", "2026-06", "2026-01"]))
+    assert w.period_end == "2026-06"
+    assigned = w.assign(pd.Series(["2026-06", "2026-02", "2024-01"]))
+    assert assigned.iloc[0] == "analysis" and assigned.iloc[1] == "comparison" and pd.isna(assigned.iloc[2])
+    dates = pd.Series(pd.to_datetime(["2026-04-01", "2026-03-31"]))
+    assert w.assign_dates(dates).tolist() == ["analysis", "comparison"]
+    assert w.start_date() == pd.Timestamp("2026-04-01") and w.end_date() == pd.Timestamp("2026-07-01")

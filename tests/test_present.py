@@ -1,0 +1,28 @@
+"""Formatted tables: thousands separators, percentages, and text that stays text."""
+import numpy as np
+import pandas as pd
+
+from analysis.present import escape_markdown, fmt_number, table
+
+
+def test_number_formats():
+    assert fmt_number(1234567.8, "int") == "1,234,568"
+    assert fmt_number(0.4567, "pct") == "46%"
+    assert fmt_number(0.4567, "pct1") == "45.7%"
+    assert fmt_number(np.nan, "int") == "–"
+    assert fmt_number(None, "pct") == "–"
+
+
+def test_markdown_table_escapes_markup_and_aligns_numbers():
+    frame = pd.DataFrame({"name": ["<script>alert(1)</script> | *x*"], "units": [1200.0]})
+    md = table(frame, formats={"units": "int"})._repr_markdown_()
+    lines = md.splitlines()
+    assert lines[1] == "|:---|---:|"
+    assert "1,200" in lines[2]
+    assert "<script>" not in md and "\\<script\\>" in md and "\\|" in md and "\\*x\\*" in md
+    html = table(frame)._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_control_characters_removed():
+    assert escape_markdown("a\x00b\nc") == "ab c"
