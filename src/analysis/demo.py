@@ -22,7 +22,7 @@ The data are built to show the problems the reports are about (DESIGN 1, 4):
   when the channel fits the customer's phase (DESIGN 4.5 fit table).
 * **Relationship customers**: suppliers, distributors and peripheral customers are
   contacted occasionally, at a customer-specific rhythm, so some are overdue.
-* **Thin profiles**: profile fields are filled for 30-95% of customers, depending on the
+* **Thin profiles**: profile fields are filled for about 30-90% of customers, depending on the
   territory.
 
 Generation is vectorised with numpy (no Python loop over sales or activity rows), so a
@@ -262,7 +262,7 @@ class _World:
     rep_names: list[str]
     role: np.ndarray              # 0 chronic, 1 specialty
     cost_per_day: np.ndarray
-    completeness: np.ndarray      # profile fill rate, 0.30-0.95
+    completeness: np.ndarray      # profile fill rate, about 0.3-1.0 (observed 0.3-0.9)
     habit: np.ndarray             # chance a channel is chosen by habit, not by phase
     loyalty_bias: np.ndarray      # how strongly the rep favours high-share customers
     neglect: np.ndarray           # share of prescribing customers the rep never sees
@@ -342,7 +342,7 @@ def _territory_world(rng: np.random.Generator, n_regions: int, n_territories: in
         rep_ids=_ids("R", t, 2), rep_names=_person_names(rng, t),
         role=(rng.permutation(t) % 3 == 0).astype(int),
         cost_per_day=np.round(rng.uniform(350, 600, size=t), -1),
-        completeness=0.28 + 0.72 * (rng.permutation(t) + rng.uniform(size=t)) / t,
+        completeness=0.28 + 0.77 * (rng.permutation(t) + rng.uniform(size=t)) / t,
         habit=rng.uniform(0.35, 0.80, size=t),
         loyalty_bias=rng.uniform(0.5, 5.0, size=t),
         neglect=rng.uniform(0.05, 0.35, size=t),

@@ -12,12 +12,19 @@ from collections.abc import Mapping
 import pandas as pd
 
 from . import params as parameters
+from .channels import activity_facts, channel_phase, fit_matrix, next_best_channel
+from .coaching import coaching_table, roi_by, unit_margins
+from .contract import CHANNELS
 from .data import Dataset
-from .market import customer_markets, units_by_window, units_wide
-from .periods import Window, make_window
+from .maintenance import maintenance_list
+from .market import customer_markets, product_units, units_by_window, units_wide
+from .periods import WINDOWS, Window, make_window
+from .phases import derive_phases, migration, migration_rates, phase_change, phases_from_table, responses_by_window, window_codes
 from .potential import potential
+from .profile import completeness
 from .segmentation import deciles, lorenz, segment, segment_summary, vip
 from .support import support
+from .three_c import attach_competitor_position, attach_effort, competitor_position, customer_effort, flags, three_c_matrix
 
 
 def selected_territories(ds: Dataset, profile: Mapping) -> list[str]:
@@ -82,10 +89,36 @@ def customer_table(ds: Dataset, window: Window, params: Mapping) -> pd.DataFrame
     return frame.drop(columns=customer_cols + [c for c in ("boxes_per_patient",) if c in frame])
 
 
-def headline(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
+def analysis_activities(activities: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """The activities dated inside the analysis window."""
+    return activities[window_codes(activities["date"], window) == WINDOWS.index("analysis")]
+
+
+def customer_phases(ds: Dataset, frame: pd.DataFrame, window: Window, params: Mapping) -> pd.DataFrame:
+    """Phases, competitor position, effort and the 3C flags on the customer frame."""
+    frame = derive_phases(frame, responses_by_window(ds.activities, window), **params["phases"])
+    frame = phases_from_table(frame, ds.phases, window)
+    positions = competitor_position(product_units(ds.sales, ds.products, window),
+                                    dominant=params["competitor_dominant"])
+    frame = attach_competitor_position(frame, positions)
+    frame = attach_effort(frame, customer_effort(ds.activities, window))
+    return flags(frame)
+
+
+def _weighted(table: pd.DataFrame, share: str, weight: str = "cost") -> pd.Series:
+    """Cost-weighted mean of a per-rep share, per territory (NaN shares carry no weight)."""
+    valid = table[share].notna() & (table[weight] > 0)
+    num = (table[share] * table[weight]).where(valid, 0.0).groupby(table["territory_id"]).sum()
+    den = table[weight].where(valid, 0.0).groupby(table["territory_id"]).sum()
+    return num / den.where(den > 0)
+
+
+def headline(ds: Dataset, frame: pd.DataFrame, coaching: pd.DataFrame, roi_segment: pd.DataFrame,
+             maintenance: pd.DataFrame, window: Window) -> pd.DataFrame:
     """Headline KPIs per territory (segmentable customers, all analysed markets)."""
     seg = frame[frame["segment"].notna()]
-    per_territory = seg.groupby("territory_id").agg(
+    by_territory = seg.groupby("territory_id")
+    out = by_territory.agg(
         customers=("customer_id", "nunique"),
         potential=("potential", "sum"),
         own_units=("own_units_analysis", "sum"),
@@ -93,29 +126,64 @@ def headline(frame: pd.DataFrame, ds: Dataset) -> pd.DataFrame:
         market_units=("market_units_analysis", "sum"),
         market_units_previous=("market_units_comparison", "sum"),
     )
-    vip_customers = seg[seg["vip"]].groupby("territory_id")["customer_id"].nunique()
-    per_territory["vip_customers"] = vip_customers.reindex(per_territory.index, fill_value=0)
-    per_territory["vip_share"] = per_territory["vip_customers"] / per_territory["customers"]
-    per_territory["support"] = support(per_territory["own_units"], per_territory["market_units"])
-    per_territory["support_previous"] = support(per_territory["own_units_previous"], per_territory["market_units_previous"])
+    distinct = lambda rows: rows.groupby("territory_id")["customer_id"].nunique().reindex(out.index, fill_value=0)
+    out["vip_customers"] = distinct(seg[seg["vip"]])
+    out["vip_share"] = out["vip_customers"] / out["customers"]
+    out["customers_covered"] = distinct(seg[seg["activities"] > 0])
+    out["coverage"] = out["customers_covered"] / out["customers"]
+    out["support"] = support(out["own_units"], out["market_units"])
+    out["support_previous"] = support(out["own_units_previous"], out["market_units_previous"])
+    moved = seg.assign(change=phase_change(seg))
+    out["progressions"] = distinct(moved[moved["change"] > 0])
+    out["slipping"] = distinct(moved[moved["change"] < 0])
+    out["competitor_locked"] = distinct(seg[seg["competitor_locked"]])
+    out["stalled"] = distinct(seg[seg["stalled"]])
+    for share in ("effort_on_priority", "mismatched_effort", "over_service"):
+        out[share] = _weighted(coaching, share).reindex(out.index)
+    totals = roi_segment.groupby("territory_id")[["cost", "margin_change"]].sum().reindex(out.index)
+    out["cost"] = totals["cost"].fillna(0.0)
+    out["roi"] = totals["margin_change"] / totals["cost"].where(totals["cost"] > 0)
+    out["maintenance_overdue"] = maintenance[maintenance["overdue"]].groupby("territory_id").size().reindex(
+        out.index, fill_value=0)
     territories = ds.territories[["territory_id", "territory_name", "region"]]
-    return territories.merge(per_territory.reset_index(), on="territory_id", how="left")
+    return territories.merge(out.reset_index(), on="territory_id", how="left").assign(
+        period_end=window.period_end, period_months=window.months,
+        analysis_period=window.label("analysis"), comparison_period=window.label("comparison"))
 
 
 def analyse(ds: Dataset, params: Mapping) -> dict[str, pd.DataFrame]:
     """Every table for the territories of ``ds``, all sharing ``params``."""
     window = make_window(ds.sales["period"], params.get("period_end"), params.get("period_months", 3))
     frame = customer_table(ds, window, params)
-    tables = {
+    frame = frame.merge(ds.territories[["territory_id", "region"]], on="territory_id", how="left")
+    frame = customer_phases(ds, frame, window, params)
+
+    fit = fit_matrix(params.get("fit_matrix") or None, channels=(*CHANNELS, *params.get("extra_channels", ())))
+    facts = activity_facts(analysis_activities(ds.activities, window), frame, fit)
+    frame = next_best_channel(frame, facts, fit, min_customers=params["next_best_min_customers"])
+
+    margins = unit_margins(ds.products)
+    profile = completeness(ds.customers, params["profile_fields"])
+    coaching = coaching_table(ds.reps, ds.customers, frame, facts, profile, margins.margin, params["norms"])
+    roi_segment = roi_by(frame, facts, "segment", margins.margin)
+    as_of = window.end_date("analysis") - pd.Timedelta(days=1)
+    maintenance = maintenance_list(ds.customers, frame, ds.activities, as_of, params["cadence"])
+    value = "own_units" if params.get("vip_by") == "own_units" else "potential"
+    kpis = headline(ds, frame, coaching, roi_segment, maintenance, window).assign(
+        roi_units_only=margins.defaulted)
+    return {
         "customers": frame,
+        "kpis": kpis,
         "segments": segment_summary(frame),
-        "lorenz": lorenz(frame, "own_units" if params.get("vip_by") == "own_units" else "potential"),
-        "kpis": headline(frame, ds),
+        "lorenz": lorenz(frame, value),
+        "three_c": three_c_matrix(frame),
+        "migration": migration_rates(migration(frame)),
+        "channel_phase": channel_phase(facts, fit),
+        "coaching": coaching,
+        "roi_segment": roi_segment,
+        "roi_channel": roi_by(frame, facts, "channel", margins.margin),
+        "maintenance": maintenance,
     }
-    tables["kpis"] = tables["kpis"].assign(period_end=window.period_end, period_months=window.months,
-                                           analysis_period=window.label("analysis"),
-                                           comparison_period=window.label("comparison"))
-    return tables
 
 
 def national_pass(ds: Dataset, profile: Mapping) -> dict[str, pd.DataFrame]:
