@@ -30,20 +30,26 @@ display(sections.period_note(t))
 # %% [markdown]
 # ## Headline
 #
-# Where the territory stands in the analysis period, and how it moved against the
-# comparison period.
+# Where the territory stands in the analysis period, how it moved against the
+# comparison period, and how it compares with its region.
 
 # %%
 #| label: tbl-headline
-#| tbl-cap: "Headline figures: analysis period against the comparison period."
+#| tbl-cap: "Headline figures: analysis period, comparison period, change, and the region's figure."
 sections.headline(t)
 
 # %% [markdown]
 # ## Segmentation
 #
 # Customers are placed on potential (what they could use, boxes per month) and support
-# (our share of what they use). The territory medians cut the grid into four segments:
-# A (core), B (largest opportunity), C (maintain cheaply), D (digital only).
+# (our share of what they use). The cut points split them into four segments:
+# A (core: maintain), B (largest opportunity: develop), C (maintain at low cost),
+# D (minimal, digital only).
+
+# %%
+#| label: fig-segments
+#| fig-cap: "Each point is a customer in one market. Dashed line: potential cut point; dotted line: support cut point. B customers (orange triangles, lower right) are the largest opportunity."
+figures.segment_scatter(t.customers);
 
 # %%
 #| label: tbl-segments
@@ -51,6 +57,103 @@ sections.headline(t)
 sections.segments(t)
 
 # %%
-#| label: fig-segments
-#| fig-cap: "Each point is a customer. Dashed line: potential cut point; dotted line: support cut point. B customers (triangles, lower right) are the largest opportunity."
-figures.segment_scatter(t.customers);
+#| label: fig-pareto
+#| fig-cap: "The steeper the curve, the more the potential is concentrated in few customers. The dashed lines mark the VIPs: the smallest group of customers that reaches 80% of the potential."
+figures.pareto_curve(t.lorenz, t.params["vip_share"]);
+
+# %% [markdown]
+# ## 3C matrix and phase migration
+#
+# Customer (phase on the adoption ladder), Competitor (who leads at the customer) and
+# Company (our support and effort). Customers low on the ladder where a competitor
+# dominates are competitor-locked; high-potential customers who did not move despite
+# our effort are stalled.
+
+# %%
+#| label: fig-three-c
+#| fig-cap: "Number of customers in each phase (rows, lowest at the bottom) and competitor position (columns). The lower-left cells are competitor-locked."
+figures.three_c_heatmap(t.three_c);
+
+# %%
+#| label: tbl-flags
+#| tbl-cap: "Customers carrying each 3C flag, per market."
+sections.flags_summary(t)
+
+# %%
+#| label: fig-migration
+#| fig-cap: "Rows: phase in the comparison period; columns: phase now. Numbers are customers; shading is the share of the row. Cells right of the diagonal moved up, left of it slipped."
+figures.migration_heatmap(t.migration);
+
+# %% [markdown]
+# ## Channels and phases
+#
+# Which channels reach customers in which phase, and which of them move customers up.
+# Effort in hatched cells uses a channel that does not fit the customer's phase.
+
+# %%
+#| label: fig-channel-phase
+#| fig-cap: "Left: share of activity cost per channel and phase. Right: share of touched customers who moved up at least one phase. Hatched: channel outside the phase's fit."
+figures.channel_phase_heatmaps(t.channel_phase);
+
+# %%
+#| label: tbl-channels
+#| tbl-cap: "Channels over all phases: effort, response, progression and the share spent off the fit."
+sections.channel_summary(t)
+
+# %% [markdown]
+# ## Coaching and ROI
+#
+# Each rep against the norms (in brackets). Every missed norm becomes an action below.
+
+# %%
+#| label: tbl-coaching
+#| tbl-cap: "Coaching table per rep, analysis period."
+sections.coaching(t)
+
+# %%
+sections.coaching_actions(t)
+
+# %%
+#| label: tbl-roi-segment
+#| tbl-cap: "Return on effort by segment."
+sections.roi(t, "segment")
+
+# %%
+#| label: tbl-roi-channel
+#| tbl-cap: "Return on effort by channel (a customer touched by two channels counts in both)."
+sections.roi(t, "channel")
+
+# %%
+sections.roi_note(t)
+
+# %% [markdown]
+# ## Action list
+#
+# The A and B customers not yet loyal, ranked by untapped potential (potential not
+# yet ours), with the channel most likely to move them up and why.
+
+# %%
+#| label: tbl-actions
+#| tbl-cap: "Customers to work on next."
+sections.action_list(t)
+
+# %% [markdown]
+# ## Relationship maintenance
+#
+# Suppliers, distributors, peripheral customers and VIPs need regular contact even
+# when they are not prescribing targets.
+
+# %%
+#| label: tbl-maintenance
+#| tbl-cap: "Relationship maintenance, overdue first."
+sections.maintenance(t)
+
+# %% [markdown]
+# ## Data quality
+#
+# What the numbers above rest on.
+
+# %%
+#| label: tbl-quality
+#| tbl-cap: "Data quality checks for this territory."
+sections.quality(t)

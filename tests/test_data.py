@@ -373,3 +373,41 @@ def test_read_table_reads_text(tiny_dataset):
     assert len(frame) == 54 and frame.loc[0, "units"] == "10"
     with pytest.raises(DatasetNotFoundError):
         read_table(tiny_dataset / "nope.csv")
+
+
+def test_unnamed_empty_columns_are_dropped(tiny_dataset):
+    path = tiny_dataset / "markets.csv"
+    path.write_text("market,boxes_per_patient,\nstroke,6,\n")
+
+    data = load_dataset(tiny_dataset)
+
+    assert list(data.markets.columns) == ["market", "boxes_per_patient"]
+
+
+def test_parquet_native_dates_and_nullable_numbers(tiny_dataset):
+    activities = read_text_table(tiny_dataset, "activities")
+    activities["date"] = pd.to_datetime(activities["date"]).dt.date          # Arrow date32
+    write_table(tiny_dataset, "activities", activities, fmt="parquet")
+    customers = read_text_table(tiny_dataset, "customers")
+    customers["beds"] = pd.array([None, 90, None, None, None, None, 40, None], dtype="Int64")
+    write_table(tiny_dataset, "customers", customers, fmt="parquet")
+
+    data = load_dataset(tiny_dataset)
+
+    assert data.activities["date"].dtype == "datetime64[ns]"
+    assert data.activities.loc[0, "date"] == pd.Timestamp("2026-01-12")
+    assert data.customers["beds"].dtype == np.float64 and data.customers["beds"].sum() == 130
+
+
+def test_unreadable_parquet_and_empty_csv(tiny_dataset):
+    (tiny_dataset / "markets.csv").unlink()
+    (tiny_dataset / "markets.parquet").write_bytes(b"not parquet")
+    (tiny_dataset / "territories.csv").write_text("")
+
+    error = load_error(tiny_dataset)
+
+    rules = {v.table: v.rule for v in error.violations}
+    assert "could not be read as Parquet" in rules["markets"]
+    assert "empty" in rules["territories"]
+    # reps and customers reference territories, products references markets: not checked
+    assert set(rules) == {"markets", "territories"}

@@ -33,8 +33,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from .contract import (
-    BOOL, CHANNEL_KIND, CHANNELS, DATE, DATE_PATTERN, ID, INTEGER, NUMBER, PERIOD,
-    PERIOD_PATTERN, TABLES, TEXT, TableSpec, enum_values,
+    BOOL, CHANNEL_KIND, CHANNELS, DATE, DATE_PATTERN, INTEGER, NUMBER, PERIOD,
+    PERIOD_PATTERN, TABLES, TableSpec, enum_values,
 )
 from .errors import DatasetNotFoundError, DataValidationError, ParameterError, Violation
 
@@ -232,14 +232,16 @@ def _csv_header(path: Path) -> list[str]:
         raise _ReadError(_NOT_UTF8, _NOT_UTF8_HINT) from None
     if not header or all(not name.strip() for name in header):
         raise _ReadError("the file is empty: its first line must name the columns")
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})
     if repeated:
         raise _ReadError("the header names a column more than once: " + ", ".join(map(repr, repeated)))
-    return header
+    # A column without a name (e.g. a trailing comma) gets one; dropped later if empty.
+    return [name if name.strip() else f"unnamed_{i}" for i, name in enumerate(header, start=1)]
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
     header = _csv_header(path)
+    names = pa_csv.ReadOptions(column_names=header, skip_rows=1)
     convert = pa_csv.ConvertOptions(
         column_types={name: pa.string() for name in header},
         strings_can_be_null=True, quoted_strings_can_be_null=True, null_values=[""],
@@ -247,13 +249,15 @@ def _read_csv(path: Path) -> pd.DataFrame:
     # Blank lines are read as empty rows (then dropped) so that index = line number.
     parse = pa_csv.ParseOptions(ignore_empty_lines=False)
     try:
-        table = pa_csv.read_csv(path, parse_options=parse, convert_options=convert)
+        table = pa_csv.read_csv(path, read_options=names, parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc) or "UTF-8" in str(exc):
             raise _ReadError(_NOT_UTF8, _NOT_UTF8_HINT) from None
         raise _ReadError("the file could not be read as CSV", str(exc).strip()) from None
     frame = table.to_pandas(types_mapper=_arrow_string_mapper)
     frame.index = pd.RangeIndex(2, len(frame) + 2)
+    unnamed_empty = [c for c in frame.columns if c.startswith("unnamed_") and frame[c].isna().all()]
+    frame = frame.drop(columns=unnamed_empty)
     blank = frame.isna().all(axis=1).to_numpy()
     return frame.loc[~blank] if blank.any() else frame
 
@@ -314,7 +318,9 @@ def _as_work_text(series: pd.Series) -> pd.Series:
 def _text(series: pd.Series) -> pd.Series:
     """Stripped text; empty or blank cells missing."""
     array = pc.utf8_trim_whitespace(_arrow(_as_work_text(series)))
-    array = pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
+    blank = pc.equal(array, "")
+    if pc.any(blank).as_py():
+        array = pc.if_else(blank, pa.scalar(None, array.type), array)
     return pd.Series(pd.arrays.ArrowStringArray(array), index=series.index)
 
 
@@ -330,6 +336,12 @@ def _isin(text: pd.Series, values) -> np.ndarray:
     else:
         value_set = pc.cast(_arrow(pd.Series(values, dtype=_WORK_STR)).combine_chunks(), array.type)
     return _numpy_bool(pc.is_in(array, value_set=value_set))
+
+
+def _all_distinct(text: pd.Series) -> bool:
+    """Quick test that no value of a text column repeats (missing values may)."""
+    counts = pc.value_counts(_arrow(text).drop_null()).field("counts")
+    return len(counts) == 0 or pc.max(counts).as_py() <= 1
 
 
 def _parse_text(series: pd.Series, kind: str, extra_channels: tuple[str, ...]) -> _Parsed:
@@ -515,6 +527,8 @@ class _TableCheck:
             return
         if len(key) == 1:
             values = self.values[key[0]]
+            if _all_distinct(values):
+                return
             repeated = values.duplicated(keep=False).to_numpy() & values.notna().to_numpy()
             rule = f"{key[0]} must be unique"
         else:

@@ -11,23 +11,25 @@ The data are built to show the problems the reports are about (DESIGN 1, 4):
   type, so about a fifth of the customers hold three quarters of the market units.
 * **Moving support**: each customer has a latent share of our product per market that
   drifts month by month. Some customers stay put, some climb from zero to loyal, some
-  slip away, some never use us; so phases move both ways between periods.
+  slip away, some never use us; so phases move both ways between periods. A customer's
+  markets are correlated (one attitude to the company).
 * **Competitor strongholds**: in about a fifth of the territories (at least two) one
   competitor dominates one market and our share there is low.
-* **Misplaced effort**: reps visit customers more the higher their current share (the
-  loyal are over-served, mostly face to face); part of each rep's channel choice is
-  habit rather than fit to the customer's phase; specialty reps focus on departments
-  and hospitals, chronic reps on hcps and pharmacies; some customers are never seen.
+* **Misplaced effort**: reps contact customers more the higher their share in the
+  previous period (the loyal are over-served, mostly face to face); part of each rep's
+  channel choice is habit rather than fit to the customer's phase (how much varies by
+  rep); specialty reps focus on departments and hospitals, chronic reps on hcps and
+  pharmacies; some customers are never seen.
 * **Responses**: the chance of a positive response depends on the channel and is higher
   when the channel fits the customer's phase (DESIGN 4.5 fit table).
 * **Relationship customers**: suppliers, distributors and peripheral customers are
   contacted occasionally, at a customer-specific rhythm, so some are overdue.
-* **Thin profiles**: profile fields are filled for about 30-90% of customers, depending on the
-  territory.
+* **Thin profiles**: profile fields are filled for about 30-90% of customers, depending
+  on the territory.
 
 Generation is vectorised with numpy (no Python loop over sales or activity rows), so a
 national-size data set (500 territories, 100,000 customers, about five million
-activities) takes about 15 seconds. The same seed gives identical tables.
+activities) takes 10-20 seconds and about 2.5 GB. The same seed gives identical tables.
 """
 from __future__ import annotations
 
@@ -121,6 +123,8 @@ PRODUCTS = (
 # --- share dynamics -----------------------------------------------------------------
 ARCHETYPES = ("stable", "climber", "slipper", "never")
 ARCHETYPE_MIX = {"normal": (0.45, 0.20, 0.15, 0.20), "dominated": (0.30, 0.08, 0.04, 0.58)}
+#: Chance that a customer's archetype in a market follows its company-wide mood.
+MARKET_CORRELATION = 0.7
 #: Below this latent share the customer does not use our product at all.
 SHARE_FLOOR = 0.03
 #: In a competitor stronghold: the dominant competitor's Dirichlet weight, the others'.
@@ -199,13 +203,14 @@ def generate(seed: int = 7, n_regions: int = 3, n_territories: int = 12,
 
     ``months`` months of sales and ``activity_months`` months of activities end at
     ``period_end`` (``YYYY-MM``). ``activities_per_customer_month`` is the mean number of
-    activities per customer and month over the whole territory. Deterministic for a seed.
+    activities per customer and month over the whole territory. There are at most as many
+    regions as territories. Deterministic for a seed.
     """
-    if not 1 <= n_regions <= n_territories:
-        raise ValueError("need 1 <= n_regions <= n_territories")
-    if n_customers < 1 or months < 1 or activity_months < 1 or activities_per_customer_month < 0:
-        raise ValueError("n_customers, months and activity_months must be positive, "
+    if n_regions < 1 or n_territories < 1 or n_customers < 1 or months < 1 or activity_months < 1 \
+            or activities_per_customer_month < 0:
+        raise ValueError("counts and months must be positive, "
                          "activities_per_customer_month not negative")
+    n_regions = min(n_regions, n_territories)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
     sales_periods = _periods(period_end, months)
     activity_periods = _periods(period_end, activity_months)
@@ -213,7 +218,7 @@ def generate(seed: int = 7, n_regions: int = 3, n_territories: int = 12,
     world = _territory_world(streams[0], n_regions, n_territories)
     people = _customer_world(streams[1], world, n_customers)
     demand = _demand(streams[2], world, people, sales_periods)
-    share_now = _customer_share(people, demand, len(sales_periods), activity_months)
+    known_share, known_loyal = _rep_view(people, demand, len(sales_periods), activity_months)
     return {
         "territories": _territories_table(world),
         "reps": _reps_table(world),
@@ -221,7 +226,7 @@ def generate(seed: int = 7, n_regions: int = 3, n_territories: int = 12,
         "products": _products_table(),
         "markets": _markets_table(),
         "sales": _sales_table(streams[4], people, demand, sales_periods),
-        "activities": _activities_table(streams[5], world, people, share_now,
+        "activities": _activities_table(streams[5], world, people, known_share, known_loyal,
                                         activity_periods, activities_per_customer_month),
     }
 
@@ -343,8 +348,8 @@ def _territory_world(rng: np.random.Generator, n_regions: int, n_territories: in
         role=(rng.permutation(t) % 3 == 0).astype(int),
         cost_per_day=np.round(rng.uniform(350, 600, size=t), -1),
         completeness=0.28 + 0.77 * (rng.permutation(t) + rng.uniform(size=t)) / t,
-        habit=rng.uniform(0.35, 0.80, size=t),
-        loyalty_bias=rng.uniform(0.5, 5.0, size=t),
+        habit=rng.uniform(0.05, 0.65, size=t),
+        loyalty_bias=rng.uniform(1.5, 8.0, size=t),
         neglect=rng.uniform(0.05, 0.35, size=t),
         dominated_market=dominated_market, competitor_alpha=alphas,
     )
@@ -572,18 +577,22 @@ def _profile(rng: np.random.Generator, world: _World, people: _People,
 
 
 # --- sales --------------------------------------------------------------------------
-def _share_paths(rng: np.random.Generator, dominated: np.ndarray, months: int) -> np.ndarray:
+def _share_paths(rng: np.random.Generator, dominated: np.ndarray, affinity: np.ndarray,
+                 mood: np.ndarray, months: int) -> np.ndarray:
     """Latent monthly share of our product, (customers, months).
 
     A logit-scale path per customer: *stable* customers hover around their own level,
     *climbers* ramp up through 50% at a random month to a plateau, *slippers* ramp down,
     *never* customers do not use us. All paths carry a random walk. Shares below
     ``SHARE_FLOOR`` are zero. Competitor strongholds have more non-users and lower levels.
+    The customer's ``affinity`` to the company (level) and ``mood`` (uniform; picks the
+    archetype most of the time) are shared by markets, so a customer's phases correlate.
     """
     n = len(dominated)
     mix = np.where(dominated[:, None], ARCHETYPE_MIX["dominated"], ARCHETYPE_MIX["normal"])
-    archetype = (rng.uniform(size=n)[:, None] > np.cumsum(mix, axis=1)[:, :-1]).sum(axis=1)
-    level = rng.normal(-0.7, 1.4, size=n) - 2.0 * dominated
+    pick = np.where(rng.uniform(size=n) < MARKET_CORRELATION, mood, rng.uniform(size=n))
+    archetype = (pick[:, None] > np.cumsum(mix, axis=1)[:, :-1]).sum(axis=1)
+    level = -0.7 + affinity + rng.normal(0.0, 1.0, size=n) - 2.0 * dominated
     speed = rng.uniform(0.25, 0.7, size=n)
     middle = rng.uniform(-2.0, months + 4.0, size=n)
     top = rng.uniform(0.3, 2.2, size=n)
@@ -607,13 +616,16 @@ def _demand(rng: np.random.Generator, world: _World, people: _People,
     Dirichlet draw whose weights vary by territory (one competitor wins strongholds)."""
     months = len(periods)
     month_of_year = np.array([int(p[5:]) for p in periods])
-    season = 1.0 + 0.08 * np.sin(2 * np.pi * (month_of_year - 1) / 12)
+    season = 1.0 + 0.08 * np.cos(2 * np.pi * (month_of_year - 1) / 12)    # winter peak
     season *= 1.0 + 0.004 * np.arange(months)                    # slow market growth
+    affinity = rng.normal(0.0, 1.0, size=len(people.ids))
+    mood = rng.uniform(size=len(people.ids))
     customers, own_share, units = [], [], []
     for m in range(len(MARKETS)):
         rows = np.flatnonzero(people.potential[:, m] > 0)
         territory = people.territory[rows]
-        share = _share_paths(rng, world.dominated_market[territory] == m, months)
+        share = _share_paths(rng, world.dominated_market[territory] == m, affinity[rows],
+                             mood[rows], months)
         gamma = rng.gamma(world.competitor_alpha[m][territory])
         split = gamma / gamma.sum(axis=1, keepdims=True)
         product_share = np.concatenate(
@@ -650,16 +662,29 @@ def _sales_table(rng: np.random.Generator, people: _People, demand: _Demand,
     })
 
 
-def _customer_share(people: _People, demand: _Demand, months: int, window: int) -> np.ndarray:
-    """Potential-weighted latent share of our product per customer over the last
-    ``window`` months, (customers, window); 0 for customers who do not buy."""
-    columns = np.maximum(np.arange(months - window, months), 0)
-    weighted = np.zeros((len(people.ids), window))
-    total = np.zeros(len(people.ids))
+def _rep_view(people: _People, demand: _Demand, months: int,
+              window: int) -> tuple[np.ndarray, np.ndarray]:
+    """What the rep knows when planning each month of the activity window, (customers,
+    window) each: the customer's latent share (potential-weighted over markets) averaged
+    over the previous 3-month period (periods aligned with the last month, as in the
+    reports), and whether it was at least 0.5 in both of the two previous periods."""
+    n = len(people.ids)
+    weighted, total = np.zeros((n, months)), np.zeros(n)
     for m, rows in enumerate(demand.customers):
-        weighted[rows] += people.potential[rows, m][:, None] * demand.own_share[m][:, columns]
+        weighted[rows] += people.potential[rows, m][:, None] * demand.own_share[m]
         total[rows] += people.potential[rows, m]
-    return np.divide(weighted, total[:, None], out=np.zeros_like(weighted), where=total[:, None] > 0)
+    share = np.divide(weighted, total[:, None], out=np.zeros_like(weighted), where=total[:, None] > 0)
+
+    block = (months - 1 - np.arange(months)) // 3            # 0 = the latest 3 months
+    n_blocks = block.max() + 1
+    means = np.full((n, n_blocks + 2), np.nan)                # blocks before the data: unknown
+    for b in range(n_blocks):
+        means[:, b] = share[:, block == b].mean(axis=1)
+    month = np.arange(months - window, months)
+    current = np.where(month >= 0, block[np.maximum(month, 0)], n_blocks)
+    known = np.nan_to_num(means[:, current + 1])
+    loyal = (means[:, current + 1] >= 0.5) & (means[:, current + 2] >= 0.5)
+    return known, loyal
 
 
 # --- activities ---------------------------------------------------------------------
@@ -668,8 +693,9 @@ def _activity_rates(rng: np.random.Generator, world: _World, people: _People,
     """Expected activities per customer and month, (customers, months).
 
     Prescribing customers: the rep's focus on the customer type, times a mild potential
-    weight, times ``1 + loyalty_bias x share^2`` (over-service of the engaged); a share of
-    them the rep never sees. Relationship customers: one contact per 'interval' days.
+    weight, times ``1 + loyalty_bias x share^2`` with the share the rep knows from the
+    previous period (over-service of the engaged); some customers the rep never sees.
+    Relationship customers: one contact per 'interval' days (some never).
     Prescribing rates are scaled so the total is ``per_customer_month`` per customer.
     """
     n, window = share.shape
@@ -736,15 +762,15 @@ def _workdays(periods: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 
 def _activities_table(rng: np.random.Generator, world: _World, people: _People,
-                      share: np.ndarray, periods: list[str],
+                      share: np.ndarray, loyal: np.ndarray, periods: list[str],
                       per_customer_month: float) -> pd.DataFrame:
     """Activities on weekdays of the window, numbered in date order.
 
     Channel: with the rep's 'habit' probability from the rep's habitual mix (more
     events for hospital customers, more visits to customers at adopter or loyal),
-    otherwise a channel fitting the customer's latent phase. The latent phase is read
-    from the current share (loyal >= 0.5, adopter >= 0.2, trial > 0); non-users are
-    unaware, aware or interested. Outcome: positive with the channel's base chance x
+    otherwise a channel fitting the customer's phase as the rep knows it: from the share
+    in the previous period(s) (loyal >= 0.5 twice, adopter >= 0.2, trial > 0); non-users
+    are unaware, aware or interested. Outcome: positive with the channel's base chance x
     phase responsiveness x fit multiplier, else possibly 'opened', else 'none'.
     """
     n, window = share.shape
@@ -757,7 +783,7 @@ def _activities_table(rng: np.random.Generator, world: _World, people: _People,
     relationship = ~np.isin(ctype, PRESCRIBING)
     pre_phase = rng.choice(3, size=n, p=PRE_PHASE_MIX)
     s = share[customer, month]
-    phase = np.select([s >= 0.5, s >= 0.2, s > 0], [5, 4, 3], default=pre_phase[customer])
+    phase = np.select([loyal[customer, month], s >= 0.2, s > 0], [5, 4, 3], default=pre_phase[customer])
     phase = np.where(relationship[customer], len(PHASES), phase)
 
     cumulative, multiplier = _channel_tables()
@@ -821,7 +847,7 @@ def _activities_table(rng: np.random.Generator, world: _World, people: _People,
 _STRING_DTYPE = pd.Series(["x"]).dtype   # "str" (Arrow-backed) on pandas 3, object on 2.2
 
 
-def _arrow_strings():
+def _arrow_backend():
     """pyarrow, if the default string dtype is Arrow-backed (so Arrow arrays convert
     without copying); otherwise None."""
     if isinstance(_STRING_DTYPE, pd.StringDtype) and str(_STRING_DTYPE.storage).startswith("pyarrow"):
@@ -836,7 +862,7 @@ def _arrow_strings():
 def _labels(codes: np.ndarray, labels: Sequence[str]) -> pd.Series:
     """``labels[codes]`` as a string column in the default string dtype, fast for
     millions of rows."""
-    pa = _arrow_strings()
+    pa = _arrow_backend()
     if pa is None:
         return pd.Series(np.asarray(labels, dtype=object)[codes]).astype(_STRING_DTYPE)
     dictionary = pa.array(list(labels), type=pa.string())
@@ -847,7 +873,7 @@ def _labels(codes: np.ndarray, labels: Sequence[str]) -> pd.Series:
 def _sequence_ids(prefix: str, n: int, width: int) -> pd.Series:
     """prefix + zero-padded 1..n (e.g. A0000001), fast for millions of rows."""
     width = max(width, len(str(n)))
-    pa = _arrow_strings()
+    pa = _arrow_backend()
     if pa is None:
         return pd.Series([f"{prefix}{i:0{width}d}" for i in range(1, n + 1)], dtype=_STRING_DTYPE)
     import pyarrow.compute as pc

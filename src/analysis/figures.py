@@ -62,3 +62,129 @@ def segment_scatter(customers: pd.DataFrame) -> plt.Figure:
     fig.suptitle("Potential vs support by segment", fontweight="bold", y=0.99)
     fig.tight_layout(rect=(0, 0.1, 1, 0.96))
     return fig
+
+
+def _facets(n: int, width: float = 5.2, height: float = 4.2):
+    fig, axes = plt.subplots(1, max(n, 1), figsize=(width * max(n, 1), height), squeeze=False)
+    return fig, axes[0]
+
+
+def pareto_curve(lorenz: pd.DataFrame, vip_share: float = 0.8) -> plt.Figure:
+    """Cumulative share of value against cumulative share of customers, per market.
+
+    ``lorenz`` from :func:`analysis.segmentation.lorenz`. The VIP cut is where the curve
+    reaches ``vip_share``; the diagonal is an equal spread for comparison.
+    """
+    style()
+    markets = sorted(lorenz["market"].unique())
+    fig, axes = _facets(len(markets), 4.6, 4.0)
+    for ax, market, marker in zip(axes, markets, ("o", "s", "^", "D")):
+        rows = lorenz[lorenz["market"] == market]
+        x = np.concatenate([[0.0], rows["customer_share"].to_numpy()])
+        y = np.concatenate([[0.0], rows["value_share"].to_numpy()])
+        ax.plot(x, y, color="#0072B2", linewidth=2, marker=marker, markevery=max(len(x) // 10, 1), markersize=4,
+                label="customers ranked by value")
+        ax.plot([0, 1], [0, 1], color="#7f7f7f", linestyle=":", linewidth=1, label="equal spread")
+        reached = rows[rows["value_share"] >= vip_share - 1e-9]
+        if len(reached):
+            cut = reached["customer_share"].iloc[0]
+            ax.axvline(cut, color="#D55E00", linestyle="--", linewidth=1.2)
+            ax.axhline(vip_share, color="#D55E00", linestyle="--", linewidth=0.8)
+            ax.annotate(f"VIPs: top {cut:.0%} of customers\nbring {vip_share:.0%} of value", xy=(cut, vip_share),
+                        xytext=(min(cut + 0.08, 0.55), 0.35), fontsize=9,
+                        arrowprops={"arrowstyle": "->", "color": "#333333"})
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_xlabel("Share of customers (ranked, largest first)")
+        ax.set_ylabel("Cumulative share of potential")
+        ax.set_title(market, fontsize=10.5)
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+    fig.suptitle("Pareto curve: how concentrated the potential is", fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def _heatmap(ax, matrix: pd.DataFrame, annot: pd.DataFrame, *, cmap: str, fmt_label: str, vmax=None,
+             marks: pd.DataFrame | None = None) -> None:
+    sns.heatmap(matrix.astype(float), ax=ax, cmap=cmap, annot=annot, fmt="", vmin=0, vmax=vmax,
+                cbar_kws={"label": fmt_label, "shrink": 0.8}, linewidths=0.5, linecolor="white",
+                annot_kws={"fontsize": 8})
+    if marks is not None:
+        for i, row in enumerate(marks.index):
+            for j, col in enumerate(marks.columns):
+                if marks.loc[row, col]:
+                    ax.add_patch(matplotlib.patches.Rectangle((j, i), 1, 1, fill=False, hatch="///",
+                                                              edgecolor="#333333", linewidth=0))
+
+
+def three_c_heatmap(three_c: pd.DataFrame) -> plt.Figure:
+    """Customers per phase x competitor position, per market (3C matrix)."""
+    style()
+    markets = sorted(three_c["market"].unique())
+    fig, axes = _facets(len(markets), 5.4, 4.3)
+    for ax, market in zip(axes, markets):
+        rows = three_c[three_c["market"] == market]
+        matrix = rows.pivot_table(index="phase", columns="competitor_position", values="customers",
+                                  aggfunc="sum", observed=False).iloc[::-1]
+        matrix.columns = [str(c).replace("_", " ") for c in matrix.columns]
+        _heatmap(ax, matrix, matrix.map(lambda v: f"{v:,.0f}" if v else ""), cmap="cividis",
+                 fmt_label="customers")
+        ax.set_xlabel("Competitor position (analysis period)")
+        ax.set_ylabel("Customer phase (adoption ladder)")
+        ax.set_title(market, fontsize=10.5)
+        ax.tick_params(axis="x", rotation=20)
+    fig.suptitle("3C matrix: customer phase against competitor position", fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def migration_heatmap(migration: pd.DataFrame) -> plt.Figure:
+    """Phase migration between the comparison and the analysis period (row rates, counts)."""
+    style()
+    markets = sorted(migration["market"].unique())
+    fig, axes = _facets(len(markets), 5.4, 4.5)
+    for ax, market in zip(axes, markets):
+        rows = migration[migration["market"] == market]
+        counts = rows.pivot_table(index="phase_previous", columns="phase", values="customers", aggfunc="sum",
+                                  observed=False)
+        rates = counts.div(counts.sum(axis=1).where(lambda s: s > 0), axis=0)
+        annot = counts.map(lambda v: f"{v:,.0f}" if v else "")
+        _heatmap(ax, rates, annot, cmap="cividis", fmt_label="share of the row (customers in cell)", vmax=1)
+        ax.set_xlabel("Phase in the analysis period")
+        ax.set_ylabel("Phase in the comparison period")
+        ax.set_title(market, fontsize=10.5)
+        ax.tick_params(axis="x", rotation=30)
+    fig.suptitle("Phase migration: above the diagonal moved up, below slipped", fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def channel_phase_heatmaps(channel_phase: pd.DataFrame) -> plt.Figure:
+    """Effort share and progression rate per channel x phase (all markets); hatched: off-fit."""
+    style()
+    rows = channel_phase.groupby(["channel", "phase"], observed=True, sort=False).agg(
+        cost=("cost", "sum"), activities=("activities", "sum"), customers_touched=("customers_touched", "sum"),
+        moved=("customers_moved_up", "sum") if "customers_moved_up" in channel_phase else ("activities", "size"),
+        fits=("fits", "max")).reset_index()
+    total = rows["cost"].sum()
+    rows["effort_share"] = rows["cost"] / total if total > 0 else np.nan
+    rows["progression"] = rows["moved"] / rows["customers_touched"].where(rows["customers_touched"] > 0)
+    phases = [p for p in ("unaware", "aware", "interested", "trial", "adopter", "loyal") if p in set(rows["phase"])]
+    effort = rows.pivot(index="channel", columns="phase", values="effort_share").reindex(columns=phases)
+    progression = rows.pivot(index="channel", columns="phase", values="progression").reindex(columns=phases)
+    off_fit = ~rows.pivot(index="channel", columns="phase", values="fits").reindex(columns=phases).fillna(False).astype(bool)
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 5.0))
+    _heatmap(axes[0], effort, effort.map(lambda v: f"{v:.0%}" if v and v == v and v >= 0.005 else ""),
+             cmap="cividis", fmt_label="share of effort (cost)", marks=off_fit)
+    _heatmap(axes[1], progression, progression.map(lambda v: f"{v:.0%}" if v == v else ""),
+             cmap="cividis", fmt_label="share of touched customers who moved up", vmax=1, marks=off_fit)
+    for ax, title in zip(axes, ("Where the effort goes", "What moves customers up")):
+        ax.set_title(title, fontsize=10.5)
+        ax.set_xlabel("Customer phase when contacted (comparison period)")
+        ax.set_ylabel("Channel")
+        ax.tick_params(axis="x", rotation=30)
+    fig.suptitle("Channel-phase mapping (hatched cells: channel does not fit the phase)", fontweight="bold")
+    fig.tight_layout()
+    return fig

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from . import params as parameters
+from .actions import action_list
 from .channels import activity_facts, channel_phase, fit_matrix, next_best_channel
 from .coaching import coaching_table, roi_by, unit_margins
 from .contract import CHANNELS
@@ -22,6 +23,7 @@ from .periods import WINDOWS, Window, make_window
 from .phases import derive_phases, migration, migration_rates, phase_change, phases_from_table, responses_by_window, window_codes
 from .potential import potential
 from .profile import completeness
+from .quality import data_quality
 from .segmentation import deciles, lorenz, segment, segment_summary, vip
 from .support import support
 from .three_c import attach_competitor_position, attach_effort, competitor_position, customer_effort, flags, three_c_matrix
@@ -174,6 +176,9 @@ def analyse(ds: Dataset, params: Mapping) -> dict[str, pd.DataFrame]:
     return {
         "customers": frame,
         "kpis": kpis,
+        "actions": action_list(frame, ds.customers),
+        "quality": data_quality(frame, ds.customers, analysis_activities(ds.activities, window), profile,
+                                params["norms"]["profile_completeness"]),
         "segments": segment_summary(frame),
         "lorenz": lorenz(frame, value),
         "three_c": three_c_matrix(frame),
@@ -186,9 +191,37 @@ def analyse(ds: Dataset, params: Mapping) -> dict[str, pd.DataFrame]:
     }
 
 
+#: How each KPI rolls up: summed, recomputed as a ratio of sums, or cost-weighted.
+SUMMED = ("customers", "potential", "own_units", "own_units_previous", "market_units", "market_units_previous",
+          "vip_customers", "customers_covered", "progressions", "slipping", "competitor_locked", "stalled",
+          "cost", "maintenance_overdue")
+RATIOS = {"vip_share": ("vip_customers", "customers"), "coverage": ("customers_covered", "customers"),
+          "support": ("own_units", "market_units"), "support_previous": ("own_units_previous", "market_units_previous")}
+COST_WEIGHTED = ("effort_on_priority", "mismatched_effort", "over_service", "roi")
+
+
+def rollup(kpis: pd.DataFrame, by: str | None = "region") -> pd.DataFrame:
+    """KPIs of groups of territories (``by`` a column, or None for the whole country)."""
+    keys = kpis[by] if by else pd.Series("all", index=kpis.index, name="scope")
+    out = kpis[list(SUMMED)].groupby(keys).sum(min_count=1)
+    for name, (num, den) in RATIOS.items():
+        out[name] = out[num] / out[den].where(out[den] > 0)
+    for name in COST_WEIGHTED:
+        valid = kpis[name].notna() & (kpis["cost"] > 0)
+        weighted = (kpis[name] * kpis["cost"]).where(valid, 0.0).groupby(keys).sum()
+        weight = kpis["cost"].where(valid, 0.0).groupby(keys).sum()
+        out[name] = weighted / weight.where(weight > 0)
+    out["territories"] = keys.groupby(keys).size()
+    return out.reset_index().rename(columns={by or "scope": by or "scope"})
+
+
 def national_pass(ds: Dataset, profile: Mapping) -> dict[str, pd.DataFrame]:
     """All tables for every selected territory, grouped by identical parameters."""
     territory_ids = selected_territories(ds, profile)
     results = [analyse(subset(ds, ids), eff) for eff, ids in parameter_groups(territory_ids, profile)]
     names = results[0].keys() if results else []
-    return {name: pd.concat([r[name] for r in results], ignore_index=True) for name in names}
+    tables = {name: pd.concat([r[name] for r in results], ignore_index=True) for name in names}
+    if tables:
+        tables["regions"] = rollup(tables["kpis"], "region")
+        tables["nation"] = rollup(tables["kpis"], None)
+    return tables

@@ -20,6 +20,7 @@ import nbformat
 import yaml
 
 from .errors import RenderError
+from .present import escape_markdown
 
 TEMPLATES = resources.files("analysis") / "templates"
 #: Page set-up of the PDF, shared by both renderers.
@@ -37,11 +38,12 @@ class FrontMatter:
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        out = {"title": self.title}
+        """Metadata for pandoc / Quarto; the text is Markdown-escaped (names stay plain text)."""
+        out = {"title": escape_markdown(self.title)}
         if self.subtitle:
-            out["subtitle"] = self.subtitle
+            out["subtitle"] = escape_markdown(self.subtitle)
         if self.date:
-            out["date"] = self.date
+            out["date"] = escape_markdown(self.date)
         return {**out, **self.extra}
 
 

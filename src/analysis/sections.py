@@ -10,32 +10,49 @@ from .present import Note, Table, escape_markdown, fmt_number, table
 from .segmentation import SEGMENT_INTENT
 
 
+#: Headline measures: (column, label, format, change shown as).
+HEADLINE = (
+    ("customers", "Customers (segmentable)", "int", None),
+    ("coverage", "Coverage (customers reached)", "pct1", None),
+    ("potential", "Potential (boxes per month)", "int", None),
+    ("own_units", "Own units", "int", "own_units_previous"),
+    ("market_units", "Market units", "int", "market_units_previous"),
+    ("support", "Support (our share)", "pct1", "support_previous"),
+    ("vip_share", "VIP share of customers", "pct1", None),
+    ("effort_on_priority", "Effort on segments A and B", "pct1", None),
+    ("mismatched_effort", "Mismatched effort (channel off the phase fit)", "pct1", None),
+    ("over_service", "Effort on loyal customers", "pct1", None),
+    ("cost", "Activity cost", "int", None),
+    ("roi", "ROI (margin change per unit of cost)", "float2", None),
+    ("progressions", "Customers who moved up a phase", "int", None),
+    ("slipping", "Customers who slipped down", "int", None),
+)
+
+
 def _change(now: float, before: float, kind: str) -> str:
     if pd.isna(now) or pd.isna(before):
         return "–"
     delta = now - before
-    if kind == "pct":
+    if kind.startswith("pct"):
         return f"{delta * 100:+.1f} pts"
     return f"{delta:+,.0f}" + (f" ({delta / before:+.0%})" if before else "")
 
 
 def headline(t) -> Table:
-    """Headline KPIs with the change against the comparison period."""
+    """Headline KPIs: this period, the comparison period, the change, and the region."""
     k = t.kpi
-    rows = [
-        ("Customers (segmentable)", fmt_number(k["customers"], "int"), "", ""),
-        ("Potential (boxes per month)", fmt_number(k["potential"], "int"), "", ""),
-        ("Own units", fmt_number(k["own_units"], "int"), fmt_number(k["own_units_previous"], "int"),
-         _change(k["own_units"], k["own_units_previous"], "int")),
-        ("Market units", fmt_number(k["market_units"], "int"), fmt_number(k["market_units_previous"], "int"),
-         _change(k["market_units"], k["market_units_previous"], "int")),
-        ("Support (our share)", fmt_number(k["support"], "pct1"), fmt_number(k["support_previous"], "pct1"),
-         _change(k["support"], k["support_previous"], "pct")),
-        ("VIP customers (reach 80% of potential)", fmt_number(k["vip_customers"], "int"), "", ""),
-        ("VIP share of customers", fmt_number(k["vip_share"], "pct1"), "", ""),
-    ]
+    regions = t.tables.get("regions")
+    region = regions[regions["region"] == t.region].iloc[0] if regions is not None and (regions["region"] == t.region).any() else None
+    rows = []
+    for column, label, kind, previous in HEADLINE:
+        before = k[previous] if previous else None
+        region_value = region[column] if region is not None and column in region and column not in (
+            "customers", "potential", "cost", "own_units", "market_units", "progressions", "slipping") else None
+        rows.append((label, fmt_number(k[column], kind), fmt_number(before, kind) if previous else "",
+                     _change(k[column], before, kind) if previous else "",
+                     fmt_number(region_value, kind) if region_value is not None else ""))
     frame = pd.DataFrame(rows, columns=["measure", f"analysis ({k['analysis_period']})",
-                                        f"comparison ({k['comparison_period']})", "change"])
+                                        f"comparison ({k['comparison_period']})", "change", f"region {t.region}"])
     return table(frame, formats={c: "text" for c in frame.columns})
 
 
@@ -55,3 +72,102 @@ def period_note(t) -> Note:
     return Note(f"Analysis period **{escape_markdown(k['analysis_period'])}**, compared with "
                 f"**{escape_markdown(k['comparison_period'])}**. Territory {escape_markdown(t.territory_id)} "
                 f"in region {escape_markdown(t.region)}.")
+
+
+def flags_summary(t) -> Table:
+    """How many customers carry each 3C flag, per market."""
+    c = t.customers
+    seg = c[c["segment"].notna()]
+    rows = seg.groupby("market").agg(customers=("customer_id", "nunique"),
+                                     competitor_locked=("competitor_locked", "sum"),
+                                     stalled=("stalled", "sum"), slipping=("slipping", "sum")).reset_index()
+    return table(rows, formats={k: "int" for k in ("customers", "competitor_locked", "stalled", "slipping")},
+                 labels={"competitor_locked": "competitor-locked", "stalled": "stalled (high potential, no move)",
+                         "slipping": "slipping (phase went down)"})
+
+
+def channel_summary(t) -> Table:
+    """Per channel over all phases and markets: activities, cost, shares and rates."""
+    cp = t.channel_phase
+    g = cp.groupby("channel", observed=True).agg(
+        activities=("activities", "sum"), cost=("cost", "sum"), responses=("responses", "sum"),
+        touched=("customers_touched", "sum"), moved=("customers_moved_up", "sum"))
+    off = cp[~cp["fits"].astype(bool)].groupby("channel", observed=True)["cost"].sum()
+    g["effort_share"] = g["cost"] / g["cost"].sum() if g["cost"].sum() > 0 else float("nan")
+    g["response_rate"] = g["responses"] / g["activities"].where(g["activities"] > 0)
+    g["progression_rate"] = g["moved"] / g["touched"].where(g["touched"] > 0)
+    g["mismatched_share"] = off.reindex(g.index).fillna(0) / g["cost"].where(g["cost"] > 0)
+    g = g[g["activities"] > 0].sort_values("cost", ascending=False).reset_index()
+    return table(g[["channel", "activities", "cost", "effort_share", "response_rate", "progression_rate",
+                    "mismatched_share"]],
+                 formats={"activities": "int", "cost": "int", "effort_share": "pct", "response_rate": "pct",
+                          "progression_rate": "pct", "mismatched_share": "pct"},
+                 labels={"effort_share": "share of effort", "response_rate": "positive response",
+                         "progression_rate": "moved up", "mismatched_share": "off the fit"})
+
+
+def coaching(t) -> Table:
+    """The coaching table per rep, with the norms in the column labels."""
+    c = t.coaching
+    return table(c[["rep_name", "role", "customers_covered", "profile_qualified_share", "effort_on_priority",
+                    "mismatched_effort", "over_service", "cost", "own_units_change", "roi", "progressions"]],
+                 formats={"customers_covered": "int", "profile_qualified_share": "pct", "effort_on_priority": "pct",
+                          "mismatched_effort": "pct", "over_service": "pct", "cost": "int",
+                          "own_units_change": "int", "roi": "float2", "progressions": "int"},
+                 labels={"rep_name": "rep", "customers_covered": "covered (80-120)",
+                         "profile_qualified_share": "profiles ≥60% (≥80%)", "effort_on_priority": "A+B effort (≥60%)",
+                         "mismatched_effort": "mismatched (≤25%)", "over_service": "on loyal (≤30%)",
+                         "own_units_change": "own units change", "progressions": "moved up"})
+
+
+def coaching_actions(t) -> Note:
+    """Each rep's missed norms as plain-language actions."""
+    lines = []
+    for _, row in t.coaching.iterrows():
+        text = row["actions"] if isinstance(row["actions"], str) and row["actions"] else "All norms met: keep going."
+        lines.append(f"- **{escape_markdown(row['rep_name'])}** ({escape_markdown(row['role'])}): {escape_markdown(text)}")
+    return Note("\n".join(lines) if lines else "*No reps in this territory.*")
+
+
+def roi(t, by: str) -> Table:
+    """ROI by segment or by channel."""
+    r = t.tables[f"roi_{by}"].copy()
+    r[by] = r[by].astype(object).where(r[by].notna(), "no segment")
+    r = r.sort_values("cost", ascending=False)
+    return table(r[[by, "customers", "cost", "own_units_change", "margin_change", "roi"]],
+                 formats={"customers": "int", "cost": "int", "own_units_change": "int", "margin_change": "int",
+                          "roi": "float2"},
+                 labels={"own_units_change": "own units change", "margin_change": "margin change"})
+
+
+def roi_note(t) -> Note:
+    if bool(t.kpi.get("roi_units_only", False)):
+        return Note("*The products table has no unit margin: ROI is own units gained per unit of cost.*")
+    return Note("ROI = (own units change x unit margin) / activity cost, analysis period against comparison period.")
+
+
+def action_list(t) -> Table:
+    """The customers to work on next."""
+    a = t.actions
+    return table(a[["rank", "customer_name", "market", "segment", "phase", "potential", "support",
+                    "untapped_potential", "next_best_channel", "next_best_reason"]],
+                 formats={"rank": "int", "potential": "int", "support": "pct", "untapped_potential": "int",
+                          "next_best_reason": "text"},
+                 labels={"customer_name": "customer", "untapped_potential": "untapped (boxes/month)",
+                         "next_best_channel": "next best channel", "next_best_reason": "why"})
+
+
+def maintenance(t, max_rows: int = 20) -> Table:
+    """Relationship maintenance: overdue first."""
+    m = t.maintenance.copy()
+    m["vip"] = m["vip"].map({True: "VIP", False: ""})
+    return table(m[["customer_name", "customer_type", "vip", "last_contact", "days_since", "cadence_days", "overdue"]],
+                 formats={"last_contact": "date", "days_since": "int", "cadence_days": "int"},
+                 labels={"customer_name": "customer", "customer_type": "type", "days_since": "days since contact",
+                         "cadence_days": "cadence (days)"}, max_rows=max_rows)
+
+
+def quality(t) -> Table:
+    q = t.quality.copy()
+    q["value"] = [fmt_number(v, "pct" if k == "share" else "int") for v, k in zip(q["value"], q["kind"])]
+    return table(q[["check", "value", "note"]], formats={"value": "text"})

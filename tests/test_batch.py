@@ -1,0 +1,96 @@
+"""End to end: demo data -> batch -> published HTML, PDF, tables, index and manifest.
+
+One small demo dataset, rendered once per module; a second run with a notebook that
+fails for one territory checks that the failure is recorded and the last good report
+survives.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from analysis.batch import DEFAULT_NOTEBOOK
+from analysis.cli import main
+from analysis.demo import generate, write
+from analysis.exports import EXPORT_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    base = tmp_path_factory.mktemp("batch")
+    data = base / "data"
+    write(generate(seed=3, n_regions=1, n_territories=2, n_customers=160), data)
+    out = base / "reports"
+    code = main(["run", "--data", str(data), "--params", str(ROOT / "params" / "demo.yaml"),
+                 "--out", str(out), "--jobs", "2", "--quiet"])
+    return {"code": code, "data": data, "out": out}
+
+
+def test_run_publishes_every_territory(published):
+    out = published["out"]
+    assert published["code"] == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["territories"]) == {"T01", "T02"}
+    for tid, entry in manifest["territories"].items():
+        assert entry["status"] == "ok", entry
+        assert entry["params"]["period_months"] == 3
+        folder = out / tid
+        assert (folder / "report.ipynb").is_file()
+        assert (folder / "report.pdf").read_bytes()[:5] == b"%PDF-"
+        assert (folder / "report.pdf").stat().st_size > 50_000  # figures embedded
+    # the demo profile's override reaches T01 only
+    assert manifest["territories"]["T01"]["params"]["segmentation"]["cut"] == "quantile"
+    assert manifest["territories"]["T02"]["params"]["segmentation"]["cut"] == "median"
+    index = (out / "index.html").read_text()
+    assert "T01/report.html" in index and "T02/report.pdf" in index
+
+
+def test_html_is_self_contained(published):
+    html = (published["out"] / "T01" / "report.html").read_text()
+    # no resource loaded from anywhere: every image inline, no external script or style
+    assert not re.search(r'(src|href)\s*=\s*["\'](https?:)?//', html)
+    images = re.findall(r'<img[^>]+src="([^"]{0,30})', html)
+    assert len(images) >= 5 and all(src.startswith("data:image/png;base64,") for src in images)
+    for heading in ("Headline", "Segmentation", "3C matrix", "Channels and phases", "Coaching and ROI",
+                    "Action list", "Relationship maintenance", "Data quality"):
+        assert heading in html
+    assert "<pre" not in html and "import" not in html  # code hidden
+
+
+def test_tables_follow_the_export_contract(published):
+    tables = published["out"] / "T02" / "tables"
+    for name, columns in EXPORT_COLUMNS.items():
+        frame = pd.read_csv(tables / f"{name}.csv")
+        assert list(frame.columns[: len(columns)]) == columns, name
+    customers = pd.read_csv(tables / "customers.csv")
+    assert (customers["territory_id"] == "T02").all()
+    assert not customers.duplicated(["customer_id", "market"]).any()
+    assert customers["support"].dropna().between(0, 1).all()
+
+
+def test_failing_territory_keeps_last_good_report(published, tmp_path):
+    out = published["out"]
+    before = (out / "T02" / "report.html").read_bytes()
+    nb = nbformat.read(DEFAULT_NOTEBOOK, as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell('if territory_id == "T02":\n    raise ValueError("boom in T02")'))
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nb, broken)
+    code = main(["run", "--data", str(published["data"]), "--out", str(out), "--notebook", str(broken),
+                 "--jobs", "2", "--quiet"])
+    assert code == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    t02 = manifest["territories"]["T02"]
+    assert t02["status"] == "stale" and "boom in T02" in t02["error"]
+    assert "raise ValueError" in t02["failing_cell"]
+    assert manifest["failed"] == ["T02"]
+    assert (out / "T02" / "report.html").read_bytes() == before
+    assert (out / "T02" / "last-failure.ipynb").is_file()
+    assert manifest["territories"]["T01"]["status"] == "ok"
+    assert "boom in T02" in (out / "index.html").read_text()
