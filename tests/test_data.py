@@ -411,3 +411,14 @@ def test_unreadable_parquet_and_empty_csv(tiny_dataset):
     assert "empty" in rules["territories"]
     # reps and customers reference territories, products references markets: not checked
     assert set(rules) == {"markets", "territories"}
+
+
+def test_parquet_violations_name_the_row(tiny_dataset):
+    sales = read_text_table(tiny_dataset, "sales").assign(units=lambda s: s["units"].astype(float))
+    sales.loc[2, "units"] = -5.0
+    write_table(tiny_dataset, "sales", sales, fmt="parquet")
+
+    violation = only_violation(tiny_dataset)
+
+    assert violation.file.endswith("sales.parquet")
+    assert violation.examples["row"].tolist() == [3]

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+from jupyter_client.manager import AsyncKernelManager
 from tqdm.auto import tqdm
 
 from . import __version__
@@ -62,6 +63,13 @@ class Outcome:
     timings: dict = field(default_factory=dict)
 
 
+class IPCKernelManager(AsyncKernelManager):
+    """Kernels reached over IPC sockets: no TCP ports to race for between concurrent
+    launches (papermill#511) and no plain-TCP warning from the kernel."""
+
+    transport = "ipc"
+
+
 def register_kernel(work: Path) -> Path:
     """A kernelspec for this interpreter, found first through JUPYTER_PATH."""
     folder = work / "jupyter"
@@ -88,7 +96,8 @@ def execute(job: Job) -> Outcome:
         pm.execute_notebook(job.notebook, str(notebook_out), kernel_name=KERNEL_NAME, cwd=str(staging),
                             parameters={"territory_id": job.territory_id, "store_path": job.store,
                                         "data_path": None, "params": job.params},
-                            progress_bar=False, log_output=False, execution_timeout=job.timeout)
+                            progress_bar=False, log_output=False, execution_timeout=job.timeout,
+                            kernel_manager_class=IPCKernelManager)
         timings["execute"] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -128,7 +137,7 @@ def _headline(kpis, territory_id: str) -> dict:
     row = kpis[kpis["territory_id"] == territory_id]
     if row.empty:
         return {}
-    keep = ("customers", "potential", "support", "vip_share", "own_units")
+    keep = ("customers", "coverage", "support", "vip_share", "effort_on_priority", "mismatched_effort", "roi")
     return {k: (None if row.iloc[0][k] != row.iloc[0][k] else float(row.iloc[0][k])) for k in keep if k in row}
 
 

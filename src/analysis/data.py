@@ -90,16 +90,21 @@ class Dataset:
         if not (self.territories["territory_id"] == tid).any():
             known = ", ".join(self.territories["territory_id"].astype(str).head(10))
             raise ParameterError(f"unknown territory {tid!r} (known, first 10: {known})")
-        customers = _rows(self.customers, self.customers["territory_id"] == tid)
-        ids = customers["customer_id"]
+        return self.subset([tid])
+
+    def subset(self, territory_ids: Iterable[str]) -> Dataset:
+        """The slice of several territories (see :meth:`territory`)."""
+        ids = {str(t) for t in territory_ids}
+        customers = _rows(self.customers, self.customers["territory_id"].isin(ids))
+        keep = customers["customer_id"]
 
         def of_customers(frame: pd.DataFrame | None) -> pd.DataFrame | None:
-            return None if frame is None else _rows(frame, frame["customer_id"].isin(ids))
+            return None if frame is None else _rows(frame, frame["customer_id"].isin(keep))
 
         return replace(
             self,
-            territories=_rows(self.territories, self.territories["territory_id"] == tid),
-            reps=_rows(self.reps, self.reps["territory_id"] == tid),
+            territories=_rows(self.territories, self.territories["territory_id"].isin(ids)),
+            reps=_rows(self.reps, self.reps["territory_id"].isin(ids)),
             customers=customers,
             sales=of_customers(self.sales),
             activities=of_customers(self.activities),

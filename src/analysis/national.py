@@ -52,22 +52,6 @@ def parameter_groups(territory_ids: list[str], profile: Mapping) -> list[tuple[d
     return list(groups.values())
 
 
-def subset(ds: Dataset, territory_ids: list[str]) -> Dataset:
-    """The dataset restricted to some territories (their reps, customers, sales, activities)."""
-    ids = set(territory_ids)
-    customers = ds.customers[ds.customers["territory_id"].isin(ids)]
-    keep = set(customers["customer_id"])
-    return Dataset(
-        territories=ds.territories[ds.territories["territory_id"].isin(ids)],
-        reps=ds.reps[ds.reps["territory_id"].isin(ids)],
-        customers=customers, products=ds.products, markets=ds.markets,
-        sales=ds.sales[ds.sales["customer_id"].isin(keep)],
-        activities=ds.activities[ds.activities["customer_id"].isin(keep)],
-        phases=None if ds.phases is None else ds.phases[ds.phases["customer_id"].isin(keep)],
-        source=ds.source, files=ds.files,
-    )
-
-
 def customer_table(ds: Dataset, window: Window, params: Mapping) -> pd.DataFrame:
     """One row per customer x market: units, potential, support, segment, VIP, decile."""
     markets = selected_markets(ds, params)
@@ -218,7 +202,7 @@ def rollup(kpis: pd.DataFrame, by: str | None = "region") -> pd.DataFrame:
 def national_pass(ds: Dataset, profile: Mapping) -> dict[str, pd.DataFrame]:
     """All tables for every selected territory, grouped by identical parameters."""
     territory_ids = selected_territories(ds, profile)
-    results = [analyse(subset(ds, ids), eff) for eff, ids in parameter_groups(territory_ids, profile)]
+    results = [analyse(ds.subset(ids), eff) for eff, ids in parameter_groups(territory_ids, profile)]
     names = results[0].keys() if results else []
     tables = {name: pd.concat([r[name] for r in results], ignore_index=True) for name in names}
     if tables:

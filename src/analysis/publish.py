@@ -129,8 +129,10 @@ def index_page(manifest: dict, title: str = "Territory reports") -> str:
     regions: dict[str, list[tuple[str, dict]]] = {}
     for tid, entry in sorted(entries.items()):
         regions.setdefault(str(entry.get("region", "")), []).append((tid, entry))
-    columns = [("customers", "Customers", "{:,.0f}"), ("support", "Support", "{:.1%}"),
-               ("vip_share", "VIP share", "{:.0%}")]
+    columns = [("customers", "Customers", "{:,.0f}"), ("coverage", "Coverage", "{:.0%}"),
+               ("support", "Support", "{:.1%}"), ("vip_share", "VIP share", "{:.0%}"),
+               ("effort_on_priority", "Effort on A+B", "{:.0%}"), ("mismatched_effort", "Mismatched effort", "{:.0%}"),
+               ("roi", "ROI", "{:.2f}")]
     parts = [f"<h1>{esc(title)}</h1>",
              f"<p class='meta'>Generated {esc(manifest.get('generated', ''))} · "
              f"analysis period {esc(manifest.get('analysis_period', ''))} · "
