@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -27,26 +27,30 @@ from .errors import TerritoryReportsError
 from .exports import export_tables
 from .national import national_pass, selected_territories
 from .periods import make_window
-from .publish import (atomic_write, now, publish_folder, read_manifest, safe_name, write_index,
+from .publish import (now, publish_folder, read_manifest, safe_name, write_index,
                       write_manifest, write_tables)
 from .render import FrontMatter, get_renderer
-from .store import read_territory, write_store
+from .store import read_table, read_territory, write_store
 
 KERNEL_NAME = "territory-reports"
-DEFAULT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "territory.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+DEFAULT_NOTEBOOK = NOTEBOOKS / "territory.ipynb"
+ROLLUP_NOTEBOOK = NOTEBOOKS / "rollup.ipynb"
+ROLLUPS = "rollups"
 WORK = ".work"
 
 
 @dataclass(frozen=True)
 class Job:
-    """Everything one territory's worker needs (paths and ids, never data)."""
+    """Everything one report's worker needs (paths, ids and parameters, never data)."""
 
-    territory_id: str
-    territory_name: str
+    key: str            # territory id, "region:<name>" or "national"
+    kind: str           # territory | region | national
+    name: str
     region: str
     notebook: str
+    parameters: dict    # the notebook's papermill parameters
     store: str
-    params: dict
     staging: str
     target: str
     renderer: str
@@ -56,7 +60,7 @@ class Job:
 
 @dataclass
 class Outcome:
-    territory_id: str
+    key: str
     status: str
     error: str | None = None
     failing_cell: str | None = None
@@ -82,8 +86,17 @@ def register_kernel(work: Path) -> Path:
     return folder
 
 
+def job_tables(job: Job) -> dict:
+    """The machine-readable tables published beside a report."""
+    store = Path(job.store)
+    if job.kind == "territory":
+        return export_tables(read_territory(store, job.key))
+    kpis = read_table(store, "kpis")
+    return {"territories": kpis if job.kind == "national" else kpis[kpis["region"] == job.region]}
+
+
 def execute(job: Job) -> Outcome:
-    """Run one territory: execute, export, render, publish. Never raises."""
+    """Run one report: execute, export, render, publish. Never raises."""
     import papermill as pm
 
     timings: dict[str, float] = {}
@@ -94,14 +107,12 @@ def execute(job: Job) -> Outcome:
     try:
         start = time.perf_counter()
         pm.execute_notebook(job.notebook, str(notebook_out), kernel_name=KERNEL_NAME, cwd=str(staging),
-                            parameters={"territory_id": job.territory_id, "store_path": job.store,
-                                        "data_path": None, "params": job.params},
-                            progress_bar=False, log_output=False, execution_timeout=job.timeout,
-                            kernel_manager_class=IPCKernelManager)
+                            parameters=job.parameters, progress_bar=False, log_output=False,
+                            execution_timeout=job.timeout, kernel_manager_class=IPCKernelManager)
         timings["execute"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        write_tables(export_tables(read_territory(Path(job.store), job.territory_id)), staging / "tables")
+        write_tables(job_tables(job), staging / "tables")
         timings["tables"] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -118,8 +129,8 @@ def execute(job: Job) -> Outcome:
 
         publish_folder(staging, target)
         (target / "last-failure.ipynb").unlink(missing_ok=True)
-        return Outcome(job.territory_id, "ok", timings=timings)
-    except Exception as exc:  # one territory's failure is recorded, never raised
+        return Outcome(job.key, "ok", timings=timings)
+    except Exception as exc:  # one report's failure is recorded, never raised
         cell = None
         if exc.__class__.__name__ == "PapermillExecutionError":
             cell = f"cell {getattr(exc, 'exec_count', '?')}: {getattr(exc, 'source', '')[:300]}"
@@ -130,7 +141,7 @@ def execute(job: Job) -> Outcome:
         else:
             error = f"{type(exc).__name__}: {exc}"
         shutil.rmtree(staging, ignore_errors=True)
-        return Outcome(job.territory_id, "failed", error=error[:1000], failing_cell=cell, timings=timings)
+        return Outcome(job.key, "failed", error=error[:1000], failing_cell=cell, timings=timings)
 
 
 def _headline(kpis, territory_id: str) -> dict:
@@ -141,14 +152,60 @@ def _headline(kpis, territory_id: str) -> dict:
     return {k: (None if row.iloc[0][k] != row.iloc[0][k] else float(row.iloc[0][k])) for k in keep if k in row}
 
 
+def _jobs(ds, profile: dict, out: Path, work: Path, store: Path, window, notebooks: dict, renderer: str,
+          timeout: int) -> list[Job]:
+    """One job per selected territory, then one per region and the national roll-up."""
+    territories = ds.territories.set_index("territory_id")
+    common = {"store": str(store), "renderer": renderer, "timeout": timeout}
+    period = f"Analysis period {window.label('analysis')}"
+    jobs = []
+    selected = selected_territories(ds, profile)
+    for tid in selected:
+        folder = safe_name(tid)
+        if folder == ROLLUPS:
+            raise TerritoryReportsError(f"territory id {tid!r} clashes with the roll-up folder name")
+        name, region = str(territories.loc[tid, "territory_name"]), str(territories.loc[tid, "region"])
+        params = parameters.effective(profile, tid)
+        jobs.append(Job(key=tid, kind="territory", name=name, region=region, notebook=notebooks["territory"],
+                        parameters={"territory_id": tid, "store_path": str(store), "data_path": None,
+                                    "params": params},
+                        staging=str(work / "staging" / folder), target=str(out / folder),
+                        front={"title": f"{name} ({tid})", "subtitle": f"Territory report · region {region}",
+                               "date": period}, **common))
+    regions = sorted(territories.loc[selected, "region"].astype(str).unique())
+    base = parameters.effective(profile)
+    for scope in [*regions, "all"]:
+        national = scope == "all"
+        folder = "national" if national else f"region-{safe_name(scope)}"
+        title = "National report" if national else f"Region {scope}"
+        jobs.append(Job(key="national" if national else f"region:{scope}", kind="national" if national else "region",
+                        name=title, region="" if national else scope, notebook=notebooks["rollup"],
+                        parameters={"scope": scope, "store_path": str(store), "data_path": None, "params": base},
+                        staging=str(work / "staging" / ROLLUPS / folder), target=str(out / ROLLUPS / folder),
+                        front={"title": title, "subtitle": "Territories side by side", "date": period}, **common))
+    return jobs
+
+
+def _entry(job: Job, outcome: Outcome, previous: dict, kpis) -> dict:
+    """The manifest entry of one report after its job."""
+    published = outcome.status == "ok" or previous.get("published", False)
+    status = outcome.status if outcome.status == "ok" or not previous.get("published") else "stale"
+    folder = Path(job.target).name if job.kind == "territory" else f"{ROLLUPS}/{Path(job.target).name}"
+    return {"kind": job.kind, "territory_name": job.name, "region": job.region, "folder": folder,
+            "status": status, "error": outcome.error, "failing_cell": outcome.failing_cell, "published": published,
+            "params": job.parameters.get("params"), "timings": outcome.timings, "finished": now(),
+            "headline": _headline(kpis, job.key) if job.kind == "territory" else {}}
+
+
 def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = None, renderer: str = "auto",
         notebook: Path | None = None, timeout: int = 600, progress: bool = True) -> dict:
-    """Render every selected territory; returns the manifest (also written to ``out``)."""
+    """Render every selected territory and the roll-ups; returns the manifest (also in ``out``)."""
     started = time.perf_counter()
     out = Path(out).resolve()
-    notebook = Path(notebook or DEFAULT_NOTEBOOK).resolve()
-    if not notebook.is_file():
-        raise TerritoryReportsError(f"notebook not found: {notebook}")
+    notebooks = {"territory": str(Path(notebook or DEFAULT_NOTEBOOK).resolve()), "rollup": str(ROLLUP_NOTEBOOK)}
+    for path in notebooks.values():
+        if not Path(path).is_file():
+            raise TerritoryReportsError(f"notebook not found: {path}")
     profile = parameters.load_profile(profile_path)
     ds = load_dataset(Path(data), extra_channels=profile.get("extra_channels", ()))
     parameters.check_territories(profile, ds.territories["territory_id"], source=str(profile_path or "parameters"))
@@ -163,45 +220,29 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
     national_seconds = time.perf_counter() - t0
 
     window = make_window(ds.sales["period"], profile.get("period_end"), profile.get("period_months", 3))
-    territories = ds.territories.set_index("territory_id")
-    job_list = []
-    for tid in selected_territories(ds, profile):
-        folder = safe_name(tid)
-        name, region = str(territories.loc[tid, "territory_name"]), str(territories.loc[tid, "region"])
-        job_list.append(Job(
-            territory_id=tid, territory_name=name, region=region, notebook=str(notebook), store=str(store),
-            params=parameters.effective(profile, tid), staging=str(work / "staging" / folder),
-            target=str(out / folder), renderer=renderer_name, timeout=timeout,
-            front={"title": f"{name} ({tid})", "subtitle": f"Territory report · region {region}",
-                   "date": f"Analysis period {window.label('analysis')}"}))
+    job_list = _jobs(ds, profile, out, work, store, window, notebooks, renderer_name, timeout)
 
     manifest = read_manifest(out)
     manifest.update({"generated": now(), "version": __version__, "data": str(Path(data).resolve()),
                      "profile": str(profile_path) if profile_path else None, "renderer": renderer_name,
                      "analysis_period": window.label("analysis"), "comparison_period": window.label("comparison")})
     entries = manifest.setdefault("territories", {})
+    rollups = manifest.setdefault("rollups", {})
     jobs = jobs or os.cpu_count() or 1
     outcomes: list[Outcome] = []
-    bar = tqdm(total=len(job_list), desc="territories", unit="report", disable=not progress, file=sys.stderr)
+    bar = tqdm(total=len(job_list), desc="reports", unit="report", disable=not progress, file=sys.stderr)
     with ProcessPoolExecutor(max_workers=min(jobs, max(len(job_list), 1)), mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(execute, job): job for job in job_list}
         for future in as_completed(futures):
             job, outcome = futures[future], future.result()
             outcomes.append(outcome)
-            previous = entries.get(job.territory_id, {})
-            published = outcome.status == "ok" or previous.get("published", False)
-            entries[job.territory_id] = {
-                "territory_name": job.territory_name, "region": job.region, "folder": safe_name(job.territory_id),
-                "status": outcome.status if outcome.status == "ok" or not previous.get("published") else "stale",
-                "error": outcome.error, "failing_cell": outcome.failing_cell, "published": published,
-                "params": job.params, "timings": outcome.timings, "finished": now(),
-                "headline": _headline(tables["kpis"], job.territory_id),
-            }
-            bar.set_postfix_str(f"{job.territory_id} {outcome.status}")
+            book = entries if job.kind == "territory" else rollups
+            book[job.key] = _entry(job, outcome, book.get(job.key, {}), tables["kpis"])
+            bar.set_postfix_str(f"{job.key} {outcome.status}")
             bar.update()
     bar.close()
     manifest["timings"] = {"national_pass": national_seconds, "total": time.perf_counter() - started}
-    manifest["failed"] = sorted(o.territory_id for o in outcomes if o.status != "ok")
+    manifest["failed"] = sorted(o.key for o in outcomes if o.status != "ok")
     write_manifest(out, manifest)
     write_index(out, manifest)
     return manifest

@@ -43,12 +43,12 @@ def _run(args) -> int:
     manifest = run(Path(args.data), Path(args.params) if args.params else None, Path(args.out), jobs=args.jobs,
                    renderer=args.renderer, notebook=Path(args.notebook) if args.notebook else None,
                    timeout=args.timeout, progress=not args.quiet)
-    entries = manifest["territories"]
-    ok = sum(1 for tid, e in entries.items() if e["status"] == "ok" and tid not in manifest["failed"])
+    entries = {**manifest["territories"], **manifest.get("rollups", {})}
+    ok = sum(1 for key, e in entries.items() if e["status"] == "ok" and key not in manifest["failed"])
     print(f"{ok} report(s) published to {args.out} in {manifest['timings']['total']:.1f}s "
           f"(index: {Path(args.out) / 'index.html'})")
     if manifest["failed"]:
-        print(f"{len(manifest['failed'])} territory(ies) failed:", file=sys.stderr)
+        print(f"{len(manifest['failed'])} report(s) failed:", file=sys.stderr)
         for tid in manifest["failed"]:
             entry = entries[tid]
             print(f"  {tid}: {entry['error']}" + (f" [{entry['failing_cell'].splitlines()[0]}]"

@@ -14,6 +14,9 @@ import seaborn as sns
 
 SEGMENT_COLOURS = {"A": "#0072B2", "B": "#D55E00", "C": "#009E73", "D": "#7f7f7f"}
 SEGMENT_MARKERS = {"A": "o", "B": "^", "C": "s", "D": "X"}
+#: Where each segment's letter sits in the scatter (axes corners lie in their quadrant).
+QUADRANT_LABELS = {"A": (0.98, 0.98, "right", "top"), "B": (0.98, 0.02, "right", "bottom"),
+                   "C": (0.02, 0.98, "left", "top"), "D": (0.02, 0.02, "left", "bottom")}
 SEGMENT_NAMES = {"A": "A  high potential, high support", "B": "B  high potential, low support",
                  "C": "C  low potential, high support", "D": "D  low potential, low support"}
 
@@ -50,6 +53,9 @@ def segment_scatter(customers: pd.DataFrame) -> plt.Figure:
                 ax.axvline(pcut.iloc[0], color="#333333", linestyle="--", linewidth=1)
             if len(scut):
                 ax.axhline(scut.iloc[0], color="#333333", linestyle=":", linewidth=1.2)
+            for seg, (x, y, ha, va) in QUADRANT_LABELS.items():
+                ax.text(x, y, seg, transform=ax.transAxes, ha=ha, va=va, fontsize=13, fontweight="bold",
+                        color=SEGMENT_COLOURS[seg], bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
         ax.set_ylim(-0.03, 1.03)
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.set_xlabel("Potential (boxes per month, log scale)")
@@ -186,5 +192,30 @@ def channel_phase_heatmaps(channel_phase: pd.DataFrame) -> plt.Figure:
         ax.set_ylabel("Channel")
         ax.tick_params(axis="x", rotation=30)
     fig.suptitle("Channel-phase mapping (hatched cells: channel does not fit the phase)", fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def territory_comparison(kpis: pd.DataFrame, reference: pd.Series, label: str = "territory") -> plt.Figure:
+    """Four key shares per territory as dot plots, with the scope's overall value as a line."""
+    style()
+    measures = (("support", "Support (our share)"), ("coverage", "Coverage"),
+                ("effort_on_priority", "Effort on A+B"), ("mismatched_effort", "Mismatched effort"))
+    order = kpis.sort_values("support", ascending=True)
+    names = order[label].astype(str).tolist()
+    fig, axes = plt.subplots(1, 4, figsize=(13, 0.32 * len(names) + 1.8), sharey=True)
+    for ax, (column, title), marker in zip(axes, measures, ("o", "s", "^", "D")):
+        ax.scatter(order[column], range(len(names)), color="#0072B2", marker=marker, s=36, zorder=3)
+        ax.hlines(range(len(names)), 0, order[column], color="#9aa5b1", linewidth=1)
+        if column in reference and reference[column] == reference[column]:
+            ax.axvline(reference[column], color="#D55E00", linestyle="--", linewidth=1.2, label="overall")
+        ax.set_xlim(0, 1)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_title(title, fontsize=10.5)
+        ax.set_xlabel("share")
+    axes[0].set_yticks(range(len(names)))
+    axes[0].set_yticklabels(names, fontsize=8)
+    axes[0].legend(loc="lower right", fontsize=8, frameon=True)
+    fig.suptitle("Territories side by side (dashed: overall)", fontweight="bold")
     fig.tight_layout()
     return fig

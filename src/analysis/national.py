@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 
 import pandas as pd
 
 from . import params as parameters
+from . import privacy
 from .actions import action_list
 from .channels import activity_facts, channel_phase, fit_matrix, next_best_channel
 from .coaching import coaching_table, roi_by, unit_margins
@@ -202,6 +204,7 @@ def rollup(kpis: pd.DataFrame, by: str | None = "region") -> pd.DataFrame:
 def national_pass(ds: Dataset, profile: Mapping) -> dict[str, pd.DataFrame]:
     """All tables for every selected territory, grouped by identical parameters."""
     territory_ids = selected_territories(ds, profile)
+    ds = replace(ds, customers=privacy.apply(ds.customers, profile))
     results = [analyse(ds.subset(ids), eff) for eff, ids in parameter_groups(territory_ids, profile)]
     names = results[0].keys() if results else []
     tables = {name: pd.concat([r[name] for r in results], ignore_index=True) for name in names}

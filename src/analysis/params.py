@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
 FREE_MAPPINGS = {("potential", "by_market"), ("potential", "by_customer_type"), ("fit_matrix",),
                  ("profile_fields",), ("overrides",)}
 
+#: Keys that apply to the whole run and cannot be overridden per territory.
+RUN_LEVEL = ("overrides", "territories", "privacy", "extra_channels")
+
 CHOICES = {
     ("segmentation", "cut"): ("median", "quantile", "absolute"),
     ("segmentation", "grid"): ("2x2", "3x3"),
@@ -90,8 +93,10 @@ def check(profile: Mapping, source: str = "parameters") -> dict:
     for territory, override in (profile.get("overrides") or {}).items():
         if not isinstance(override, Mapping):
             raise ParameterError(f"{source}: overrides.{territory} must be a mapping of parameters")
-        if "overrides" in override:
-            raise ParameterError(f"{source}: overrides.{territory} cannot itself hold overrides")
+        for run_level in RUN_LEVEL:
+            if run_level in override:
+                raise ParameterError(f"{source}: overrides.{territory}.{run_level}: '{run_level}' is set for the "
+                                     "whole run, not per territory")
         _check_keys(override, DEFAULTS, ("overrides", str(territory)), source)
     return dict(profile)
 

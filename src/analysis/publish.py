@@ -137,6 +137,16 @@ def index_page(manifest: dict, title: str = "Territory reports") -> str:
              f"<p class='meta'>Generated {esc(manifest.get('generated', ''))} · "
              f"analysis period {esc(manifest.get('analysis_period', ''))} · "
              f"{len(entries)} territories · renderer {esc(manifest.get('renderer', ''))}</p>"]
+    rollups = manifest.get("rollups", {})
+    if rollups:
+        links = []
+        for key, entry in sorted(rollups.items(), key=lambda kv: (kv[1].get("kind") != "national", kv[0])):
+            folder = esc(entry.get("folder", ""))
+            state = "" if entry.get("status") == "ok" else f" <span class='{esc(entry.get('status'))}'>({esc(entry.get('status'))})</span>"
+            target = (f"<a href='{folder}/report.html'>{esc(entry.get('territory_name', key))}</a> "
+                      f"(<a href='{folder}/report.pdf'>PDF</a>)") if entry.get("published") else esc(entry.get("territory_name", key))
+            links.append(f"<li>{target}{state}</li>")
+        parts.append(f"<h2>Roll-up reports</h2><ul class='rollups'>{''.join(links)}</ul>")
     for region, items in sorted(regions.items()):
         parts.append(f"<h2>{esc(region) or 'No region'}</h2>")
         head = "".join(f"<th class='num'>{esc(label)}</th>" for _, label, _ in columns)

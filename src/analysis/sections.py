@@ -171,3 +171,55 @@ def quality(t) -> Table:
     q = t.quality.copy()
     q["value"] = [fmt_number(v, "pct" if k == "share" else "int") for v, k in zip(q["value"], q["kind"])]
     return table(q[["check", "value", "note"]], formats={"value": "text"})
+
+
+#: Roll-up columns: (column, label, format).
+RANKING = (
+    ("customers", "customers", "int"), ("coverage", "coverage", "pct"), ("support", "support", "pct1"),
+    ("support_change", "support change", "text"), ("vip_share", "VIP share", "pct"),
+    ("effort_on_priority", "A+B effort", "pct"), ("mismatched_effort", "mismatched", "pct"),
+    ("over_service", "on loyal", "pct"), ("roi", "ROI", "float2"), ("progressions", "moved up", "int"),
+    ("maintenance_overdue", "contacts overdue", "int"),
+)
+
+
+def scope_headline(s) -> Table:
+    """The scope's totals (ratios recomputed from the territories' sums)."""
+    k = s.summary
+    rows = [(label, fmt_number(k[column], kind if kind != "text" else "pct1"))
+            for column, label, kind in RANKING if column in k and column != "support_change"]
+    rows.insert(0, ("territories", fmt_number(k["territories"], "int")))
+    return table(pd.DataFrame(rows, columns=["measure", "value"]), formats={"measure": "text", "value": "text"})
+
+
+def territory_ranking(s, by: str = "support") -> Table:
+    """Territories side by side, ranked by ``by`` (highest first)."""
+    k = s.kpis.sort_values(by, ascending=False, kind="mergesort").reset_index(drop=True)
+    k = k.assign(rank=range(1, len(k) + 1),
+                 support_change=[_change(a, b, "pct") for a, b in zip(k["support"], k["support_previous"])])
+    columns = ["rank", "territory_id", "territory_name", *[c for c, _, _ in RANKING]]
+    if s.scope == "all":
+        columns.insert(3, "region")
+    return table(k[columns], formats={"rank": "int", **{c: f for c, _, f in RANKING}},
+                 labels={"territory_id": "id", "territory_name": "territory", **{c: label for c, label, _ in RANKING}})
+
+
+def region_table(s) -> Table:
+    """Regions side by side (national roll-up)."""
+    r = s.regions.sort_values("support", ascending=False)
+    columns = ["region", "territories", *[c for c, _, _ in RANKING if c != "support_change"]]
+    return table(r[columns], formats={"territories": "int", **{c: f for c, _, f in RANKING}},
+                 labels={c: label for c, label, _ in RANKING})
+
+
+def coaching_flags(s) -> Table:
+    """How many reps carry each coaching flag, per territory."""
+    from .coaching import FLAGS
+
+    c = s.coaching
+    counts = {flag: c["flags"].fillna("").str.split(";").apply(lambda fs, f=flag: f in fs) for flag in FLAGS}
+    frame = pd.DataFrame({"territory_id": c["territory_id"], **counts}).groupby("territory_id").sum().reset_index()
+    total = frame[list(FLAGS)].sum()
+    keep = ["territory_id", *[f for f in FLAGS if total[f] > 0]]
+    return table(frame[keep], formats={f: "int" for f in FLAGS},
+                 labels={"territory_id": "territory", **{f: f.replace("_", " ") for f in FLAGS}})

@@ -1,0 +1,75 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+# Parameters (papermill injects the batch's values after this cell).
+scope = "all"  # a region name, or "all" for the national roll-up
+data_path = "../data/demo"  # a data folder; used when no store is given
+store_path = None  # the batch's analysis store (national pass)
+params = {"period_end": None, "period_months": 3}
+
+# %%
+from IPython.display import display
+
+from analysis import figures, sections
+from analysis.scope import load
+
+s = load(scope, data_path=data_path, store_path=store_path, params=params)
+
+# %% [markdown]
+# ## Overview
+#
+# The scope's totals: counts are summed over its territories, shares recomputed from
+# those sums, effort shares and ROI weighted by activity cost.
+
+# %%
+#| label: tbl-overview
+#| tbl-cap: "Totals of the territories in this report."
+sections.scope_headline(s)
+
+# %% [markdown]
+# ## Territories side by side
+#
+# Ranked by support (our share of the customers' market). The same measures as each
+# territory report's headline.
+
+# %%
+#| label: fig-comparison
+#| fig-cap: "Each row is a territory, lowest support at the bottom. The dashed line is the overall value of this report's territories."
+figures.territory_comparison(s.kpis, s.summary, label="territory_name");
+
+# %%
+#| label: tbl-ranking
+#| tbl-cap: "Territories ranked by support."
+sections.territory_ranking(s)
+
+# %% [markdown]
+# ## Regions
+#
+# Every region's totals (the national picture).
+
+# %%
+#| label: tbl-regions
+#| tbl-cap: "Regions side by side, ranked by support."
+sections.region_table(s)
+
+# %% [markdown]
+# ## Coaching flags
+#
+# How many reps in each territory miss each coaching norm; the territory reports list
+# the actions.
+
+# %%
+#| label: tbl-flags
+#| tbl-cap: "Reps per coaching flag and territory."
+sections.coaching_flags(s)

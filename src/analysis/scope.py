@@ -1,0 +1,60 @@
+"""A region, or the whole country, as a roll-up notebook sees it.
+
+``load`` reads the territory KPIs and coaching tables of every territory in the scope
+from the analysis store (the batch's national pass), or computes them from a data
+folder when there is no store.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import params as parameters
+from .data import load_dataset
+from .errors import ParameterError
+from .national import national_pass, rollup
+from .store import read_table
+
+NATIONAL = "all"
+TABLES = ("kpis", "coaching")
+
+
+@dataclass
+class Scope:
+    """The territories of one region (or all), with the roll-up of their KPIs."""
+
+    scope: str
+    kpis: pd.DataFrame
+    coaching: pd.DataFrame
+    summary: pd.Series
+    regions: pd.DataFrame = field(repr=False)
+
+    @property
+    def title(self) -> str:
+        return "All regions" if self.scope == NATIONAL else f"Region {self.scope}"
+
+
+def _in_scope(frame: pd.DataFrame, scope: str, territory_ids) -> pd.DataFrame:
+    return frame if scope == NATIONAL else frame[frame["territory_id"].isin(territory_ids)].reset_index(drop=True)
+
+
+def load(scope: str = NATIONAL, data_path: str | Path | None = None, store_path: str | Path | None = None,
+         params: Mapping | None = None) -> Scope:
+    """The scope's tables from the store, or computed from ``data_path``."""
+    profile = parameters.check(dict(params or {}), source="notebook parameters")
+    if store_path:
+        tables = {name: read_table(Path(store_path), name) for name in TABLES}
+    elif data_path:
+        tables = national_pass(load_dataset(Path(data_path), extra_channels=profile.get("extra_channels", ())), profile)
+    else:
+        raise ParameterError("give data_path (a data folder) or store_path (the batch's analysis store)")
+    kpis = tables["kpis"]
+    if scope != NATIONAL and not (kpis["region"] == scope).any():
+        raise ParameterError(f"region {scope!r} has no territories; known: {', '.join(sorted(kpis['region'].unique()))}")
+    ids = kpis.loc[kpis["region"] == scope, "territory_id"] if scope != NATIONAL else kpis["territory_id"]
+    scoped = _in_scope(kpis, scope, ids)
+    summary = rollup(scoped, None).iloc[0]
+    return Scope(scope, scoped, _in_scope(tables["coaching"], scope, ids), summary, rollup(kpis, "region"))
