@@ -135,3 +135,23 @@ def write_dataset(folder: Path, tables: dict[str, pd.DataFrame]) -> Path:
 def tiny_dataset(tmp_path: Path) -> Path:
     """A folder holding the tiny valid dataset as CSV files."""
     return write_dataset(tmp_path / "data", tiny_tables())
+
+
+# --- a small rendered demo batch, shared by the end-to-end tests ------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory):
+    """A small demo dataset rendered once by the CLI: {"code", "data", "out"}."""
+    from analysis.cli import main
+    from analysis.demo import generate, write
+
+    base = tmp_path_factory.mktemp("batch")
+    data = base / "data"
+    write(generate(seed=3, n_regions=1, n_territories=2, n_customers=160), data)
+    out = base / "reports"
+    code = main(["run", "--data", str(data), "--params", str(ROOT / "params" / "demo.yaml"),
+                 "--out", str(out), "--jobs", "2", "--quiet"])
+    return {"code": code, "data": data, "out": out}

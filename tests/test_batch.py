@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -16,28 +17,15 @@ import pytest
 
 from analysis.batch import DEFAULT_NOTEBOOK
 from analysis.cli import main
-from analysis.demo import generate, write
 from analysis.exports import EXPORT_COLUMNS
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    base = tmp_path_factory.mktemp("batch")
-    data = base / "data"
-    write(generate(seed=3, n_regions=1, n_territories=2, n_customers=160), data)
-    out = base / "reports"
-    code = main(["run", "--data", str(data), "--params", str(ROOT / "params" / "demo.yaml"),
-                 "--out", str(out), "--jobs", "2", "--quiet"])
-    return {"code": code, "data": data, "out": out}
-
 
 def test_run_publishes_every_territory(published):
     out = published["out"]
     assert published["code"] == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert set(manifest["territories"]) == {"T01", "T02"}
+    assert {e["status"] for e in manifest["rollups"].values()} == {"ok"}
+    assert (out / "rollups" / "national" / "report.pdf").is_file()
     for tid, entry in manifest["territories"].items():
         assert entry["status"] == "ok", entry
         assert entry["params"]["period_months"] == 3
@@ -76,7 +64,8 @@ def test_tables_follow_the_export_contract(published):
 
 
 def test_failing_territory_keeps_last_good_report(published, tmp_path):
-    out = published["out"]
+    out = tmp_path / "reports"
+    shutil.copytree(published["out"], out)
     before = (out / "T02" / "report.html").read_bytes()
     nb = nbformat.read(DEFAULT_NOTEBOOK, as_version=4)
     nb.cells.insert(2, nbformat.v4.new_code_cell('if territory_id == "T02":\n    raise ValueError("boom in T02")'))

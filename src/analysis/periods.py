@@ -74,5 +74,5 @@ def make_window(sales_periods: pd.Series, period_end: str | None = None, months:
     if period_end is None:
         if len(sales_periods) == 0:
             raise ValueError("no sales periods: cannot default period_end")
-        period_end = str(max(sales_periods))
+        period_end = str(pd.Series(sales_periods).max())
     return Window(str(period_end), int(months))

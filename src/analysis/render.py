@@ -23,8 +23,6 @@ from .errors import RenderError
 from .present import escape_markdown
 
 TEMPLATES = resources.files("analysis") / "templates"
-#: Page set-up of the PDF, shared by both renderers.
-TYPST_PAGE = {"papersize": "a4", "fontsize": "10pt", "margin": {"x": "1.8cm", "y": "2cm"}}
 OPTION = re.compile(r"^#\|\s*([\w-]+)\s*:\s*(.*)$")
 
 
@@ -45,6 +43,12 @@ class FrontMatter:
         if self.date:
             out["date"] = escape_markdown(self.date)
         return {**out, **self.extra}
+
+
+def typst_page() -> dict:
+    """The PDF page set-up, read from the Quarto project template (one place for both renderers)."""
+    typst = yaml.safe_load((TEMPLATES / "_quarto.yml").read_text(encoding="utf-8"))["format"]["typst"]
+    return {key: typst[key] for key in ("papersize", "fontsize", "margin")}
 
 
 def cell_options(source: str) -> dict[str, str]:
@@ -146,7 +150,7 @@ class BuiltinRenderer:
               "--output", html.name], workdir, "pandoc (HTML)")
         typ = workdir / "report.typ"
         page = workdir / "typst-page.yaml"
-        page.write_text(yaml.safe_dump(TYPST_PAGE), encoding="utf-8")
+        page.write_text(yaml.safe_dump(typst_page()), encoding="utf-8")
         _run([pandoc, source.name, *common, "--to", "typst", "--include-in-header", typ_header.name,
               "--metadata-file", page.name, "--output", typ.name], workdir, "pandoc (Typst)")
         pdf = workdir / "report.pdf"
@@ -175,14 +179,12 @@ class QuartoRenderer:
 
     def render(self, notebook: Path, workdir: Path, front: FrontMatter) -> dict[str, Path]:
         nb = nbformat.read(notebook, as_version=4)
-        meta = {**front.as_dict(), "execute": {"enabled": False, "echo": False},
-                "toc": True, "toc-depth": 2, "toc-title": "Contents",
-                "format": {"html": {"embed-resources": True, "css": "report.css", "fig-dpi": 150},
-                           "typst": dict(TYPST_PAGE)}}
-        nb.cells.insert(0, nbformat.v4.new_raw_cell("---\n" + yaml.safe_dump(meta, sort_keys=False) + "---"))
+        header = yaml.safe_dump(front.as_dict(), allow_unicode=True, sort_keys=False)
+        nb.cells.insert(0, nbformat.v4.new_raw_cell(f"---\n{header}---"))
         source = workdir / "report.ipynb"
         nbformat.write(nb, source)
-        (workdir / "report.css").write_text((TEMPLATES / "report.css").read_text(encoding="utf-8"), encoding="utf-8")
+        for name in ("_quarto.yml", "report.css", "report-header.typ"):
+            (workdir / name).write_text((TEMPLATES / name).read_text(encoding="utf-8"), encoding="utf-8")
         outputs = {}
         for fmt, suffix in (("html", "html"), ("typst", "pdf")):
             _run([self.executable, "render", source.name, "--to", fmt, "--no-execute"], workdir, f"quarto render --to {fmt}")

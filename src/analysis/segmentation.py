@@ -29,7 +29,7 @@ def segmentable(frame: pd.DataFrame) -> pd.Series:
 
 def _group_quantile(values: pd.Series, keys: list[pd.Series], q: float) -> pd.Series:
     """Quantile ``q`` of ``values`` per group (missing values ignored), broadcast to rows."""
-    return values.groupby(keys).transform(lambda s: s.quantile(q))
+    return values.groupby(keys).transform("quantile", q)
 
 
 def cut_points(frame: pd.DataFrame, cut: str = "median", q: float = 0.5,
