@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_DATA := data/demo
 DEMO_OUT  := reports/demo
 
-.PHONY: install demo demo-data test lab clean
+.PHONY: install demo demo-data test look lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ demo: demo-data
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+look: demo-data
+	$(BIN)/python scripts/look.py --territory T01 --data $(DEMO_DATA) --out reports/look
 
 clean:
 	rm -rf $(DEMO_OUT) $(DEMO_DATA) .pytest_cache

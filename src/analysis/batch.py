@@ -198,8 +198,12 @@ def _entry(job: Job, outcome: Outcome, previous: dict, kpis) -> dict:
 
 
 def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = None, renderer: str = "auto",
-        notebook: Path | None = None, timeout: int = 600, progress: bool = True) -> dict:
-    """Render every selected territory and the roll-ups; returns the manifest (also in ``out``)."""
+        notebook: Path | None = None, timeout: int = 600, progress: bool = True,
+        territories: list[str] | None = None) -> dict:
+    """Render every selected territory and the roll-ups; returns the manifest (also in ``out``).
+
+    ``territories`` narrows the profile's selection (e.g. one territory to look at).
+    """
     started = time.perf_counter()
     out = Path(out).resolve()
     notebooks = {"territory": str(Path(notebook or DEFAULT_NOTEBOOK).resolve()), "rollup": str(ROLLUP_NOTEBOOK)}
@@ -207,6 +211,8 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
         if not Path(path).is_file():
             raise TerritoryReportsError(f"notebook not found: {path}")
     profile = parameters.load_profile(profile_path)
+    if territories:
+        profile = {**profile, "territories": list(territories)}
     ds = load_dataset(Path(data), extra_channels=profile.get("extra_channels", ()))
     parameters.check_territories(profile, ds.territories["territory_id"], source=str(profile_path or "parameters"))
     renderer_name = get_renderer(renderer).name

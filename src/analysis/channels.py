@@ -167,7 +167,10 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     per_activity = facts.groupby(["territory_id", "activity_id"], sort=False, observed=True)
     facts["market_count"] = per_activity["market"].transform("size")
     facts = facts.sort_values(["territory_id", "market", "activity_id"], kind="mergesort", ignore_index=True)
-    return facts[FACT_COLUMNS]
+    # few distinct values, many rows: categories make every later groupby work on codes
+    low_cardinality = {c: "category" for c in ("territory_id", "region", "market", "rep_id", "channel", "outcome",
+                                                "phase", "phase_now", "segment") if c in facts}
+    return facts[FACT_COLUMNS].astype(low_cardinality)
 
 
 # ------------------------------------------------------------------ channel x phase

@@ -42,7 +42,8 @@ def _run(args) -> int:
 
     manifest = run(Path(args.data), Path(args.params) if args.params else None, Path(args.out), jobs=args.jobs,
                    renderer=args.renderer, notebook=Path(args.notebook) if args.notebook else None,
-                   timeout=args.timeout, progress=not args.quiet)
+                   timeout=args.timeout, progress=not args.quiet,
+                   territories=args.territories.split(",") if args.territories else None)
     entries = {**manifest["territories"], **manifest.get("rollups", {})}
     ok = sum(1 for key, e in entries.items() if e["status"] == "ok" and key not in manifest["failed"])
     print(f"{ok} report(s) published to {args.out} in {manifest['timings']['total']:.1f}s "
@@ -78,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--data", required=True, help="data folder")
     run.add_argument("--params", help="run profile (YAML); default: the package defaults")
     run.add_argument("--out", required=True, help="output folder (e.g. reports/demo)")
+    run.add_argument("--territories", help="comma-separated territory ids to render (default: the profile's)")
     run.add_argument("--jobs", type=int, default=None, help="parallel territory jobs (default: number of cores)")
     run.add_argument("--renderer", choices=("auto", "builtin", "quarto"), default="auto",
                      help="auto: Quarto when on PATH, otherwise the built-in pandoc/Typst renderer")

@@ -23,13 +23,12 @@ def window_sales(sales: pd.DataFrame, products: pd.DataFrame, window: Window) ->
     return rows.merge(products[["product_id", "market", "is_own"]], on="product_id", how="inner")
 
 
-def units_by_window(sales: pd.DataFrame, products: pd.DataFrame, window: Window) -> pd.DataFrame:
-    """Own and market units per customer x market x window.
+def units_by_window(rows: pd.DataFrame) -> pd.DataFrame:
+    """Own and market units per customer x market x window, from :func:`window_sales` rows.
 
     Returns columns customer_id, market, window, own_units, market_units; a
     customer x market x window with no sales rows is absent (treat as zero units).
     """
-    rows = window_sales(sales, products, window)
     rows = rows.assign(own=rows["units"].where(rows["is_own"], 0.0))
     grouped = rows.groupby(["customer_id", "market", "window"], observed=True, sort=False)
     out = grouped.agg(own_units=("own", "sum"), market_units=("units", "sum")).reset_index()
@@ -60,9 +59,8 @@ def units_wide(units: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def product_units(sales: pd.DataFrame, products: pd.DataFrame, window: Window, which: str = "analysis") -> pd.DataFrame:
-    """Units per customer x market x product in one window (for competitor position)."""
-    rows = window_sales(sales, products, window)
+def product_units(rows: pd.DataFrame, which: str = "analysis") -> pd.DataFrame:
+    """Units per customer x market x product in one window, from :func:`window_sales` rows."""
     rows = rows[rows["window"] == which]
     grouped = rows.groupby(["customer_id", "market", "product_id", "is_own"], sort=False)
     return grouped["units"].sum().reset_index()

@@ -20,7 +20,7 @@ from .coaching import coaching_table, roi_by, unit_margins
 from .contract import CHANNELS
 from .data import Dataset
 from .maintenance import maintenance_list
-from .market import customer_markets, product_units, units_by_window, units_wide
+from .market import customer_markets, product_units, units_by_window, units_wide, window_sales
 from .periods import WINDOWS, Window, make_window
 from .phases import derive_phases, migration, migration_rates, phase_change, phases_from_table, responses_by_window, window_codes
 from .potential import potential
@@ -54,7 +54,7 @@ def parameter_groups(territory_ids: list[str], profile: Mapping) -> list[tuple[d
     return list(groups.values())
 
 
-def customer_table(ds: Dataset, window: Window, params: Mapping) -> pd.DataFrame:
+def customer_table(ds: Dataset, sales: pd.DataFrame, window: Window, params: Mapping) -> pd.DataFrame:
     """One row per customer x market: units, potential, support, segment, VIP, decile."""
     markets = selected_markets(ds, params)
     frame = customer_markets(ds.customers, markets)
@@ -63,7 +63,7 @@ def customer_table(ds: Dataset, window: Window, params: Mapping) -> pd.DataFrame
     frame = frame.merge(ds.customers[["customer_id", *customer_cols]], on="customer_id", how="left")
     if "boxes_per_patient" in ds.markets:
         frame = frame.merge(ds.markets[["market", "boxes_per_patient"]], on="market", how="left")
-    units = units_by_window(ds.sales, ds.products, window)
+    units = units_by_window(sales)
     frame = units_wide(units, frame)
     pot = params["potential"]
     frame = potential(frame, window.months, pot["default"], pot.get("by_market"), pot.get("by_customer_type"))
@@ -82,11 +82,12 @@ def analysis_activities(activities: pd.DataFrame, window: Window) -> pd.DataFram
     return activities[window_codes(activities["date"], window) == WINDOWS.index("analysis")]
 
 
-def customer_phases(ds: Dataset, frame: pd.DataFrame, window: Window, params: Mapping) -> pd.DataFrame:
+def customer_phases(ds: Dataset, sales: pd.DataFrame, frame: pd.DataFrame, window: Window,
+                    params: Mapping) -> pd.DataFrame:
     """Phases, competitor position, effort and the 3C flags on the customer frame."""
     frame = derive_phases(frame, responses_by_window(ds.activities, window), **params["phases"])
     frame = phases_from_table(frame, ds.phases, window)
-    positions = competitor_position(product_units(ds.sales, ds.products, window),
+    positions = competitor_position(product_units(sales, "analysis"),
                                     dominant=params["competitor_dominant"])
     frame = attach_competitor_position(frame, positions)
     frame = attach_effort(frame, customer_effort(ds.activities, window))
@@ -142,9 +143,10 @@ def headline(ds: Dataset, frame: pd.DataFrame, coaching: pd.DataFrame, roi_segme
 def analyse(ds: Dataset, params: Mapping) -> dict[str, pd.DataFrame]:
     """Every table for the territories of ``ds``, all sharing ``params``."""
     window = make_window(ds.sales["period"], params.get("period_end"), params.get("period_months", 3))
-    frame = customer_table(ds, window, params)
+    sales = window_sales(ds.sales, ds.products, window)
+    frame = customer_table(ds, sales, window, params)
     frame = frame.merge(ds.territories[["territory_id", "region"]], on="territory_id", how="left")
-    frame = customer_phases(ds, frame, window, params)
+    frame = customer_phases(ds, sales, frame, window, params)
 
     fit = fit_matrix(params.get("fit_matrix") or None, channels=(*CHANNELS, *params.get("extra_channels", ())))
     facts = activity_facts(analysis_activities(ds.activities, window), frame, fit)
@@ -205,7 +207,9 @@ def national_pass(ds: Dataset, profile: Mapping) -> dict[str, pd.DataFrame]:
     """All tables for every selected territory, grouped by identical parameters."""
     territory_ids = selected_territories(ds, profile)
     ds = replace(ds, customers=privacy.apply(ds.customers, profile))
-    results = [analyse(ds.subset(ids), eff) for eff, ids in parameter_groups(territory_ids, profile)]
+    everyone = len(territory_ids) == len(ds.territories)
+    results = [analyse(ds if everyone and len(ids) == len(territory_ids) else ds.subset(ids), eff)
+               for eff, ids in parameter_groups(territory_ids, profile)]
     names = results[0].keys() if results else []
     tables = {name: pd.concat([r[name] for r in results], ignore_index=True) for name in names}
     if tables:

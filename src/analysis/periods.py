@@ -60,7 +60,9 @@ class Window:
     def assign(self, periods: pd.Series) -> pd.Series:
         """Map a Series of ``YYYY-MM`` periods to window names (missing when outside)."""
         lookup = {p: w for w in WINDOWS for p in self.periods(w)}
-        return periods.map(lookup)
+        codes, uniques = pd.factorize(periods)  # few distinct periods: map those, then take
+        names = pd.Series([lookup.get(u) for u in uniques] + [None], dtype=object)
+        return pd.Series(names.to_numpy()[codes], index=periods.index, dtype=object)
 
     def assign_dates(self, dates: pd.Series) -> pd.Series:
         """Map a Series of dates to window names (missing when outside)."""
