@@ -144,33 +144,42 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     fit = _as_fit(fit)
     _check_phases(frame["phase_previous"], "phase_previous")
     _check_phases(frame["phase"], "phase")
+    # everything per customer x market is computed on the (small) customer frame, then
+    # carried to the (large) activity rows by one merge
     customers = frame[["territory_id", "customer_id", "market"]].assign(
         region=frame["region"] if "region" in frame else np.nan,
         segment=frame["segment"] if "segment" in frame else np.nan,
         phase=frame["phase_previous"].astype(object),  # plain labels, also from ordered categoricals
         phase_now=frame["phase"].astype(object),
+        moved_up=(_rank(frame["phase"]) > _rank(frame["phase_previous"])).to_numpy(),
     )
+    customers["market_count"] = customers.groupby("customer_id", sort=False)["market"].transform("size")
     clashing = [c for c in activities.columns if c in customers.columns and c != "customer_id"]
     acts = activities.drop(columns=clashing)
     if "outcome" not in acts:
         acts = acts.assign(outcome="missing")
     if "date" not in acts:
         acts = acts.assign(date=pd.NaT)
-    acts = acts.assign(outcome=acts["outcome"].fillna("missing"))
+    acts = acts.assign(outcome=acts["outcome"].fillna("missing"), cost=acts["cost"].astype(float))
+    acts["positive"] = acts["outcome"].isin(POSITIVE_OUTCOMES).to_numpy(dtype=bool)
     facts = acts.merge(customers, on="customer_id", how="inner")
-    facts["cost"] = facts["cost"].astype(float)
-    facts["positive"] = facts["outcome"].isin(POSITIVE_OUTCOMES).astype(bool)
-    facts["moved_up"] = (_rank(facts["phase_now"]) > _rank(facts["phase"])).astype(bool)
-    fitting = fit.loc[fit["fits"], ["phase", "channel"]].assign(fits=True)
-    facts = facts.merge(fitting, on=["phase", "channel"], how="left")
-    facts["fits"] = facts["fits"].eq(True)
-    per_activity = facts.groupby(["territory_id", "activity_id"], sort=False, observed=True)
-    facts["market_count"] = per_activity["market"].transform("size")
-    facts = facts.sort_values(["territory_id", "market", "activity_id"], kind="mergesort", ignore_index=True)
+    facts["moved_up"] = facts["moved_up"].astype(bool)
+    facts["fits"] = _fits(fit, facts["phase"], facts["channel"])
     # few distinct values, many rows: categories make every later groupby work on codes
     low_cardinality = {c: "category" for c in ("territory_id", "region", "market", "rep_id", "channel", "outcome",
                                                 "phase", "phase_now", "segment") if c in facts}
-    return facts[FACT_COLUMNS].astype(low_cardinality)
+    facts = facts[FACT_COLUMNS].astype(low_cardinality)
+    return facts.sort_values(["territory_id", "market", "activity_id"], kind="mergesort", ignore_index=True)
+
+
+def _fits(fit: pd.DataFrame, phases: pd.Series, channels: pd.Series) -> np.ndarray:
+    """Whether each (phase, channel) pair is in the fit, by a lookup on codes (False if unknown)."""
+    phase_codes, phase_values = pd.factorize(phases)
+    channel_codes, channel_values = pd.factorize(channels)
+    fitting = set(zip(fit.loc[fit["fits"], "phase"], fit.loc[fit["fits"], "channel"]))
+    table = np.array([[(p, c) in fitting for c in channel_values] + [False] for p in phase_values] +
+                     [[False] * (len(channel_values) + 1)], dtype=bool)
+    return table[phase_codes, channel_codes]
 
 
 # ------------------------------------------------------------------ channel x phase

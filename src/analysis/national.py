@@ -149,7 +149,8 @@ def analyse(ds: Dataset, params: Mapping) -> dict[str, pd.DataFrame]:
     frame = customer_phases(ds, sales, frame, window, params)
 
     fit = fit_matrix(params.get("fit_matrix") or None, channels=(*CHANNELS, *params.get("extra_channels", ())))
-    facts = activity_facts(analysis_activities(ds.activities, window), frame, fit)
+    in_window = analysis_activities(ds.activities, window)
+    facts = activity_facts(in_window, frame, fit)
     frame = next_best_channel(frame, facts, fit, min_customers=params["next_best_min_customers"])
 
     margins = unit_margins(ds.products)
@@ -165,7 +166,7 @@ def analyse(ds: Dataset, params: Mapping) -> dict[str, pd.DataFrame]:
         "customers": frame,
         "kpis": kpis,
         "actions": action_list(frame, ds.customers),
-        "quality": data_quality(frame, ds.customers, analysis_activities(ds.activities, window), profile,
+        "quality": data_quality(frame, ds.customers, in_window, profile,
                                 params["norms"]["profile_completeness"]),
         "segments": segment_summary(frame),
         "lorenz": lorenz(frame, value),

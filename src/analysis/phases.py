@@ -110,10 +110,9 @@ def responses_by_window(activities: pd.DataFrame, window: Window) -> pd.DataFram
     _require(activities, ["customer_id", "date"], "activities")
     codes = window_codes(activities["date"], window)
     if "outcome" in activities.columns:
-        outcome = activities["outcome"].astype(object)
+        outcome = activities["outcome"]
         known = outcome.notna().to_numpy(dtype=bool)
-        values = outcome.to_numpy()
-        responded = known & (values != "none")
+        responded = known & (outcome != "none").fillna(False).to_numpy(dtype=bool)
         positive = known & outcome.isin(POSITIVE_OUTCOMES).to_numpy(dtype=bool)
     else:
         responded = positive = np.zeros(len(activities), dtype=bool)
