@@ -17,7 +17,8 @@ def test_markdown_table_escapes_markup_and_aligns_numbers():
     frame = pd.DataFrame({"name": ["<script>alert(1)</script> | *x*"], "units": [1200.0]})
     md = table(frame, formats={"units": "int"})._repr_markdown_()
     lines = md.splitlines()
-    assert lines[1] == "|:---|---:|"
+    # dashes as wide as the longest cell text (31 characters; "1,200" is 5): relative widths
+    assert lines[1] == "|:" + "-" * 31 + "|" + "-" * 5 + ":|"
     assert "1,200" in lines[2]
     assert "<script>" not in md and "\\<script\\>" in md and "\\|" in md and "\\*x\\*" in md
     html = table(frame)._repr_html_()

@@ -152,14 +152,13 @@ def _headline(kpis, territory_id: str) -> dict:
     return {k: (None if row.iloc[0][k] != row.iloc[0][k] else float(row.iloc[0][k])) for k in keep if k in row}
 
 
-def _jobs(ds, profile: dict, out: Path, work: Path, store: Path, window, notebooks: dict, renderer: str,
-          timeout: int) -> list[Job]:
+def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: Path, window, notebooks: dict,
+          renderer: str, timeout: int) -> list[Job]:
     """One job per selected territory, then one per region and the national roll-up."""
     territories = ds.territories.set_index("territory_id")
     common = {"store": str(store), "renderer": renderer, "timeout": timeout}
     period = f"Analysis period {window.label('analysis')}"
     jobs = []
-    selected = selected_territories(ds, profile)
     for tid in selected:
         folder = safe_name(tid)
         if folder == ROLLUPS:
@@ -202,7 +201,8 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
         territories: list[str] | None = None) -> dict:
     """Render every selected territory and the roll-ups; returns the manifest (also in ``out``).
 
-    ``territories`` narrows the profile's selection (e.g. one territory to look at).
+    ``territories`` narrows which territory reports are rendered (e.g. one to look at);
+    the national pass, and so every region comparison, still covers the profile's selection.
     """
     started = time.perf_counter()
     out = Path(out).resolve()
@@ -211,10 +211,13 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
         if not Path(path).is_file():
             raise TerritoryReportsError(f"notebook not found: {path}")
     profile = parameters.load_profile(profile_path)
-    if territories:
-        profile = {**profile, "territories": list(territories)}
     ds = load_dataset(Path(data), extra_channels=profile.get("extra_channels", ()))
     parameters.check_territories(profile, ds.territories["territory_id"], source=str(profile_path or "parameters"))
+    if territories:
+        parameters.check_territories({"territories": list(territories)}, ds.territories["territory_id"],
+                                     source="--territories")
+        if isinstance(profile.get("territories"), list):  # the national pass must cover them too
+            profile = {**profile, "territories": list(dict.fromkeys([*profile["territories"], *territories]))}
     renderer_name = get_renderer(renderer).name
 
     out.mkdir(parents=True, exist_ok=True)
@@ -226,7 +229,8 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
     national_seconds = time.perf_counter() - t0
 
     window = make_window(ds.sales["period"], profile.get("period_end"), profile.get("period_months", 3))
-    job_list = _jobs(ds, profile, out, work, store, window, notebooks, renderer_name, timeout)
+    selected = list(territories) if territories else selected_territories(ds, profile)
+    job_list = _jobs(ds, profile, selected, out, work, store, window, notebooks, renderer_name, timeout)
 
     manifest = read_manifest(out)
     manifest.update({"generated": now(), "version": __version__, "data": str(Path(data).resolve()),

@@ -180,6 +180,8 @@ def channel_phase_heatmaps(channel_phase: pd.DataFrame) -> plt.Figure:
     phases = [p for p in ("unaware", "aware", "interested", "trial", "adopter", "loyal") if p in set(rows["phase"])]
     effort = rows.pivot(index="channel", columns="phase", values="effort_share").reindex(columns=phases)
     progression = rows.pivot(index="channel", columns="phase", values="progression").reindex(columns=phases)
+    if "loyal" in progression:  # loyal is the top of the ladder: nobody can move up from it
+        progression["loyal"] = np.nan
     off_fit = ~rows.pivot(index="channel", columns="phase", values="fits").reindex(columns=phases).fillna(False).astype(bool)
     fig, axes = plt.subplots(1, 2, figsize=(12.5, 5.0))
     _heatmap(axes[0], effort, effort.map(lambda v: f"{v:.0%}" if v and v == v and v >= 0.005 else ""),

@@ -88,10 +88,14 @@ class Table:
         if not header:
             return "*No rows.*"
         line = lambda cells: "| " + " | ".join(escape_markdown(c) if c != "–" else c for c in cells) + " |"
-        rule = "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"
+        # dashes in proportion to the text a column holds: pandoc turns them into relative
+        # column widths when the table is wider than the page (long text gets room)
+        widths = [max(3, min(40, max([min(len(h), 12), *(len(r[i]) for r in rows)]))) for i, h in enumerate(header)]
+        rule = "|" + "|".join(("-" * w + ":") if n else (":" + "-" * w) for w, n in zip(widths, numeric)) + "|"
         body = [line(r) for r in rows] or ["| " + " | ".join("" for _ in header) + " |"]
-        note = f"\n\n*Showing {self.max_rows:,} of {len(self.frame):,} rows.*" if self.max_rows and len(self.frame) > self.max_rows else ""
-        return "\n".join([line(header), rule, *body]) + note
+        note = (f"*Showing the first {self.max_rows:,} of {len(self.frame):,} rows; all are in the tables folder.*\n\n"
+                if self.max_rows and len(self.frame) > self.max_rows else "")
+        return note + "\n".join([line(header), rule, *body])
 
     def _repr_html_(self) -> str:
         header, rows, numeric = self.cells()

@@ -143,7 +143,7 @@ class BuiltinRenderer:
         typ_header = workdir / "report-header.typ"
         typ_header.write_text((TEMPLATES / "report-header.typ").read_text(encoding="utf-8"), encoding="utf-8")
         pandoc = _pandoc()
-        common = ["--from", "markdown+pipe_tables+implicit_figures-raw_tex", "--standalone", "--columns=1000",
+        common = ["--from", "markdown+pipe_tables+implicit_figures-raw_tex", "--standalone", "--columns=110",
                   "--toc", "--toc-depth=2", "--metadata", "toc-title=Contents"]
         html = workdir / "report.html"
         _run([pandoc, source.name, *common, "--to", "html5", "--embed-resources", "--css", css.name,

@@ -66,6 +66,11 @@ def segments(t) -> Table:
                          "potential_share": "share of potential"})
 
 
+def readable(value) -> str:
+    """A code such as ``web_interview`` as words (``web interview``) for tables."""
+    return value.replace("_", " ") if isinstance(value, str) else value
+
+
 def period_note(t) -> Note:
     """One sentence saying which months the report compares."""
     k = t.kpi
@@ -98,6 +103,7 @@ def channel_summary(t) -> Table:
     g["progression_rate"] = g["moved"] / g["touched"].where(g["touched"] > 0)
     g["mismatched_share"] = off.reindex(g.index).fillna(0) / g["cost"].where(g["cost"] > 0)
     g = g[g["activities"] > 0].sort_values("cost", ascending=False).reset_index()
+    g["channel"] = g["channel"].astype(object).map(readable)
     return table(g[["channel", "activities", "cost", "effort_share", "response_rate", "progression_rate",
                     "mismatched_share"]],
                  formats={"activities": "int", "cost": "int", "effort_share": "pct", "response_rate": "pct",
@@ -132,7 +138,7 @@ def coaching_actions(t) -> Note:
 def roi(t, by: str) -> Table:
     """ROI by segment or by channel."""
     r = t.tables[f"roi_{by}"].copy()
-    r[by] = r[by].astype(object).where(r[by].notna(), "no segment")
+    r[by] = r[by].astype(object).where(r[by].notna(), "no segment").map(readable)
     r = r.sort_values("cost", ascending=False)
     return table(r[[by, "customers", "cost", "own_units_change", "margin_change", "roi"]],
                  formats={"customers": "int", "cost": "int", "own_units_change": "int", "margin_change": "int",
@@ -146,9 +152,13 @@ def roi_note(t) -> Note:
     return Note("ROI = (own units change x unit margin) / activity cost, analysis period against comparison period.")
 
 
-def action_list(t) -> Table:
+def action_list(t, max_rows: int = 12) -> Table:
     """The customers to work on next."""
-    a = t.actions
+    a = t.actions.head(max_rows).copy()
+    a["next_best_channel"] = a["next_best_channel"].map(readable)
+    # the channel is in its own column: the reason starts after it
+    a["next_best_reason"] = [r[len(c):].strip() if isinstance(r, str) and isinstance(c, str) and r.startswith(c) else r
+                             for r, c in zip(a["next_best_reason"], a["next_best_channel"])]
     return table(a[["rank", "customer_name", "market", "segment", "phase", "potential", "support",
                     "untapped_potential", "next_best_channel", "next_best_reason"]],
                  formats={"rank": "int", "potential": "int", "support": "pct", "untapped_potential": "int",
@@ -161,8 +171,9 @@ def maintenance(t, max_rows: int = 20) -> Table:
     """Relationship maintenance: overdue first."""
     m = t.maintenance.copy()
     m["vip"] = m["vip"].map({True: "VIP", False: ""})
+    m["last_contact"] = m["last_contact"].map(lambda d: "never" if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d"))
     return table(m[["customer_name", "customer_type", "vip", "last_contact", "days_since", "cadence_days", "overdue"]],
-                 formats={"last_contact": "date", "days_since": "int", "cadence_days": "int"},
+                 formats={"last_contact": "text", "days_since": "int", "cadence_days": "int"},
                  labels={"customer_name": "customer", "customer_type": "type", "days_since": "days since contact",
                          "cadence_days": "cadence (days)"}, max_rows=max_rows)
 
