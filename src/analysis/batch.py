@@ -1,9 +1,12 @@
-"""The batch: national pass once, then one isolated notebook job per territory.
+"""The batch: national pass once, then one isolated notebook job per report.
 
-Each job runs in a worker process: Papermill executes the territory notebook in the
-job's own folder, the tables are exported, the renderer writes HTML and PDF, and only
-then are the files moved into place. A failing territory is recorded in the manifest
-and keeps its last good report; it never stops the others.
+Each job runs in a worker process (local pool or Dask): Papermill executes the
+notebook in the job's own folder, the tables are exported, the renderer writes HTML
+and PDF, and only then are the files moved into place. A failing report is retried
+once, then recorded in the manifest with its error and failing cell; it keeps its last
+good report and never stops the others. A report whose fingerprint (data slice,
+parameters, notebook, templates, renderer, version) is unchanged is skipped; the
+manifest is rewritten after every job, so an interrupted run resumes where it stopped.
 """
 from __future__ import annotations
 
@@ -12,9 +15,8 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -24,12 +26,13 @@ from . import __version__
 from . import params as parameters
 from .data import load_dataset
 from .errors import TerritoryReportsError
+from .executors import get_executor
 from .exports import export_tables
+from .fingerprint import files_hash, job_fingerprint, table_hashes
 from .national import national_pass, selected_territories
 from .periods import make_window
-from .publish import (now, publish_folder, read_manifest, safe_name, write_index,
-                      write_manifest, write_tables)
-from .render import FrontMatter, get_renderer
+from .publish import now, publish_folder, read_manifest, safe_name, write_index, write_manifest, write_tables
+from .render import TEMPLATES, FrontMatter, get_renderer
 from .store import read_table, read_territory, write_store
 
 KERNEL_NAME = "territory-reports"
@@ -38,6 +41,7 @@ DEFAULT_NOTEBOOK = NOTEBOOKS / "territory.ipynb"
 ROLLUP_NOTEBOOK = NOTEBOOKS / "rollup.ipynb"
 ROLLUPS = "rollups"
 WORK = ".work"
+ATTEMPTS = 2  # a failing report is retried once
 
 
 @dataclass(frozen=True)
@@ -56,15 +60,17 @@ class Job:
     renderer: str
     timeout: int
     front: dict
+    fingerprint: str = ""
 
 
 @dataclass
 class Outcome:
     key: str
-    status: str
+    status: str         # ok | failed | skipped
     error: str | None = None
     failing_cell: str | None = None
     timings: dict = field(default_factory=dict)
+    attempts: int = 0
 
 
 class IPCKernelManager(AsyncKernelManager):
@@ -95,53 +101,65 @@ def job_tables(job: Job) -> dict:
     return {"territories": kpis if job.kind == "national" else kpis[kpis["region"] == job.region]}
 
 
-def execute(job: Job) -> Outcome:
-    """Run one report: execute, export, render, publish. Never raises."""
+def _attempt(job: Job, timings: dict) -> None:
+    """One attempt: execute, export, render into staging, then publish. Raises on failure."""
     import papermill as pm
 
-    timings: dict[str, float] = {}
     staging, target = Path(job.staging), Path(job.target)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     notebook_out = staging / "report.ipynb"
+    start = time.perf_counter()
+    pm.execute_notebook(job.notebook, str(notebook_out), kernel_name=KERNEL_NAME, cwd=str(staging),
+                        parameters=job.parameters, progress_bar=False, log_output=False,
+                        execution_timeout=job.timeout, kernel_manager_class=IPCKernelManager)
+    timings["execute"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    write_tables(job_tables(job), staging / "tables")
+    timings["tables"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    render_dir = staging.parent / f"{staging.name}.render"
+    shutil.rmtree(render_dir, ignore_errors=True)
+    render_dir.mkdir()
     try:
-        start = time.perf_counter()
-        pm.execute_notebook(job.notebook, str(notebook_out), kernel_name=KERNEL_NAME, cwd=str(staging),
-                            parameters=job.parameters, progress_bar=False, log_output=False,
-                            execution_timeout=job.timeout, kernel_manager_class=IPCKernelManager)
-        timings["execute"] = time.perf_counter() - start
-
-        start = time.perf_counter()
-        write_tables(job_tables(job), staging / "tables")
-        timings["tables"] = time.perf_counter() - start
-
-        start = time.perf_counter()
-        render_dir = staging.parent / f"{staging.name}.render"
+        outputs = get_renderer(job.renderer).render(notebook_out, render_dir, FrontMatter(**job.front))
+        for kind, path in outputs.items():
+            shutil.move(str(path), staging / f"report.{kind}")
+    finally:
         shutil.rmtree(render_dir, ignore_errors=True)
-        render_dir.mkdir()
-        try:
-            outputs = get_renderer(job.renderer).render(notebook_out, render_dir, FrontMatter(**job.front))
-            for kind, path in outputs.items():
-                shutil.move(str(path), staging / f"report.{kind}")
-        finally:
-            shutil.rmtree(render_dir, ignore_errors=True)
-        timings["render"] = time.perf_counter() - start
+    timings["render"] = time.perf_counter() - start
 
-        publish_folder(staging, target)
-        (target / "last-failure.ipynb").unlink(missing_ok=True)
-        return Outcome(job.key, "ok", timings=timings)
-    except Exception as exc:  # one report's failure is recorded, never raised
-        cell = None
-        if exc.__class__.__name__ == "PapermillExecutionError":
-            cell = f"cell {getattr(exc, 'exec_count', '?')}: {getattr(exc, 'source', '')[:300]}"
-            error = f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"
-            if notebook_out.is_file():
-                target.mkdir(parents=True, exist_ok=True)
-                os.replace(notebook_out, target / "last-failure.ipynb")
-        else:
-            error = f"{type(exc).__name__}: {exc}"
-        shutil.rmtree(staging, ignore_errors=True)
-        return Outcome(job.key, "failed", error=error[:1000], failing_cell=cell, timings=timings)
+    publish_folder(staging, target)
+    (target / "last-failure.ipynb").unlink(missing_ok=True)
+
+
+def execute(job: Job) -> Outcome:
+    """Run one report, retrying once; never raises (the failure is in the outcome)."""
+    register_kernel(Path(job.store).parent)  # on this worker too (a Dask worker may be another machine)
+    for attempt in range(1, ATTEMPTS + 1):
+        timings: dict[str, float] = {}
+        try:
+            _attempt(job, timings)
+            return Outcome(job.key, "ok", timings=timings, attempts=attempt)
+        except Exception as exc:  # one report's failure is recorded, never raised
+            failure = _failure(job, exc)
+            shutil.rmtree(job.staging, ignore_errors=True)
+    return Outcome(job.key, "failed", error=failure[0][:1000], failing_cell=failure[1], timings=timings,
+                   attempts=ATTEMPTS)
+
+
+def _failure(job: Job, exc: Exception) -> tuple[str, str | None]:
+    """The error message and failing cell; the failing notebook is kept beside the report."""
+    if exc.__class__.__name__ != "PapermillExecutionError":
+        return f"{type(exc).__name__}: {exc}", None
+    cell = f"cell {getattr(exc, 'exec_count', '?')}: {getattr(exc, 'source', '')[:300]}"
+    notebook_out = Path(job.staging) / "report.ipynb"
+    if notebook_out.is_file():
+        Path(job.target).mkdir(parents=True, exist_ok=True)
+        os.replace(notebook_out, Path(job.target) / "last-failure.ipynb")
+    return f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}", cell
 
 
 def _headline(kpis, territory_id: str) -> dict:
@@ -153,10 +171,12 @@ def _headline(kpis, territory_id: str) -> dict:
 
 
 def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: Path, window, notebooks: dict,
-          renderer: str, timeout: int) -> list[Job]:
+          renderer: str, timeout: int, hashes) -> list[Job]:
     """One job per selected territory, then one per region and the national roll-up."""
     territories = ds.territories.set_index("territory_id")
     common = {"store": str(store), "renderer": renderer, "timeout": timeout}
+    code = {"version": __version__, "renderer": renderer,
+            "templates": files_hash(sorted(Path(str(TEMPLATES)).glob("*")))}
     period = f"Analysis period {window.label('analysis')}"
     jobs = []
     for tid in selected:
@@ -170,39 +190,59 @@ def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: 
                                     "params": params},
                         staging=str(work / "staging" / folder), target=str(out / folder),
                         front={"title": f"{name} ({tid})", "subtitle": f"Territory report · region {region}",
-                               "date": period}, **common))
+                               "date": period},
+                        fingerprint=job_fingerprint(data=hashes.get(tid), params=params, front=period, **code,
+                                                    notebook=files_hash([notebooks["territory"]])), **common))
     regions = sorted(territories.loc[selected, "region"].astype(str).unique())
     base = parameters.effective(profile)
     for scope in [*regions, "all"]:
         national = scope == "all"
         folder = "national" if national else f"region-{safe_name(scope)}"
         title = "National report" if national else f"Region {scope}"
+        members = territories.index if national else territories.index[territories["region"].astype(str) == scope]
         jobs.append(Job(key="national" if national else f"region:{scope}", kind="national" if national else "region",
                         name=title, region="" if national else scope, notebook=notebooks["rollup"],
                         parameters={"scope": scope, "store_path": str(store), "data_path": None, "params": base},
                         staging=str(work / "staging" / ROLLUPS / folder), target=str(out / ROLLUPS / folder),
-                        front={"title": title, "subtitle": "Territories side by side", "date": period}, **common))
+                        front={"title": title, "subtitle": "Territories side by side", "date": period},
+                        fingerprint=job_fingerprint(data=sorted(hashes.reindex(members).fillna("").tolist()),
+                                                    params=base, front=period, **code,
+                                                    notebook=files_hash([notebooks["rollup"]])), **common))
     return jobs
 
 
 def _entry(job: Job, outcome: Outcome, previous: dict, kpis) -> dict:
     """The manifest entry of one report after its job."""
+    if outcome.status == "skipped":
+        return {**previous, "status": "ok", "skipped": True, "checked": now()}
     published = outcome.status == "ok" or previous.get("published", False)
     status = outcome.status if outcome.status == "ok" or not previous.get("published") else "stale"
     folder = Path(job.target).name if job.kind == "territory" else f"{ROLLUPS}/{Path(job.target).name}"
     return {"kind": job.kind, "territory_name": job.name, "region": job.region, "folder": folder,
             "status": status, "error": outcome.error, "failing_cell": outcome.failing_cell, "published": published,
-            "params": job.parameters.get("params"), "timings": outcome.timings, "finished": now(),
+            "params": job.parameters.get("params"), "fingerprint": job.fingerprint if outcome.status == "ok"
+            else previous.get("fingerprint"), "attempts": outcome.attempts, "skipped": False,
+            "timings": outcome.timings, "finished": now(),
             "headline": _headline(kpis, job.key) if job.kind == "territory" else {}}
+
+
+def _unchanged(job: Job, previous: dict) -> bool:
+    target = Path(job.target)
+    return (previous.get("fingerprint") == job.fingerprint and previous.get("status") == "ok"
+            and (target / "report.html").is_file() and (target / "report.pdf").is_file())
 
 
 def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = None, renderer: str = "auto",
         notebook: Path | None = None, timeout: int = 600, progress: bool = True,
-        territories: list[str] | None = None) -> dict:
+        territories: list[str] | None = None, force: bool = False, executor: str = "local",
+        scheduler: str | None = None) -> dict:
     """Render every selected territory and the roll-ups; returns the manifest (also in ``out``).
 
     ``territories`` narrows which territory reports are rendered (e.g. one to look at);
-    the national pass, and so every region comparison, still covers the profile's selection.
+    the national pass, and so every region comparison, still covers the profile's
+    selection. ``force`` re-renders unchanged reports. ``executor`` is ``local`` (a
+    process pool of ``jobs`` workers) or ``dask`` (``scheduler`` address, or a
+    LocalCluster of ``jobs`` workers).
     """
     started = time.perf_counter()
     out = Path(out).resolve()
@@ -222,37 +262,52 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
 
     out.mkdir(parents=True, exist_ok=True)
     work = out / WORK
+    shutil.rmtree(work / "staging", ignore_errors=True)  # leftovers of an interrupted run
     register_kernel(work)
     t0 = time.perf_counter()
     tables = national_pass(ds, profile)
     store = write_store(tables, work / "store")
+    hashes = table_hashes({k: v for k, v in tables.items() if k not in ("regions", "nation")})
     national_seconds = time.perf_counter() - t0
 
     window = make_window(ds.sales["period"], profile.get("period_end"), profile.get("period_months", 3))
     selected = list(territories) if territories else selected_territories(ds, profile)
-    job_list = _jobs(ds, profile, selected, out, work, store, window, notebooks, renderer_name, timeout)
+    job_list = _jobs(ds, profile, selected, out, work, store, window, notebooks, renderer_name, timeout, hashes)
 
     manifest = read_manifest(out)
     manifest.update({"generated": now(), "version": __version__, "data": str(Path(data).resolve()),
                      "profile": str(profile_path) if profile_path else None, "renderer": renderer_name,
-                     "analysis_period": window.label("analysis"), "comparison_period": window.label("comparison")})
-    entries = manifest.setdefault("territories", {})
-    rollups = manifest.setdefault("rollups", {})
-    jobs = jobs or os.cpu_count() or 1
+                     "executor": executor, "analysis_period": window.label("analysis"),
+                     "comparison_period": window.label("comparison")})
+    books = {"territory": manifest.setdefault("territories", {}), "rollup": manifest.setdefault("rollups", {})}
+    book = lambda job: books["territory" if job.kind == "territory" else "rollup"]
     outcomes: list[Outcome] = []
-    bar = tqdm(total=len(job_list), desc="reports", unit="report", disable=not progress, file=sys.stderr)
-    with ProcessPoolExecutor(max_workers=min(jobs, max(len(job_list), 1)), mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(execute, job): job for job in job_list}
-        for future in as_completed(futures):
-            job, outcome = futures[future], future.result()
-            outcomes.append(outcome)
-            book = entries if job.kind == "territory" else rollups
-            book[job.key] = _entry(job, outcome, book.get(job.key, {}), tables["kpis"])
-            bar.set_postfix_str(f"{job.key} {outcome.status}")
-            bar.update()
+
+    def record(job: Job, outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        book(job)[job.key] = _entry(job, outcome, book(job).get(job.key, {}), tables["kpis"])
+        write_manifest(out, manifest)  # after every job: an interrupted run resumes from here
+
+    todo = []
+    for job in job_list:
+        if not force and _unchanged(job, book(job).get(job.key, {})):
+            record(job, Outcome(job.key, "skipped"))
+        else:
+            todo.append(job)
+    bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not progress or not todo, file=sys.stderr)
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
+    if todo:
+        with get_executor(executor, workers, scheduler) as pool:
+            futures = {pool.submit(execute, job): job for job in todo}
+            for future in as_completed(futures):
+                job, outcome = futures[future], future.result()
+                record(job, outcome)
+                bar.set_postfix_str(f"{job.key} {outcome.status}")
+                bar.update()
     bar.close()
     manifest["timings"] = {"national_pass": national_seconds, "total": time.perf_counter() - started}
-    manifest["failed"] = sorted(o.key for o in outcomes if o.status != "ok")
+    manifest["failed"] = sorted(o.key for o in outcomes if o.status == "failed")
+    manifest["summary"] = {status: sum(o.status == status for o in outcomes) for status in ("ok", "skipped", "failed")}
     write_manifest(out, manifest)
     write_index(out, manifest)
     return manifest

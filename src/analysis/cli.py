@@ -43,11 +43,13 @@ def _run(args) -> int:
     manifest = run(Path(args.data), Path(args.params) if args.params else None, Path(args.out), jobs=args.jobs,
                    renderer=args.renderer, notebook=Path(args.notebook) if args.notebook else None,
                    timeout=args.timeout, progress=not args.quiet,
-                   territories=args.territories.split(",") if args.territories else None)
+                   territories=args.territories.split(",") if args.territories else None, force=args.force,
+                   executor=args.executor, scheduler=args.scheduler)
     entries = {**manifest["territories"], **manifest.get("rollups", {})}
-    ok = sum(1 for key, e in entries.items() if e["status"] == "ok" and key not in manifest["failed"])
-    print(f"{ok} report(s) published to {args.out} in {manifest['timings']['total']:.1f}s "
-          f"(index: {Path(args.out) / 'index.html'})")
+    print(summary_table(manifest))
+    summary = manifest["summary"]
+    print(f"{summary['ok']} report(s) rendered, {summary['skipped']} unchanged, {summary['failed']} failed, "
+          f"in {manifest['timings']['total']:.1f}s (index: {Path(args.out) / 'index.html'})")
     if manifest["failed"]:
         print(f"{len(manifest['failed'])} report(s) failed:", file=sys.stderr)
         for tid in manifest["failed"]:
@@ -56,6 +58,21 @@ def _run(args) -> int:
                                                    if entry.get("failing_cell") else ""), file=sys.stderr)
         return 1
     return 0
+
+
+def summary_table(manifest: dict) -> str:
+    """Per kind of report: how many rendered, skipped, failed, and the median step times."""
+    from statistics import median
+
+    lines = [f"{'reports':<12}{'rendered':>9}{'unchanged':>10}{'failed':>7}{'execute s':>11}{'render s':>10}"]
+    for kind, book in (("territories", manifest["territories"]), ("roll-ups", manifest.get("rollups", {}))):
+        entries = list(book.values())
+        done = [e for e in entries if not e.get("skipped") and e.get("timings")]
+        step = lambda name: f"{median(e['timings'].get(name, 0.0) for e in done):.1f}" if done else "-"
+        lines.append(f"{kind:<12}{sum(not e.get('skipped') and e['status'] == 'ok' for e in entries):>9}"
+                     f"{sum(bool(e.get('skipped')) for e in entries):>10}"
+                     f"{sum(e['status'] in ('failed', 'stale') for e in entries):>7}{step('execute'):>11}{step('render'):>10}")
+    return "\n".join(lines)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -85,6 +102,10 @@ def parser() -> argparse.ArgumentParser:
                      help="auto: Quarto when on PATH, otherwise the built-in pandoc/Typst renderer")
     run.add_argument("--notebook", help="territory notebook (default: notebooks/territory.ipynb)")
     run.add_argument("--timeout", type=int, default=600, help="seconds per notebook cell before it is stopped")
+    run.add_argument("--force", action="store_true", help="re-render reports whose inputs did not change")
+    run.add_argument("--executor", choices=("local", "dask"), default="local",
+                     help="local worker processes, or a Dask distributed cluster")
+    run.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster for this run)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
     return p

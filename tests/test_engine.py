@@ -1,0 +1,103 @@
+"""The batch engine: incremental re-render, retry, interruption, and the Dask executor."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from analysis.batch import DEFAULT_NOTEBOOK
+from analysis.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())
+
+
+def copy(published, tmp_path) -> Path:
+    out = tmp_path / "reports"
+    shutil.copytree(published["out"], out)
+    return out
+
+
+def test_unchanged_reports_are_skipped_and_changes_rerender(published, tmp_path):
+    out = copy(published, tmp_path)
+    profile = ROOT / "params" / "demo.yaml"
+    args = ["run", "--data", str(published["data"]), "--params", str(profile), "--out", str(out), "--quiet"]
+    start = time.perf_counter()
+    assert main(args) == 0
+    assert time.perf_counter() - start < 20  # only the national pass: no notebook runs
+    m = manifest(out)
+    assert m["summary"] == {"ok": 0, "skipped": 4, "failed": 0}  # 2 territories, 1 region, national
+    # a threshold change for T02 re-renders T02 and the roll-ups that contain it, not T01
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(profile.read_text() + "  T02:\n    vip_share: 0.7\n")
+    assert main([*args[:3], "--params", str(changed), *args[5:]]) == 0
+    m = manifest(out)
+    assert m["territories"]["T01"]["skipped"] and not m["territories"]["T02"]["skipped"]
+    assert m["territories"]["T02"]["params"]["vip_share"] == 0.7
+    assert m["summary"]["skipped"] == 1 and m["summary"]["ok"] == 3
+
+
+def test_flaky_report_is_retried_once(published, tmp_path, monkeypatch):
+    out = tmp_path / "reports"
+    marker = tmp_path / "markers"
+    marker.mkdir()
+    monkeypatch.setenv("FLAKY_MARKERS", str(marker))
+    nb = nbformat.read(DEFAULT_NOTEBOOK, as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell(
+        "import os, pathlib\nm = pathlib.Path(os.environ['FLAKY_MARKERS']) / territory_id\n"
+        "if not m.exists():\n    m.touch()\n    raise RuntimeError('flaky first attempt')"))
+    flaky = tmp_path / "flaky.ipynb"
+    nbformat.write(nb, flaky)
+    assert main(["run", "--data", str(published["data"]), "--out", str(out), "--notebook", str(flaky),
+                 "--territories", "T01", "--quiet"]) == 0
+    entry = manifest(out)["territories"]["T01"]
+    assert entry["status"] == "ok" and entry["attempts"] == 2
+
+
+def test_interrupted_run_keeps_reports_and_resumes(published, tmp_path):
+    out = copy(published, tmp_path)
+    before = {p: p.read_bytes() for p in out.rglob("report.*")}
+    cmd = [sys.executable, "-m", "analysis.cli", "run", "--data", str(published["data"]), "--out", str(out),
+           "--force", "--jobs", "1", "--quiet"]
+    started = time.time()
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until one report of this run is published, then Ctrl-C
+        entries = manifest(out)["territories"].values() if (out / "manifest.json").is_file() else []
+        if any(e.get("finished", "") >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(started)) for e in entries):
+            break
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=60)
+    for path in before:  # every published report is still there, whole
+        assert path.is_file() and path.stat().st_size > 1000, path
+    assert not [p for p in out.rglob("*") if p.name.startswith(".report") or p.suffix == ".tmp"]
+    assert main(["run", "--data", str(published["data"]), "--out", str(out), "--quiet"]) == 0
+    m = manifest(out)
+    assert m["summary"]["failed"] == 0 and m["summary"]["skipped"] >= 1
+    assert all(e["status"] == "ok" for e in m["territories"].values())
+
+
+def test_dask_local_cluster_matches_local_executor(published, tmp_path):
+    pytest.importorskip("distributed")
+    out = tmp_path / "dask"
+    assert main(["run", "--data", str(published["data"]), "--params", str(ROOT / "params" / "demo.yaml"),
+                 "--out", str(out), "--executor", "dask", "--jobs", "2", "--quiet"]) == 0
+    m = manifest(out)
+    assert m["executor"] == "dask" and m["summary"] == {"ok": 4, "skipped": 0, "failed": 0}
+    local = published["out"]
+    for csv in sorted(local.glob("*/tables/*.csv")):
+        assert (out / csv.relative_to(local)).read_bytes() == csv.read_bytes(), csv
+    assert {e["fingerprint"] for e in m["territories"].values()} == {
+        e["fingerprint"] for e in manifest(local)["territories"].values()}
