@@ -422,3 +422,21 @@ def test_parquet_violations_name_the_row(tiny_dataset):
 
     assert violation.file.endswith("sales.parquet")
     assert violation.examples["row"].tolist() == [3]
+
+
+def test_parquet_cache_of_validated_tables(tiny_dataset, tmp_path):
+    from analysis.data import cache_dataset, load_dataset
+
+    cache = tmp_path / "cache"
+    first = load_dataset(tiny_dataset, cache=cache)  # nothing cached yet: validates
+    entry = cache_dataset(first, cache)
+    assert (entry / "sales.parquet").is_file()
+    again = load_dataset(tiny_dataset, cache=cache)  # read from the cache
+    for name in ("customers", "sales", "activities"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(first, name))
+    assert again.has_activities == first.has_activities
+    sales = read_text_table(tiny_dataset, "sales")
+    sales.loc[0, "units"] = "-5"
+    write_table(tiny_dataset, "sales", sales)  # a changed file misses the cache and is validated
+    with pytest.raises(DataValidationError):
+        load_dataset(tiny_dataset, cache=cache)

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from . import params as parameters
-from .data import load_dataset
+from .data import cache_dataset, load_dataset
 from .errors import TerritoryReportsError
 from .executors import get_executor
 from .exports import export_tables
@@ -245,13 +245,16 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
     LocalCluster of ``jobs`` workers).
     """
     started = time.perf_counter()
-    out = Path(out).resolve()
     notebooks = {"territory": str(Path(notebook or DEFAULT_NOTEBOOK).resolve()), "rollup": str(ROLLUP_NOTEBOOK)}
     for path in notebooks.values():
         if not Path(path).is_file():
             raise TerritoryReportsError(f"notebook not found: {path}")
     profile = parameters.load_profile(profile_path)
-    ds = load_dataset(Path(data), extra_channels=profile.get("extra_channels", ()))
+    out = Path(out).resolve()
+    work = out / WORK
+    t0 = time.perf_counter()
+    ds = load_dataset(Path(data), extra_channels=profile.get("extra_channels", ()), cache=work / "input")
+    load_seconds = time.perf_counter() - t0
     parameters.check_territories(profile, ds.territories["territory_id"], source=str(profile_path or "parameters"))
     if territories:
         parameters.check_territories({"territories": list(territories)}, ds.territories["territory_id"],
@@ -259,9 +262,8 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
         if isinstance(profile.get("territories"), list):  # the national pass must cover them too
             profile = {**profile, "territories": list(dict.fromkeys([*profile["territories"], *territories]))}
     renderer_name = get_renderer(renderer).name
+    cache_dataset(ds, work / "input", extra_channels=profile.get("extra_channels", ()))  # inputs are valid
 
-    out.mkdir(parents=True, exist_ok=True)
-    work = out / WORK
     shutil.rmtree(work / "staging", ignore_errors=True)  # leftovers of an interrupted run
     register_kernel(work)
     t0 = time.perf_counter()
@@ -305,7 +307,8 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
                 bar.set_postfix_str(f"{job.key} {outcome.status}")
                 bar.update()
     bar.close()
-    manifest["timings"] = {"national_pass": national_seconds, "total": time.perf_counter() - started}
+    manifest["timings"] = {"load": load_seconds, "national_pass": national_seconds,
+                           "total": time.perf_counter() - started}
     manifest["failed"] = sorted(o.key for o in outcomes if o.status == "failed")
     manifest["summary"] = {status: sum(o.status == status for o in outcomes) for status in ("ok", "skipped", "failed")}
     write_manifest(out, manifest)

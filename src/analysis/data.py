@@ -20,6 +20,11 @@ from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -135,18 +140,24 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return _default_strings(frame).reset_index(drop=True)
 
 
-def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = ()) -> Dataset:
+def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cache: str | Path | None = None) -> Dataset:
     """Read and validate the dataset in ``folder``.
 
     ``extra_channels`` are accepted in ``activities.channel`` besides the ten of the
     contract (the run profile's ``extra_channels``). Raises
     :class:`~analysis.errors.DatasetNotFoundError` when the folder does not exist and
     :class:`~analysis.errors.DataValidationError` with every violation otherwise.
+
+    With ``cache`` (a folder written by :func:`cache_dataset`), unchanged input files
+    (same names, sizes and modification times) are read from their validated Parquet
+    copy, skipping parsing and validation (large CSV above all).
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetNotFoundError(f"dataset folder not found: {folder}")
     extra = tuple(str(c) for c in extra_channels)
+    if cache is not None:
+        return _cached(folder, extra, Path(cache))
 
     violations: list[Violation] = []
     checks: dict[str, _TableCheck] = {}
@@ -179,6 +190,49 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = ()) -> D
         source=folder,
         files={name: check.path for name, check in checks.items()},
     )
+
+
+# --- the Parquet cache of validated tables ------------------------------------------
+
+
+def _input_key(folder: Path, extra: tuple[str, ...]) -> str:
+    from . import __version__
+
+    stamps = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()
+                    if p.is_file() and p.suffix in (".csv", ".parquet"))
+    raw = json.dumps({"files": stamps, "extra": extra, "version": __version__})
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def _cached(folder: Path, extra: tuple[str, ...], cache: Path) -> Dataset:
+    """Load through the Parquet cache when it holds these inputs (see :func:`load_dataset`)."""
+    entry = cache / _input_key(folder, extra)
+    index = entry / "files.json"
+    if not index.is_file():
+        return load_dataset(folder, extra_channels=extra)
+    files = {name: Path(path) for name, path in json.loads(index.read_text()).items()}
+    frames = {name: pd.read_parquet(entry / f"{name}.parquet") for name in TABLES
+              if (entry / f"{name}.parquet").is_file()}
+    return Dataset(**{name: frames.get(name) for name in TABLES}, source=folder, files=files)
+
+
+def cache_dataset(ds: Dataset, cache: str | Path, *, extra_channels: Iterable[str] = ()) -> Path:
+    """Keep the validated tables of ``ds`` as Parquet in ``cache`` (written atomically)."""
+    cache = Path(cache)
+    extra = tuple(str(c) for c in extra_channels)
+    entry = cache / _input_key(ds.source, extra)
+    if (entry / "files.json").is_file():
+        return entry
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=cache, prefix=".entry-"))
+    for name in TABLES:
+        frame = getattr(ds, name)
+        if frame is not None:
+            frame.to_parquet(staging / f"{name}.parquet", index=False)
+    (staging / "files.json").write_text(json.dumps({k: str(v) for k, v in ds.files.items()}))
+    shutil.rmtree(entry, ignore_errors=True)
+    os.replace(staging, entry)
+    return entry
 
 
 # --- finding and reading files -------------------------------------------------------
