@@ -108,8 +108,10 @@ def main(argv=None) -> int:
     work.mkdir(parents=True)
     import pandas as pd
 
-    ids = pd.read_parquet(data / "territories.parquet")["territory_id"].tolist()
+    territories = pd.read_parquet(data / "territories.parquet")
+    ids = territories["territory_id"].tolist()
     n = len(ids)
+    all_reports = n + territories["region"].nunique() + 1  # territories, regions, national
 
     empty = floor(work)
     print(f"floor: papermill CLI on an empty notebook {empty:.2f} s", flush=True)
@@ -125,7 +127,6 @@ def main(argv=None) -> int:
     fixed = m["timings"]["load"] + m["timings"]["national_pass"]
     rendered = len(m["territories"]) + len(m["rollups"])
     per_report = (first["wall"] - fixed) / rendered
-    all_reports = n + len({e["region"] for e in m["territories"].values()}) * 0 + max(3, n // 25) + 1
     full = fixed + per_report * all_reports if batch_ids else first["wall"]
     print(f"project batch (default settings, {m['executor']} executor): {full:,.0f} s for {n} territories"
           + (f" (timed on {len(batch_ids)} territories + roll-ups, per-report cost scaled)" if batch_ids else "")
