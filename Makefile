@@ -25,6 +25,10 @@ demo: demo-data
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+lab: demo-data
+	$(BIN)/python -m ipykernel install --sys-prefix --name territory-reports --display-name "Territory reports"
+	cd notebooks && ../$(BIN)/jupyter lab explorer.ipynb
+
 look: demo-data
 	$(BIN)/python scripts/look.py --territory T01 --data $(DEMO_DATA) --out reports/look
 

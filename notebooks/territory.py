@@ -21,6 +21,9 @@ params = {"period_end": None, "period_months": 3, "segmentation": {"cut": "media
 # %%
 from IPython.display import display
 
+# figures are laid out by the package: skip the second, "tight" drawing pass
+# %config InlineBackend.print_figure_kwargs = {"bbox_inches": None}
+
 from analysis import figures, sections
 from analysis.territory import load
 

@@ -25,3 +25,19 @@ def test_parameters_cell_and_no_outputs(path):
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def test_explorer_notebook_executes_on_demo_data(published, tmp_path):
+    import shutil
+
+    import papermill as pm
+
+    profile = tmp_path / "profile.yaml"
+    shutil.copy(NOTEBOOKS[0].parents[1] / "params" / "demo.yaml", profile)
+    notebook = NOTEBOOKS[0].parent / "explorer.ipynb"
+    out = pm.execute_notebook(str(notebook), str(tmp_path / "explorer.ipynb"), cwd=str(tmp_path),
+                              parameters={"data_path": str(published["data"]), "profile_path": str(profile)},
+                              kernel_name="python3", progress_bar=False)
+    widget_outputs = [o for c in out.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                      if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert widget_outputs, "the explorer displays its widget"

@@ -19,12 +19,13 @@ from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from jupyter_client.manager import AsyncKernelManager
 from tqdm.auto import tqdm
 
 from . import __version__
 from . import params as parameters
-from .data import cache_dataset, load_dataset
+from .data import cache_dataset, input_key, load_dataset
 from .errors import TerritoryReportsError
 from .executors import get_executor
 from .exports import export_tables
@@ -33,7 +34,7 @@ from .national import national_pass, selected_territories
 from .periods import make_window
 from .publish import now, publish_folder, read_manifest, safe_name, write_index, write_manifest, write_tables
 from .render import TEMPLATES, FrontMatter, get_renderer
-from .store import read_table, read_territory, write_store
+from .store import read_meta, read_table, read_territory, write_store
 
 KERNEL_NAME = "territory-reports"
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -267,9 +268,17 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
     shutil.rmtree(work / "staging", ignore_errors=True)  # leftovers of an interrupted run
     register_kernel(work)
     t0 = time.perf_counter()
-    tables = national_pass(ds, profile)
-    store = write_store(tables, work / "store")
-    hashes = table_hashes({k: v for k, v in tables.items() if k not in ("regions", "nation")})
+    store = work / "store"
+    store_key = job_fingerprint(inputs=input_key(Path(data), tuple(profile.get("extra_channels", ()))),
+                                profile=profile, version=__version__)
+    meta = read_meta(store)
+    if not force and meta.get("key") == store_key:  # same inputs and parameters: the store stands
+        tables = {"kpis": read_table(store, "kpis")}
+        hashes = pd.Series(meta["hashes"], dtype=object)
+    else:
+        tables = national_pass(ds, profile)
+        hashes = table_hashes({k: v for k, v in tables.items() if k not in ("regions", "nation")})
+        write_store(tables, store, meta={"key": store_key, "hashes": hashes.to_dict()})
     national_seconds = time.perf_counter() - t0
 
     window = make_window(ds.sales["period"], profile.get("period_end"), profile.get("period_months", 3))

@@ -245,21 +245,28 @@ def channel_phase(facts: pd.DataFrame,
 # --------------------------------------------------------------- per-rep shares
 
 
-def _split_cost(facts: pd.DataFrame, by: list[str]) -> pd.Series:
+def split_cost(facts: pd.DataFrame, by: Iterable[str] = ()) -> pd.Series:
     """Cost of each fact row as summed over ``by``.
 
     Grouped by market, every market sees the activity's full cost; grouped across
     markets, the cost is split evenly over the markets the activity counts in, so each
     activity's cost is counted once.
     """
+    cost = pd.to_numeric(facts["cost"]).astype(float).fillna(0.0)
     if "market" in by:
-        return facts["cost"].astype(float)
-    return facts["cost"].astype(float) / facts["market_count"]
+        return cost
+    if "market_count" in facts.columns:
+        count = pd.to_numeric(facts["market_count"]).astype(float)
+    else:
+        count = facts.groupby(["territory_id", "activity_id"], sort=False, observed=True)["activity_id"].transform("size")
+    return cost / count.astype(float)
 
 
-def _share(facts: pd.DataFrame, by: Iterable[str], mask: pd.Series, name: str) -> pd.DataFrame:
+def effort_share(facts: pd.DataFrame, by: Iterable[str], mask: pd.Series, name: str) -> pd.DataFrame:
+    """Columns ``by...``, cost, ``<name>_cost`` (cost where ``mask``) and ``<name>`` (their ratio)."""
     by = list(by)
-    cost = _split_cost(facts, by)
+    by = list(by)
+    cost = split_cost(facts, by)
     parts = pd.DataFrame({"cost": cost, f"{name}_cost": cost.where(mask, 0.0)})
     out = parts.groupby([facts[k] for k in by], sort=True, observed=True).sum().reset_index()
     out[name] = _rate(out[f"{name}_cost"], out["cost"])
@@ -276,7 +283,7 @@ def mismatched_effort(facts: pd.DataFrame, by: Sequence[str] = ("territory_id", 
     flagged). Activities of customers without a comparison phase count as mismatched
     (their channel cannot be said to fit).
     """
-    out = _share(facts, by, ~facts["fits"].astype(bool), "mismatched")
+    out = effort_share(facts, by, ~facts["fits"].astype(bool), "mismatched")
     out = out.rename(columns={"mismatched": "mismatched_effort"})
     out["mismatched_flag"] = (out["mismatched_effort"] > cap).astype(bool)
     return out[[*by, "cost", "mismatched_cost", "mismatched_effort", "mismatched_flag"]]
@@ -291,7 +298,7 @@ def over_service(facts: pd.DataFrame, by: Sequence[str] = ("territory_id", "rep_
     cost is 0) and over_service_flag (share above ``cap``; exactly at the cap is not
     flagged).
     """
-    out = _share(facts, by, facts["phase"] == "loyal", "loyal")
+    out = effort_share(facts, by, facts["phase"] == "loyal", "loyal")
     out = out.rename(columns={"loyal": "over_service"})
     out["over_service_flag"] = (out["over_service"] > cap).astype(bool)
     return out[[*by, "cost", "loyal_cost", "over_service", "over_service_flag"]]

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from .channels import split_cost
 from .contract import PHASES, ROLES
 
 #: DESIGN 4.6 default norms, in one place (same keys as ``params.DEFAULTS["norms"]``).
@@ -121,16 +122,6 @@ def _unit_changes(frame: pd.DataFrame, unit_margin_by_market) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _split_cost(facts: pd.DataFrame) -> pd.Series:
-    """Each fact row's part of its activity's cost: cost / markets the activity counts in."""
-    cost = pd.to_numeric(facts["cost"]).astype(float).fillna(0.0)
-    if "market_count" in facts.columns:
-        count = pd.to_numeric(facts["market_count"]).astype(float)
-    else:
-        count = facts.groupby(["territory_id", "activity_id"], sort=False)["activity_id"].transform("size")
-    return cost / count.astype(float)
 
 
 def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
@@ -291,7 +282,7 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
     frame = frame.reset_index(drop=True)
 
     # effort shares and cost (fact rows, cost split over markets)
-    split = _split_cost(facts)
+    split = split_cost(facts)
     parts = facts[["rep_id"]].assign(
         cost=split,
         _priority=split.where(facts["segment"].isin(PRIORITY_SEGMENTS), 0.0),
@@ -431,7 +422,7 @@ def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_mar
     keys = ["territory_id", by]
     facts = facts.reset_index(drop=True)
     frame = frame.reset_index(drop=True)
-    cost = (facts[["territory_id"]].assign(**{by: facts[by].astype(object), "cost": _split_cost(facts)})
+    cost = (facts[["territory_id"]].assign(**{by: facts[by].astype(object), "cost": split_cost(facts)})
             .groupby(keys, sort=False, dropna=False)["cost"].sum().reset_index())
     changes = _unit_changes(frame, unit_margin_by_market).assign(
         territory_id=frame["territory_id"], customer_id=frame["customer_id"])

@@ -195,7 +195,8 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
 # --- the Parquet cache of validated tables ------------------------------------------
 
 
-def _input_key(folder: Path, extra: tuple[str, ...]) -> str:
+def input_key(folder: Path, extra: tuple[str, ...] = ()) -> str:
+    """A key of the input files (names, sizes, modification times) and the contract version."""
     from . import __version__
 
     stamps = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()
@@ -206,7 +207,7 @@ def _input_key(folder: Path, extra: tuple[str, ...]) -> str:
 
 def _cached(folder: Path, extra: tuple[str, ...], cache: Path) -> Dataset:
     """Load through the Parquet cache when it holds these inputs (see :func:`load_dataset`)."""
-    entry = cache / _input_key(folder, extra)
+    entry = cache / input_key(folder, extra)
     index = entry / "files.json"
     if not index.is_file():
         return load_dataset(folder, extra_channels=extra)
@@ -220,7 +221,7 @@ def cache_dataset(ds: Dataset, cache: str | Path, *, extra_channels: Iterable[st
     """Keep the validated tables of ``ds`` as Parquet in ``cache`` (written atomically)."""
     cache = Path(cache)
     extra = tuple(str(c) for c in extra_channels)
-    entry = cache / _input_key(ds.source, extra)
+    entry = cache / input_key(ds.source, extra)
     if (entry / "files.json").is_file():
         return entry
     cache.mkdir(parents=True, exist_ok=True)

@@ -19,12 +19,19 @@ def write_store(tables: dict[str, pd.DataFrame], folder: Path, meta: dict | None
     """Write every table to ``folder/<name>.parquet`` (sorted by territory_id)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / META).unlink(missing_ok=True)  # written last: a store without it is incomplete
     for name, frame in tables.items():
         frame = frame.sort_values("territory_id", kind="mergesort") if "territory_id" in frame else frame
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{name}.parquet",
                        row_group_size=20_000)
     (folder / META).write_text(json.dumps({"tables": sorted(tables), **(meta or {})}, indent=2, default=str))
     return folder
+
+
+def read_meta(folder: Path) -> dict:
+    """The store's metadata (empty when there is no complete store)."""
+    path = Path(folder) / META
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def read_territory(folder: Path, territory_id: str) -> dict[str, pd.DataFrame]:
