@@ -50,6 +50,9 @@ sections.headline(t)
 # D (minimal, digital only).
 
 # %%
+sections.cut_note(t)
+
+# %%
 #| label: fig-segments
 #| fig-cap: "Each point is a customer in one market. Dashed line: potential cut point; dotted line: support cut point. B customers (orange triangles, lower right) are the largest opportunity."
 figures.segment_scatter(t.customers);

@@ -41,6 +41,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .channels import DEFAULT_FIT
+from .contract import CHANNELS, CUSTOMER_TYPES, PHASES, ROLES
+
 TABLES = ("territories", "reps", "customers", "products", "markets", "sales", "activities")
 
 # --- invented name material ---------------------------------------------------------
@@ -68,7 +71,7 @@ PERIPHERAL_KINDS = ("Nursing Home", "Health Centre", "Rehabilitation Clinic", "C
 EMAIL_DOMAINS = ("mail.example", "clinic.example", "health.example")
 
 # --- customers ----------------------------------------------------------------------
-TYPES = ("hcp", "department", "hospital", "pharmacy", "distributor", "supplier", "peripheral")
+TYPES = CUSTOMER_TYPES
 HCP, DEPARTMENT, HOSPITAL, PHARMACY, DISTRIBUTOR, SUPPLIER, PERIPHERAL = range(len(TYPES))
 PRESCRIBING = (HCP, DEPARTMENT, HOSPITAL, PHARMACY)
 #: Type mix of the prescribing customers (hcp, department, hospital, pharmacy).
@@ -131,8 +134,6 @@ SHARE_FLOOR = 0.03
 DOMINANT_ALPHA, DOMINATED_ALPHA = 12.0, 0.6
 
 # --- activities ---------------------------------------------------------------------
-CHANNELS = ("f2f_visit", "phone", "email", "web_interview", "web_lecture", "offline_lecture",
-            "briefing_session", "chat_app", "edetailing", "social")
 EVENT_CHANNELS = ("web_lecture", "offline_lecture", "briefing_session")
 #: Cost per contact (uniform between the bounds); events are priced per head.
 CHANNEL_COST = {
@@ -148,16 +149,8 @@ CHANNEL_RESPONSE = {
     "offline_lecture": (0.45, 0.10), "briefing_session": (0.40, 0.10),
     "chat_app": (0.12, 0.40), "edetailing": (0.12, 0.35), "social": (0.03, 0.20),
 }
-PHASES = ("unaware", "aware", "interested", "trial", "adopter", "loyal")
-#: DESIGN 4.5 default fit: which channels suit which phase.
-FIT = {
-    "unaware": ("email", "web_lecture", "social", "edetailing"),
-    "aware": ("email", "web_lecture", "web_interview", "edetailing", "chat_app"),
-    "interested": ("web_interview", "briefing_session", "offline_lecture", "phone"),
-    "trial": ("f2f_visit", "phone", "offline_lecture", "web_interview"),
-    "adopter": ("f2f_visit", "offline_lecture", "phone"),
-    "loyal": ("f2f_visit", "chat_app", "phone"),
-}
+#: DESIGN 4.5 default fit: which channels suit which phase (the reps' world follows it).
+FIT = DEFAULT_FIT
 #: Response multiplier when the channel fits the phase, and when it does not.
 FIT_RESPONSE, MISFIT_RESPONSE = 1.6, 0.6
 #: Responsiveness by phase (and for relationship customers, last).
@@ -177,7 +170,6 @@ HABIT_MIX = {
 #: customers at adopter or loyal get this many times more face-to-face visits.
 HOSPITAL_EVENT_BOOST, WARM_F2F_BOOST = 1.5, 2.5
 RELATIONSHIP_MIX = {"f2f_visit": 45, "phone": 30, "email": 20, "chat_app": 5}
-ROLES = ("chronic", "specialty")
 #: Activity weight by rep role and customer type (hcp, department, hospital, pharmacy).
 ROLE_FOCUS = np.array([[1.0, 0.35, 0.30, 0.8],
                        [0.35, 2.5, 2.0, 0.1]])

@@ -234,3 +234,18 @@ def coaching_flags(s) -> Table:
     keep = ["territory_id", *[f for f in FLAGS if total[f] > 0]]
     return table(frame[keep], formats={f: "int" for f in FLAGS},
                  labels={"territory_id": "territory", **{f: f.replace("_", " ") for f in FLAGS}})
+
+
+CUT_WORDS = {"median": "the territory median", "quantile": "the territory's {q:.0%} quantile",
+             "absolute": "a fixed value from the run profile"}
+
+
+def cut_note(t) -> Note:
+    """Which cut points split the segments, and how they were chosen."""
+    seg = t.params["segmentation"]
+    how = CUT_WORDS[seg["cut"]].format(q=seg.get("q") or 0.5)
+    rows = t.customers.dropna(subset=["potential_cut"]).groupby("market", observed=True)[
+        ["potential_cut", "support_cut"]].first()
+    parts = [f"{escape_markdown(m)}: potential ≥ {fmt_number(r['potential_cut'], 'float1')} boxes per month, "
+             f"support ≥ {fmt_number(r['support_cut'], 'pct1')}" for m, r in rows.iterrows()]
+    return Note(f"Cut points ({escape_markdown(how)}, {escape_markdown(seg['grid'])} grid): " + "; ".join(parts) + ".")
