@@ -27,7 +27,7 @@ test: $(STAMP)
 
 lab: demo-data
 	$(BIN)/python -m ipykernel install --sys-prefix --name territory-reports --display-name "Territory reports"
-	cd notebooks && ../$(BIN)/jupyter lab explorer.ipynb
+	cd notebooks && ../$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,) explorer.ipynb
 
 look: demo-data
 	$(BIN)/python scripts/look.py --territory T01 --data $(DEMO_DATA) --out reports/look
