@@ -180,10 +180,14 @@ def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: 
             "templates": files_hash(sorted(Path(str(TEMPLATES)).glob("*")))}
     period = f"Analysis period {window.label('analysis')}"
     jobs = []
+    folders: dict[str, str] = {}
     for tid in selected:
         folder = safe_name(tid)
-        if folder == ROLLUPS:
-            raise TerritoryReportsError(f"territory id {tid!r} clashes with the roll-up folder name")
+        if folder == ROLLUPS or folder in folders:
+            other = "the roll-up folder" if folder == ROLLUPS else f"territory {folders[folder]!r}"
+            raise TerritoryReportsError(f"territory id {tid!r} would publish to folder {folder!r}, like {other}: "
+                                        "rename one of them")
+        folders[folder] = tid
         name, region = str(territories.loc[tid, "territory_name"]), str(territories.loc[tid, "region"])
         params = parameters.effective(profile, tid)
         jobs.append(Job(key=tid, kind="territory", name=name, region=region, notebook=notebooks["territory"],

@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     except TerritoryReportsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # read-only or full output folder, missing permissions
+        print(f"error: cannot write {exc.filename or ''}: {exc.strerror or exc} "
+              "(published reports are untouched)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: published reports are untouched; run again to finish", file=sys.stderr)
         return 130

@@ -283,11 +283,32 @@ _NOT_UTF8 = "the file is not UTF-8 text"
 _NOT_UTF8_HINT = "save it as 'CSV UTF-8' (in Excel: File > Save As > CSV UTF-8)"
 
 
-def _csv_header(path: Path) -> list[str]:
+def _delimiter(path: Path) -> str:
+    """``;`` for Excel-style exports (a header with semicolons and no commas), else ``,``."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            first = handle.readline()
+    except UnicodeDecodeError:
+        raise _ReadError(_NOT_UTF8, _NOT_UTF8_HINT) from None
+    return ";" if ";" in first and "," not in first else ","
+
+
+#: A number written with a decimal comma (and optional dot thousands separators).
+DECIMAL_COMMA = r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$"
+
+
+def _decimal_point(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Cells that are decimal-comma numbers, rewritten with a decimal point."""
+    is_number = pc.fill_null(pc.match_substring_regex(column, DECIMAL_COMMA), False)
+    dotted = pc.replace_substring(pc.replace_substring(column, ".", ""), ",", ".")
+    return pc.if_else(is_number, dotted, column)
+
+
+def _csv_header(path: Path, delimiter: str = ",") -> list[str]:
     """The column names of a CSV file (a BOM is tolerated); checks they are usable."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), None)
+            header = next(csv.reader(handle, delimiter=delimiter), None)
     except UnicodeDecodeError:
         raise _ReadError(_NOT_UTF8, _NOT_UTF8_HINT) from None
     if not header or all(not name.strip() for name in header):
@@ -300,20 +321,25 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    header = _csv_header(path)
+    """A CSV file as text columns. Excel-style files (``;`` separated) are tolerated, and
+    their decimal-comma numbers (``12,5``, ``1.234,5``) read as ``12.5`` and ``1234.5``."""
+    delimiter = _delimiter(path)
+    header = _csv_header(path, delimiter)
     names = pa_csv.ReadOptions(column_names=header, skip_rows=1)
     convert = pa_csv.ConvertOptions(
         column_types={name: pa.string() for name in header},
         strings_can_be_null=True, quoted_strings_can_be_null=True, null_values=[""],
     )
     # Blank lines are read as empty rows (then dropped) so that index = line number.
-    parse = pa_csv.ParseOptions(ignore_empty_lines=False)
+    parse = pa_csv.ParseOptions(ignore_empty_lines=False, delimiter=delimiter)
     try:
         table = pa_csv.read_csv(path, read_options=names, parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc) or "UTF-8" in str(exc):
             raise _ReadError(_NOT_UTF8, _NOT_UTF8_HINT) from None
         raise _ReadError("the file could not be read as CSV", str(exc).strip()) from None
+    if delimiter == ";":
+        table = pa.table({name: _decimal_point(table[name]) for name in table.column_names})
     frame = table.to_pandas(types_mapper=_arrow_string_mapper)
     frame.index = pd.RangeIndex(2, len(frame) + 2)
     unnamed_empty = [c for c in frame.columns if c.startswith("unnamed_") and frame[c].isna().all()]

@@ -28,6 +28,16 @@ def style() -> None:
                                 "axes.titlesize": 12, "figure.autolayout": False})
 
 
+def placeholder(title: str, message: str) -> plt.Figure:
+    """A small figure saying why there is nothing to draw (the section still renders)."""
+    style()
+    fig, ax = plt.subplots(figsize=(8, 1.6))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, color="#52606d", wrap=True)
+    fig.suptitle(title, fontweight="bold")
+    return fig
+
+
 def segment_scatter(customers: pd.DataFrame) -> plt.Figure:
     """Potential vs support per market, coloured and shaped by segment, with cut lines.
 
@@ -169,6 +179,9 @@ def migration_heatmap(migration: pd.DataFrame) -> plt.Figure:
 
 def channel_phase_heatmaps(channel_phase: pd.DataFrame) -> plt.Figure:
     """Effort share and progression rate per channel x phase (all markets); hatched: off-fit."""
+    if channel_phase.empty or channel_phase["activities"].sum() == 0:
+        return placeholder("Channel-phase mapping", "No activities in the analysis period: the data has no "
+                           "activities table, or no activity in these months.")
     style()
     rows = channel_phase.groupby(["channel", "phase"], observed=True, sort=False).agg(
         cost=("cost", "sum"), activities=("activities", "sum"), customers_touched=("customers_touched", "sum"),

@@ -161,7 +161,8 @@ def analyse(ds: Dataset, params: Mapping) -> dict[str, pd.DataFrame]:
     maintenance = maintenance_list(ds.customers, frame, ds.activities, as_of, params["cadence"])
     value = "own_units" if params.get("vip_by") == "own_units" else "potential"
     kpis = headline(ds, frame, coaching, roi_segment, maintenance, window).assign(
-        roi_units_only=margins.defaulted)
+        roi_units_only=margins.defaulted, has_activities=ds.has_activities and not ds.activities.empty,
+        has_comparison=bool((sales["window"] == "comparison").any()))
     return {
         "customers": frame,
         "kpis": kpis,

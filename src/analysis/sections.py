@@ -74,9 +74,17 @@ def readable(value) -> str:
 def period_note(t) -> Note:
     """One sentence saying which months the report compares."""
     k = t.kpi
-    return Note(f"Analysis period **{escape_markdown(k['analysis_period'])}**, compared with "
-                f"**{escape_markdown(k['comparison_period'])}**. Territory {escape_markdown(t.territory_id)} "
-                f"in region {escape_markdown(t.region)}.")
+    text = (f"Analysis period **{escape_markdown(k['analysis_period'])}**, compared with "
+            f"**{escape_markdown(k['comparison_period'])}**. Territory {escape_markdown(t.territory_id)} "
+            f"in region {escape_markdown(t.region)}.")
+    if not k.get("has_activities", True):
+        text += ("\n\n> **No activity data.** This dataset has sales only: coverage, effort, channels, "
+                 "coaching, ROI and the phases that rest on responses need the activities table; those "
+                 "sections show no effort.")
+    if not k.get("has_comparison", True):
+        text += ("\n\n> **No comparison period.** The data has no sales before the analysis period: changes, "
+                 "phase migration, progression and ROI need it and are not meaningful here.")
+    return Note(text)
 
 
 def flags_summary(t) -> Table:
