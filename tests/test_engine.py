@@ -101,3 +101,25 @@ def test_dask_local_cluster_matches_local_executor(published, tmp_path):
         assert (out / csv.relative_to(local)).read_bytes() == csv.read_bytes(), csv
     assert {e["fingerprint"] for e in m["territories"].values()} == {
         e["fingerprint"] for e in manifest(local)["territories"].values()}
+
+
+@pytest.mark.parametrize("delay", [3.0, 9.0])
+def test_killed_run_never_shows_half_written_files(published, tmp_path, delay):
+    out = copy(published, tmp_path)
+    before = {p: p.read_bytes() for p in out.rglob("report.*")}
+    cmd = [sys.executable, "-m", "analysis.cli", "run", "--data", str(published["data"]), "--out", str(out),
+           "--force", "--jobs", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up
+    proc.wait(timeout=30)
+    for path, content in before.items():  # each published file is the old one or a complete new one
+        assert path.is_file()
+        data = path.read_bytes()
+        if path.suffix == ".pdf":
+            assert data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:], path
+        elif path.suffix == ".html":
+            assert data.rstrip().endswith(b"</html>"), path
+    json.loads((out / "manifest.json").read_text())  # never half written
+    assert main(["run", "--data", str(published["data"]), "--out", str(out), "--quiet"]) == 0
+    assert manifest(out)["summary"]["failed"] == 0

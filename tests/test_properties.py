@@ -53,3 +53,18 @@ def test_invariants_hold_on_random_datasets(seed, territories, customers, months
     for share in ("coverage", "vip_share", "effort_on_priority", "mismatched_effort", "over_service"):
         assert out["kpis"][share].dropna().between(0, 1).all()
     assert np.isfinite(out["coaching"]["roi"].dropna()).all()
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), territories=st.integers(1, 3), customers=st.integers(10, 80),
+       fmt=st.sampled_from(["csv", "parquet"]))
+def test_loader_accepts_every_generated_dataset(tmp_path_factory, seed, territories, customers, fmt):
+    from analysis.data import load_dataset
+    from analysis.demo import write
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    write(generate(seed=seed, n_regions=1, n_territories=territories, n_customers=customers), folder, fmt=fmt)
+    ds = load_dataset(folder)
+    assert len(ds.customers) == customers and ds.has_activities
+    out = national_pass(ds, {})
+    assert set(out["kpis"]["territory_id"]) == set(ds.territories["territory_id"])
