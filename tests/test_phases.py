@@ -93,15 +93,17 @@ def test_phase_change():
 # -------------------------------------------------------------------- responses
 
 
-def test_window_codes_match_assign_dates():
+def test_window_codes_match_the_period_mapping():
     dates = pd.Series(pd.to_datetime([
         "2025-09-30 23:59", "2025-10-01 00:00", "2025-12-31 23:59", "2026-01-01 00:00",
         "2026-03-31 12:00", "2026-04-01 00:00", "2026-06-30 23:59", "2026-07-01 00:00", None,
     ]))
     codes = window_codes(dates, WINDOW)
     assert codes.tolist() == [-1, 0, 0, 1, 1, 2, 2, -1, -1]
-    expected = WINDOW.assign_dates(dates).map({w: i for i, w in enumerate(WINDOWS)}).fillna(-1)
+    # the same as mapping each date's month through the window's periods
+    expected = WINDOW.assign(dates.dt.strftime("%Y-%m")).map({w: i for i, w in enumerate(WINDOWS)}).fillna(-1)
     assert codes.tolist() == expected.astype(int).tolist()
+    assert WINDOW.assign_dates(dates).tolist()[1:4] == ["before", "before", "comparison"]
 
 
 def test_responses_by_window_counts():

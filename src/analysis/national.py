@@ -21,8 +21,8 @@ from .contract import CHANNELS
 from .data import Dataset
 from .maintenance import maintenance_list
 from .market import customer_markets, product_units, units_by_window, units_wide, window_sales
-from .periods import WINDOWS, Window, make_window
-from .phases import derive_phases, migration, migration_rates, phase_change, phases_from_table, responses_by_window, window_codes
+from .periods import WINDOWS, Window, make_window, window_codes
+from .phases import derive_phases, migration, migration_rates, phase_change, phases_from_table, responses_by_window
 from .potential import potential
 from .profile import completeness
 from .quality import data_quality

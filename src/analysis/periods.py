@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 WINDOWS = ("before", "comparison", "analysis")
@@ -66,7 +67,8 @@ class Window:
 
     def assign_dates(self, dates: pd.Series) -> pd.Series:
         """Map a Series of dates to window names (missing when outside)."""
-        return self.assign(dates.dt.strftime("%Y-%m"))
+        names = np.array([*WINDOWS, None], dtype=object)
+        return pd.Series(names[window_codes(dates, self)], index=dates.index, dtype=object)
 
 
 def make_window(sales_periods: pd.Series, period_end: str | None = None, months: int = 3) -> Window:
@@ -78,3 +80,20 @@ def make_window(sales_periods: pd.Series, period_end: str | None = None, months:
             raise ValueError("no sales periods: cannot default period_end")
         period_end = str(pd.Series(sales_periods).max())
     return Window(str(period_end), int(months))
+
+
+def window_codes(dates: pd.Series, window: Window) -> np.ndarray:
+    """Index into ``WINDOWS`` of each date (0 before, 1 comparison, 2 analysis; -1 outside).
+
+    The same mapping as :meth:`Window.assign_dates`, by comparing timestamps with the
+    window bounds instead of formatting every date.
+    """
+    stamps = pd.to_datetime(pd.Series(dates))
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):  # wall-clock time, as assign_dates reads it
+        stamps = stamps.dt.tz_localize(None)
+    values = stamps.to_numpy()
+    edges = np.array([window.start_date(w) for w in WINDOWS] + [window.end_date(WINDOWS[-1])],
+                     dtype="datetime64[ns]").astype(values.dtype)
+    codes = np.searchsorted(edges, values, side="right") - 1
+    codes[(codes >= len(WINDOWS)) | np.isnat(values)] = -1
+    return codes.astype(np.int8)

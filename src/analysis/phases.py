@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import PHASES, POSITIVE_OUTCOMES
-from .periods import WINDOWS, Window
+from .periods import WINDOWS, Window, window_codes
 from .support import support
 
 GROUP = ["territory_id", "market"]
@@ -80,23 +80,6 @@ def phase_change(frame: pd.DataFrame) -> pd.Series:
     is missing.
     """
     return (phase_rank(frame["phase"]) - phase_rank(frame["phase_previous"])).rename("phase_change")
-
-
-def window_codes(dates: pd.Series, window: Window) -> np.ndarray:
-    """Index into ``WINDOWS`` of each date (0 before, 1 comparison, 2 analysis; -1 outside).
-
-    The same mapping as :meth:`Window.assign_dates`, by comparing timestamps with the
-    window bounds instead of formatting every date.
-    """
-    stamps = pd.to_datetime(pd.Series(dates))
-    if isinstance(stamps.dtype, pd.DatetimeTZDtype):  # wall-clock time, as assign_dates reads it
-        stamps = stamps.dt.tz_localize(None)
-    values = stamps.to_numpy()
-    edges = np.array([window.start_date(w) for w in WINDOWS] + [window.end_date(WINDOWS[-1])],
-                     dtype="datetime64[ns]").astype(values.dtype)
-    codes = np.searchsorted(edges, values, side="right") - 1
-    codes[(codes >= len(WINDOWS)) | np.isnat(values)] = -1
-    return codes.astype(np.int8)
 
 
 def responses_by_window(activities: pd.DataFrame, window: Window) -> pd.DataFrame:

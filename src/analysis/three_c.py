@@ -22,8 +22,8 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from .periods import WINDOWS, Window
-from .phases import GROUP, PHASE_RANK, PHASES, _grid, _require, as_phase, phase_rank, window_codes
+from .periods import WINDOWS, Window, window_codes
+from .phases import GROUP, PHASE_RANK, PHASES, _grid, _require, as_phase, phase_rank
 
 POSITIONS = ("competitor_dominant", "contested", "own_led", "no_sales")
 POSITION_DTYPE = pd.CategoricalDtype(list(POSITIONS), ordered=True)
