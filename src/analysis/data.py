@@ -233,6 +233,9 @@ def cache_dataset(ds: Dataset, cache: str | Path, *, extra_channels: Iterable[st
     (staging / "files.json").write_text(json.dumps({k: str(v) for k, v in ds.files.items()}))
     shutil.rmtree(entry, ignore_errors=True)
     os.replace(staging, entry)
+    for stale in cache.iterdir():  # one entry: the inputs of the latest run
+        if stale.is_dir() and stale != entry and not stale.name.startswith(".entry-"):
+            shutil.rmtree(stale, ignore_errors=True)
     return entry
 
 
