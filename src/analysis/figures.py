@@ -85,21 +85,30 @@ def _facets(n: int, width: float = 5.2, height: float = 4.2):
     return fig, axes[0]
 
 
+def per_market(frame: pd.DataFrame, suptitle: str, size: tuple[float, float], draw) -> plt.Figure:
+    """One panel per market of ``frame``: ``draw(ax, rows, index)`` fills each, titled by market."""
+    style()
+    markets = sorted(frame["market"].unique())
+    fig, axes = _facets(len(markets), *size)
+    for index, (ax, market) in enumerate(zip(axes, markets)):
+        draw(ax, frame[frame["market"] == market], index)
+        ax.set_title(market, fontsize=10.5)
+    fig.suptitle(suptitle, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
 def pareto_curve(lorenz: pd.DataFrame, vip_share: float = 0.8) -> plt.Figure:
     """Cumulative share of value against cumulative share of customers, per market.
 
     ``lorenz`` from :func:`analysis.segmentation.lorenz`. The VIP cut is where the curve
     reaches ``vip_share``; the diagonal is an equal spread for comparison.
     """
-    style()
-    markets = sorted(lorenz["market"].unique())
-    fig, axes = _facets(len(markets), 4.6, 4.0)
-    for ax, market, marker in zip(axes, markets, ("o", "s", "^", "D")):
-        rows = lorenz[lorenz["market"] == market]
+    def draw(ax, rows, index):
         x = np.concatenate([[0.0], rows["customer_share"].to_numpy()])
         y = np.concatenate([[0.0], rows["value_share"].to_numpy()])
-        ax.plot(x, y, color="#0072B2", linewidth=2, marker=marker, markevery=max(len(x) // 10, 1), markersize=4,
-                label="customers ranked by value")
+        ax.plot(x, y, color="#0072B2", linewidth=2, marker="osD^"[index % 4], markevery=max(len(x) // 10, 1),
+                markersize=4, label="customers ranked by value")
         ax.plot([0, 1], [0, 1], color="#7f7f7f", linestyle=":", linewidth=1, label="equal spread")
         reached = rows[rows["value_share"] >= vip_share - 1e-9]
         if len(reached):
@@ -115,11 +124,9 @@ def pareto_curve(lorenz: pd.DataFrame, vip_share: float = 0.8) -> plt.Figure:
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.set_xlabel("Share of customers (ranked, largest first)")
         ax.set_ylabel("Cumulative share of potential")
-        ax.set_title(market, fontsize=10.5)
         ax.legend(loc="lower right", fontsize=8, frameon=False)
-    fig.suptitle("Pareto curve: how concentrated the potential is", fontweight="bold")
-    fig.tight_layout()
-    return fig
+
+    return per_market(lorenz, "Pareto curve: how concentrated the potential is", (4.6, 4.0), draw)
 
 
 def _heatmap(ax, matrix: pd.DataFrame, annot: pd.DataFrame, *, cmap: str, fmt_label: str, vmax=None,
@@ -135,46 +142,36 @@ def _heatmap(ax, matrix: pd.DataFrame, annot: pd.DataFrame, *, cmap: str, fmt_la
                                                               edgecolor="#333333", linewidth=0))
 
 
+def _counts(matrix: pd.DataFrame) -> pd.DataFrame:
+    return matrix.map(lambda v: f"{v:,.0f}" if v else "")
+
+
 def three_c_heatmap(three_c: pd.DataFrame) -> plt.Figure:
     """Customers per phase x competitor position, per market (3C matrix)."""
-    style()
-    markets = sorted(three_c["market"].unique())
-    fig, axes = _facets(len(markets), 5.4, 4.3)
-    for ax, market in zip(axes, markets):
-        rows = three_c[three_c["market"] == market]
+    def draw(ax, rows, index):
         matrix = rows.pivot_table(index="phase", columns="competitor_position", values="customers",
                                   aggfunc="sum", observed=False).iloc[::-1]
         matrix.columns = [str(c).replace("_", " ") for c in matrix.columns]
-        _heatmap(ax, matrix, matrix.map(lambda v: f"{v:,.0f}" if v else ""), cmap="cividis",
-                 fmt_label="customers")
+        _heatmap(ax, matrix, _counts(matrix), cmap="cividis", fmt_label="customers")
         ax.set_xlabel("Competitor position (analysis period)")
         ax.set_ylabel("Customer phase (adoption ladder)")
-        ax.set_title(market, fontsize=10.5)
         ax.tick_params(axis="x", rotation=20)
-    fig.suptitle("3C matrix: customer phase against competitor position", fontweight="bold")
-    fig.tight_layout()
-    return fig
+
+    return per_market(three_c, "3C matrix: customer phase against competitor position", (5.4, 4.3), draw)
 
 
 def migration_heatmap(migration: pd.DataFrame) -> plt.Figure:
     """Phase migration between the comparison and the analysis period (row rates, counts)."""
-    style()
-    markets = sorted(migration["market"].unique())
-    fig, axes = _facets(len(markets), 5.4, 4.5)
-    for ax, market in zip(axes, markets):
-        rows = migration[migration["market"] == market]
+    def draw(ax, rows, index):
         counts = rows.pivot_table(index="phase_previous", columns="phase", values="customers", aggfunc="sum",
                                   observed=False)
         rates = counts.div(counts.sum(axis=1).where(lambda s: s > 0), axis=0)
-        annot = counts.map(lambda v: f"{v:,.0f}" if v else "")
-        _heatmap(ax, rates, annot, cmap="cividis", fmt_label="share of the row (customers in cell)", vmax=1)
+        _heatmap(ax, rates, _counts(counts), cmap="cividis", fmt_label="share of the row (customers in cell)", vmax=1)
         ax.set_xlabel("Phase in the analysis period")
         ax.set_ylabel("Phase in the comparison period")
-        ax.set_title(market, fontsize=10.5)
         ax.tick_params(axis="x", rotation=30)
-    fig.suptitle("Phase migration: above the diagonal moved up, below slipped", fontweight="bold")
-    fig.tight_layout()
-    return fig
+
+    return per_market(migration, "Phase migration: above the diagonal moved up, below slipped", (5.4, 4.5), draw)
 
 
 def channel_phase_heatmaps(channel_phase: pd.DataFrame) -> plt.Figure:
