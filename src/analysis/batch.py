@@ -76,9 +76,24 @@ class Outcome:
 
 class IPCKernelManager(AsyncKernelManager):
     """Kernels reached over IPC sockets: no TCP ports to race for between concurrent
-    launches (papermill#511) and no plain-TCP warning from the kernel."""
+    launches (papermill#511) and no plain-TCP warning from the kernel. The kernel
+    process's own stderr (start-up and shutdown chatter) goes to ``log_path`` when set,
+    not to the batch's terminal."""
 
     transport = "ipc"
+    log_path: str | None = None
+
+    async def start_kernel(self, **kw):
+        if not self.log_path:
+            return await super().start_kernel(**kw)
+        Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:  # the kernel process keeps its own copy of the handle
+            return await super().start_kernel(**{"stderr": log, **kw})
+
+
+def kernel_manager(log_path: Path) -> type[IPCKernelManager]:
+    """An :class:`IPCKernelManager` writing the kernel's stderr to ``log_path``."""
+    return type("JobKernelManager", (IPCKernelManager,), {"log_path": str(log_path)})
 
 
 def register_kernel(work: Path) -> Path:
@@ -111,9 +126,10 @@ def _attempt(job: Job, timings: dict) -> None:
     staging.mkdir(parents=True)
     notebook_out = staging / "report.ipynb"
     start = time.perf_counter()
+    log = Path(job.store).parent / "logs" / f"{Path(job.staging).name}.kernel.log"
     pm.execute_notebook(job.notebook, str(notebook_out), kernel_name=KERNEL_NAME, cwd=str(staging),
                         parameters=job.parameters, progress_bar=False, log_output=False,
-                        execution_timeout=job.timeout, kernel_manager_class=IPCKernelManager)
+                        execution_timeout=job.timeout, kernel_manager_class=kernel_manager(log))
     timings["execute"] = time.perf_counter() - start
 
     start = time.perf_counter()
