@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import nbformat
 import pandas as pd
-import pytest
 
 from analysis.batch import DEFAULT_NOTEBOOK
 from analysis.cli import main

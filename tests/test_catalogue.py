@@ -10,7 +10,6 @@ like and the tool accepts, each with its documented tolerance.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from conftest import read_text_table, write_table
 

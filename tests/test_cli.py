@@ -1,7 +1,6 @@
 """The command line: clear errors, non-zero exits, nothing written on bad input."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from conftest import read_text_table, write_table
 

@@ -364,7 +364,6 @@ def _flags(out: pd.DataFrame, norms: Mapping[str, float]) -> tuple[dict[str, pd.
     }
     add = (lo - covered).clip(lower=0)
     drop = (covered - hi).clip(lower=0)
-    dept_missing = out["departments_missing"]
     unqualified = out["_unqualified"]
     texts = {
         "coverage_low": ("Covers " + _count(covered) + " " + _plural(covered, "customer", "customers")
