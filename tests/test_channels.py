@@ -509,3 +509,25 @@ def test_effort_shares_sum_to_one_and_rates_are_shares(data):
     fits = fit_matrix()
     chosen = nbc.merge(fits, left_on=["phase", "next_best_channel"], right_on=["phase", "channel"], how="left")
     assert chosen["fits"].all()  # the next best channel always fits the current phase
+
+
+def test_channel_totals_by_hand():
+    from analysis.channels import channel_totals
+
+    table = pd.DataFrame({
+        "channel": ["phone", "phone", "email", "social"],
+        "phase": ["trial", "unaware", "unaware", "aware"],
+        "activities": [4, 2, 10, 0], "cost": [30.0, 10.0, 10.0, 0.0], "responses": [2, 0, 1, 0],
+        "customers_touched": [3, 1, 5, 0], "customers_moved_up": [1, 1, 0, 0],
+        "fits": [True, False, True, False],
+    })
+    out = channel_totals(table).set_index("channel")
+    # social has no activity: left out; phone first (cost 40 of 50)
+    assert list(out.index) == ["phone", "email"]
+    # phone: 6 activities, cost 40 = 80% of 50, responses 2/6, moved 2 of 4 touched, 10 of 40 off the fit
+    assert out.loc["phone", "activities"] == 6 and out.loc["phone", "effort_share"] == pytest.approx(0.8)
+    assert out.loc["phone", "response_rate"] == pytest.approx(2 / 6)
+    assert out.loc["phone", "progression_rate"] == pytest.approx(0.5)
+    assert out.loc["phone", "mismatched_share"] == pytest.approx(0.25)
+    # email: 1 response in 10, nobody moved, all on the fit
+    assert out.loc["email", "response_rate"] == pytest.approx(0.1) and out.loc["email", "mismatched_share"] == 0

@@ -245,6 +245,29 @@ def channel_phase(facts: pd.DataFrame,
 # --------------------------------------------------------------- per-rep shares
 
 
+def channel_totals(table: pd.DataFrame) -> pd.DataFrame:
+    """Per channel over every phase and market of a :func:`channel_phase` table.
+
+    Columns channel, activities, cost, effort_share (of the table's cost), response_rate
+    (positive responses / activities), progression_rate (customers moved up / customers
+    touched, counted per cell, so per customer x market x phase), mismatched_share (cost
+    in cells outside the fit / cost). Channels without activities are left out; sorted
+    by cost, largest first.
+    """
+    g = table.groupby("channel", observed=True).agg(
+        activities=("activities", "sum"), cost=("cost", "sum"), responses=("responses", "sum"),
+        touched=("customers_touched", "sum"), moved=("customers_moved_up", "sum"))
+    off = table[~table["fits"].astype(bool)].groupby("channel", observed=True)["cost"].sum()
+    total = g["cost"].sum()
+    g["effort_share"] = g["cost"] / total if total > 0 else np.nan
+    g["response_rate"] = _rate(g["responses"], g["activities"])
+    g["progression_rate"] = _rate(g["moved"], g["touched"])
+    g["mismatched_share"] = _rate(off.reindex(g.index).fillna(0.0), g["cost"])
+    g = g[g["activities"] > 0].sort_values("cost", ascending=False, kind="mergesort").reset_index()
+    return g[["channel", "activities", "cost", "effort_share", "response_rate", "progression_rate",
+              "mismatched_share"]]
+
+
 def split_cost(facts: pd.DataFrame, by: Iterable[str] = ()) -> pd.Series:
     """Cost of each fact row as summed over ``by``.
 

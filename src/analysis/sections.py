@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .present import Note, Table, escape_markdown, fmt_number, table
+from .channels import channel_totals
 from .segmentation import SEGMENT_INTENT
 
 
@@ -101,16 +102,7 @@ def flags_summary(t) -> Table:
 
 def channel_summary(t) -> Table:
     """Per channel over all phases and markets: activities, cost, shares and rates."""
-    cp = t.channel_phase
-    g = cp.groupby("channel", observed=True).agg(
-        activities=("activities", "sum"), cost=("cost", "sum"), responses=("responses", "sum"),
-        touched=("customers_touched", "sum"), moved=("customers_moved_up", "sum"))
-    off = cp[~cp["fits"].astype(bool)].groupby("channel", observed=True)["cost"].sum()
-    g["effort_share"] = g["cost"] / g["cost"].sum() if g["cost"].sum() > 0 else float("nan")
-    g["response_rate"] = g["responses"] / g["activities"].where(g["activities"] > 0)
-    g["progression_rate"] = g["moved"] / g["touched"].where(g["touched"] > 0)
-    g["mismatched_share"] = off.reindex(g.index).fillna(0) / g["cost"].where(g["cost"] > 0)
-    g = g[g["activities"] > 0].sort_values("cost", ascending=False).reset_index()
+    g = channel_totals(t.channel_phase)
     g["channel"] = g["channel"].astype(object).map(readable)
     return table(g[["channel", "activities", "cost", "effort_share", "response_rate", "progression_rate",
                     "mismatched_share"]],
