@@ -53,12 +53,17 @@ def test_markdown_hides_code_and_streams(tmp_path):
     assert "secret_code" not in md and "a warning" not in md and "<table/>" not in md
 
 
-def test_builtin_renders_html_and_pdf(tmp_path):
+def render(renderer, tmp_path, front):
+    """``notebook()`` rendered by ``renderer`` in a fresh work folder."""
     path = tmp_path / "in.ipynb"
     nbformat.write(notebook(), path)
     work = tmp_path / "work"
     work.mkdir()
-    out = BuiltinRenderer().render(path, work, FrontMatter("Report <T01>", "Region North", "2026-10"))
+    return renderer.render(path, work, front)
+
+
+def test_builtin_renders_html_and_pdf(tmp_path):
+    out = render(BuiltinRenderer(), tmp_path, FrontMatter("Report <T01>", "Region North", "2026-10"))
     html = out["html"].read_text()
     assert "Report &lt;T01&gt;" in html and "data:image/png;base64," in html and "Contents" in html
     assert out["pdf"].read_bytes()[:5] == b"%PDF-"
@@ -71,9 +76,5 @@ def test_auto_picks_builtin_without_quarto(monkeypatch):
 
 @pytest.mark.skipif(shutil.which("quarto") is None, reason="Quarto CLI not installed (conda environment.yml provides it)")
 def test_quarto_renders_html_and_pdf(tmp_path):
-    path = tmp_path / "in.ipynb"
-    nbformat.write(notebook(), path)
-    work = tmp_path / "work"
-    work.mkdir()
-    out = QuartoRenderer().render(path, work, FrontMatter("Report", "Region", "2026-10"))
+    out = render(QuartoRenderer(), tmp_path, FrontMatter("Report", "Region", "2026-10"))
     assert out["html"].is_file() and out["pdf"].read_bytes()[:5] == b"%PDF-"
