@@ -78,3 +78,39 @@ def test_auto_picks_builtin_without_quarto(monkeypatch):
 def test_quarto_renders_html_and_pdf(tmp_path):
     out = render(QuartoRenderer(), tmp_path, FrontMatter("Report", "Region", "2026-10"))
     assert out["html"].is_file() and out["pdf"].read_bytes()[:5] == b"%PDF-"
+
+
+def fake_quarto(tmp_path, script: str) -> str:
+    """A stand-in ``quarto`` executable, to test how the renderer treats the CLI's results."""
+    path = tmp_path / "bin" / "quarto"
+    path.parent.mkdir()
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_quarto_exit_code_is_checked(tmp_path):
+    from analysis.errors import RenderError
+
+    quarto = fake_quarto(tmp_path, 'echo "ERROR: typst failed" >&2\nexit 1\n')
+    with pytest.raises(RenderError, match="exit 1.*typst failed"):
+        render(QuartoRenderer(quarto), tmp_path, FrontMatter("Report"))
+
+
+def test_quarto_missing_output_is_an_error(tmp_path):
+    from analysis.errors import RenderError
+
+    quarto = fake_quarto(tmp_path, "exit 0\n")  # claims success, writes nothing
+    with pytest.raises(RenderError, match="exited 0 but wrote no report.html"):
+        render(QuartoRenderer(quarto), tmp_path, FrontMatter("Report"))
+
+
+def test_quarto_gets_a_project_and_front_matter(tmp_path):
+    # writes the requested format's file, as quarto does, in the job's own folder
+    quarto = fake_quarto(tmp_path, 'case "$4" in html) echo "<html></html>" > report.html;; '
+                                   'typst) printf "%%PDF-1.7" > report.pdf;; esac\nexit 0\n')
+    out = render(QuartoRenderer(quarto), tmp_path, FrontMatter("Report <T01>", "Region"))
+    work = out["html"].parent
+    assert (work / "_quarto.yml").is_file() and (work / "report-header.typ").is_file()
+    first = nbformat.read(work / "report.ipynb", as_version=4).cells[0]
+    assert first.cell_type == "raw" and "title: Report \\<T01\\>" in first.source
