@@ -194,6 +194,7 @@ def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: 
     common = {"store": str(store), "renderer": renderer, "timeout": timeout}
     code = {"version": __version__, "renderer": renderer,
             "templates": files_hash(sorted(Path(str(TEMPLATES)).glob("*")))}
+    notebook_hash = {kind: files_hash([path]) for kind, path in notebooks.items()}
     period = f"Analysis period {window.label('analysis')}"
     jobs = []
     folders: dict[str, str] = {}
@@ -213,7 +214,7 @@ def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: 
                         front={"title": f"{name} ({tid})", "subtitle": f"Territory report · region {region}",
                                "date": period},
                         fingerprint=job_fingerprint(data=hashes.get(tid), params=params, front=period, **code,
-                                                    notebook=files_hash([notebooks["territory"]])), **common))
+                                                    notebook=notebook_hash["territory"]), **common))
     regions = sorted(territories.loc[selected, "region"].astype(str).unique())
     base = parameters.effective(profile)
     for scope in [*regions, "all"]:
@@ -228,7 +229,7 @@ def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: 
                         front={"title": title, "subtitle": "Territories side by side", "date": period},
                         fingerprint=job_fingerprint(data=sorted(hashes.reindex(members).fillna("").tolist()),
                                                     params=base, front=period, **code,
-                                                    notebook=files_hash([notebooks["rollup"]])), **common))
+                                                    notebook=notebook_hash["rollup"]), **common))
     return jobs
 
 

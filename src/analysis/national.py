@@ -94,11 +94,11 @@ def customer_phases(ds: Dataset, sales: pd.DataFrame, frame: pd.DataFrame, windo
     return flags(frame)
 
 
-def _weighted(table: pd.DataFrame, share: str, weight: str = "cost") -> pd.Series:
-    """Cost-weighted mean of a per-rep share, per territory (NaN shares carry no weight)."""
+def cost_weighted(table: pd.DataFrame, share: str, keys, weight: str = "cost") -> pd.Series:
+    """Cost-weighted mean of ``share`` per group of ``keys`` (NaN shares carry no weight)."""
     valid = table[share].notna() & (table[weight] > 0)
-    num = (table[share] * table[weight]).where(valid, 0.0).groupby(table["territory_id"]).sum()
-    den = table[weight].where(valid, 0.0).groupby(table["territory_id"]).sum()
+    num = (table[share] * table[weight]).where(valid, 0.0).groupby(keys).sum()
+    den = table[weight].where(valid, 0.0).groupby(keys).sum()
     return num / den.where(den > 0)
 
 
@@ -128,7 +128,7 @@ def headline(ds: Dataset, frame: pd.DataFrame, coaching: pd.DataFrame, roi_segme
     out["competitor_locked"] = distinct(seg[seg["competitor_locked"]])
     out["stalled"] = distinct(seg[seg["stalled"]])
     for share in ("effort_on_priority", "mismatched_effort", "over_service"):
-        out[share] = _weighted(coaching, share).reindex(out.index)
+        out[share] = cost_weighted(coaching, share, coaching["territory_id"]).reindex(out.index)
     totals = roi_segment.groupby("territory_id")[["cost", "margin_change"]].sum().reindex(out.index)
     out["cost"] = totals["cost"].fillna(0.0)
     out["roi"] = totals["margin_change"] / totals["cost"].where(totals["cost"] > 0)
@@ -197,12 +197,9 @@ def rollup(kpis: pd.DataFrame, by: str | None = "region") -> pd.DataFrame:
     for name, (num, den) in RATIOS.items():
         out[name] = out[num] / out[den].where(out[den] > 0)
     for name in COST_WEIGHTED:
-        valid = kpis[name].notna() & (kpis["cost"] > 0)
-        weighted = (kpis[name] * kpis["cost"]).where(valid, 0.0).groupby(keys).sum()
-        weight = kpis["cost"].where(valid, 0.0).groupby(keys).sum()
-        out[name] = weighted / weight.where(weight > 0)
+        out[name] = cost_weighted(kpis, name, keys)
     out["territories"] = keys.groupby(keys).size()
-    return out.reset_index().rename(columns={by or "scope": by or "scope"})
+    return out.reset_index()
 
 
 def national_pass(ds: Dataset, profile: Mapping) -> dict[str, pd.DataFrame]:
