@@ -10,7 +10,6 @@ manifest is rewritten after every job, so an interrupted run resumes where it st
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -20,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from jupyter_client.manager import AsyncKernelManager
 from tqdm.auto import tqdm
 
 from . import __version__
@@ -30,13 +28,13 @@ from .errors import TerritoryReportsError
 from .executors import get_executor
 from .exports import export_tables
 from .fingerprint import files_hash, job_fingerprint, table_hashes
+from .kernels import KERNEL_NAMES, kernel_manager, register_kernel
 from .national import national_pass, selected_territories
 from .periods import make_window
 from .publish import now, publish_folder, read_manifest, safe_name, write_index, write_manifest, write_tables
 from .render import TEMPLATES, FrontMatter, get_renderer
 from .store import read_meta, read_table, read_territory, write_store
 
-KERNEL_NAME = "territory-reports"
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 DEFAULT_NOTEBOOK = NOTEBOOKS / "territory.ipynb"
 ROLLUP_NOTEBOOK = NOTEBOOKS / "rollup.ipynb"
@@ -62,6 +60,7 @@ class Job:
     timeout: int
     front: dict
     fingerprint: str = ""
+    kernels: str = "warm"  # warm (forked from a fork server) | fresh (a new interpreter)
 
 
 @dataclass
@@ -72,40 +71,6 @@ class Outcome:
     failing_cell: str | None = None
     timings: dict = field(default_factory=dict)
     attempts: int = 0
-
-
-class IPCKernelManager(AsyncKernelManager):
-    """Kernels reached over IPC sockets: no TCP ports to race for between concurrent
-    launches (papermill#511) and no plain-TCP warning from the kernel. The kernel
-    process's own stderr (start-up and shutdown chatter) goes to ``log_path`` when set,
-    not to the batch's terminal."""
-
-    transport = "ipc"
-    log_path: str | None = None
-
-    async def start_kernel(self, **kw):
-        if not self.log_path:
-            return await super().start_kernel(**kw)
-        Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:  # the kernel process keeps its own copy of the handle
-            return await super().start_kernel(**{"stderr": log, **kw})
-
-
-def kernel_manager(log_path: Path) -> type[IPCKernelManager]:
-    """An :class:`IPCKernelManager` writing the kernel's stderr to ``log_path``."""
-    return type("JobKernelManager", (IPCKernelManager,), {"log_path": str(log_path)})
-
-
-def register_kernel(work: Path) -> Path:
-    """A kernelspec for this interpreter, found first through JUPYTER_PATH."""
-    folder = work / "jupyter"
-    spec = folder / "kernels" / KERNEL_NAME / "kernel.json"
-    spec.parent.mkdir(parents=True, exist_ok=True)
-    spec.write_text(json.dumps({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                                "display_name": "Territory reports", "language": "python"}))
-    paths = [str(folder), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(dict.fromkeys(paths))
-    return folder
 
 
 def job_tables(job: Job) -> dict:
@@ -127,7 +92,7 @@ def _attempt(job: Job, timings: dict) -> None:
     notebook_out = staging / "report.ipynb"
     start = time.perf_counter()
     log = Path(job.store).parent / "logs" / f"{Path(job.staging).name}.kernel.log"
-    pm.execute_notebook(job.notebook, str(notebook_out), kernel_name=KERNEL_NAME, cwd=str(staging),
+    pm.execute_notebook(job.notebook, str(notebook_out), kernel_name=KERNEL_NAMES[job.kernels], cwd=str(staging),
                         parameters=job.parameters, progress_bar=False, log_output=False,
                         execution_timeout=job.timeout, kernel_manager_class=kernel_manager(log))
     timings["execute"] = time.perf_counter() - start
@@ -188,10 +153,10 @@ def _headline(kpis, territory_id: str) -> dict:
 
 
 def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: Path, window, notebooks: dict,
-          renderer: str, timeout: int, hashes) -> list[Job]:
+          renderer: str, timeout: int, hashes, kernels: str = "warm") -> list[Job]:
     """One job per selected territory, then one per region and the national roll-up."""
     territories = ds.territories.set_index("territory_id")
-    common = {"store": str(store), "renderer": renderer, "timeout": timeout}
+    common = {"store": str(store), "renderer": renderer, "timeout": timeout, "kernels": kernels}
     code = {"version": __version__, "renderer": renderer,
             "templates": files_hash(sorted(Path(str(TEMPLATES)).glob("*")))}
     notebook_hash = {kind: files_hash([path]) for kind, path in notebooks.items()}
@@ -257,15 +222,19 @@ def _unchanged(job: Job, previous: dict) -> bool:
 def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = None, renderer: str = "auto",
         notebook: Path | None = None, timeout: int = 600, progress: bool = True,
         territories: list[str] | None = None, force: bool = False, executor: str = "local",
-        scheduler: str | None = None) -> dict:
+        scheduler: str | None = None, kernels: str = "warm") -> dict:
     """Render every selected territory and the roll-ups; returns the manifest (also in ``out``).
 
     ``territories`` narrows which territory reports are rendered (e.g. one to look at);
     the national pass, and so every region comparison, still covers the profile's
     selection. ``force`` re-renders unchanged reports. ``executor`` is ``local`` (a
     process pool of ``jobs`` workers) or ``dask`` (``scheduler`` address, or a
-    LocalCluster of ``jobs`` workers).
+    LocalCluster of ``jobs`` workers). ``kernels`` is ``warm`` (each report's kernel is
+    forked from a pre-imported fork server in its worker) or ``fresh`` (a new interpreter
+    per report); both give every report a kernel process of its own.
     """
+    if kernels not in KERNEL_NAMES:
+        raise TerritoryReportsError(f"unknown kernels {kernels!r}; expected {', '.join(KERNEL_NAMES)}")
     started = time.perf_counter()
     notebooks = {"territory": str(Path(notebook or DEFAULT_NOTEBOOK).resolve()), "rollup": str(ROLLUP_NOTEBOOK)}
     for path in notebooks.values():
@@ -304,7 +273,8 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
 
     window = make_window(ds.sales["period"], profile.get("period_end"), profile.get("period_months", 3))
     selected = list(territories) if territories else selected_territories(ds, profile)
-    job_list = _jobs(ds, profile, selected, out, work, store, window, notebooks, renderer_name, timeout, hashes)
+    job_list = _jobs(ds, profile, selected, out, work, store, window, notebooks, renderer_name, timeout, hashes,
+                    kernels)
 
     manifest = read_manifest(out)
     manifest.update({"generated": now(), "version": __version__, "data": str(Path(data).resolve()),

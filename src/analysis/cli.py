@@ -44,7 +44,7 @@ def _run(args) -> int:
                    renderer=args.renderer, notebook=Path(args.notebook) if args.notebook else None,
                    timeout=args.timeout, progress=not args.quiet,
                    territories=args.territories.split(",") if args.territories else None, force=args.force,
-                   executor=args.executor, scheduler=args.scheduler)
+                   executor=args.executor, scheduler=args.scheduler, kernels=args.kernels)
     entries = {**manifest["territories"], **manifest.get("rollups", {})}
     print(summary_table(manifest))
     summary = manifest["summary"]
@@ -106,6 +106,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", choices=("local", "dask"), default="local",
                      help="local worker processes, or a Dask distributed cluster")
     run.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster for this run)")
+    run.add_argument("--kernels", choices=("warm", "fresh"), default="warm",
+                     help="warm: each report's kernel is forked from a pre-imported server (fast); "
+                          "fresh: a new interpreter per report. Either way every report has its own kernel")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
     return p
