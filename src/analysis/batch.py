@@ -94,6 +94,7 @@ def _attempt(job: Job, timings: dict) -> None:
     log = Path(job.store).parent / "logs" / f"{Path(job.staging).name}.kernel.log"
     pm.execute_notebook(job.notebook, str(notebook_out), kernel_name=KERNEL_NAMES[job.kernels], cwd=str(staging),
                         parameters=job.parameters, progress_bar=False, log_output=False,
+                        request_save_on_cell_execute=False,  # one write at the end, not two per cell
                         execution_timeout=job.timeout, kernel_manager_class=kernel_manager(log))
     timings["execute"] = time.perf_counter() - start
 
