@@ -65,6 +65,26 @@ def test_flaky_report_is_retried_once(published, tmp_path, monkeypatch):
     assert entry["status"] == "ok" and entry["attempts"] == 2
 
 
+def test_hanging_report_is_stopped_retried_and_listed(published, tmp_path, capsys):
+    out = copy(published, tmp_path)
+    before = {p: p.read_bytes() for p in (out / "T01").glob("report.*")}
+    nb = nbformat.read(DEFAULT_NOTEBOOK, as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell("import time\nif territory_id == 'T01':\n    time.sleep(600)"))
+    hanging = tmp_path / "hanging.ipynb"
+    nbformat.write(nb, hanging)
+    start = time.perf_counter()
+    assert main(["run", "--data", str(published["data"]), "--out", str(out), "--notebook", str(hanging),
+                 "--params", str(ROOT / "params" / "demo.yaml"), "--timeout", "8", "--force", "--quiet"]) == 1
+    assert time.perf_counter() - start < 120  # stopped twice at 8 s, not after 600 s
+    m = manifest(out)
+    t01, t02 = m["territories"]["T01"], m["territories"]["T02"]
+    assert t02["status"] == "ok" and m["failed"] == ["T01"]  # the other territory is not held up
+    assert t01["status"] == "stale" and t01["attempts"] == 2  # failed twice, last good report kept
+    assert "time limit of 8 s" in t01["error"] and "time.sleep(600)" in t01["failing_cell"]
+    assert {p: p.read_bytes() for p in (out / "T01").glob("report.*")} == before
+    assert "T01: the notebook ran longer than its time limit" in capsys.readouterr().err
+
+
 def test_interrupted_run_keeps_reports_and_resumes(published, tmp_path):
     out = copy(published, tmp_path)
     before = {p: p.read_bytes() for p in out.rglob("report.*")}

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from . import __version__
 from . import params as parameters
 from .data import cache_dataset, input_key, load_dataset
-from .errors import TerritoryReportsError
+from .errors import NotebookTimeoutError, TerritoryReportsError
 from .executors import get_executor
 from .exports import export_tables
 from .fingerprint import files_hash, job_fingerprint, table_hashes
@@ -73,6 +73,19 @@ class Outcome:
     attempts: int = 0
 
 
+class Deadline:
+    """nbclient's ``timeout_func`` for a whole notebook: each cell may run until the
+    notebook's time is up. Remembers the cell it was last asked about, which is the one
+    running when the time ran out."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.start, self.cell = seconds, time.monotonic(), None
+
+    def __call__(self, cell) -> float:
+        self.cell = cell
+        return max(1.0, self.seconds - (time.monotonic() - self.start))
+
+
 def job_tables(job: Job) -> dict:
     """The machine-readable tables published beside a report."""
     store = Path(job.store)
@@ -85,6 +98,7 @@ def job_tables(job: Job) -> dict:
 def _attempt(job: Job, timings: dict) -> None:
     """One attempt: execute, export, render into staging, then publish. Raises on failure."""
     import papermill as pm
+    from nbclient.exceptions import CellTimeoutError
 
     staging, target = Path(job.staging), Path(job.target)
     shutil.rmtree(staging, ignore_errors=True)
@@ -92,10 +106,14 @@ def _attempt(job: Job, timings: dict) -> None:
     notebook_out = staging / "report.ipynb"
     start = time.perf_counter()
     log = Path(job.store).parent / "logs" / f"{Path(job.staging).name}.kernel.log"
-    pm.execute_notebook(job.notebook, str(notebook_out), kernel_name=KERNEL_NAMES[job.kernels], cwd=str(staging),
-                        parameters=job.parameters, progress_bar=False, log_output=False,
-                        request_save_on_cell_execute=False,  # one write at the end, not two per cell
-                        execution_timeout=job.timeout, kernel_manager_class=kernel_manager(log))
+    deadline = Deadline(job.timeout)
+    try:
+        pm.execute_notebook(job.notebook, str(notebook_out), kernel_name=KERNEL_NAMES[job.kernels],
+                            cwd=str(staging), parameters=job.parameters, progress_bar=False, log_output=False,
+                            request_save_on_cell_execute=False,  # one write at the end, not two per cell
+                            timeout_func=deadline, kernel_manager_class=kernel_manager(log))
+    except CellTimeoutError as exc:
+        raise NotebookTimeoutError(job.timeout, getattr(deadline.cell, "source", None)) from exc
     timings["execute"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -135,6 +153,8 @@ def execute(job: Job) -> Outcome:
 
 def _failure(job: Job, exc: Exception) -> tuple[str, str | None]:
     """The error message and failing cell; the failing notebook is kept beside the report."""
+    if isinstance(exc, NotebookTimeoutError):
+        return str(exc), f"cell running at the time limit: {exc.cell[:300]}" if exc.cell else None
     if exc.__class__.__name__ != "PapermillExecutionError":
         return f"{type(exc).__name__}: {exc}", None
     cell = f"cell {getattr(exc, 'exec_count', '?')}: {getattr(exc, 'source', '')[:300]}"

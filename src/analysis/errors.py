@@ -99,6 +99,15 @@ class NotebookExecutionError(TerritoryReportsError):
     """A territory notebook failed while being executed."""
 
 
+class NotebookTimeoutError(NotebookExecutionError):
+    """A report's notebook ran longer than its time limit; ``cell`` is the source of the
+    cell that was running (the kernel is shut down, the report is not published)."""
+
+    def __init__(self, seconds: float, cell: str | None = None):
+        self.seconds, self.cell = seconds, cell
+        super().__init__(f"the notebook ran longer than its time limit of {seconds:g} s and was stopped")
+
+
 class RenderError(TerritoryReportsError):
     """An executed notebook could not be rendered to HTML or PDF."""
 

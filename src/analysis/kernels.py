@@ -44,8 +44,10 @@ WARM_MODULES = ("pandas", "pyarrow.parquet", "matplotlib.pyplot", "seaborn", "an
                 "analysis.sections", "analysis.territory", "analysis.scope")
 #: Seconds a fork server may take to import its modules.
 START_TIMEOUT = 180
-#: The server must stay single-threaded to fork safely: no BLAS thread pools in it.
-_SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: The server must stay single-threaded to fork safely: no BLAS thread pools in it, and
+#: no background thread in pyarrow's jemalloc (a fork keeps only the forking thread).
+_SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                    "JE_ARROW_MALLOC_CONF": "background_thread:false"}
 
 
 class KernelStartError(TerritoryReportsError):
@@ -179,7 +181,7 @@ class ForkServer:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen([python, "-m", "analysis.forkserver", self.address, *modules],
                                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
-                                            env=env, cwd=self.folder, start_new_session=True)
+                                            env=env, cwd=self.folder)
         self._await_ready()
 
     def _await_ready(self) -> None:
