@@ -4,6 +4,9 @@ Measured in one run, on a large synthetic dataset (default 200 territories, 100,
 customers, 24 months, ~5 million activities):
 
 * floor: the ``papermill`` command line on an empty notebook (the cost of the approach);
+* kernel start-up: an empty notebook through papermill in one process, with a fresh
+  kernel (a new interpreter) and with a warm one (forked from the fork server), and the
+  notebook's imports in a fresh interpreter, which warm kernels no longer pay;
 * baseline: a sequential loop of the ``papermill`` command line per territory, each
   notebook loading the national files itself and filtering its territory, then rendering
   (HTML + PDF with the built-in renderer);
@@ -67,6 +70,36 @@ def floor(work: Path) -> float:
                              for _ in range(3))
 
 
+def kernel_startup(work: Path, runs: int = 5) -> dict:
+    """Median seconds per empty notebook through papermill (one process) per kind of kernel,
+    and the seconds a fresh interpreter spends importing what the report notebooks import."""
+    import nbformat
+    import papermill as pm
+
+    from analysis.kernels import KERNEL_NAMES, WARM_MODULES, kernel_manager, register_kernel
+
+    register_kernel(work)
+    empty = work / "startup.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("pass")]
+    nbformat.write(nb, empty)
+    result = {}
+    for kind, name in KERNEL_NAMES.items():
+        def once():
+            start = time.perf_counter()
+            pm.execute_notebook(str(empty), str(work / "startup-out.ipynb"), kernel_name=name, progress_bar=False,
+                                kernel_manager_class=kernel_manager(work / "startup.log"))
+            return time.perf_counter() - start
+        once()  # the warm kind starts its fork server here
+        result[kind] = statistics.median(once() for _ in range(runs))
+    imports = "import time; t = time.perf_counter(); import " + ", ".join(WARM_MODULES) + \
+              "; print(time.perf_counter() - t)"
+    result["imports"] = statistics.median(
+        float(subprocess.run([sys.executable, "-c", imports], capture_output=True, text=True, check=True).stdout)
+        for _ in range(3))
+    return result
+
+
 def baseline(data: Path, work: Path, sample: list[str]) -> float:
     """Seconds for the naive loop over ``sample``: papermill CLI loading national files, then render."""
     papermill = str(Path(sys.executable).parent / "papermill")
@@ -115,6 +148,10 @@ def main(argv=None) -> int:
 
     empty = floor(work)
     print(f"floor: papermill CLI on an empty notebook {empty:.2f} s", flush=True)
+    startup = kernel_startup(work)
+    print(f"kernel start-up (empty notebook through papermill, one process): fresh kernel {startup['fresh']:.2f} s, "
+          f"warm kernel {startup['warm']:.2f} s; the notebook imports in a fresh kernel "
+          f"{startup['imports']:.2f} s more (none in a warm one)", flush=True)
 
     base_ids = ids[: args.baseline_sample] if args.baseline_sample else ids
     base = baseline(data, work, base_ids) * n / len(base_ids)
