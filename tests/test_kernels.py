@@ -25,7 +25,8 @@ import analysis.figures as figures
 seen = getattr(figures, '_touched_by_an_earlier_report', False)
 figures._touched_by_an_earlier_report = True
 print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "preloaded": preloaded, "seen": seen,
-                  "cwd": os.getcwd(), "marker": os.environ.get("TR_TEST_MARKER")}))"""
+                  "cwd": os.getcwd(), "marker": os.environ.get("TR_TEST_MARKER"), "path": sys.path,
+                  "argv0": os.path.basename(sys.argv[0])}))"""
 
 
 def gone(pid: int) -> bool:
@@ -65,8 +66,17 @@ def test_warm_kernels_are_fresh_processes_forked_from_one_server(specs):
 
 
 def test_fresh_kernels_start_a_new_interpreter(specs):
-    fresh = probe(specs, "fresh")
+    fresh, warm = probe(specs, "fresh"), probe(specs, "warm")
     assert not fresh["preloaded"] and fresh["ppid"] == os.getpid()
+    # a warm kernel looks like a fresh one from inside: same import path and program name
+    assert warm["path"] == fresh["path"] and warm["argv0"] == fresh["argv0"] == "ipykernel_launcher.py"
+
+
+def test_server_restarts_when_the_package_changes(monkeypatch):
+    first = kernels.SERVERS.get(sys.executable, kernels.WARM_MODULES)
+    monkeypatch.setattr(kernels, "_package_stamp", lambda: (("figures.py", 1, 1),))
+    second = kernels.SERVERS.get(sys.executable, kernels.WARM_MODULES)
+    assert second is not first and second.alive() and not first.alive()
 
 
 def test_fork_server_is_single_threaded():

@@ -20,6 +20,7 @@ watch the server the same way (``JPY_PARENT_PID``) and exit after it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 import signal
@@ -33,6 +34,8 @@ KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "IPython.display"
 #: The inline backend, as the kernel would set it (matplotlib reads it when imported).
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 _HEADER = struct.Struct("!I")
+#: ``python -m`` put the server's start folder first on sys.path; a kernel gets its own.
+_START_FOLDER = sys.path[0] if sys.path else ""
 _MAX_FDS = 2
 
 
@@ -139,6 +142,10 @@ def _become_kernel(listener: socket.socket, conn: socket.socket, request: dict, 
         os.environ.clear()
         os.environ.update(env)
         os.chdir(request["cwd"])
+        if sys.path and sys.path[0] == _START_FOLDER:  # as ipykernel_launcher does; the kernel's
+            del sys.path[0]                            # shell puts its own folder back
+        launcher = importlib.util.find_spec("ipykernel_launcher")
+        sys.argv = [launcher.origin if launcher else "ipykernel_launcher", *request["argv"]]
         from ipykernel import kernelapp
 
         # parent_handle's default was read from the environment when the server imported

@@ -173,6 +173,8 @@ class ForkedKernel:
 class ForkServer:
     """A running :mod:`analysis.forkserver` process, and the client side of its socket."""
 
+    stamp: tuple = ()
+
     def __init__(self, python: str, modules: tuple[str, ...]):
         self.folder = Path(tempfile.mkdtemp(prefix="territory-reports-kernels-"))
         self.address = str(self.folder / "socket")
@@ -242,14 +244,16 @@ class _Servers:
 
     def get(self, python: str, modules: tuple[str, ...]) -> ForkServer:
         key = (python, modules)
+        stamp = _package_stamp()
         with self._lock:
             server = self._servers.get(key)
-            if isinstance(server, ForkServer) and not server.alive():
-                server.close()
+            if isinstance(server, ForkServer) and (not server.alive() or server.stamp != stamp):
+                server.close()  # dead, or holding an older version of the package's code
                 server = None
             if server is None:
                 try:
                     server = ForkServer(python, modules)
+                    server.stamp = stamp
                 except (KernelStartError, OSError) as exc:
                     server = exc if isinstance(exc, KernelStartError) else KernelStartError(str(exc))
                 self._servers[key] = server
@@ -263,6 +267,13 @@ class _Servers:
                 if isinstance(server, ForkServer):
                     server.close()
             self._servers.clear()
+
+
+def _package_stamp() -> tuple:
+    """Names, sizes and times of the package's modules: a server imported an older version
+    of them when this changes (a long-lived Dask worker outliving an upgrade or an edit)."""
+    folder = Path(__file__).parent
+    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.py")))
 
 
 SERVERS = _Servers()
