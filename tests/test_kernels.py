@@ -122,15 +122,18 @@ def test_kernel_ends_when_its_server_dies(specs):
 
 def test_server_ends_with_the_process_that_started_it():
     code = ("import sys; from analysis import kernels; "
-            "s = kernels.SERVERS.get(sys.executable, ('json',)); print(s.process.pid, flush=True); "
+            "s = kernels.SERVERS.get(sys.executable, ('json',)); print(s.process.pid, s.folder, flush=True); "
             "import os; os._exit(0)")  # no clean-up: the server must notice on its own
-    pid = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    pid, folder = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True).stdout.split()
+    pid = int(pid)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not gone(pid):
         time.sleep(0.2)
     if not gone(pid):
         os.kill(pid, signal.SIGKILL)
         pytest.fail("the fork server outlived its parent")
+    assert not Path(folder).exists()  # its socket and log went with it
 
 
 def test_forked_kernel_handle_polls_waits_and_kills():

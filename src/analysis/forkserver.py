@@ -96,10 +96,21 @@ def serve(address: str, modules: list[str]) -> None:
                 _answer(listener, conn)
     finally:
         listener.close()
+        _remove_folder(address)
+
+
+def _remove_folder(address: str) -> None:
+    """The socket's folder (made for this server by its client) goes with the server."""
+    folder = os.path.dirname(address)
+    for name in os.listdir(folder) if os.path.isdir(folder) else ():
         try:
-            os.unlink(address)
+            os.unlink(os.path.join(folder, name))
         except OSError:
             pass
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass
 
 
 def _answer(listener: socket.socket, conn: socket.socket) -> None:

@@ -198,9 +198,9 @@ class ForkServer:
                     break
             elif self.process.poll() is not None:
                 break
-        reason = self.log_path.read_text(errors="replace").strip().splitlines()[-5:] if self.log_path.is_file() else []
+        lines = self.log_path.read_text(errors="replace").strip().splitlines() if self.log_path.is_file() else []
         self.close()
-        raise KernelStartError("the kernel fork server did not start" + (": " + " | ".join(reason) if reason else
+        raise KernelStartError("the kernel fork server did not start" + (f": {lines[-1]}" if lines else
                                                                           f" within {START_TIMEOUT} s"))
 
     def alive(self) -> bool:
