@@ -88,6 +88,7 @@ def kernel_startup(work: Path, runs: int = 5) -> dict:
         def once():
             start = time.perf_counter()
             pm.execute_notebook(str(empty), str(work / "startup-out.ipynb"), kernel_name=name, progress_bar=False,
+                                shutdown_kernel="immediate",  # as the batch does
                                 kernel_manager_class=kernel_manager(work / "startup.log"))
             return time.perf_counter() - start
         once()  # the warm kind starts its fork server here

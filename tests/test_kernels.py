@@ -15,6 +15,7 @@ import papermill as pm
 import pytest
 
 from analysis import kernels
+from analysis.errors import KernelStartError
 from analysis.kernels import KERNEL_NAMES, ForkedKernel, IPCKernelManager, register_kernel
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="warm kernels need fork (POSIX)")
@@ -88,7 +89,7 @@ def test_fork_server_is_single_threaded():
 def test_server_that_cannot_start_falls_back_to_a_fresh_kernel(tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_PATH", os.environ.get("JUPYTER_PATH", ""))
     register_kernel(tmp_path, modules=("analysis.no_such_module",))
-    with pytest.raises(kernels.KernelStartError, match="no_such_module"):
+    with pytest.raises(KernelStartError, match="no_such_module"):
         kernels.SERVERS.get(sys.executable, ("analysis.no_such_module",))
     result = probe(tmp_path, "warm")  # the report still runs, in a fresh kernel
     assert result["ppid"] == os.getpid() and not result["preloaded"]

@@ -111,6 +111,7 @@ def _attempt(job: Job, timings: dict) -> None:
         pm.execute_notebook(job.notebook, str(notebook_out), kernel_name=KERNEL_NAMES[job.kernels],
                             cwd=str(staging), parameters=job.parameters, progress_bar=False, log_output=False,
                             request_save_on_cell_execute=False,  # one write at the end, not two per cell
+                            shutdown_kernel="immediate",  # its work is done: no graceful-exit wait
                             timeout_func=deadline, kernel_manager_class=kernel_manager(log))
     except CellTimeoutError as exc:
         raise NotebookTimeoutError(job.timeout, getattr(deadline.cell, "source", None)) from exc

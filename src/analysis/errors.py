@@ -99,6 +99,10 @@ class NotebookExecutionError(TerritoryReportsError):
     """A territory notebook failed while being executed."""
 
 
+class KernelStartError(NotebookExecutionError):
+    """A warm kernel could not be started (its provisioner then starts a fresh one)."""
+
+
 class NotebookTimeoutError(NotebookExecutionError):
     """A report's notebook ran longer than its time limit; ``cell`` is the source of the
     cell that was running (the kernel is shut down, the report is not published)."""

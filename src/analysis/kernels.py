@@ -22,6 +22,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -29,13 +30,17 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from queue import Empty
 
+import zmq
+import zmq.asyncio
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
-from traitlets import List, Unicode
+from traitlets import List, Unicode, default
 
 from . import forkserver
-from .errors import TerritoryReportsError
+from .errors import KernelStartError
 
 KERNEL_NAMES = {"warm": "territory-reports-warm", "fresh": "territory-reports"}
 PROVISIONER = "territory-reports-warm"
@@ -48,10 +53,6 @@ START_TIMEOUT = 180
 #: no background thread in pyarrow's jemalloc (a fork keeps only the forking thread).
 _SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                     "JE_ARROW_MALLOC_CONF": "background_thread:false"}
-
-
-class KernelStartError(TerritoryReportsError):
-    """A warm kernel could not be started (the provisioner then starts a fresh one)."""
 
 
 # -- the kernelspec and the manager used by the jobs --------------------------------
@@ -75,6 +76,55 @@ def register_kernel(work: Path, modules: tuple[str, ...] = WARM_MODULES) -> Path
     return folder
 
 
+class ReadyKernelClient(AsyncKernelClient):
+    """A client that is ready as soon as the kernel has answered ``kernel_info`` and
+    IOPub has carried that request's idle status (proof that IOPub is connected), and
+    that reconnects quickly to sockets the kernel has not bound yet.
+
+    jupyter_client's own check then waits for IOPub to stay silent for 0.2 s, twice
+    over: a fixed pause in every report, idle time that two workers on two cores cannot
+    fill. nbclient reads IOPub by request id, so earlier messages need no flushing.
+    """
+
+    @default("context")
+    def _context_default(self) -> zmq.asyncio.Context:
+        # the client connects before the kernel has bound its sockets: retry every 10 ms,
+        # not zmq's default 100 ms (a fork-started kernel binds within a few ms)
+        self._created_context = True
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.RECONNECT_IVL, 10)
+        return context
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                if await self._idle_on_iopub(reply["parent_header"].get("msg_id"), seconds=0.1):
+                    self._handle_kernel_info_reply(reply)
+                    return
+            if not await self.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+    async def _idle_on_iopub(self, msg_id: str | None, seconds: float) -> bool:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            try:
+                msg = await self.iopub_channel.get_msg(timeout=left)
+            except Empty:
+                return False
+            if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
+                    and msg["content"].get("execution_state") == "idle"):
+                return True
+        return False
+
+
 class IPCKernelManager(AsyncKernelManager):
     """Kernels reached over IPC sockets: no TCP ports to race for between concurrent
     launches (papermill#511) and no plain-TCP warning from the kernel. The kernel
@@ -83,6 +133,14 @@ class IPCKernelManager(AsyncKernelManager):
 
     transport = "ipc"
     log_path: str | None = None
+
+    @default("client_factory")
+    def _ready_client(self) -> type:
+        return ReadyKernelClient
+
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        # after a kill, look every 10 ms, not 100 ms: a killed kernel is gone in a few
+        await super()._async_wait(pollinterval=min(pollinterval, 0.01))
 
     async def start_kernel(self, **kw):
         if not self.log_path:
@@ -103,8 +161,8 @@ class ForkedKernel:
     """The ``subprocess.Popen`` surface jupyter_client uses, for a kernel forked by a server.
 
     The kernel is the server's child, not ours: liveness comes from a pidfd (or a null
-    signal), and the exit status, which the server's system reaps, is reported as 0, or
-    as minus the signal this handle sent to end it.
+    signal), and as the system reaps it for the server, its exit status is reported as
+    0, or as minus the signal this handle sent to end it.
     """
 
     stdin = stdout = stderr = None
@@ -156,13 +214,9 @@ class ForkedKernel:
             self._ended_by = signum
 
     def terminate(self) -> None:
-        import signal
-
         self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        import signal
-
         self.send_signal(signal.SIGKILL)
 
     def __del__(self):
