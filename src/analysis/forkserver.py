@@ -19,6 +19,7 @@ watch the server the same way (``JPY_PARENT_PID``) and exit after it.
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.util
 import json
@@ -169,6 +170,7 @@ def _become_kernel(listener: socket.socket, conn: socket.socket, request: dict, 
         traceback.print_exc()
     finally:
         try:
+            atexit._run_exitfuncs()  # as an interpreter would at exit; then never back into the server
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
