@@ -301,7 +301,7 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
     manifest = read_manifest(out)
     manifest.update({"generated": now(), "version": __version__, "data": str(Path(data).resolve()),
                      "profile": str(profile_path) if profile_path else None, "renderer": renderer_name,
-                     "executor": executor, "analysis_period": window.label("analysis"),
+                     "executor": executor, "kernels": kernels, "analysis_period": window.label("analysis"),
                      "comparison_period": window.label("comparison")})
     books = {"territory": manifest.setdefault("territories", {}), "rollup": manifest.setdefault("rollups", {})}
     book = lambda job: books["territory" if job.kind == "territory" else "rollup"]

@@ -101,7 +101,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--renderer", choices=("auto", "builtin", "quarto"), default="auto",
                      help="auto: Quarto when on PATH, otherwise the built-in pandoc/Typst renderer")
     run.add_argument("--notebook", help="territory notebook (default: notebooks/territory.ipynb)")
-    run.add_argument("--timeout", type=int, default=600, help="seconds a report's notebook may run before it is stopped (then retried once)")
+    run.add_argument("--timeout", type=int, default=600, metavar="SECONDS",
+                     help="how long one report's notebook may run before it is stopped and retried once "
+                          "(default 600)")
     run.add_argument("--force", action="store_true", help="re-render reports whose inputs did not change")
     run.add_argument("--executor", choices=("local", "dask"), default="local",
                      help="local worker processes, or a Dask distributed cluster")

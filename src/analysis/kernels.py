@@ -1,8 +1,8 @@
 """Kernels for the report jobs: IPC sockets, a log for their chatter, and warm starts.
 
 A fresh kernel costs an interpreter start and the notebook's imports (ipykernel,
-pandas, matplotlib, seaborn, the analysis package): about two seconds of CPU, more than
-a small territory's analysis. ``warm`` kernels remove that cost without giving up
+pandas, matplotlib, seaborn, the analysis package): about a second per report
+(``bench/batch.py`` measures it), as much as a small territory's analysis. ``warm`` kernels remove that cost without giving up
 isolation: each worker process keeps a fork server (:mod:`analysis.forkserver`) that
 has imported those modules once, and every report still gets a kernel process of its
 own, forked from the server's clean state, never reused. ``fresh`` kernels are
@@ -14,6 +14,9 @@ The warm start is a kernel provisioner (``territory-reports-warm``, registered a
 any other. Whenever a warm start is impossible (no ``fork``, a kernel command that is
 not ipykernel, a server that cannot start), the provisioner says why in the log and
 starts the kernel the ordinary way.
+
+Either kind is reached through :class:`IPCKernelManager`: IPC sockets instead of TCP
+ports, and a client that is ready as soon as the kernel has answered (no fixed pauses).
 """
 from __future__ import annotations
 
