@@ -1,9 +1,10 @@
 """The batch: national pass once, then one isolated notebook job per report.
 
 Each job runs in a worker process (local pool or Dask): Papermill executes the
-notebook in the job's own folder, the tables are exported, the renderer writes HTML
-and PDF, and only then are the files moved into place. A failing report is retried
-once, then recorded in the manifest with its error and failing cell; it keeps its last
+notebook in the job's own folder, in a kernel of its own (warm by default: see
+:mod:`analysis.kernels`) and within the job's time limit, the tables are exported, the
+renderer writes HTML and PDF, and only then are the files moved into place. A failing
+or hanging report is retried once, then recorded in the manifest with its error and failing cell; it keeps its last
 good report and never stops the others. A report whose fingerprint (data slice,
 parameters, notebook, templates, renderer, version) is unchanged is skipped; the
 manifest is rewritten after every job, so an interrupted run resumes where it stopped.
