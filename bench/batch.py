@@ -56,16 +56,21 @@ def timed(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def floor(work: Path) -> float:
-    """Median wall time of the papermill CLI on an empty notebook (5 runs: it varies by a
-    few tenths of a second from run to run on a shared machine)."""
+def empty_notebook(path: Path) -> Path:
+    """A notebook of one ``pass`` cell, for the default ``python3`` kernel."""
     import nbformat
 
-    empty = work / "empty.ipynb"
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
     nb.cells = [nbformat.v4.new_code_cell("pass")]
-    nbformat.write(nb, empty)
+    nbformat.write(nb, path)
+    return path
+
+
+def floor(work: Path) -> float:
+    """Median wall time of the papermill CLI on an empty notebook (5 runs: it varies by a
+    few tenths of a second from run to run on a shared machine)."""
+    empty = empty_notebook(work / "empty.ipynb")
     papermill = str(Path(sys.executable).parent / "papermill")
     return statistics.median(timed([papermill, str(empty), str(work / "empty-out.ipynb"), "--no-progress-bar"])
                              for _ in range(5))
@@ -74,16 +79,12 @@ def floor(work: Path) -> float:
 def kernel_startup(work: Path, runs: int = 5) -> dict:
     """Median seconds per empty notebook through papermill (one process) per kind of kernel,
     and the seconds a fresh interpreter spends importing what the report notebooks import."""
-    import nbformat
     import papermill as pm
 
     from analysis.kernels import KERNEL_NAMES, WARM_MODULES, kernel_manager, register_kernel
 
     register_kernel(work)
-    empty = work / "startup.ipynb"
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("pass")]
-    nbformat.write(nb, empty)
+    empty = empty_notebook(work / "startup.ipynb")  # the kernel is named below
     result = {}
     for kind, name in KERNEL_NAMES.items():
         def once():

@@ -2,10 +2,11 @@
 
 A fresh kernel costs an interpreter start and the notebook's imports (ipykernel,
 pandas, matplotlib, seaborn, the analysis package): about a second per report
-(``bench/batch.py`` measures it), as much as a small territory's analysis. ``warm`` kernels remove that cost without giving up
-isolation: each worker process keeps a fork server (:mod:`analysis.forkserver`) that
-has imported those modules once, and every report still gets a kernel process of its
-own, forked from the server's clean state, never reused. ``fresh`` kernels are
+(``bench/batch.py`` measures it), as much as a small territory's analysis. ``warm``
+kernels remove that cost without giving up isolation: each worker process keeps a fork
+server (:mod:`analysis.forkserver`) that has imported those modules once, and every
+report still gets a kernel process of its own, forked from the server's clean state,
+never reused. ``fresh`` kernels are
 started the ordinary way (a new interpreter per report).
 
 The warm start is a kernel provisioner (``territory-reports-warm``, registered as a
@@ -230,9 +231,8 @@ class ForkedKernel:
 class ForkServer:
     """A running :mod:`analysis.forkserver` process, and the client side of its socket."""
 
-    stamp: tuple = ()
-
-    def __init__(self, python: str, modules: tuple[str, ...]):
+    def __init__(self, python: str, modules: tuple[str, ...], stamp: tuple = ()):
+        self.stamp = stamp  # the package's modules as the server imported them (_package_stamp)
         self.folder = Path(tempfile.mkdtemp(prefix="territory-reports-kernels-"))
         self.address = str(self.folder / "socket")
         self.log_path = self.folder / "server.log"
@@ -309,8 +309,7 @@ class _Servers:
                 server = None
             if server is None:
                 try:
-                    server = ForkServer(python, modules)
-                    server.stamp = stamp
+                    server = ForkServer(python, modules, stamp)
                 except (KernelStartError, OSError) as exc:
                     server = exc if isinstance(exc, KernelStartError) else KernelStartError(str(exc))
                 self._servers[key] = server
