@@ -40,7 +40,7 @@ NOTEBOOK = ROOT / "notebooks" / "territory.ipynb"
 
 
 def dataset(territories: int, customers: int, activities: float) -> Path:
-    from analysis.demo import generate, write
+    from analysis.contract.demo import generate, write
 
     folder = OUT / f"data_t{territories}_c{customers}_a{activities}"
     if not (folder / "activities.parquet").is_file():
@@ -81,7 +81,7 @@ def kernel_startup(work: Path, runs: int = 5) -> dict:
     and the seconds a fresh interpreter spends importing what the report notebooks import."""
     import papermill as pm
 
-    from analysis.kernels import KERNEL_NAMES, WARM_MODULES, kernel_manager, register_kernel
+    from analysis.engine.kernels import KERNEL_NAMES, WARM_MODULES, kernel_manager, register_kernel
 
     register_kernel(work)
     empty = empty_notebook(work / "startup.ipynb")  # the kernel is named below
@@ -106,7 +106,7 @@ def kernel_startup(work: Path, runs: int = 5) -> dict:
 def baseline(data: Path, work: Path, sample: list[str]) -> float:
     """Seconds for the naive loop over ``sample``: papermill CLI loading national files, then render."""
     papermill = str(Path(sys.executable).parent / "papermill")
-    render = ("import sys; from pathlib import Path; from analysis.render import BuiltinRenderer, FrontMatter; "
+    render = ("import sys; from pathlib import Path; from analysis.report.render import BuiltinRenderer, FrontMatter; "
               "BuiltinRenderer().render(Path(sys.argv[1]), Path(sys.argv[2]), FrontMatter(sys.argv[3]))")
     start = time.perf_counter()
     for tid in sample:
@@ -121,7 +121,7 @@ def baseline(data: Path, work: Path, sample: list[str]) -> float:
 
 
 def batch(data: Path, out: Path, territories: list[str] | None) -> dict:
-    cmd = [sys.executable, "-m", "analysis.cli", "run", "--data", str(data), "--out", str(out), "--quiet"]
+    cmd = [sys.executable, "-m", "analysis.engine.cli", "run", "--data", str(data), "--out", str(out), "--quiet"]
     if territories:
         cmd += ["--territories", ",".join(territories)]
     wall = timed(cmd)

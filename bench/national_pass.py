@@ -25,7 +25,7 @@ OUT = Path(__file__).resolve().parent / "out"
 
 
 def dataset_folder(args) -> Path:
-    from analysis.demo import generate, write
+    from analysis.contract.demo import generate, write
 
     folder = OUT / f"data_t{args.territories}_c{args.customers}_a{args.activities}"
     if not (folder / "activities.parquet").is_file():
@@ -40,8 +40,8 @@ def dataset_folder(args) -> Path:
 
 
 def _national(folder: str, queue) -> None:
-    from analysis.data import load_dataset
-    from analysis.national import national_pass
+    from analysis.contract.dataset import load_dataset
+    from analysis.domain.national import national_pass
 
     ds = load_dataset(folder)
     start = time.perf_counter()
@@ -52,8 +52,8 @@ def _national(folder: str, queue) -> None:
 
 
 def _loop(folder: str, limit: int | None, queue) -> None:
-    from analysis.data import load_dataset
-    from analysis.national import analyse, parameter_groups
+    from analysis.contract.dataset import load_dataset
+    from analysis.domain.national import analyse, parameter_groups
 
     ds = load_dataset(folder)
     ids = ds.territories["territory_id"].tolist()

@@ -22,8 +22,8 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--renderer", default="auto")
     args = p.parse_args(argv)
-    from analysis.batch import run
-    from analysis.demo import generate, write
+    from analysis.engine.batch import run
+    from analysis.contract.demo import generate, write
 
     data, out = OUT / "demo", OUT / "render_share"
     if not (data / "sales.csv").is_file():

@@ -24,7 +24,7 @@ profile_path = "../params/demo.yaml"  # the run profile the save button writes i
 territory_id = None  # start with this territory (default: the first)
 
 # %%
-from analysis.explorer import Explorer
+from analysis.lab.explorer import Explorer
 
 explorer = Explorer(data_path, profile_path, territory_id)
 explorer.view()

@@ -24,8 +24,8 @@ from IPython.display import display
 # figures are laid out by the package: skip the second, "tight" drawing pass
 # %config InlineBackend.print_figure_kwargs = {"bbox_inches": None}
 
-from analysis import figures, sections
-from analysis.territory import load
+from analysis.report import figures, sections
+from analysis.report.territory import load
 
 t = load(territory_id, data_path=data_path, store_path=store_path, params=params)
 display(sections.period_note(t))

@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(ROOT / "reports" / "look"))
     args = p.parse_args(argv)
     out = Path(args.out)
-    cli = [sys.executable, "-m", "analysis.cli", "run", "--data", args.data, "--params", args.params,
+    cli = [sys.executable, "-m", "analysis.engine.cli", "run", "--data", args.data, "--params", args.params,
            "--out", str(out), "--territories", args.territory, "--quiet"]
     if subprocess.call(cli) != 0:
         return 1

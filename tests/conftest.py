@@ -145,8 +145,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def published(tmp_path_factory):
     """A small demo dataset rendered once by the CLI: {"code", "data", "out"}."""
-    from analysis.cli import main
-    from analysis.demo import generate, write
+    from analysis.engine.cli import main
+    from analysis.contract.demo import generate, write
 
     base = tmp_path_factory.mktemp("batch")
     data = base / "data"

@@ -13,9 +13,9 @@ import shutil
 import nbformat
 import pandas as pd
 
-from analysis.batch import DEFAULT_NOTEBOOK
-from analysis.cli import main
-from analysis.exports import EXPORT_COLUMNS
+from analysis.engine.batch import DEFAULT_NOTEBOOK
+from analysis.engine.cli import main
+from analysis.report.exports import EXPORT_COLUMNS
 
 def test_run_publishes_every_territory(published):
     out = published["out"]

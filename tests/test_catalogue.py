@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from conftest import read_text_table, write_table
 
-from analysis.data import load_dataset
-from analysis.national import national_pass
+from analysis.contract.dataset import load_dataset
+from analysis.domain.national import national_pass
 
 
 def run(folder, profile=None):

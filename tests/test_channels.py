@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.channels import (
+from analysis.domain.channels import (
     DEFAULT_FIT,
     activity_facts,
     channel_phase,
@@ -18,7 +18,7 @@ from analysis.channels import (
     next_best_channel,
     over_service,
 )
-from analysis.contract import CHANNELS, PHASES
+from analysis.contract.schema import CHANNELS, PHASES
 
 # --------------------------------------------------------------------- builders
 
@@ -512,7 +512,7 @@ def test_effort_shares_sum_to_one_and_rates_are_shares(data):
 
 
 def test_channel_totals_by_hand():
-    from analysis.channels import channel_totals
+    from analysis.domain.channels import channel_totals
 
     table = pd.DataFrame({
         "channel": ["phone", "phone", "email", "social"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import read_text_table, write_table
 
-from analysis.cli import main
+from analysis.engine.cli import main
 
 
 def test_demo_data_then_validate(tmp_path, capsys):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.coaching import NORMS, coaching_table, roi_by, unit_margins
+from analysis.domain.coaching import NORMS, coaching_table, roi_by, unit_margins
 
 FIELDS = ["phone", "email", "university", "hometown"]
 MARGINS = pd.Series({"M1": 2.5, "M2": 1.0})

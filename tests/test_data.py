@@ -1,4 +1,4 @@
-"""Loading and validating a dataset (DESIGN 3): analysis.data, analysis.contract, analysis.errors."""
+"""Loading and validating a dataset (DESIGN 3): analysis.contract.dataset, analysis.contract.schema, analysis.errors."""
 from __future__ import annotations
 
 import pickle
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from conftest import read_text_table, tiny_tables, write_dataset, write_table
 
-from analysis.contract import CHANNELS, PHASES, TABLES
-from analysis.data import Dataset, load_dataset, read_table
+from analysis.contract.schema import CHANNELS, PHASES, TABLES
+from analysis.contract.dataset import Dataset, load_dataset, read_table
 from analysis.errors import (
     DatasetNotFoundError, DataValidationError, ParameterError, TerritoryReportsError, Violation,
 )
@@ -425,7 +425,7 @@ def test_parquet_violations_name_the_row(tiny_dataset):
 
 
 def test_parquet_cache_of_validated_tables(tiny_dataset, tmp_path):
-    from analysis.data import cache_dataset, load_dataset
+    from analysis.contract.dataset import cache_dataset, load_dataset
 
     cache = tmp_path / "cache"
     first = load_dataset(tiny_dataset, cache=cache)  # nothing cached yet: validates

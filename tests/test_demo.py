@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import demo
-
+from analysis.contract import demo
 COLUMNS = {
     "territories": ["territory_id", "territory_name", "region", "manager"],
     "reps": ["rep_id", "rep_name", "territory_id", "role", "cost_per_day"],

@@ -13,8 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from analysis.batch import DEFAULT_NOTEBOOK
-from analysis.cli import main
+from analysis.engine.batch import DEFAULT_NOTEBOOK
+from analysis.engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,7 +88,7 @@ def test_hanging_report_is_stopped_retried_and_listed(published, tmp_path, capsy
 def test_interrupted_run_keeps_reports_and_resumes(published, tmp_path):
     out = copy(published, tmp_path)
     before = {p: p.read_bytes() for p in out.rglob("report.*")}
-    cmd = [sys.executable, "-m", "analysis.cli", "run", "--data", str(published["data"]), "--out", str(out),
+    cmd = [sys.executable, "-m", "analysis.engine.cli", "run", "--data", str(published["data"]), "--out", str(out),
            "--force", "--jobs", "1", "--quiet"]
     started = time.time()
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -128,7 +128,7 @@ def test_dask_local_cluster_matches_local_executor(published, tmp_path):
 def test_killed_run_never_shows_half_written_files(published, tmp_path, delay):
     out = copy(published, tmp_path)
     before = {p: p.read_bytes() for p in out.rglob("report.*")}
-    cmd = [sys.executable, "-m", "analysis.cli", "run", "--data", str(published["data"]), "--out", str(out),
+    cmd = [sys.executable, "-m", "analysis.engine.cli", "run", "--data", str(published["data"]), "--out", str(out),
            "--force", "--jobs", "2", "--quiet"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(delay)

@@ -10,9 +10,9 @@ import yaml
 
 pytest.importorskip("ipywidgets")
 
-from analysis.explorer import Explorer  # noqa: E402
-from analysis.params import load_profile  # noqa: E402
-from analysis.whatif import effort_profile, move_effort, what_if  # noqa: E402
+from analysis.lab.explorer import Explorer  # noqa: E402
+from analysis.contract.params import load_profile  # noqa: E402
+from analysis.lab.whatif import effort_profile, move_effort, what_if  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,9 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from analysis import figures
-
-
+from analysis.report import figures
 def test_heatmap_cells_texts_and_hatches():
     matrix = pd.DataFrame([[0.0, 0.5], [1.0, np.nan]], index=["r1", "r2"], columns=["c1", "c2"])
     annot = pd.DataFrame([["", "50%"], ["100%", "x"]], index=matrix.index, columns=matrix.columns)

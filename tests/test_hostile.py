@@ -6,7 +6,7 @@ import json
 import pytest
 from conftest import read_text_table, write_table
 
-from analysis.cli import main
+from analysis.engine.cli import main
 
 HOSTILE = {
     "territory": '<script>alert("t")</script> *bold* #set page(fill: red)',

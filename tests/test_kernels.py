@@ -14,15 +14,15 @@ import nbformat
 import papermill as pm
 import pytest
 
-from analysis import kernels
+from analysis.engine import kernels
 from analysis.errors import KernelStartError
-from analysis.kernels import KERNEL_NAMES, ForkedKernel, IPCKernelManager, register_kernel
+from analysis.engine.kernels import KERNEL_NAMES, ForkedKernel, IPCKernelManager, register_kernel
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="warm kernels need fork (POSIX)")
 
 PROBE = """import json, os, sys
-preloaded = 'analysis.figures' in sys.modules
-import analysis.figures as figures
+preloaded = 'analysis.report.figures' in sys.modules
+import analysis.report.figures as figures
 seen = getattr(figures, '_touched_by_an_earlier_report', False)
 figures._touched_by_an_earlier_report = True
 print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "preloaded": preloaded, "seen": seen,
@@ -122,7 +122,7 @@ def test_kernel_ends_when_its_server_dies(specs):
 
 
 def test_server_ends_with_the_process_that_started_it():
-    code = ("import sys; from analysis import kernels; "
+    code = ("import sys; from analysis.engine import kernels; "
             "s = kernels.SERVERS.get(sys.executable, ('json',)); print(s.process.pid, s.folder, flush=True); "
             "import os; os._exit(0)")  # no clean-up: the server must notice on its own
     pid, folder = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.maintenance import DEFAULT_CADENCE, maintenance_list
+from analysis.domain.maintenance import DEFAULT_CADENCE, maintenance_list
 
 AS_OF = pd.Timestamp("2026-06-30")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.demo import generate, write
-from analysis.data import load_dataset
-from analysis.national import national_pass, rollup
+from analysis.contract.demo import generate, write
+from analysis.contract.dataset import load_dataset
+from analysis.domain.national import national_pass, rollup
 
 #: Next best channel falls back to the region when a territory's data is thin, so it
 #: legitimately differs when a territory is computed without its region.

@@ -1,7 +1,7 @@
 """Run profiles (DESIGN 5): defaults <- profile <- territory overrides; typos are errors."""
 import pytest
 
-from analysis import params
+from analysis.contract import params
 from analysis.errors import ParameterError
 
 

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from analysis.periods import Window, make_window, shift, span
+from analysis.domain.periods import Window, make_window, shift, span
 
 
 def test_windows_of_three_months():

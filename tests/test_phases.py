@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.contract import PHASES
-from analysis.periods import WINDOWS, Window
-from analysis.phases import (
+from analysis.contract.schema import PHASES
+from analysis.domain.periods import WINDOWS, Window
+from analysis.domain.phases import (
     PHASE_DTYPE,
     PHASE_RANK,
     derive_phases,

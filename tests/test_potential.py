@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.potential import FALLBACK, catchment, choose_method, market_sum, patient_flow, potential
-from analysis.support import support
+from analysis.domain.potential import FALLBACK, catchment, choose_method, market_sum, patient_flow, potential
+from analysis.domain.support import support
 
 
 def test_patient_flow_worked_example():

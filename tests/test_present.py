@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from analysis.present import escape_markdown, fmt_number, table
+from analysis.report.present import escape_markdown, fmt_number, table
 
 
 def test_number_formats():

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.cli import main
-from analysis.privacy import pseudonym, pseudonymise
+from analysis.engine.cli import main
+from analysis.contract.privacy import pseudonym, pseudonymise
 
 
 def test_pseudonyms_are_stable_and_typed():

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.profile import completeness, profile_columns, qualified
+from analysis.domain.profile import completeness, profile_columns, qualified
 
 FIELDS = {"basic": ["phone", "email"], "education": ["university"], "surrounding": ["hometown"]}
 

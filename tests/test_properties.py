@@ -6,10 +6,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.contract import PHASES
-from analysis.data import Dataset
-from analysis.demo import generate
-from analysis.national import national_pass
+from analysis.contract.schema import PHASES
+from analysis.contract.dataset import Dataset
+from analysis.contract.demo import generate
+from analysis.domain.national import national_pass
 
 
 def dataset(tables: dict[str, pd.DataFrame]) -> Dataset:
@@ -59,8 +59,8 @@ def test_invariants_hold_on_random_datasets(seed, territories, customers, months
 @given(seed=st.integers(0, 10_000), territories=st.integers(1, 3), customers=st.integers(10, 80),
        fmt=st.sampled_from(["csv", "parquet"]))
 def test_loader_accepts_every_generated_dataset(tmp_path_factory, seed, territories, customers, fmt):
-    from analysis.data import load_dataset
-    from analysis.demo import write
+    from analysis.contract.dataset import load_dataset
+    from analysis.contract.demo import write
 
     folder = tmp_path_factory.mktemp("fuzz")
     write(generate(seed=seed, n_regions=1, n_territories=territories, n_customers=customers), folder, fmt=fmt)

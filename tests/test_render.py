@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import nbformat
 import pytest
 
-from analysis.render import BuiltinRenderer, FrontMatter, QuartoRenderer, cell_options, get_renderer, notebook_to_markdown
+from analysis.report.render import BuiltinRenderer, FrontMatter, QuartoRenderer, cell_options, get_renderer, notebook_to_markdown
 
 
 def _png() -> str:

@@ -1,5 +1,5 @@
 """The report's sections: the changes they print are computed right."""
-from analysis.sections import _change
+from analysis.report.sections import _change
 
 
 def test_change_of_counts_and_shares():

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.segmentation import deciles, lorenz, segment, segment_summary, vip
+from analysis.domain.segmentation import deciles, lorenz, segment, segment_summary, vip
 
 
 def customers():

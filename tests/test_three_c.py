@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.contract import PHASES
-from analysis.periods import Window
-from analysis.phases import PHASE_DTYPE
-from analysis.three_c import (
+from analysis.contract.schema import PHASES
+from analysis.domain.periods import Window
+from analysis.domain.phases import PHASE_DTYPE
+from analysis.domain.three_c import (
     POSITION_DTYPE,
     POSITIONS,
     attach_competitor_position,

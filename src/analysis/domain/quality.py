@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .potential import FALLBACK
+from analysis.domain.potential import FALLBACK
 
 
 def data_quality(frame: pd.DataFrame, customers: pd.DataFrame, activities: pd.DataFrame,

@@ -22,8 +22,8 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from .periods import WINDOWS, Window, window_codes
-from .phases import GROUP, PHASE_RANK, PHASES, _grid, _require, as_phase, phase_rank
+from analysis.domain.periods import WINDOWS, Window, window_codes
+from analysis.domain.phases import GROUP, PHASE_RANK, PHASES, _grid, _require, as_phase, phase_rank
 
 POSITIONS = ("competitor_dominant", "contested", "own_led", "no_sales")
 POSITION_DTYPE = pd.CategoricalDtype(list(POSITIONS), ordered=True)
@@ -50,7 +50,7 @@ def competitor_position(product_units: pd.DataFrame, *, dominant: float = 0.6) -
     """Leading competitor, shares and competitor position per customer x market.
 
     ``product_units`` has customer_id, market, product_id, is_own, units (the analysis
-    window; :func:`analysis.market.product_units`). The leading competitor is the
+    window; :func:`analysis.domain.market.product_units`). The leading competitor is the
     competitor product with the most units (ties: the smallest product_id);
     ``competitor_share`` its share of the market units (0 when no competitor sold,
     missing with no market units); ``own_share`` our support (missing with no market

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .present import Note, Table, escape_markdown, fmt_number, table
-from .channels import channel_totals
-from .segmentation import SEGMENT_INTENT
+from analysis.report.present import Note, Table, escape_markdown, fmt_number, table
+from analysis.domain.channels import channel_totals
+from analysis.domain.segmentation import SEGMENT_INTENT
 
 
 #: Headline measures: (column, label, format, change shown as).
@@ -225,7 +225,7 @@ def region_table(s) -> Table:
 
 def coaching_flags(s) -> Table:
     """How many reps carry each coaching flag, per territory."""
-    from .coaching import FLAGS
+    from analysis.domain.coaching import FLAGS
 
     c = s.coaching
     counts = {flag: c["flags"].fillna("").str.split(";").apply(lambda fs, f=flag: f in fs) for flag in FLAGS}

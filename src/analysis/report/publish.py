@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import PublishError
+from analysis.errors import PublishError
 
 MANIFEST = "manifest.json"
 INDEX = "index.html"

@@ -4,7 +4,7 @@ Per rep, for the analysis window. A rep's customers ("covered" customers) are th
 distinct customers the rep had at least one activity with in the window. Inputs:
 
 * ``facts``: one row per activity x market of its customer (see
-  :func:`analysis.channels.activity_facts`), already restricted to the analysis window.
+  :func:`analysis.domain.channels.activity_facts`), already restricted to the analysis window.
   Each row carries the activity's full cost; summed across markets the cost is split
   evenly over the markets the activity counts in (``market_count``), so every market
   weighs the same in a share and each activity's cost is counted once in a total.
@@ -24,8 +24,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .channels import split_cost
-from .contract import PHASES, ROLES
+from analysis.domain.channels import split_cost
+from analysis.contract.schema import PHASES, ROLES
 
 #: DESIGN 4.6 default norms, in one place (same keys as ``params.DEFAULTS["norms"]``).
 #: Every norm is inclusive: a value exactly at the norm is not flagged.
@@ -251,7 +251,7 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
       profile_qualified_share: share of them at or above the completeness threshold
       (``norms['profile_completeness']``, 0.6). NaN without covered customers or
       without configured profile fields. ``completeness`` comes from
-      :func:`analysis.profile.completeness` (aligned with ``customers``).
+      :func:`analysis.domain.profile.completeness` (aligned with ``customers``).
     * effort_on_priority, mismatched_effort, over_service: cost shares of the rep's fact
       rows on segments A/B, with ``fits`` False, and with ``phase`` (at the start of the
       period) ``loyal``; each activity's cost split evenly over its markets. NaN when

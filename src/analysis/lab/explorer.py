@@ -16,15 +16,17 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from . import figures, params as parameters
-from .channels import DEFAULT_FIT, activity_facts, fit_matrix, mismatched_effort
-from .contract import CHANNELS, PHASES
-from .data import load_dataset
-from .national import analysis_activities, national_pass
-from .periods import make_window
-from .present import table
-from .profile_file import save_override
-from .whatif import what_if
+from analysis.report import figures as figures
+
+from analysis.contract import params as parameters
+from analysis.domain.channels import DEFAULT_FIT, activity_facts, fit_matrix, mismatched_effort
+from analysis.contract.schema import CHANNELS, PHASES
+from analysis.contract.dataset import load_dataset
+from analysis.domain.national import analysis_activities, national_pass
+from analysis.domain.periods import make_window
+from analysis.report.present import table
+from analysis.lab.profile_file import save_override
+from analysis.lab.whatif import what_if
 
 
 class Explorer:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import params as parameters
-from .data import load_dataset
-from .errors import ParameterError
-from .national import national_pass, rollup
-from .store import read_table
+from analysis.contract import params as parameters
+from analysis.contract.dataset import load_dataset
+from analysis.errors import ParameterError
+from analysis.domain.national import national_pass, rollup
+from analysis.contract.store import read_table
 
 NATIONAL = "all"
 TABLES = ("kpis", "coaching")

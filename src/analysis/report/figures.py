@@ -101,7 +101,7 @@ def per_market(frame: pd.DataFrame, suptitle: str, size: tuple[float, float], dr
 def pareto_curve(lorenz: pd.DataFrame, vip_share: float = 0.8) -> plt.Figure:
     """Cumulative share of value against cumulative share of customers, per market.
 
-    ``lorenz`` from :func:`analysis.segmentation.lorenz`. The VIP cut is where the curve
+    ``lorenz`` from :func:`analysis.domain.segmentation.lorenz`. The VIP cut is where the curve
     reaches ``vip_share``; the diagonal is an equal spread for comparison.
     """
     def draw(ax, rows, index):

@@ -4,7 +4,7 @@ A fresh kernel costs an interpreter start and the notebook's imports (ipykernel,
 pandas, matplotlib, seaborn, the analysis package): about a second per report
 (``bench/batch.py`` measures it), as much as a small territory's analysis. ``warm``
 kernels remove that cost without giving up isolation: each worker process keeps a fork
-server (:mod:`analysis.forkserver`) that has imported those modules once, and every
+server (:mod:`analysis.engine.forkserver`) that has imported those modules once, and every
 report still gets a kernel process of its own, forked from the server's clean state,
 never reused. ``fresh`` kernels are
 started the ordinary way (a new interpreter per report).
@@ -43,14 +43,14 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import List, Unicode, default
 
-from . import forkserver
-from .errors import KernelStartError
+from analysis.engine import forkserver as forkserver
+from analysis.errors import KernelStartError
 
 KERNEL_NAMES = {"warm": "territory-reports-warm", "fresh": "territory-reports"}
 PROVISIONER = "territory-reports-warm"
 #: What the report notebooks import: preloaded by the fork server.
-WARM_MODULES = ("pandas", "pyarrow.parquet", "matplotlib.pyplot", "seaborn", "analysis.figures",
-                "analysis.sections", "analysis.territory", "analysis.scope")
+WARM_MODULES = ("pandas", "pyarrow.parquet", "matplotlib.pyplot", "seaborn", "analysis.report.figures",
+                "analysis.report.sections", "analysis.report.territory", "analysis.report.scope")
 #: Seconds a fork server may take to import its modules.
 START_TIMEOUT = 180
 #: The server must stay single-threaded to fork safely: no BLAS thread pools in it, and
@@ -229,7 +229,7 @@ class ForkedKernel:
 
 
 class ForkServer:
-    """A running :mod:`analysis.forkserver` process, and the client side of its socket."""
+    """A running :mod:`analysis.engine.forkserver` process, and the client side of its socket."""
 
     def __init__(self, python: str, modules: tuple[str, ...], stamp: tuple = ()):
         self.stamp = stamp  # the package's modules as the server imported them (_package_stamp)
@@ -238,7 +238,7 @@ class ForkServer:
         self.log_path = self.folder / "server.log"
         env = {**os.environ, **{k: os.environ.get(k, v) for k, v in _SINGLE_THREADED.items()}}
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen([python, "-m", "analysis.forkserver", self.address, *modules],
+            self.process = subprocess.Popen([python, "-m", "analysis.engine.forkserver", self.address, *modules],
                                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
                                             env=env, cwd=self.folder)
         self._await_ready()
@@ -328,8 +328,9 @@ class _Servers:
 def _package_stamp() -> tuple:
     """Names, sizes and times of the package's modules: a server imported an older version
     of them when this changes (a long-lived Dask worker outliving an upgrade or an edit)."""
-    folder = Path(__file__).parent
-    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.py")))
+    folder = Path(__file__).parents[1]
+    return tuple((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                 for p in sorted(folder.rglob("*.py")))
 
 
 SERVERS = _Servers()

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ParameterError
+from analysis.errors import ParameterError
 
 #: Every parameter with its default, in one place.
 DEFAULTS: dict[str, Any] = {

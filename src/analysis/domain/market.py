@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .periods import WINDOWS, Window
+from analysis.domain.periods import WINDOWS, Window
 
 
 def customer_markets(customers: pd.DataFrame, markets: pd.Series) -> pd.DataFrame:

@@ -12,23 +12,23 @@ from dataclasses import replace
 
 import pandas as pd
 
-from . import params as parameters
-from . import privacy
-from .actions import action_list
-from .channels import activity_facts, channel_phase, fit_matrix, next_best_channel
-from .coaching import coaching_table, roi_by, unit_margins
-from .contract import CHANNELS
-from .data import Dataset
-from .maintenance import maintenance_list
-from .market import customer_markets, product_units, units_by_window, units_wide, window_sales
-from .periods import WINDOWS, Window, make_window, window_codes
-from .phases import derive_phases, migration, migration_rates, phase_change, phases_from_table, responses_by_window
-from .potential import potential
-from .profile import completeness
-from .quality import data_quality
-from .segmentation import deciles, lorenz, segment, segment_summary, vip
-from .support import support
-from .three_c import attach_competitor_position, attach_effort, competitor_position, customer_effort, flags, three_c_matrix
+from analysis.contract import params as parameters
+from analysis.contract import privacy
+from analysis.domain.actions import action_list
+from analysis.domain.channels import activity_facts, channel_phase, fit_matrix, next_best_channel
+from analysis.domain.coaching import coaching_table, roi_by, unit_margins
+from analysis.contract.schema import CHANNELS
+from analysis.contract.dataset import Dataset
+from analysis.domain.maintenance import maintenance_list
+from analysis.domain.market import customer_markets, product_units, units_by_window, units_wide, window_sales
+from analysis.domain.periods import WINDOWS, Window, make_window, window_codes
+from analysis.domain.phases import derive_phases, migration, migration_rates, phase_change, phases_from_table, responses_by_window
+from analysis.domain.potential import potential
+from analysis.domain.profile import completeness
+from analysis.domain.quality import data_quality
+from analysis.domain.segmentation import deciles, lorenz, segment, segment_summary, vip
+from analysis.domain.support import support
+from analysis.domain.three_c import attach_competitor_position, attach_effort, competitor_position, customer_effort, flags, three_c_matrix
 
 
 def selected_territories(ds: Dataset, profile: Mapping) -> list[str]:

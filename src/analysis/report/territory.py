@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import params as parameters
-from .data import load_dataset
-from .errors import ParameterError
-from .national import national_pass
-from .store import read_territory
+from analysis.contract import params as parameters
+from analysis.contract.dataset import load_dataset
+from analysis.errors import ParameterError
+from analysis.domain.national import national_pass
+from analysis.contract.store import read_territory
 
 
 @dataclass

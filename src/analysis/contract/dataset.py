@@ -1,7 +1,7 @@
 """Loading and validating a dataset (DESIGN 3).
 
 A dataset is a folder with one file per table, ``<table>.csv`` or ``<table>.parquet``.
-:func:`load_dataset` reads every table, checks it against :data:`analysis.contract.TABLES`
+:func:`load_dataset` reads every table, checks it against :data:`analysis.contract.schema.TABLES`
 and either returns a :class:`Dataset` of normalized frames or raises
 :class:`~analysis.errors.DataValidationError` listing every violation found in every
 table (it does not stop at the first).
@@ -37,11 +37,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from .contract import (
+from analysis.contract.schema import (
     BOOL, CHANNEL_KIND, CHANNELS, DATE, DATE_PATTERN, INTEGER, NUMBER, PERIOD,
     PERIOD_PATTERN, TABLES, TableSpec, enum_values,
 )
-from .errors import DatasetNotFoundError, DataValidationError, ParameterError, Violation
+from analysis.errors import DatasetNotFoundError, DataValidationError, ParameterError, Violation
 
 #: Offending rows shown per violation.
 MAX_EXAMPLES = 5
@@ -197,8 +197,7 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
 
 def input_key(folder: Path, extra: tuple[str, ...] = ()) -> str:
     """A key of the input files (names, sizes, modification times) and the contract version."""
-    from . import __version__
-
+    from analysis import __version__
     stamps = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()
                     if p.is_file() and p.suffix in (".csv", ".parquet"))
     raw = json.dumps({"files": stamps, "extra": extra, "version": __version__})

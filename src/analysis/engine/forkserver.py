@@ -1,8 +1,8 @@
 """The kernel fork server: imports a kernel's heavy modules once, then forks one fresh
 kernel process per request.
 
-Run as ``python -m analysis.forkserver SOCKET [MODULE ...]`` by
-:class:`analysis.kernels.ForkServer` (one server per worker process). It imports
+Run as ``python -m analysis.engine.forkserver SOCKET [MODULE ...]`` by
+:class:`analysis.engine.kernels.ForkServer` (one server per worker process). It imports
 ipykernel and the given modules (pandas, matplotlib, the analysis package: what the
 report notebooks import), says ``ready`` on stdout and listens on the Unix socket.
 Each request carries a kernel's arguments, environment and working folder, with its
@@ -40,7 +40,7 @@ _START_FOLDER = sys.path[0] if sys.path else ""
 _MAX_FDS = 2
 
 
-# -- the wire format, shared with the client (analysis.kernels) ---------------------
+# -- the wire format, shared with the client (analysis.engine.kernels) ---------------------
 
 def send_message(sock: socket.socket, message: dict, fds: list[int] | tuple = ()) -> None:
     """One length-prefixed JSON message, with ``fds`` passed alongside (SCM_RIGHTS)."""
@@ -180,7 +180,7 @@ def _become_kernel(listener: socket.socket, conn: socket.socket, request: dict, 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        print("usage: python -m analysis.forkserver SOCKET [MODULE ...]", file=sys.stderr)
+        print("usage: python -m analysis.engine.forkserver SOCKET [MODULE ...]", file=sys.stderr)
         return 2
     serve(args[0], args[1:])
     return 0

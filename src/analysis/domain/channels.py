@@ -17,26 +17,16 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .contract import CHANNELS, PHASES, POSITIVE_OUTCOMES
+from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASES, POSITIVE_OUTCOMES
 
 try:  # the ladder rank lives in phases.py; it is PHASES order by definition
-    from .phases import PHASE_RANK
+    from analysis.domain.phases import PHASE_RANK
 except ImportError:  # pragma: no cover - only while phases.py is not there
     PHASE_RANK = {phase: rank for rank, phase in enumerate(PHASES)}
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
 
-#: DESIGN 4.5 fit table: phase -> fitting channels, in preference order (the order is
-#: the fallback order of the next best channel).
-DEFAULT_FIT: dict[str, tuple[str, ...]] = {
-    "unaware": ("email", "web_lecture", "social", "edetailing"),
-    "aware": ("email", "web_lecture", "web_interview", "edetailing", "chat_app"),
-    "interested": ("web_interview", "briefing_session", "offline_lecture", "phone"),
-    "trial": ("f2f_visit", "phone", "offline_lecture", "web_interview"),
-    "adopter": ("f2f_visit", "offline_lecture", "phone"),
-    "loyal": ("f2f_visit", "chat_app", "phone"),
-}
 
 FIT_COLUMNS = ["phase", "channel", "fits", "fit_order"]
 FACT_COLUMNS = [

@@ -29,9 +29,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contract import PHASES, POSITIVE_OUTCOMES
-from .periods import WINDOWS, Window, window_codes
-from .support import support
+from analysis.contract.schema import PHASES, POSITIVE_OUTCOMES
+from analysis.domain.periods import WINDOWS, Window, window_codes
+from analysis.domain.support import support
 
 GROUP = ["territory_id", "market"]
 PHASE_RANK: dict[str, int] = {phase: rank for rank, phase in enumerate(PHASES)}

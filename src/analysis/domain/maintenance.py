@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .contract import MAINTENANCE_TYPES
+from analysis.contract.schema import MAINTENANCE_TYPES
 
 #: Default cadence in days: the ``vip`` key applies to VIPs of any type, the others to
 #: customer types (same keys as ``params.DEFAULTS["cadence"]``).

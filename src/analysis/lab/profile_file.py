@@ -11,9 +11,9 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from . import params as parameters
-from .errors import ParameterError
-from .publish import atomic_write
+from analysis.contract import params as parameters
+from analysis.errors import ParameterError
+from analysis.report.publish import atomic_write
 
 
 def _plain(value):

@@ -19,10 +19,10 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from .errors import RenderError
-from .present import escape_markdown
+from analysis.errors import RenderError
+from analysis.report.present import escape_markdown
 
-TEMPLATES = resources.files("analysis") / "templates"
+TEMPLATES = resources.files("analysis.report") / "templates"
 OPTION = re.compile(r"^#\|\s*([\w-]+)\s*:\s*(.*)$")
 
 

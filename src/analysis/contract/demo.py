@@ -41,8 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .channels import DEFAULT_FIT
-from .contract import CHANNELS, CUSTOMER_TYPES, PHASES, ROLES
+from analysis.contract.schema import CHANNELS, DEFAULT_FIT, CUSTOMER_TYPES, PHASES, ROLES
 
 TABLES = ("territories", "reps", "customers", "products", "markets", "sales", "activities")
 

@@ -2,7 +2,7 @@
 
 Each job runs in a worker process (local pool or Dask): Papermill executes the
 notebook in the job's own folder, in a kernel of its own (warm by default: see
-:mod:`analysis.kernels`) and within the job's time limit, the tables are exported, the
+:mod:`analysis.engine.kernels`) and within the job's time limit, the tables are exported, the
 renderer writes HTML and PDF, and only then are the files moved into place. A failing
 or hanging report is retried once, then recorded in the manifest with its error and failing cell; it keeps its last
 good report and never stops the others. A report whose fingerprint (data slice,
@@ -22,21 +22,21 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import __version__
-from . import params as parameters
-from .data import cache_dataset, input_key, load_dataset
-from .errors import NotebookTimeoutError, TerritoryReportsError
-from .executors import get_executor
-from .exports import export_tables
-from .fingerprint import files_hash, job_fingerprint, table_hashes
-from .kernels import KERNEL_NAMES, kernel_manager, register_kernel
-from .national import national_pass, selected_territories
-from .periods import make_window
-from .publish import now, publish_folder, read_manifest, safe_name, write_index, write_manifest, write_tables
-from .render import TEMPLATES, FrontMatter, get_renderer
-from .store import read_meta, read_table, read_territory, write_store
+from analysis import __version__
+from analysis.contract import params as parameters
+from analysis.contract.dataset import cache_dataset, input_key, load_dataset
+from analysis.errors import NotebookTimeoutError, TerritoryReportsError
+from analysis.engine.executors import get_executor
+from analysis.report.exports import export_tables
+from analysis.engine.fingerprint import files_hash, job_fingerprint, table_hashes
+from analysis.engine.kernels import KERNEL_NAMES, kernel_manager, register_kernel
+from analysis.domain.national import national_pass, selected_territories
+from analysis.domain.periods import make_window
+from analysis.report.publish import now, publish_folder, read_manifest, safe_name, write_index, write_manifest, write_tables
+from analysis.report.render import TEMPLATES, FrontMatter, get_renderer
+from analysis.contract.store import read_meta, read_table, read_territory, write_store
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
 DEFAULT_NOTEBOOK = NOTEBOOKS / "territory.ipynb"
 ROLLUP_NOTEBOOK = NOTEBOOKS / "rollup.ipynb"
 ROLLUPS = "rollups"

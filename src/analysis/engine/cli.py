@@ -10,11 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import TerritoryReportsError
+from analysis.errors import TerritoryReportsError
 
 
 def _demo_data(args) -> int:
-    from .demo import generate, write
+    from analysis.contract.demo import generate, write
 
     start = time.perf_counter()
     tables = generate(seed=args.seed, n_territories=args.territories, n_customers=args.customers)
@@ -25,8 +25,8 @@ def _demo_data(args) -> int:
 
 
 def _validate(args) -> int:
-    from .data import load_dataset
-    from .params import check_territories, load_profile
+    from analysis.contract.dataset import load_dataset
+    from analysis.contract.params import check_territories, load_profile
 
     profile = load_profile(args.params)
     ds = load_dataset(Path(args.data), extra_channels=profile.get("extra_channels", ()))
@@ -38,7 +38,7 @@ def _validate(args) -> int:
 
 
 def _run(args) -> int:
-    from .batch import run
+    from analysis.engine.batch import run
 
     manifest = run(Path(args.data), Path(args.params) if args.params else None, Path(args.out), jobs=args.jobs,
                    renderer=args.renderer, notebook=Path(args.notebook) if args.notebook else None,

@@ -1,6 +1,6 @@
 """The data contract (DESIGN 3): which tables a dataset has, their columns and rules.
 
-Everything here is declarative; :mod:`analysis.data` reads it to load and validate a
+Everything here is declarative; :mod:`analysis.contract.dataset` reads it to load and validate a
 dataset, and the analyses import the domain constants (customer types, channels,
 outcomes, phases) from here so that every module agrees on them.
 
@@ -193,4 +193,16 @@ TABLES: dict[str, TableSpec] = {
             references={"customer_id": ("customers", "customer_id")},
         ),
     )
+}
+
+
+#: DESIGN 4.5 fit table: phase -> fitting channels, in preference order (the order is
+#: the fallback order of the next best channel).
+DEFAULT_FIT: dict[str, tuple[str, ...]] = {
+    "unaware": ("email", "web_lecture", "social", "edetailing"),
+    "aware": ("email", "web_lecture", "web_interview", "edetailing", "chat_app"),
+    "interested": ("web_interview", "briefing_session", "offline_lecture", "phone"),
+    "trial": ("f2f_visit", "phone", "offline_lecture", "web_interview"),
+    "adopter": ("f2f_visit", "offline_lecture", "phone"),
+    "loyal": ("f2f_visit", "chat_app", "phone"),
 }

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing import get_context
 
-from .errors import TerritoryReportsError
+from analysis.errors import TerritoryReportsError
 
 
 @contextlib.contextmanager

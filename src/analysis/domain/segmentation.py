@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contract import SEGMENTABLE_TYPES
+from analysis.contract.schema import SEGMENTABLE_TYPES
 
 GROUP = ["territory_id", "market"]
 SEGMENTS_2X2 = {("high", "high"): "A", ("high", "low"): "B", ("low", "high"): "C", ("low", "low"): "D"}

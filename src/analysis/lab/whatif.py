@@ -1,6 +1,6 @@
 """What-if: move call effort between segments or channels and see the expected effect.
 
-Pure functions over the activity facts (:func:`analysis.channels.activity_facts`): a
+Pure functions over the activity facts (:func:`analysis.domain.channels.activity_facts`): a
 share of each rep's cost in the *source* groups is moved to the *target* group
 (spread over the rep's existing target activities in proportion to their cost), then
 effort on priority segments, mismatched effort, over-service and the coaching flags
@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from .channels import effort_share
-from .coaching import NORMS, PRIORITY_SEGMENTS
+from analysis.domain.channels import effort_share
+from analysis.domain.coaching import NORMS, PRIORITY_SEGMENTS
 
 BY = ("segment", "channel")
 REP = ["territory_id", "rep_id"]

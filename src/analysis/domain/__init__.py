@@ -1,0 +1,1 @@
+"""The domain analyses (DESIGN 4): pure functions, DataFrames in, DataFrames out, and the national pass."""

@@ -1,0 +1,1 @@
+"""The batch engine: jobs, executors, kernels, fingerprints and the command line."""

@@ -1,0 +1,1 @@
+"""The analyst's workbench: the explorer widgets, what-if and saving overrides."""

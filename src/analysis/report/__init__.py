@@ -1,0 +1,1 @@
+"""The report: text, display tables, sections, figures, rendering and publishing."""
