@@ -28,6 +28,7 @@ from analysis.report import figures, sections
 from analysis.report.scope import load
 
 s = load(scope, data_path=data_path, store_path=store_path, params=params)
+display(sections.scope_note(s))
 
 # %% [markdown]
 # ## Overview

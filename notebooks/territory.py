@@ -47,15 +47,15 @@ sections.headline(t)
 # Customers are placed on potential (what they could use, boxes per month) and support
 # (our share of what they use). The cut points split them into four segments:
 # A (core: maintain), B (largest opportunity: develop), C (maintain at low cost),
-# D (minimal, digital only).
+# D (minimal, digital only); with the 3x3 grid, the high-potential row is the priority.
 
 # %%
 sections.cut_note(t)
 
 # %%
 #| label: fig-segments
-#| fig-cap: "Each point is a customer in one market. Dashed line: potential cut point; dotted line: support cut point. B customers (orange triangles, lower right) are the largest opportunity."
-figures.segment_scatter(t.customers);
+#| fig-cap: "Each point is a customer in one market, coloured and shaped by segment. Dashed lines: potential cut points; dotted lines: support cut points. High potential with low support (lower right) is the largest opportunity."
+figures.segment_scatter(t.customers, t.scheme);
 
 # %%
 #| label: tbl-segments
@@ -88,7 +88,7 @@ sections.flags_summary(t)
 # %%
 #| label: fig-migration
 #| fig-cap: "Rows: phase in the comparison period; columns: phase now. Numbers are customers; shading is the share of the row. Cells right of the diagonal moved up, left of it slipped."
-figures.migration_heatmap(t.migration);
+figures.migration_heatmap(t.migration, reason=sections.placeholder_reason(t, "migration"));
 
 # %% [markdown]
 # ## Channels and phases
@@ -98,12 +98,13 @@ figures.migration_heatmap(t.migration);
 
 # %%
 #| label: fig-channel-phase
-#| fig-cap: "Left: share of activity cost per channel and phase. Right: share of touched customers who moved up at least one phase. Hatched: channel outside the phase's fit."
-figures.channel_phase_heatmaps(t.channel_phase);
+#| fig-cap: "Per market. Left: share of activity cost per channel and phase. Right: share of touched customers who moved up at least one phase (\"too few\" below the minimum base). Hatched: channel outside the phase's fit."
+figures.channel_phase_heatmaps(t.channel_phase, min_rate_base=t.params["min_rate_base"],
+                                reason=sections.placeholder_reason(t, "channels"));
 
 # %%
 #| label: tbl-channels
-#| tbl-cap: "Channels over all phases: effort, response, progression and the share spent off the fit."
+#| tbl-cap: "Channels over all phases and markets (each activity counted once): effort, response and progression with their base, and the share spent off the fit."
 sections.channel_summary(t)
 
 # %% [markdown]
@@ -120,13 +121,18 @@ sections.coaching(t)
 sections.coaching_actions(t)
 
 # %%
+#| label: tbl-roi-rep
+#| tbl-cap: "Return on effort by rep."
+sections.roi(t, "rep")
+
+# %%
 #| label: tbl-roi-segment
 #| tbl-cap: "Return on effort by segment."
 sections.roi(t, "segment")
 
 # %%
 #| label: tbl-roi-channel
-#| tbl-cap: "Return on effort by channel (a customer touched by two channels counts in both)."
+#| tbl-cap: "Return on effort by channel (each customer's change split between the channels in proportion to their cost)."
 sections.roi(t, "channel")
 
 # %%
@@ -135,8 +141,8 @@ sections.roi_note(t)
 # %% [markdown]
 # ## Action list
 #
-# The A and B customers not yet loyal, ranked by untapped potential (potential not
-# yet ours), with the channel most likely to move them up and why.
+# The customers of the priority segments not yet loyal, ranked by untapped potential
+# (potential not yet ours), with the channel most likely to move them up and why.
 
 # %%
 #| label: tbl-actions

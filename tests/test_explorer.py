@@ -78,6 +78,7 @@ def facts():
         "territory_id": ["T"] * 3, "rep_id": ["R"] * 3, "activity_id": ["a1", "a2", "a3"], "market": ["m"] * 3,
         "market_count": [1, 1, 1], "segment": ["B", "C", "D"], "channel": ["f2f_visit", "email", "social"],
         "cost": [100.0, 50.0, 50.0], "fits": [True, False, False], "phase": ["trial", "loyal", "aware"],
+        "on_ladder": [True, True, True],  # every phase is known
     })
 
 
@@ -100,3 +101,60 @@ def test_move_to_an_empty_target_is_unplaced():
     result = what_if(facts(), "segment", ["C"], "A", 1.0).iloc[0]
     # no A activity: the 50 moved away from C cannot be placed
     assert result["unplaced_cost"] == 50.0
+
+
+def test_save_leaves_an_untouched_period_end_out(explorer):
+    explorer.territory.value = "T02"
+    explorer.cut.value = "quantile"
+    explorer.save()
+    saved = load_profile(explorer.profile_path)
+    assert "period_end" not in saved["overrides"]["T02"]  # T02 keeps following the latest month
+    assert "period_end" not in saved["overrides"]["T01"]
+
+
+def test_save_writes_a_period_end_the_analyst_changed(explorer):
+    periods = list(explorer.period_end.options)
+    explorer.territory.value = "T02"
+    explorer.period_end.value = periods[-2]
+    assert explorer.override()["period_end"] == periods[-2]
+    explorer.save()
+    saved = load_profile(explorer.profile_path)
+    assert saved["overrides"]["T02"]["period_end"] == periods[-2]
+    # moved back to the month it had when loaded: not part of a fresh override any more...
+    explorer.period_end.value = periods[-1]
+    explorer.territory.value = "T01"
+    assert "period_end" not in explorer.override()
+
+
+def test_save_keeps_a_period_end_the_override_already_has(published, tmp_path):
+    periods = sorted(load_dataset_periods(published["data"]))
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(f"overrides:\n  T01: {{period_end: '{periods[-1]}'}}\n")
+    explorer = Explorer(published["data"], profile, territory_id="T01")
+    assert explorer.period_end.value == periods[-1]
+    explorer.save()  # untouched, but the override sets it: it stays
+    assert load_profile(profile)["overrides"]["T01"]["period_end"] == periods[-1]
+
+
+def test_save_refuses_a_bad_value_and_keeps_the_file(explorer):
+    before = explorer.profile_path.read_text()
+    explorer.territory.value = "T02"
+    explorer.cut.value = "absolute"
+    explorer.potential_cut.value = -5.0
+    assert explorer.save() == {}
+    assert explorer.profile_path.read_text() == before
+    assert "Not saved" in explorer.status.value and "segmentation.potential" in explorer.status.value
+
+
+def test_explorer_checks_the_profile_against_the_data(published, tmp_path):
+    from analysis.errors import ParameterError
+
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("period_end: 2031-01\n")
+    with pytest.raises(ParameterError, match="'period_end' is '2031-01'; expected a month of the sales data"):
+        Explorer(published["data"], profile)
+
+
+def load_dataset_periods(data) -> list[str]:
+    from analysis.contract.dataset import load_dataset
+    return list(load_dataset(data).sales["period"].unique())

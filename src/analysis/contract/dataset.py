@@ -140,7 +140,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return _default_strings(frame).reset_index(drop=True)
 
 
-def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cache: str | Path | None = None) -> Dataset:
+def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cache: str | Path | None = None,
+                 cache_tag: str = "") -> Dataset:
     """Read and validate the dataset in ``folder``.
 
     ``extra_channels`` are accepted in ``activities.channel`` besides the ten of the
@@ -150,14 +151,17 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
 
     With ``cache`` (a folder written by :func:`cache_dataset`), unchanged input files
     (same names, sizes and modification times) are read from their validated Parquet
-    copy, skipping parsing and validation (large CSV above all).
+    copy, skipping parsing and validation (large CSV above all). ``cache_tag`` names
+    what was done to the cached tables (e.g. the privacy mode and key fingerprint): an
+    entry written with another tag is never served. To know whether the tables came from
+    the cache, use :func:`cached_dataset` instead.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetNotFoundError(f"dataset folder not found: {folder}")
     extra = tuple(str(c) for c in extra_channels)
     if cache is not None:
-        return _cached(folder, extra, Path(cache))
+        return _cached(folder, extra, Path(cache), cache_tag)
 
     violations: list[Violation] = []
     checks: dict[str, _TableCheck] = {}
@@ -195,45 +199,63 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
 # --- the Parquet cache of validated tables ------------------------------------------
 
 
-def input_key(folder: Path, extra: tuple[str, ...] = ()) -> str:
-    """A key of the input files (names, sizes, modification times) and the contract version."""
+def input_key(folder: Path, extra: tuple[str, ...] = (), tag: str = "") -> str:
+    """A key of the input files (names, sizes, modification times), the extra channels,
+    the cache ``tag`` (see :func:`load_dataset`) and the contract version."""
     from analysis import __version__
     stamps = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()
                     if p.is_file() and p.suffix in (".csv", ".parquet"))
-    raw = json.dumps({"files": stamps, "extra": extra, "version": __version__})
+    raw = json.dumps({"files": stamps, "extra": extra, "tag": tag, "version": __version__})
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
-def _cached(folder: Path, extra: tuple[str, ...], cache: Path) -> Dataset:
-    """Load through the Parquet cache when it holds these inputs (see :func:`load_dataset`)."""
-    entry = cache / input_key(folder, extra)
+def cached_dataset(folder: str | Path, cache: str | Path, *, extra_channels: Iterable[str] = (),
+                   cache_tag: str = "") -> Dataset | None:
+    """The dataset of ``folder`` as cached in ``cache`` with ``cache_tag``, or None when
+    the cache holds no entry for these inputs (see :func:`load_dataset`)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetNotFoundError(f"dataset folder not found: {folder}")
+    entry = Path(cache) / input_key(folder, tuple(str(c) for c in extra_channels), cache_tag)
     index = entry / "files.json"
     if not index.is_file():
-        return load_dataset(folder, extra_channels=extra)
+        return None
     files = {name: Path(path) for name, path in json.loads(index.read_text()).items()}
     frames = {name: pd.read_parquet(entry / f"{name}.parquet") for name in TABLES
               if (entry / f"{name}.parquet").is_file()}
     return Dataset(**{name: frames.get(name) for name in TABLES}, source=folder, files=files)
 
 
-def cache_dataset(ds: Dataset, cache: str | Path, *, extra_channels: Iterable[str] = ()) -> Path:
-    """Keep the validated tables of ``ds`` as Parquet in ``cache`` (written atomically)."""
+def _cached(folder: Path, extra: tuple[str, ...], cache: Path, tag: str = "") -> Dataset:
+    """Load through the Parquet cache when it holds these inputs (see :func:`load_dataset`)."""
+    ds = cached_dataset(folder, cache, extra_channels=extra, cache_tag=tag)
+    return load_dataset(folder, extra_channels=extra) if ds is None else ds
+
+
+def cache_dataset(ds: Dataset, cache: str | Path, *, extra_channels: Iterable[str] = (), cache_tag: str = "") -> Path:
+    """Keep the validated tables of ``ds`` as Parquet in ``cache`` (written atomically).
+
+    ``cache_tag`` says what was done to the tables (see :func:`load_dataset`): with
+    ``privacy: pseudonymise`` pass the pseudonymised dataset and its tag, so that the
+    cache holds pseudonyms only. The cache keeps one entry (the latest run's).
+    """
     cache = Path(cache)
     extra = tuple(str(c) for c in extra_channels)
-    entry = cache / input_key(ds.source, extra)
-    if (entry / "files.json").is_file():
-        return entry
-    cache.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=cache, prefix=".entry-"))
-    for name in TABLES:
-        frame = getattr(ds, name)
-        if frame is not None:
-            frame.to_parquet(staging / f"{name}.parquet", index=False)
-    (staging / "files.json").write_text(json.dumps({k: str(v) for k, v in ds.files.items()}))
-    shutil.rmtree(entry, ignore_errors=True)
-    os.replace(staging, entry)
-    for stale in cache.iterdir():  # one entry: the inputs of the latest run
-        if stale.is_dir() and stale != entry and not stale.name.startswith(".entry-"):
+    entry = cache / input_key(ds.source, extra, cache_tag)
+    if not (entry / "files.json").is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=cache, prefix=".entry-"))
+        for name in TABLES:
+            frame = getattr(ds, name)
+            if frame is not None:
+                frame.to_parquet(staging / f"{name}.parquet", index=False)
+        (staging / "files.json").write_text(json.dumps({k: str(v) for k, v in ds.files.items()}))
+        shutil.rmtree(entry, ignore_errors=True)
+        os.replace(staging, entry)
+    # one entry: the latest run's. Older entries and leftovers of interrupted writes go,
+    # so that switching privacy on leaves no table of the other kind behind.
+    for stale in cache.iterdir():
+        if stale.is_dir() and stale != entry:
             shutil.rmtree(stale, ignore_errors=True)
     return entry
 

@@ -41,8 +41,17 @@ POSITIVE_OUTCOMES = ("engaged", "attended")
 
 #: The behaviour-change ladder, lowest to highest (DESIGN 4.4).
 PHASES = ("unaware", "aware", "interested", "trial", "adopter", "loyal")
-#: Position of each phase on the ladder (0 = unaware), for comparing phases.
-PHASE_RANK = {phase: rank for rank, phase in enumerate(PHASES)}
+#: Without activities the rungs below ``trial`` cannot be told apart (DESIGN 4.4): customers
+#: without own units are "not yet prescribing".
+BELOW_TRIAL = "below_trial"
+#: Every phase a customer can be given, in ladder order (``below_trial`` stands for the
+#: three rungs below ``trial``, and only occurs in data without activities).
+PHASE_LEVELS = ("unaware", "aware", "interested", BELOW_TRIAL, "trial", "adopter", "loyal")
+#: The phases of a sales-only dataset.
+SALES_ONLY_PHASES = (BELOW_TRIAL, "trial", "adopter", "loyal")
+#: Position of each phase on the ladder (0 = unaware), for comparing phases; ``below_trial``
+#: ranks with ``interested``, just below ``trial``.
+PHASE_RANK = {**{phase: rank for rank, phase in enumerate(PHASES)}, BELOW_TRIAL: PHASES.index("trial") - 1}
 
 #: Rep roles.
 ROLES = ("chronic", "specialty")

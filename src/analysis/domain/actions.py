@@ -1,13 +1,16 @@
 """The action list: which customers to work on next, with the next best channel.
 
-Ranks the high-potential (A and B) customers who are not yet loyal by untapped
-potential, potential x (1 - support): the boxes per month they use that are not ours.
+Ranks the customers of the priority segments (2x2: A and B; 3x3: the high-potential
+row) who are not yet loyal by untapped potential, potential x (1 - support): the boxes
+per month they use that are not ours.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
-PRIORITY = ("A", "B")
+PRIORITY = ("A", "B")  # the 2x2 scheme's priority segments (the default)
 
 
 def untapped(frame: pd.DataFrame) -> pd.Series:
@@ -15,21 +18,24 @@ def untapped(frame: pd.DataFrame) -> pd.Series:
     return (frame["potential"] * (1 - frame["support"].fillna(0.0))).rename("untapped_potential")
 
 
-def action_list(frame: pd.DataFrame, customers: pd.DataFrame, per_territory: int = 15) -> pd.DataFrame:
+def action_list(frame: pd.DataFrame, customers: pd.DataFrame, per_territory: int = 15,
+                priority: Sequence[str] = PRIORITY) -> pd.DataFrame:
     """Top ``per_territory`` customer x market rows per territory to work on next.
 
-    Rows: segments A and B, phase below ``loyal``; ranked by untapped potential (ties
-    by customer id). Columns: territory_id, rank, customer_id, customer_name, market,
-    segment, phase, potential, support, untapped_potential, flags, next_best_channel,
-    next_best_reason.
+    Rows: the ``priority`` segments, phase below ``loyal``; ranked by untapped potential
+    (ties by customer id). Columns: territory_id, rank, customer_id, customer_name, city
+    (when the customers table has it), market, segment, phase, potential, support,
+    untapped_potential, flags and the next best channel columns.
     """
-    rows = frame[frame["segment"].isin(PRIORITY) & (frame["phase"].astype(str) != "loyal")]
+    rows = frame[frame["segment"].isin(list(priority)) & (frame["phase"].astype(str) != "loyal")]
     rows = rows.assign(untapped_potential=untapped(rows))
     rows = rows.sort_values(["territory_id", "untapped_potential", "customer_id"], ascending=[True, False, True],
                             kind="mergesort")
     rows = rows.assign(rank=rows.groupby("territory_id").cumcount() + 1)
     rows = rows[rows["rank"] <= per_territory]
-    rows = rows.merge(customers[["customer_id", "customer_name"]], on="customer_id", how="left")
-    columns = ["territory_id", "rank", "customer_id", "customer_name", "market", "segment", "phase", "potential",
-               "support", "untapped_potential", "flags", "next_best_channel", "next_best_reason"]
+    info = [c for c in ("customer_id", "customer_name", "city") if c in customers]
+    rows = rows.merge(customers[info], on="customer_id", how="left")
+    columns = ["territory_id", "rank", "customer_id", "customer_name", "city", "market", "segment", "phase",
+               "potential", "support", "untapped_potential", "flags", "next_best_channel", "next_best_basis",
+               "next_best_rate_kind", "next_best_rate", "next_best_base"]
     return rows[[c for c in columns if c in rows]].reset_index(drop=True)

@@ -17,12 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASES, POSITIVE_OUTCOMES
-
-try:  # the ladder rank lives in phases.py; it is PHASES order by definition
-    from analysis.domain.phases import PHASE_RANK
-except ImportError:  # pragma: no cover - only while phases.py is not there
-    PHASE_RANK = {phase: rank for rank, phase in enumerate(PHASES)}
+from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
@@ -32,13 +27,21 @@ FIT_COLUMNS = ["phase", "channel", "fits", "fit_order"]
 FACT_COLUMNS = [
     "territory_id", "region", "market", "activity_id", "customer_id", "rep_id", "date",
     "channel", "cost", "outcome", "positive", "phase", "phase_now", "moved_up", "segment",
-    "fits", "market_count",
+    "fits", "on_ladder", "market_count",
 ]
 CHANNEL_PHASE_COLUMNS = [
     "territory_id", "market", "channel", "phase", "activities", "cost", "effort_share",
     "response_rate", "progression_rate", "customers_touched", "fits", "responses",
     "customers_moved_up",
 ]
+CHANNEL_COLUMNS = [
+    "territory_id", "channel", "activities", "cost", "effort_share", "responses", "response_rate",
+    "customers_touched", "customers_placed", "customers_moved_up", "progression_rate", "mismatched_share",
+]
+#: Phases whose next rung is defined by responses: their next best channel is ranked by the
+#: positive-response rate ("moved up" would only restate that the touch was answered);
+#: ``loyal`` cannot move up, so it is ranked by response rate too.
+RESPONSE_RANKED = ("unaware", "aware", "loyal")
 
 
 # --------------------------------------------------------------------------- fit
@@ -104,9 +107,10 @@ def _as_fit(fit: pd.DataFrame | Mapping[str, Sequence[str]] | None) -> pd.DataFr
 
 
 def _check_phases(values: pd.Series, column: str) -> None:
-    unknown = pd.unique(values.dropna()[~values.dropna().isin(PHASES)])
+    unknown = pd.unique(values.dropna()[~values.dropna().isin(PHASE_LEVELS)])
     if len(unknown):
-        raise ValueError(f"unknown phase {unknown[0]!r} in column {column!r}; expected one of {', '.join(PHASES)}")
+        raise ValueError(f"unknown phase {unknown[0]!r} in column {column!r}; "
+                         f"expected one of {', '.join(PHASE_LEVELS)}")
 
 
 def _rank(phases: pd.Series) -> pd.Series:
@@ -127,7 +131,8 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     engaged/attended), phase (the customer's comparison-window phase in that market),
     phase_now (analysis-window phase), moved_up (phase_now above phase on the ladder;
     False when either is missing), segment, fits (channel fits ``phase``; False when the
-    phase is missing), market_count (how many markets the activity is counted in, to
+    phase is missing), on_ladder (the comparison-window phase is known: only then can
+    the channel be said to fit or not, or the customer be loyal), market_count (how many markets the activity is counted in, to
     split its cost when summing across markets). Activities of customers absent from
     ``frame`` are dropped.
     """
@@ -155,6 +160,7 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     facts = acts.merge(customers, on="customer_id", how="inner")
     facts["moved_up"] = facts["moved_up"].astype(bool)
     facts["fits"] = _fits(fit, facts["phase"], facts["channel"])
+    facts["on_ladder"] = facts["phase"].notna().to_numpy(dtype=bool)
     # few distinct values, many rows: categories make every later groupby work on codes
     low_cardinality = {c: "category" for c in ("territory_id", "region", "market", "rep_id", "channel", "outcome",
                                                 "phase", "phase_now", "segment") if c in facts}
@@ -177,14 +183,15 @@ def _fits(fit: pd.DataFrame, phases: pd.Series, channels: pd.Series) -> np.ndarr
 
 def _cell_stats(facts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Activities, cost, responses, customers touched and moved up per ``keys`` x cell."""
-    rows = facts[facts["phase"].isin(PHASES)]
+    rows = facts.assign(phase=facts["phase"].astype(object))
     by = [*keys, *CELL]
-    acts = rows.groupby(by, sort=False, observed=True).agg(
+    acts = rows.groupby(by, sort=False, observed=True, dropna=False).agg(
         activities=("activity_id", "size"), cost=("cost", "sum"), responses=("positive", "sum"),
     )
     # moved_up is a per customer x market fact: count each customer once per cell
-    per_customer = rows.groupby([*by, "customer_id"], sort=False, observed=True)["moved_up"].max().astype(int)
-    customers = per_customer.groupby(level=by, sort=False, observed=True).agg(["size", "sum"])
+    per_customer = rows.groupby([*by, "customer_id"], sort=False, observed=True,
+                                dropna=False)["moved_up"].max().astype(int)
+    customers = per_customer.groupby(level=by, sort=False, observed=True, dropna=False).agg(["size", "sum"])
     customers.columns = ["customers_touched", "customers_moved_up"]
     return acts.join(customers).reset_index()
 
@@ -202,7 +209,9 @@ def channel_phase(facts: pd.DataFrame,
     A complete grid for every territory x market in ``facts``: every channel of the fit
     (plus any other channel seen in ``facts``) x every phase, zeros where there was no
     activity. ``phase`` is the comparison-window phase (see :func:`activity_facts`);
-    pass the same ``fit`` used for the facts (None: default fit).
+    activities of customers without one (not on the ladder, or no comparison period)
+    form cells with a missing phase, so that the cost of every market adds up to the
+    territory's activity cost. Pass the same ``fit`` used for the facts (None: default fit).
 
     Columns: territory_id, market, channel, phase, activities, cost, effort_share
     (cost / total cost of the territory-market; sums to 1 when that cost is > 0, NaN
@@ -215,9 +224,14 @@ def channel_phase(facts: pd.DataFrame,
     extra = sorted(set(facts["channel"].dropna()) - set(fit["channel"]))  # undeclared channels seen
     channels = list(dict.fromkeys([*fit["channel"], *extra]))
     keys = facts[GROUP].drop_duplicates().sort_values(GROUP, ignore_index=True)
-    cells = pd.DataFrame([(c, p) for c in channels for p in PHASES], columns=CELL)
+    unplaced = [None] if facts["phase"].isna().any() else []
+    cells = pd.DataFrame([(c, p) for c in channels for p in [*PHASES, *unplaced]], columns=CELL)
     grid = keys.merge(cells, how="cross")
     stats = _cell_stats(facts, GROUP)
+    grid["phase"], stats["phase"] = grid["phase"].astype(object), stats["phase"].astype(object)
+    for frame_ in (grid, stats):  # merge keys: observed categories as plain labels
+        for key in GROUP:
+            frame_[key] = frame_[key].astype(object)
     out = grid.merge(stats, on=[*GROUP, *CELL], how="left")
     counts = ["activities", "responses", "customers_touched", "customers_moved_up"]
     out[counts] = out[counts].fillna(0).astype("int64")
@@ -226,7 +240,7 @@ def channel_phase(facts: pd.DataFrame,
     out = out.merge(total, on=GROUP, how="left")
     out["effort_share"] = _rate(out["cost"], out["_total"])
     out["response_rate"] = _rate(out["responses"], out["activities"])
-    out["progression_rate"] = _rate(out["customers_moved_up"], out["customers_touched"])
+    out["progression_rate"] = _rate(out["customers_moved_up"], out["customers_touched"]).where(out["phase"].notna())
     out = out.merge(fit[["phase", "channel", "fits"]], on=CELL, how="left")
     out["fits"] = out["fits"].eq(True)
     return out[CHANNEL_PHASE_COLUMNS]
@@ -235,27 +249,73 @@ def channel_phase(facts: pd.DataFrame,
 # --------------------------------------------------------------- per-rep shares
 
 
-def channel_totals(table: pd.DataFrame) -> pd.DataFrame:
-    """Per channel over every phase and market of a :func:`channel_phase` table.
+def channel_summary(facts: pd.DataFrame) -> pd.DataFrame:
+    """Per territory and channel over every phase and market, each activity counted once.
 
-    Columns channel, activities, cost, effort_share (of the table's cost), response_rate
-    (positive responses / activities), progression_rate (customers moved up / customers
-    touched, counted per cell, so per customer x market x phase), mismatched_share (cost
-    in cells outside the fit / cost). Channels without activities are left out; sorted
-    by cost, largest first.
+    Columns (:data:`CHANNEL_COLUMNS`): activities (distinct activities), cost (each
+    activity's cost once), effort_share (of the territory's activity cost), responses and
+    response_rate (positive responses / activities), customers_touched (distinct
+    customers), customers_placed (of them, those with a phase at the start of the period
+    in some market: the base of progression_rate; none without a comparison period) and
+    customers_moved_up (of those, the ones who moved up a phase in some market),
+    mismatched_share (cost outside the fit / cost
+    of activities whose customer has a phase). Channels without activities are left out;
+    sorted by territory, then cost (largest first).
     """
-    g = table.groupby("channel", observed=True).agg(
-        activities=("activities", "sum"), cost=("cost", "sum"), responses=("responses", "sum"),
-        touched=("customers_touched", "sum"), moved=("customers_moved_up", "sum"))
-    off = table[~table["fits"].astype(bool)].groupby("channel", observed=True)["cost"].sum()
-    total = g["cost"].sum()
-    g["effort_share"] = g["cost"] / total if total > 0 else np.nan
-    g["response_rate"] = _rate(g["responses"], g["activities"])
-    g["progression_rate"] = _rate(g["moved"], g["touched"])
-    g["mismatched_share"] = _rate(off.reindex(g.index).fillna(0.0), g["cost"])
-    g = g[g["activities"] > 0].sort_values("cost", ascending=False, kind="mergesort").reset_index()
-    return g[["channel", "activities", "cost", "effort_share", "response_rate", "progression_rate",
-              "mismatched_share"]]
+    if facts.empty:
+        return pd.DataFrame(columns=CHANNEL_COLUMNS)
+    split = split_cost(facts)
+    keys = [facts["territory_id"].astype(object), facts["channel"].astype(object)]
+    rows = pd.DataFrame({"cost": split, "_off": split.where(facts["on_ladder"] & ~facts["fits"].astype(bool), 0.0),
+                         "_placed": split.where(facts["on_ladder"], 0.0)})
+    out = rows.groupby(keys, sort=False).sum()
+    once = facts.drop_duplicates(["territory_id", "activity_id"])
+    per_activity = once.groupby([once["territory_id"].astype(object), once["channel"].astype(object)], sort=False)
+    out["activities"] = per_activity.size()
+    out["responses"] = per_activity["positive"].sum().astype("int64")
+    per_customer = pd.DataFrame({"moved": facts["moved_up"].astype(bool), "placed": facts["on_ladder"].astype(bool)})
+    per_customer = per_customer.groupby([*keys, facts["customer_id"]], sort=False).any()
+    touched = per_customer.groupby(level=[0, 1], sort=False).agg(
+        customers_touched=("moved", "size"), customers_placed=("placed", "sum"), customers_moved_up=("moved", "sum"))
+    out = out.join(touched.astype("int64"))
+    out = out.rename_axis(["territory_id", "channel"]).reset_index()
+    total = out.groupby("territory_id", sort=False)["cost"].transform("sum")
+    out["effort_share"] = _rate(out["cost"], total)
+    out["response_rate"] = _rate(out["responses"], out["activities"])
+    out["progression_rate"] = _rate(out["customers_moved_up"], out["customers_placed"])
+    out["mismatched_share"] = _rate(out["_off"], out["_placed"])
+    out = out.sort_values(["territory_id", "cost"], ascending=[True, False], kind="mergesort", ignore_index=True)
+    return out[CHANNEL_COLUMNS]
+
+
+EFFORT_COLUMNS = ["cost", "priority_cost", "placed_cost", "mismatched_cost", "loyal_cost",
+                  "effort_on_priority", "mismatched_effort", "over_service"]
+
+
+def effort_shares(facts: pd.DataFrame, by: Sequence[str], priority: Sequence[str]) -> pd.DataFrame:
+    """Cost and the three effort shares of the coaching norms, per group of ``by``.
+
+    effort_on_priority = cost on the ``priority`` segments / cost; mismatched_effort =
+    cost outside the channel-phase fit / cost of activities whose customer has a phase
+    (``placed_cost``); over_service = cost on customers loyal at the start of the period
+    / placed cost. A share whose base is 0 is NaN (never 0). Each activity's cost is
+    split over the markets it counts in, so it is counted once across markets.
+    """
+    by = list(by)
+    cost = split_cost(facts, by)
+    placed = facts["on_ladder"].astype(bool)
+    parts = pd.DataFrame({
+        "cost": cost,
+        "priority_cost": cost.where(facts["segment"].astype(object).isin(list(priority)), 0.0),
+        "placed_cost": cost.where(placed, 0.0),
+        "mismatched_cost": cost.where(placed & ~facts["fits"].astype(bool), 0.0),
+        "loyal_cost": cost.where(placed & (facts["phase"].astype(object) == PHASES[-1]), 0.0),
+    })
+    out = parts.groupby([facts[k].astype(object) for k in by], sort=True).sum()
+    out["effort_on_priority"] = _rate(out["priority_cost"], out["cost"])
+    out["mismatched_effort"] = _rate(out["mismatched_cost"], out["placed_cost"])
+    out["over_service"] = _rate(out["loyal_cost"], out["placed_cost"])
+    return out.rename_axis(by).reset_index()[[*by, *EFFORT_COLUMNS]]
 
 
 def split_cost(facts: pd.DataFrame, by: Iterable[str] = ()) -> pd.Series:
@@ -275,29 +335,16 @@ def split_cost(facts: pd.DataFrame, by: Iterable[str] = ()) -> pd.Series:
     return cost / count.astype(float)
 
 
-def effort_share(facts: pd.DataFrame, by: Iterable[str], mask: pd.Series, name: str) -> pd.DataFrame:
-    """Columns ``by...``, cost, ``<name>_cost`` (cost where ``mask``) and ``<name>`` (their ratio)."""
-    by = list(by)
-    by = list(by)
-    cost = split_cost(facts, by)
-    parts = pd.DataFrame({"cost": cost, f"{name}_cost": cost.where(mask, 0.0)})
-    out = parts.groupby([facts[k] for k in by], sort=True, observed=True).sum().reset_index()
-    out[name] = _rate(out[f"{name}_cost"], out["cost"])
-    return out
-
-
 def mismatched_effort(facts: pd.DataFrame, by: Sequence[str] = ("territory_id", "rep_id"),
                       cap: float = 0.25) -> pd.DataFrame:
-    """Share of effort (cost) spent on channels outside the fit for the customer's phase.
+    """Share of effort (cost) on channels outside the fit for the customer's phase.
 
-    Returns columns ``by...``, cost, mismatched_cost, mismatched_effort
-    (mismatched_cost / cost; NaN when cost is 0) and mismatched_flag (share above
-    ``cap``, the DESIGN 4.6 norm of at most 25%: a share exactly at the cap is not
-    flagged). Activities of customers without a comparison phase count as mismatched
-    (their channel cannot be said to fit).
+    Returns columns ``by...``, cost, mismatched_cost, mismatched_effort (mismatched cost
+    / cost of activities whose customer has a phase; NaN when that is 0) and
+    mismatched_flag (share above ``cap``, the DESIGN 4.6 norm of at most 25%: a share
+    exactly at the cap is not flagged; a missing share raises no flag).
     """
-    out = effort_share(facts, by, ~facts["fits"].astype(bool), "mismatched")
-    out = out.rename(columns={"mismatched": "mismatched_effort"})
+    out = effort_shares(facts, by, ())
     out["mismatched_flag"] = (out["mismatched_effort"] > cap).astype(bool)
     return out[[*by, "cost", "mismatched_cost", "mismatched_effort", "mismatched_flag"]]
 
@@ -307,12 +354,11 @@ def over_service(facts: pd.DataFrame, by: Sequence[str] = ("territory_id", "rep_
     """Share of effort (cost) on customers already ``loyal`` at the start of the period.
 
     "At the start" is the comparison-window phase (``phase`` in the facts). Returns
-    columns ``by...``, cost, loyal_cost, over_service (loyal_cost / cost; NaN when
-    cost is 0) and over_service_flag (share above ``cap``; exactly at the cap is not
-    flagged).
+    columns ``by...``, cost, loyal_cost, over_service (loyal cost / cost of activities
+    whose customer has a phase; NaN when that is 0) and over_service_flag (share above
+    ``cap``; exactly at the cap is not flagged).
     """
-    out = effort_share(facts, by, facts["phase"] == "loyal", "loyal")
-    out = out.rename(columns={"loyal": "over_service"})
+    out = effort_shares(facts, by, ())
     out["over_service_flag"] = (out["over_service"] > cap).astype(bool)
     return out[[*by, "cost", "loyal_cost", "over_service", "over_service_flag"]]
 
@@ -320,73 +366,99 @@ def over_service(facts: pd.DataFrame, by: Sequence[str] = ("territory_id", "rep_
 # ------------------------------------------------------------- next best channel
 
 
-def _percent(rate: pd.Series) -> pd.Series:
-    """0.345 -> '35%' (half up)."""
-    return np.floor(rate * 100 + 0.5).astype("int64").astype(str) + "%"
+NEXT_BEST_COLUMNS = ["next_best_channel", "next_best_basis", "next_best_rate_kind", "next_best_rate",
+                     "next_best_base"]
+#: next_best_basis codes: where the choice came from, or why there is none.
+NEXT_BEST_BASES = ("territory", "region", "fit", "no_phase", "no_fit", "no_activities")
+
+
+def rate_cells(facts: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Per ``keys`` x channel x phase: the counts, both rates, and the rate that ranks channels.
+
+    ``rate_kind`` is ``response`` for the phases in :data:`RESPONSE_RANKED` and
+    ``progression`` otherwise; ``rate`` is that rate; ``base`` the customers touched in
+    the cell (the base a rate needs, ``min_rate_base``). Cells without a phase are left out.
+    """
+    stats = _cell_stats(facts, list(keys))
+    stats = stats[stats["phase"].notna()].copy()
+    stats["phase"] = stats["phase"].astype(object)
+    stats["response_rate"] = _rate(stats["responses"], stats["activities"])
+    stats["progression_rate"] = _rate(stats["customers_moved_up"], stats["customers_touched"])
+    by_response = stats["phase"].isin(RESPONSE_RANKED)
+    stats["rate_kind"] = np.where(by_response, "response", "progression")
+    stats["rate"] = stats["response_rate"].where(by_response, stats["progression_rate"])
+    stats["base"] = stats["customers_touched"].astype("int64")
+    for key in keys:
+        stats[key] = stats[key].astype(object)
+    return stats.reset_index(drop=True)
 
 
 def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
                       fit: pd.DataFrame | Mapping[str, Sequence[str]] | None = None, *,
-                      min_customers: int = 5) -> pd.DataFrame:
-    """Add ``next_best_channel`` and ``next_best_reason`` to the customer frame.
+                      min_rate_base: int = 5, region_cells: pd.DataFrame | None = None,
+                      has_activities: bool = True) -> pd.DataFrame:
+    """Add the next best channel columns (:data:`NEXT_BEST_COLUMNS`) to the customer frame.
 
     For each customer x market, among the channels that fit the customer's current
     ``phase``: the channel whose cell (channel x that phase, phases as in
-    :func:`channel_phase`) has the best progression rate in the customer's territory
-    and market, counting only cells with at least ``min_customers`` customers touched;
-    when no fitting channel has such a cell, the same in the region (all territories of
-    the region, same market); otherwise the first channel in the fit order. Ties go to
-    the earlier channel in the fit order. Customers at ``loyal`` cannot move up, so
-    their cells are ranked by response rate instead. A customer without a phase, or
-    whose phase has no fitting channel, gets no channel (the reason says why).
+    :func:`channel_phase`) has the best rate in the customer's territory and market —
+    the positive-response rate for ``unaware``, ``aware`` (and ``loyal``), the
+    progression rate above — counting only cells with at least ``min_rate_base``
+    customers touched; when no fitting channel has such a cell, the same in the region
+    (``region_cells``: :func:`rate_cells` over every territory of the region, whatever
+    their parameters; default: computed from ``facts``); otherwise the first channel in
+    the fit order. Ties go to the earlier channel in the fit order.
+
+    ``next_best_basis`` says which (``territory``, ``region``, ``fit``) or why there is no
+    channel (``no_phase``, ``no_fit``, ``no_activities``: without activities no channel is
+    proposed); ``next_best_rate_kind``, ``next_best_rate`` and ``next_best_base`` (customers
+    touched) carry the evidence. Sentences are made by the report's text module.
     """
     fit = _as_fit(fit)
     base = frame.reset_index(drop=True)
     rows = pd.DataFrame({
         "_row": np.arange(len(base)),
-        "territory_id": base["territory_id"],
-        "region": base["region"] if "region" in base else np.nan,
-        "market": base["market"],
+        "territory_id": base["territory_id"].astype(object),
+        "region": (base["region"] if "region" in base else pd.Series(np.nan, index=base.index)).astype(object),
+        "market": base["market"].astype(object),
         "phase": base["phase"].astype(object),
     })
     fitting = fit.loc[fit["fits"], ["phase", "channel", "fit_order"]]
     cand = rows.merge(fitting, on="phase", how="inner")
+    if region_cells is None:
+        region_cells = rate_cells(facts, ["region", "market"])
 
-    def scored(keys: list[str], level: str) -> pd.DataFrame:
-        stats = _cell_stats(facts, keys)
-        loyal = stats["phase"] == "loyal"
-        score = _rate(stats["customers_moved_up"], stats["customers_touched"])
-        score = score.where(~loyal, _rate(stats["responses"], stats["activities"]))
-        score = score.where(stats["customers_touched"] >= min_customers)
-        return stats[[*keys, *CELL]].assign(**{f"score_{level}": score,
-                                               f"touched_{level}": stats["customers_touched"]})
+    def scored(cells: pd.DataFrame, keys: list[str], level: str) -> pd.DataFrame:
+        valid = cells["base"] >= min_rate_base
+        return cells[[*keys, *CELL]].assign(**{
+            f"score_{level}": cells["rate"].where(valid), f"base_{level}": cells["base"],
+            f"kind_{level}": cells["rate_kind"]})
 
-    cand = cand.merge(scored(GROUP, "t"), on=[*GROUP, *CELL], how="left")
-    cand = cand.merge(scored(["region", "market"], "r"), on=["region", "market", *CELL], how="left")
-    by_row = cand.groupby("_row", sort=False, observed=True)
+    cand = cand.merge(scored(rate_cells(facts, GROUP), GROUP, "t"), on=[*GROUP, *CELL], how="left")
+    cand = cand.merge(scored(region_cells, ["region", "market"], "r"), on=["region", "market", *CELL], how="left")
+    by_row = cand.groupby("_row", sort=False)
     has_t = by_row["score_t"].transform("count") > 0
     has_r = by_row["score_r"].transform("count") > 0
     cand["level"] = np.where(has_t, "territory", np.where(has_r, "region", "fit"))
     cand["score"] = cand["score_t"].where(has_t, cand["score_r"].where(~has_t & has_r))
-    cand["touched"] = cand["touched_t"].where(has_t, cand["touched_r"])
+    cand["base"] = cand["base_t"].where(has_t, cand["base_r"].where(~has_t & has_r))
     cand["_neg"] = -cand["score"].fillna(-np.inf)
     best = (cand.sort_values(["_row", "_neg", "fit_order"], kind="mergesort")
-            .drop_duplicates("_row").set_index("_row"))
+            .drop_duplicates("_row").set_index("_row").reindex(np.arange(len(base))))
 
-    channel, phase, level = best["channel"], best["phase"], best["level"]
-    where = pd.Series(np.where(level == "territory", "in this territory", "in the region"), index=best.index)
-    touched = " (" + best["touched"].fillna(0).astype("int64").astype(str) + " touched)"
-    pct = _percent(best["score"].fillna(0.0))
-    moved = channel + " moved " + pct + " of '" + phase + "' customers up a phase " + where + touched
-    responded = (channel + " got a positive response in " + pct + " of activities with 'loyal' customers "
-                 + where + touched + "; loyal customers cannot move up, so response rate is used")
-    fallback = "first fitting channel for '" + phase + "' (too little data)"
-    reason = moved.where(phase != "loyal", responded).where(level != "fit", fallback)
-
-    no_choice = pd.Series("no channel fits '" + base["phase"].astype(object).fillna("").astype(str) + "'",
-                          index=base.index)
-    no_choice = no_choice.where(base["phase"].notna(), "no phase known for this customer in this market")
+    phase_known = base["phase"].notna().to_numpy()
+    basis = np.where(best["level"].notna(), best["level"].astype(object), np.where(phase_known, "no_fit", "no_phase"))
+    kind = np.where(base["phase"].astype(object).isin(RESPONSE_RANKED), "response", "progression")
     out = frame.copy()
-    out["next_best_channel"] = best["channel"].reindex(np.arange(len(base))).to_numpy()
-    out["next_best_reason"] = reason.reindex(np.arange(len(base))).fillna(no_choice).to_numpy()
+    out["next_best_channel"] = best["channel"].to_numpy(dtype=object)
+    out["next_best_basis"] = basis
+    out["next_best_rate_kind"] = np.where(phase_known, kind, None)
+    out["next_best_rate"] = best["score"].to_numpy(dtype=float)
+    out["next_best_base"] = pd.array(best["base"].to_numpy(dtype=float), dtype="Float64").astype("Int64")
+    if not has_activities:
+        out["next_best_channel"] = None
+        out["next_best_basis"] = "no_activities"
+        out["next_best_rate_kind"] = None
+        out["next_best_rate"] = np.nan
+        out["next_best_base"] = pd.array([pd.NA] * len(out), dtype="Int64")
     return out

@@ -24,8 +24,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from analysis.domain.channels import split_cost
-from analysis.contract.schema import PHASES, ROLES
+from analysis.contract.schema import ROLES
+from analysis.domain.channels import effort_shares, split_cost
 
 #: DESIGN 4.6 default norms, in one place (same keys as ``params.DEFAULTS["norms"]``).
 #: Every norm is inclusive: a value exactly at the norm is not flagged.
@@ -42,27 +42,20 @@ NORMS: dict[str, float] = {
 CHRONIC, SPECIALTY = "chronic", "specialty"
 assert CHRONIC in ROLES and SPECIALTY in ROLES
 DEPARTMENT = "department"
-LOYAL = PHASES[-1]  # the top of the ladder: "loyal"
-PRIORITY_SEGMENTS = ("A", "B")
-BY_CHOICES = ("segment", "channel")
+PRIORITY_SEGMENTS = ("A", "B")  # the 2x2 scheme's; callers pass their scheme's priority
+BY_CHOICES = ("rep_id", "segment", "channel")
 EPS = 1e-9  # tolerance of the inclusive share norms
 
-#: Coaching flags in report order, with what each means.
-FLAGS: dict[str, str] = {
-    "coverage_low": "chronic rep covers fewer customers than the coverage norm",
-    "coverage_high": "chronic rep covers more customers than the coverage norm",
-    "departments_uncovered": "specialty rep leaves department customers of the territory uncovered",
-    "profiles_unqualified": "too few of the rep's customers have a qualified profile",
-    "effort_off_priority": "too little effort on segments A and B",
-    "mismatched_effort": "too much effort on channels that do not fit the customer's phase",
-    "over_service": "too much effort on customers already loyal",
-}
+#: Coaching flags in report order (their sentences are in ``analysis.report.text``).
+FLAGS: tuple[str, ...] = ("coverage_low", "coverage_high", "departments_uncovered", "profiles_unqualified",
+                          "effort_off_priority", "mismatched_effort", "over_service")
 
 COACHING_COLUMNS = [
     "territory_id", "rep_id", "rep_name", "role", "customers_covered", "departments_in_territory",
     "departments_covered", "profile_completeness", "profile_qualified_share", "effort_on_priority",
     "mismatched_effort", "over_service", "cost", "own_units_change", "margin_change", "roi",
-    "progressions", "flags", "actions",
+    "progressions", "flags", "coverage_gap", "priority_uncovered", "profiles_unqualified_count",
+    "departments_missing", "departments_missing_names",
 ]
 ROI_COLUMNS = ["cost", "own_units_change", "margin_change", "roi", "customers"]
 
@@ -164,50 +157,12 @@ def _completeness_by_customer(customers: pd.DataFrame, completeness: pd.Series |
     return values[~values.index.duplicated(keep="first")]
 
 
-# -------------------------------------------------------------------- formatting
-
-
-def _count(values: pd.Series) -> pd.Series:
-    """Integers for humans: 1234 -> '1,234'."""
-    return values.round().astype("int64").map("{:,}".format).astype(object)
-
-
-def _number(value: float) -> str:
-    """A norm for humans: 80 -> '80', 0.3 -> '30' (percent when called on value * 100)."""
-    return f"{value:,.10g}"
-
-
-def _percent(share: pd.Series, norm: float) -> pd.Series:
-    """Shares as whole percents ('38%'); one decimal where a whole percent would read as the norm."""
-    whole = np.floor(share * 100 + 0.5)         # half up, as channels._percent
-    decimal = np.floor(share * 1000 + 0.5) / 10
-    same = whole.eq(round(norm * 100))
-    text = whole.fillna(0).astype("int64").astype(str).astype(object)
-    text = text.where(~same, decimal.fillna(0).map("{:.1f}".format).astype(object))
-    return text + "%"
-
-
-def _plural(count: pd.Series, one: str, many: str) -> pd.Series:
-    return pd.Series(np.where(count.round() == 1, one, many), index=count.index, dtype=object)
-
-
-def _join(parts: Mapping[str, pd.Series], masks: Mapping[str, pd.Series], sep: str,
-          index: pd.Index) -> pd.Series:
-    """Per row, ``sep``-join of ``parts[name]`` for the names whose mask is True."""
-    out = pd.Series("", index=index, dtype=object)
-    for name, text in parts.items():  # a loop over the few flags, not over reps
-        hit = masks[name].reindex(index, fill_value=False).astype(bool)
-        glue = pd.Series(np.where(out.eq(""), "", sep), index=index, dtype=object)
-        out = out.where(~hit, out + glue + text.astype(object))
-    return out
-
-
 def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame,
                          pairs: pd.DataFrame) -> pd.DataFrame:
     """Per specialty rep: the territory's department customers the rep did not cover.
 
-    Returns rep_id, departments_missing (count) and missing_names (the first three
-    names alphabetically, "A, B and C", then "and N more").
+    Returns rep_id, departments_missing (count) and departments_missing_names (their
+    names, alphabetical, "; "-joined: data for the text module, not a sentence).
     """
     specialty = reps.loc[reps["role"] == SPECIALTY, ["rep_id", "territory_id"]]
     depts = customers.loc[customers["customer_type"] == DEPARTMENT].drop_duplicates("customer_id")
@@ -218,18 +173,10 @@ def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame,
     cand = cand.merge(pairs[["rep_id", "customer_id"]].assign(_covered=True),
                       on=["rep_id", "customer_id"], how="left")
     missing = cand[cand["_covered"].isna()].sort_values(["rep_id", "_name", "customer_id"], kind="mergesort")
-    missing = missing.assign(_rank=missing.groupby("rep_id", sort=False).cumcount(),
-                             _count=missing.groupby("rep_id", sort=False)["customer_id"].transform("size"))
-    shown = missing[missing["_rank"] < 3]
-    last = (shown["_rank"] == shown["_count"] - 1) & (shown["_rank"] > 0)
-    glue = pd.Series(np.where(shown["_rank"] == 0, "", np.where(last, " and ", ", ")), index=shown.index)
-    text = (glue + shown["_name"].astype(object)).groupby(shown["rep_id"], sort=False).agg("".join)
-    out = pd.DataFrame({"departments_missing": missing.groupby("rep_id", sort=False).size(),
-                        "missing_names": text}).rename_axis("rep_id").reset_index()
-    more = out["departments_missing"] - 3
-    out["missing_names"] = out["missing_names"].astype(object).where(
-        more <= 0, out["missing_names"].astype(object) + " and " + more.astype(str) + " more")
-    return out
+    grouped = missing.groupby("rep_id", sort=False)
+    return pd.DataFrame({"departments_missing": grouped.size(),
+                         "departments_missing_names": grouped["_name"].agg("; ".join)}).rename_axis(
+        "rep_id").reset_index()
 
 
 # ---------------------------------------------------------------------- coaching
@@ -237,7 +184,8 @@ def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame,
 
 def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFrame, facts: pd.DataFrame,
                    completeness: pd.Series | None, unit_margin_by_market,
-                   norms: Mapping[str, float] | None = None) -> pd.DataFrame:
+                   norms: Mapping[str, float] | None = None, *, priority: tuple[str, ...] = PRIORITY_SEGMENTS,
+                   has_activities: bool = True, has_comparison: bool = True) -> pd.DataFrame:
     """The coaching table: one row per rep of ``reps`` (every territory at once).
 
     Columns:
@@ -252,50 +200,41 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
       (``norms['profile_completeness']``, 0.6). NaN without covered customers or
       without configured profile fields. ``completeness`` comes from
       :func:`analysis.domain.profile.completeness` (aligned with ``customers``).
-    * effort_on_priority, mismatched_effort, over_service: cost shares of the rep's fact
-      rows on segments A/B, with ``fits`` False, and with ``phase`` (at the start of the
-      period) ``loyal``; each activity's cost split evenly over its markets. NaN when
-      the rep's cost is 0.
+    * effort_on_priority, mismatched_effort, over_service: :func:`effort_shares` of the
+      rep's activities (``priority``: the segment scheme's priority segments).
     * cost: the rep's activity cost (each activity once).
-    * own_units_change: sum over covered customers and all their markets in ``frame``
-      of own_units_analysis - own_units_comparison (a customer covered by two reps
-      counts for both); margin_change: the same times the unit margin of the market's
-      own product (``unit_margin_by_market``: a Series market -> margin, a mapping, the
-      :func:`unit_margins` result, or None; markets without a margin use 1).
-    * roi: margin_change / cost; NaN (never inf) when cost is 0.
+    * own_units_change, margin_change: the rep's share of its customers' change
+      (:func:`roi_by` by ``rep_id``: each customer's change split between the reps that
+      touched it in proportion to their cost); roi: margin_change / cost (NaN when cost
+      is 0).
     * progressions: distinct covered customers who moved up at least one phase in any
       market (``moved_up`` in ``facts``).
-    * flags: the missed norms, ";"-joined names of :data:`FLAGS` ("" when none).
-    * actions: one plain-language sentence per flag, joined with a space.
+    * flags: the missed norms, ";"-joined codes of :data:`FLAGS` ("" when none).
+    * the numbers the actions need: coverage_gap (customers to add, negative: to move
+      away), priority_uncovered (customers of a priority segment in the territory the rep
+      did not cover), profiles_unqualified_count, departments_missing and their names.
 
     Norms (:data:`NORMS`, overlaid by ``norms``) are inclusive: exactly at a norm is not
     flagged. The coverage norm (80-120) applies to ``chronic`` reps; ``specialty`` reps
-    must cover every department customer of their territory. A rep without activities
-    gets a row with zero counts and cost, NaN shares and ROI, and only coverage flags.
+    must cover every department customer of their territory.
+
+    Missing is never zero: without activities (``has_activities`` False) every
+    activity-based column is NaN and no flag is raised from them; without a comparison
+    period (``has_comparison`` False) the changes, ROI and progressions are NaN. A rep
+    without activities in a dataset that has them gets zero counts and cost, NaN shares.
     """
     norms = resolve_norms(norms)
     threshold = float(norms["profile_completeness"])
     base = reps[["territory_id", "rep_id", "rep_name", "role"]].drop_duplicates("rep_id").reset_index(drop=True)
     rep_territory = base[["rep_id", "territory_id"]]
-
     facts = facts.reset_index(drop=True)
     frame = frame.reset_index(drop=True)
 
-    # effort shares and cost (fact rows, cost split over markets)
-    split = split_cost(facts)
-    parts = facts[["rep_id"]].assign(
-        cost=split,
-        _priority=split.where(facts["segment"].isin(PRIORITY_SEGMENTS), 0.0),
-        _mismatched=split.where(~_as_bool(facts["fits"]), 0.0),
-        _loyal=split.where(facts["phase"].astype(object) == LOYAL, 0.0),
-    )
-    effort = parts.groupby("rep_id", sort=False).sum()
-    effort["effort_on_priority"] = _rate(effort["_priority"], effort["cost"])
-    effort["mismatched_effort"] = _rate(effort["_mismatched"], effort["cost"])
-    effort["over_service"] = _rate(effort["_loyal"], effort["cost"])
+    effort = effort_shares(facts, ["rep_id"], priority).set_index("rep_id")
 
     # covered customers: one row per rep x customer
     pairs = facts[["rep_id", "customer_id"]].assign(_moved=_as_bool(facts["moved_up"]))
+    pairs["rep_id"] = pairs["rep_id"].astype(object)
     pairs = pairs.groupby(["rep_id", "customer_id"], sort=False)["_moved"].any().reset_index()
     by_customer = _completeness_by_customer(customers, completeness)
     pairs["_completeness"] = pairs["customer_id"].map(by_customer).astype(float)
@@ -307,132 +246,139 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
     pairs = pairs.merge(info, on="customer_id", how="left").merge(rep_territory, on="rep_id", how="left")
     pairs["_department"] = ((pairs["customer_type"] == DEPARTMENT)
                             & (pairs["_customer_territory"] == pairs["territory_id"])).astype(bool)
-    changes = _unit_changes(frame, unit_margin_by_market).assign(customer_id=frame["customer_id"])
-    per_customer = changes.groupby("customer_id", sort=False)[["own_units_change", "margin_change"]].sum()
-    pairs = pairs.join(per_customer, on="customer_id")
     covered = pairs.groupby("rep_id", sort=False).agg(
         customers_covered=("customer_id", "size"),
         departments_covered=("_department", "sum"),
         profile_completeness=("_completeness", "mean"),
         _known=("_known", "sum"),
         _qualified=("_qualified", "sum"),
-        _unqualified=("_unqualified", "sum"),
-        own_units_change=("own_units_change", "sum"),
-        margin_change=("margin_change", "sum"),
+        profiles_unqualified_count=("_unqualified", "sum"),
         progressions=("_moved", "sum"),
     )
     covered["profile_qualified_share"] = _rate(covered["_qualified"], covered["_known"])
 
     departments = (customers.loc[customers["customer_type"] == DEPARTMENT]
                    .groupby("territory_id")["customer_id"].nunique().rename("departments_in_territory"))
+    prioritised = frame.loc[frame["segment"].isin(list(priority)), ["territory_id", "customer_id"]].drop_duplicates()
+    cand = rep_territory.merge(prioritised, on="territory_id", how="inner").merge(
+        pairs[["rep_id", "customer_id"]].assign(_covered=True), on=["rep_id", "customer_id"], how="left")
+    priority_uncovered = cand[cand["_covered"].isna()].groupby("rep_id").size().rename("priority_uncovered")
+    changes = roi_by(frame, facts, "rep_id", unit_margin_by_market, has_comparison=has_comparison)
+    changes = changes.assign(rep_id=changes["rep_id"].astype(object)).set_index("rep_id")
 
     out = base.join(effort[["cost", "effort_on_priority", "mismatched_effort", "over_service"]], on="rep_id")
-    out = out.join(covered, on="rep_id").join(departments, on="territory_id")
+    out = out.join(covered, on="rep_id").join(departments, on="territory_id").join(priority_uncovered, on="rep_id")
+    out = out.join(changes[["own_units_change", "margin_change"]], on="rep_id")
     counts = ["customers_covered", "departments_in_territory", "departments_covered", "progressions",
-              "_unqualified"]
+              "profiles_unqualified_count", "priority_uncovered"]
     out[counts] = out[counts].fillna(0).astype("int64")
-    for column in ("cost", "own_units_change", "margin_change"):
-        out[column] = out[column].fillna(0.0).astype(float)
+    out["cost"] = out["cost"].fillna(0.0).astype(float)
+    for column in ("own_units_change", "margin_change"):
+        out[column] = out[column].astype(float).fillna(0.0 if has_comparison else np.nan)
     out["roi"] = _rate(out["margin_change"], out["cost"])
     missing = _missing_departments(base, customers, pairs)
     out = out.merge(missing, on="rep_id", how="left")
     out["departments_missing"] = out["departments_missing"].fillna(0).astype("int64")
+    lo, hi = norms["coverage_min"], norms["coverage_max"]
+    covered_n = out["customers_covered"]
+    out["coverage_gap"] = np.where(covered_n < lo, lo - covered_n, np.where(covered_n > hi, hi - covered_n, 0))
 
-    masks, texts = _flags(out, norms)
-    out["flags"] = _join({k: pd.Series(k, index=out.index) for k in FLAGS}, masks, ";", out.index)
-    out["actions"] = _join(texts, masks, " ", out.index)
+    activity_based = ["customers_covered", "departments_covered", "profile_completeness", "profile_qualified_share",
+                      "effort_on_priority", "mismatched_effort", "over_service", "cost", "own_units_change",
+                      "margin_change", "roi", "progressions", "coverage_gap", "priority_uncovered",
+                      "profiles_unqualified_count", "departments_missing"]
+    if not has_activities:
+        out[activity_based] = np.nan
+        out["departments_missing_names"] = None
+    if not has_comparison:
+        out["progressions"] = np.nan
+    out["flags"] = coaching_flags(out, norms)
     out = out.sort_values(["territory_id", "rep_id"], kind="mergesort", ignore_index=True)
     return out[COACHING_COLUMNS]
 
 
-def _flags(out: pd.DataFrame, norms: Mapping[str, float]) -> tuple[dict[str, pd.Series], dict[str, pd.Series]]:
-    """The flag masks and the action sentence of every flag, for every rep."""
+def coaching_flags(out: pd.DataFrame, norms: Mapping[str, float]) -> pd.Series:
+    """The missed norms of every rep, ";"-joined codes of :data:`FLAGS` ("" when none).
+
+    A norm whose measure is missing (no activities, no profile fields) raises no flag;
+    a flag whose columns ``out`` lacks is not checked (the what-if has only the shares).
+    """
     lo, hi = norms["coverage_min"], norms["coverage_max"]
-    covered = out["customers_covered"]
-    chronic = out["role"] == CHRONIC
-    span = f"{_number(lo)}-{_number(hi)}"
-    q_norm, p_norm = norms["profile_qualified_share"], norms["effort_on_priority"]
-    m_norm, o_norm = norms["mismatched_effort"], norms["over_service"]
-    masks = {
-        "coverage_low": chronic & (covered < lo),
-        "coverage_high": chronic & (covered > hi),
-        "departments_uncovered": (out["role"] == SPECIALTY) & (out["departments_missing"] > 0),
-        "profiles_unqualified": (out["profile_qualified_share"] < q_norm - EPS).fillna(False),
-        "effort_off_priority": (out["effort_on_priority"] < p_norm - EPS).fillna(False),
-        "mismatched_effort": (out["mismatched_effort"] > m_norm + EPS).fillna(False),
-        "over_service": (out["over_service"] > o_norm + EPS).fillna(False),
+    rules = {  # flag -> (the columns it needs, the rule)
+        "coverage_low": (("role", "customers_covered"),
+                         lambda: (out["role"] == CHRONIC) & (out["customers_covered"] < lo)),
+        "coverage_high": (("role", "customers_covered"),
+                          lambda: (out["role"] == CHRONIC) & (out["customers_covered"] > hi)),
+        "departments_uncovered": (("role", "departments_missing"),
+                                  lambda: (out["role"] == SPECIALTY) & (out["departments_missing"] > 0)),
+        "profiles_unqualified": (("profile_qualified_share",),
+                                 lambda: out["profile_qualified_share"] < norms["profile_qualified_share"] - EPS),
+        "effort_off_priority": (("effort_on_priority",),
+                                lambda: out["effort_on_priority"] < norms["effort_on_priority"] - EPS),
+        "mismatched_effort": (("mismatched_effort",),
+                              lambda: out["mismatched_effort"] > norms["mismatched_effort"] + EPS),
+        "over_service": (("over_service",), lambda: out["over_service"] > norms["over_service"] + EPS),
     }
-    add = (lo - covered).clip(lower=0)
-    drop = (covered - hi).clip(lower=0)
-    unqualified = out["_unqualified"]
-    texts = {
-        "coverage_low": ("Covers " + _count(covered) + " " + _plural(covered, "customer", "customers")
-                         + ", below the " + span + " norm: add " + _count(add) + " B-segment "
-                         + _plural(add, "customer", "customers") + " from the action list."),
-        "coverage_high": ("Covers " + _count(covered) + " customers, above the " + span
-                          + " norm: move " + _count(drop) + " C/D-segment "
-                          + _plural(drop, "customer", "customers") + " to remote channels."),
-        "departments_uncovered": ("Covers " + _count(out["departments_covered"]) + " of "
-                                  + _count(out["departments_in_territory"])
-                                  + " department customers in the territory (norm: all): add "
-                                  + out["missing_names"].fillna("").astype(object) + "."),
-        "profiles_unqualified": ("Only " + _percent(out["profile_qualified_share"], q_norm)
-                                 + " of profiles are qualified (norm >= " + _number(q_norm * 100)
-                                 + "%): complete the profiles of " + _count(unqualified) + " "
-                                 + _plural(unqualified, "customer", "customers") + " below "
-                                 + _number(norms["profile_completeness"] * 100) + "% completeness."),
-        "effort_off_priority": ("Only " + _percent(out["effort_on_priority"], p_norm)
-                                + " of effort goes to A/B-segment customers (norm >= " + _number(p_norm * 100)
-                                + "%): move calls from C/D-segment to B-segment customers."),
-        "mismatched_effort": (_percent(out["mismatched_effort"], m_norm)
-                              + " of effort uses channels that do not fit the customer's phase (norm <= "
-                              + _number(m_norm * 100) + "%): use the next best channel listed for each customer."),
-        "over_service": (_percent(out["over_service"], o_norm) + " of effort goes to loyal customers (norm <= "
-                         + _number(o_norm * 100) + "%): move calls to B-segment customers."),
-    }
-    return ({k: v.astype(bool) for k, v in masks.items()},
-            {k: v.astype(object) for k, v in texts.items()})
+    text = pd.Series("", index=out.index, dtype=object)
+    for name in FLAGS:  # a loop over the few flags, not over reps
+        needs, rule = rules[name]
+        if not all(column in out for column in needs):
+            continue
+        hit = pd.Series(rule(), index=out.index).fillna(False).astype(bool)
+        text = text.where(~hit, text + np.where(text.eq(""), "", ";") + name)
+    return text
 
 
 # --------------------------------------------------------------------------- ROI
 
 
-def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_market) -> pd.DataFrame:
-    """Territory ROI totals by ``segment`` or by ``channel``.
+def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_market, *,
+           has_comparison: bool = True) -> pd.DataFrame:
+    """Territory ROI by ``rep_id``, ``segment`` or ``channel``, with cost-share attribution.
 
     One row per territory x value of ``by`` with effort in ``facts``: cost (each
     activity's cost split evenly over the markets it counts in, so the rows of a
-    territory add up to its activity cost), own_units_change and margin_change (as in
-    :func:`coaching_table`), roi (margin_change / cost; NaN when cost is 0) and
-    customers (distinct customers).
+    territory add up to its activity cost), own_units_change and margin_change, roi
+    (margin_change / cost; NaN when cost is 0) and customers (distinct customers).
 
-    * ``segment``: cost by the segment of the customer in the activity's market; units
-      change of the customer x market rows of ``frame`` in that segment, over the
-      customers touched in the window (each touched customer x market counted once);
-      customers = touched customers with that segment in some market. Effort on
-      customers without a segment (distributors, suppliers, ...) forms a row with a
-      missing segment.
-    * ``channel``: the units change attributed to a channel is the change (all markets)
-      of the customers that channel touched; a customer touched by two channels counts
-      in both, so the channel rows do not add up to the territory's change.
+    Attribution (DESIGN 4.6): only customers touched in the window count. A customer's
+    change in a market (own units, analysis minus comparison, times the market's unit
+    margin) is split between the values of ``by`` in proportion to the cost each spent on
+    that customer (by activity count where the customer's cost is 0); a ``segment`` is a
+    property of the customer x market, so the change of that market goes to it whole.
+    So the rows of each ``by`` add up to the same territory totals, and no customer is
+    counted twice. Without a comparison period (``has_comparison`` False) the changes
+    and ROI are NaN. Effort on customers without a segment forms a row with a missing
+    segment.
     """
     if by not in BY_CHOICES:
         raise ValueError(f"roi_by: by must be one of {', '.join(BY_CHOICES)}, got {by!r}")
     keys = ["territory_id", by]
     facts = facts.reset_index(drop=True)
     frame = frame.reset_index(drop=True)
-    cost = (facts[["territory_id"]].assign(**{by: facts[by].astype(object), "cost": split_cost(facts)})
-            .groupby(keys, sort=False, dropna=False)["cost"].sum().reset_index())
+    split = split_cost(facts)
+    rows = pd.DataFrame({"territory_id": facts["territory_id"].astype(object), by: facts[by].astype(object),
+                         "customer_id": facts["customer_id"].to_numpy(), "market": facts["market"].astype(object),
+                         "cost": split, "_count": 1.0 / pd.to_numeric(facts["market_count"]).astype(float)})
+    cost = rows.groupby(keys, sort=False, dropna=False)["cost"].sum().reset_index()
     changes = _unit_changes(frame, unit_margin_by_market).assign(
-        territory_id=frame["territory_id"], customer_id=frame["customer_id"])
+        territory_id=frame["territory_id"].astype(object), customer_id=frame["customer_id"],
+        market=frame["market"].astype(object), segment=frame["segment"].astype(object))
     if by == "segment":
-        changes["segment"] = frame["segment"].astype(object)
-        touched = facts[["territory_id", "customer_id"]].drop_duplicates()
-        rows = changes.merge(touched, on=["territory_id", "customer_id"], how="inner")
+        touched = rows[["territory_id", "customer_id"]].drop_duplicates()
+        parts = changes.merge(touched, on=["territory_id", "customer_id"], how="inner")
     else:
-        touched = facts[["territory_id", "customer_id"]].assign(channel=facts["channel"].astype(object))
-        rows = touched.drop_duplicates().merge(changes, on=["territory_id", "customer_id"], how="left")
-    units = rows.groupby(keys, sort=False, dropna=False).agg(
+        per = rows.groupby(["territory_id", "customer_id", by], sort=False, dropna=False)[["cost", "_count"]].sum()
+        per = per.reset_index()
+        total = per.groupby(["territory_id", "customer_id"], sort=False)[["cost", "_count"]].transform("sum")
+        per["weight"] = np.where(total["cost"] > 0, per["cost"] / total["cost"].where(total["cost"] > 0),
+                                 per["_count"] / total["_count"])
+        change = changes.groupby(["territory_id", "customer_id"], sort=False)[
+            ["own_units_change", "margin_change"]].sum().reset_index()
+        parts = per.merge(change, on=["territory_id", "customer_id"], how="left")
+        for column in ("own_units_change", "margin_change"):
+            parts[column] = parts[column].fillna(0.0) * parts["weight"]
+    units = parts.groupby(keys, sort=False, dropna=False).agg(
         own_units_change=("own_units_change", "sum"),
         margin_change=("margin_change", "sum"),
         customers=("customer_id", "nunique"),
@@ -440,7 +386,18 @@ def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_mar
     out = cost.merge(units, on=keys, how="outer")
     out["cost"] = out["cost"].fillna(0.0).astype(float)
     out[["own_units_change", "margin_change"]] = out[["own_units_change", "margin_change"]].fillna(0.0).astype(float)
+    if not has_comparison:
+        out[["own_units_change", "margin_change"]] = np.nan
     out["customers"] = out["customers"].fillna(0).astype("int64")
     out["roi"] = _rate(out["margin_change"], out["cost"])
     out = out.sort_values(keys, kind="mergesort", na_position="last", ignore_index=True)
     return out[[*keys, *ROI_COLUMNS]]
+
+
+def flag_counts(coaching: pd.DataFrame) -> pd.DataFrame:
+    """Reps carrying each coaching flag, per territory: columns territory_id and one per flag."""
+    flags = coaching["flags"].fillna("").astype(str).str.split(";")
+    counts = {flag: flags.map(lambda codes, f=flag: f in codes) for flag in FLAGS}
+    frame = pd.DataFrame({"territory_id": coaching["territory_id"].to_numpy(),
+                          **{k: v.to_numpy() for k, v in counts.items()}})
+    return frame.groupby("territory_id", sort=True)[list(FLAGS)].sum().astype("int64").reset_index()

@@ -21,7 +21,7 @@ from analysis.contract.schema import MAINTENANCE_TYPES
 DEFAULT_CADENCE: dict[str, int] = {"vip": 30, "supplier": 90, "distributor": 60, "peripheral": 180}
 
 MAINTENANCE_COLUMNS = [
-    "territory_id", "customer_id", "customer_name", "customer_type", "vip", "last_contact",
+    "territory_id", "customer_id", "customer_name", "city", "customer_type", "vip", "last_contact",
     "days_since", "cadence_days", "overdue",
 ]
 
@@ -57,7 +57,8 @@ def last_contacts(activities: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
 
 
 def maintenance_list(customers: pd.DataFrame, frame: pd.DataFrame, activities: pd.DataFrame,
-                     as_of: pd.Timestamp, cadence: Mapping[str, int] | None = None) -> pd.DataFrame:
+                     as_of: pd.Timestamp, cadence: Mapping[str, int] | None = None, *,
+                     has_activities: bool = True) -> pd.DataFrame:
     """The relationship maintenance list of every territory.
 
     Rows: the ``supplier``, ``distributor`` and ``peripheral`` customers and the VIPs
@@ -71,12 +72,15 @@ def maintenance_list(customers: pd.DataFrame, frame: pd.DataFrame, activities: p
     contacted, or days_since > cadence_days; exactly at the cadence is not overdue).
 
     Sorted overdue first, then days_since descending (never contacted first), then
-    territory_id and customer_id.
+    territory_id and customer_id. ``city`` (missing when the table has none) tells
+    customers named alike apart. Without activity data (``has_activities`` False) the
+    last contact is unknown, not "never": last_contact, days_since and overdue are missing.
     """
     as_of = pd.Timestamp(as_of)
     days = resolve_cadence(cadence)
     vip = vip_customers(frame)
     base = customers[["territory_id", "customer_id", "customer_name", "customer_type"]].drop_duplicates("customer_id")
+    base = base.assign(city=customers.loc[base.index, "city"] if "city" in customers else None)
     is_vip = base["customer_id"].map(vip).astype("boolean").fillna(False).astype(bool)
     keep = base["customer_type"].isin(MAINTENANCE_TYPES) | is_vip
     out = base[keep].assign(vip=is_vip[keep])
@@ -93,7 +97,9 @@ def maintenance_list(customers: pd.DataFrame, frame: pd.DataFrame, activities: p
     out = out.join(last_contacts(activities, as_of), on="customer_id")
     out["last_contact"] = pd.to_datetime(out["last_contact"])
     out["days_since"] = (as_of - out["last_contact"]).dt.days.astype(float)
-    out["overdue"] = (out["last_contact"].isna() | (out["days_since"] > out["cadence_days"])).astype(bool)
+    out["overdue"] = (out["last_contact"].isna() | (out["days_since"] > out["cadence_days"])).astype("boolean")
+    if not has_activities:
+        out["overdue"] = pd.array([pd.NA] * len(out), dtype="boolean")
     out = out.sort_values(["overdue", "days_since", "territory_id", "customer_id"],
                           ascending=[False, False, True, True], na_position="first", kind="mergesort")
     return out.reset_index(drop=True)[MAINTENANCE_COLUMNS]

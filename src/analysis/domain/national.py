@@ -8,27 +8,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from analysis.contract import params as parameters
-from analysis.contract import privacy
-from analysis.domain.actions import action_list
-from analysis.domain.channels import activity_facts, channel_phase, fit_matrix, next_best_channel
-from analysis.domain.coaching import coaching_table, roi_by, unit_margins
-from analysis.contract.schema import CHANNELS
 from analysis.contract.dataset import Dataset
+from analysis.contract.schema import CHANNELS
+from analysis.domain.actions import action_list
+from analysis.domain.channels import (activity_facts, channel_phase, channel_summary, effort_shares, fit_matrix,
+                                      next_best_channel, rate_cells)
+from analysis.domain.coaching import coaching_table, roi_by, unit_margins
+from analysis.domain.coaching import flag_counts as coaching_flag_counts
 from analysis.domain.maintenance import maintenance_list
 from analysis.domain.market import customer_markets, product_units, units_by_window, units_wide, window_sales
 from analysis.domain.periods import WINDOWS, Window, make_window, window_codes
-from analysis.domain.phases import derive_phases, migration, migration_rates, phase_change, phases_from_table, responses_by_window
+from analysis.domain.phases import (derive_phases, ladder, migration, migration_rates, phase_change,
+                                    phases_from_table, responses_by_window)
 from analysis.domain.potential import potential
 from analysis.domain.profile import completeness
 from analysis.domain.quality import data_quality
-from analysis.domain.segmentation import deciles, lorenz, segment, segment_summary, vip
+from analysis.domain.segmentation import SegmentScheme, deciles, lorenz, scheme_of, segment, segment_summary, vip
 from analysis.domain.support import support
-from analysis.domain.three_c import attach_competitor_position, attach_effort, competitor_position, customer_effort, flags, three_c_matrix
+from analysis.domain.three_c import (attach_competitor_position, attach_effort, competitor_position, customer_effort,
+                                     flag_counts, flags, three_c_matrix)
+
+#: Data-shape caveats (codes; the report's text module says what each means).
+CAVEATS = ("no_comparison", "no_activities", "no_profile_fields", "roi_units_only")
 
 
 def selected_territories(ds: Dataset, profile: Mapping) -> list[str]:
@@ -83,28 +90,48 @@ def analysis_activities(activities: pd.DataFrame, window: Window) -> pd.DataFram
 
 
 def customer_phases(ds: Dataset, sales: pd.DataFrame, frame: pd.DataFrame, window: Window,
-                    params: Mapping) -> pd.DataFrame:
+                    params: Mapping, shape: DataShape) -> pd.DataFrame:
     """Phases, competitor position, effort and the 3C flags on the customer frame."""
-    frame = derive_phases(frame, responses_by_window(ds.activities, window), **params["phases"])
+    frame = derive_phases(frame, responses_by_window(ds.activities, window), **params["phases"],
+                          has_activities=shape.has_activities, has_comparison=shape.has_comparison)
     frame = phases_from_table(frame, ds.phases, window)
     positions = competitor_position(product_units(sales, "analysis"),
                                     dominant=params["competitor_dominant"])
     frame = attach_competitor_position(frame, positions)
     frame = attach_effort(frame, customer_effort(ds.activities, window))
+    if not shape.has_activities:  # no activity data: our effort is unknown, not zero
+        frame = frame.assign(activities=np.nan, effort_cost=np.nan)
     return flags(frame)
 
 
-def cost_weighted(table: pd.DataFrame, share: str, keys, weight: str = "cost") -> pd.Series:
-    """Cost-weighted mean of ``share`` per group of ``keys`` (NaN shares carry no weight)."""
-    valid = table[share].notna() & (table[weight] > 0)
-    num = (table[share] * table[weight]).where(valid, 0.0).groupby(keys).sum()
-    den = table[weight].where(valid, 0.0).groupby(keys).sum()
-    return num / den.where(den > 0)
+@dataclass(frozen=True)
+class DataShape:
+    """What the data can show (DESIGN 4.4): without them, numbers are missing, never 0."""
+
+    has_activities: bool
+    has_comparison: bool
+
+    def caveats(self, profile_fields: bool, roi_units_only: bool) -> str:
+        """The caveat codes that hold, ";"-joined in :data:`CAVEATS` order."""
+        holds = {"no_comparison": not self.has_comparison, "no_activities": not self.has_activities,
+                 "no_profile_fields": not profile_fields, "roi_units_only": roi_units_only and self.has_activities}
+        return ";".join(code for code in CAVEATS if holds[code])
 
 
-def headline(ds: Dataset, frame: pd.DataFrame, coaching: pd.DataFrame, roi_segment: pd.DataFrame,
-             maintenance: pd.DataFrame, window: Window) -> pd.DataFrame:
-    """Headline KPIs per territory (segmentable customers, all analysed markets)."""
+def _distinct(rows: pd.DataFrame, index: pd.Index) -> pd.Series:
+    """Distinct customers of ``rows`` per territory, 0 for territories without any."""
+    return rows.groupby("territory_id")["customer_id"].nunique().reindex(index, fill_value=0)
+
+
+def headline(ds: Dataset, frame: pd.DataFrame, facts: pd.DataFrame, roi_rep: pd.DataFrame,
+             maintenance: pd.DataFrame, window: Window, shape: DataShape,
+             scheme: SegmentScheme) -> pd.DataFrame:
+    """Headline KPIs per territory (segmentable customers, all analysed markets).
+
+    Everything that rests on a missing comparison period or on missing activities is
+    NaN; the territory's effort shares are computed from its activities in one step
+    (the same function as each rep's), its ROI from the attributed changes.
+    """
     seg = frame[frame["segment"].notna()]
     by_territory = seg.groupby("territory_id")
     out = by_territory.agg(
@@ -115,68 +142,110 @@ def headline(ds: Dataset, frame: pd.DataFrame, coaching: pd.DataFrame, roi_segme
         market_units=("market_units_analysis", "sum"),
         market_units_previous=("market_units_comparison", "sum"),
     )
-    distinct = lambda rows: rows.groupby("territory_id")["customer_id"].nunique().reindex(out.index, fill_value=0)
-    out["vip_customers"] = distinct(seg[seg["vip"]])
+    out["vip_customers"] = _distinct(seg[seg["vip"]], out.index)
     out["vip_share"] = out["vip_customers"] / out["customers"]
-    out["customers_covered"] = distinct(seg[seg["activities"] > 0])
+    out["customers_covered"] = _distinct(seg[seg["activities"] > 0], out.index)
     out["coverage"] = out["customers_covered"] / out["customers"]
     out["support"] = support(out["own_units"], out["market_units"])
     out["support_previous"] = support(out["own_units_previous"], out["market_units_previous"])
     moved = seg.assign(change=phase_change(seg))
-    out["progressions"] = distinct(moved[moved["change"] > 0])
-    out["slipping"] = distinct(moved[moved["change"] < 0])
-    out["competitor_locked"] = distinct(seg[seg["competitor_locked"]])
-    out["stalled"] = distinct(seg[seg["stalled"]])
+    out["progressions"] = _distinct(moved[moved["change"] > 0], out.index)
+    out["slipping"] = _distinct(moved[moved["change"] < 0], out.index)
+    out["competitor_locked"] = _distinct(seg[seg["competitor_locked"].fillna(False).astype(bool)], out.index)
+    out["stalled"] = _distinct(seg[seg["stalled"].fillna(False).astype(bool)], out.index)
+    effort = effort_shares(facts, ["territory_id"], scheme.priority).set_index("territory_id")
     for share in ("effort_on_priority", "mismatched_effort", "over_service"):
-        out[share] = cost_weighted(coaching, share, coaching["territory_id"]).reindex(out.index)
-    totals = roi_segment.groupby("territory_id")[["cost", "margin_change"]].sum().reindex(out.index)
-    out["cost"] = totals["cost"].fillna(0.0)
-    out["roi"] = totals["margin_change"] / totals["cost"].where(totals["cost"] > 0)
-    out["maintenance_overdue"] = maintenance[maintenance["overdue"]].groupby("territory_id").size().reindex(
-        out.index, fill_value=0)
+        out[share] = effort[share].reindex(out.index)
+    out["cost"] = effort["cost"].reindex(out.index).fillna(0.0)
+    totals = roi_rep.groupby("territory_id")[["own_units_change", "margin_change"]].sum(min_count=1)
+    out["own_units_change"] = totals["own_units_change"].reindex(out.index).fillna(0.0)
+    out["margin_change"] = totals["margin_change"].reindex(out.index).fillna(0.0)
+    out["roi"] = out["margin_change"] / out["cost"].where(out["cost"] > 0)
+    out["maintenance_overdue"] = maintenance[maintenance["overdue"].fillna(False).astype(bool)].groupby(
+        "territory_id").size().reindex(out.index, fill_value=0)
+    if not shape.has_comparison:
+        out[["own_units_previous", "market_units_previous", "support_previous", "progressions", "slipping",
+             "competitor_locked", "stalled", "own_units_change", "margin_change", "roi"]] = np.nan
+    if not shape.has_activities:
+        out[["customers_covered", "coverage", "effort_on_priority", "mismatched_effort", "over_service", "cost",
+             "own_units_change", "margin_change", "roi", "stalled", "maintenance_overdue"]] = np.nan
     territories = ds.territories[["territory_id", "territory_name", "region"]]
     return territories.merge(out.reset_index(), on="territory_id", how="left").assign(
         period_end=window.period_end, period_months=window.months,
-        analysis_period=window.label("analysis"), comparison_period=window.label("comparison"))
+        analysis_period=window.label("analysis"), comparison_period=window.label("comparison"),
+        has_activities=shape.has_activities, has_comparison=shape.has_comparison)
 
 
-def analyse(ds: Dataset, params: Mapping) -> dict[str, pd.DataFrame]:
-    """Every table for the territories of ``ds``, all sharing ``params``."""
+@dataclass
+class Prepared:
+    """The first stage of one parameter group: customers with phases, and activity facts."""
+
+    ds: Dataset
+    params: dict
+    window: Window
+    sales: pd.DataFrame
+    frame: pd.DataFrame
+    facts: pd.DataFrame
+    fit: pd.DataFrame
+    in_window: pd.DataFrame
+    shape: DataShape
+
+
+def prepare(ds: Dataset, params: Mapping, has_activities: bool) -> Prepared:
+    """Customers, segments, phases and activity facts of a group sharing ``params``."""
     window = make_window(ds.sales["period"], params.get("period_end"), params.get("period_months", 3))
     sales = window_sales(ds.sales, ds.products, window)
+    shape = DataShape(has_activities=has_activities, has_comparison=bool((sales["window"] == "comparison").any()))
     frame = customer_table(ds, sales, window, params)
     frame = frame.merge(ds.territories[["territory_id", "region"]], on="territory_id", how="left")
-    frame = customer_phases(ds, sales, frame, window, params)
-
+    if not shape.has_comparison:  # no sales in the comparison months: unknown, not zero
+        frame = frame.assign(own_units_comparison=np.nan, market_units_comparison=np.nan)
+    frame = customer_phases(ds, sales, frame, window, params, shape)
     fit = fit_matrix(params.get("fit_matrix") or None, channels=(*CHANNELS, *params.get("extra_channels", ())))
     in_window = analysis_activities(ds.activities, window)
     facts = activity_facts(in_window, frame, fit)
-    frame = next_best_channel(frame, facts, fit, min_customers=params["next_best_min_customers"])
+    return Prepared(ds, dict(params), window, sales, frame, facts, fit, in_window, shape)
 
+
+def analyse(p: Prepared, region_cells: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Every table for the territories of a prepared group (``region_cells``: the region's
+    channel x phase rates over all territories; default: from this group alone)."""
+    ds, params, window, shape = p.ds, p.params, p.window, p.shape
+    scheme = scheme_of(params)
+    frame = next_best_channel(p.frame, p.facts, p.fit, min_rate_base=params["min_rate_base"],
+                              region_cells=region_cells, has_activities=shape.has_activities)
     margins = unit_margins(ds.products)
     profile = completeness(ds.customers, params["profile_fields"])
-    coaching = coaching_table(ds.reps, ds.customers, frame, facts, profile, margins.margin, params["norms"])
-    roi_segment = roi_by(frame, facts, "segment", margins.margin)
+    coaching = coaching_table(ds.reps, ds.customers, frame, p.facts, profile, margins.margin, params["norms"],
+                              priority=scheme.priority, has_activities=shape.has_activities,
+                              has_comparison=shape.has_comparison)
+    roi = {by: roi_by(frame, p.facts, by, margins.margin, has_comparison=shape.has_comparison)
+           for by in ("rep_id", "segment", "channel")}
     as_of = window.end_date("analysis") - pd.Timedelta(days=1)
-    maintenance = maintenance_list(ds.customers, frame, ds.activities, as_of, params["cadence"])
+    maintenance = maintenance_list(ds.customers, frame, ds.activities, as_of, params["cadence"],
+                                   has_activities=shape.has_activities)
     value = "own_units" if params.get("vip_by") == "own_units" else "potential"
-    kpis = headline(ds, frame, coaching, roi_segment, maintenance, window).assign(
-        roi_units_only=margins.defaulted, has_activities=ds.has_activities and not ds.activities.empty,
-        has_comparison=bool((sales["window"] == "comparison").any()))
+    caveats = shape.caveats(profile_fields=bool(profile.notna().any()), roi_units_only=margins.defaulted)
+    kpis = headline(ds, frame, p.facts, roi["rep_id"], maintenance, window, shape, scheme).assign(
+        roi_units_only=margins.defaulted, caveats=caveats, grid=scheme.grid)
     return {
         "customers": frame,
         "kpis": kpis,
-        "actions": action_list(frame, ds.customers),
-        "quality": data_quality(frame, ds.customers, in_window, profile,
-                                params["norms"]["profile_completeness"]),
-        "segments": segment_summary(frame),
+        "actions": action_list(frame, ds.customers, priority=scheme.priority),
+        "quality": data_quality(frame, ds.customers, p.in_window, profile,
+                                params["norms"]["profile_completeness"], has_activities=shape.has_activities),
+        "segments": segment_summary(frame, scheme),
         "lorenz": lorenz(frame, value),
-        "three_c": three_c_matrix(frame),
-        "migration": migration_rates(migration(frame)),
-        "channel_phase": channel_phase(facts, fit),
+        "three_c": three_c_matrix(frame, ladder(shape.has_activities)),
+        "three_c_flags": flag_counts(frame),
+        "migration": migration_rates(migration(frame, ladder(shape.has_activities))),
+        "channel_phase": channel_phase(p.facts, p.fit),
+        "channels": channel_summary(p.facts),
         "coaching": coaching,
-        "roi_segment": roi_segment,
-        "roi_channel": roi_by(frame, facts, "channel", margins.margin),
+        "coaching_flags": coaching_flag_counts(coaching),
+        "roi_rep": roi["rep_id"],
+        "roi_segment": roi["segment"],
+        "roi_channel": roi["channel"],
         "maintenance": maintenance,
     }
 
@@ -184,34 +253,59 @@ def analyse(ds: Dataset, params: Mapping) -> dict[str, pd.DataFrame]:
 #: How each KPI rolls up: summed, recomputed as a ratio of sums, or cost-weighted.
 SUMMED = ("customers", "potential", "own_units", "own_units_previous", "market_units", "market_units_previous",
           "vip_customers", "customers_covered", "progressions", "slipping", "competitor_locked", "stalled",
-          "cost", "maintenance_overdue")
+          "cost", "own_units_change", "margin_change", "maintenance_overdue")
 RATIOS = {"vip_share": ("vip_customers", "customers"), "coverage": ("customers_covered", "customers"),
-          "support": ("own_units", "market_units"), "support_previous": ("own_units_previous", "market_units_previous")}
-COST_WEIGHTED = ("effort_on_priority", "mismatched_effort", "over_service", "roi")
+          "support": ("own_units", "market_units"), "support_previous": ("own_units_previous", "market_units_previous"),
+          "roi": ("margin_change", "cost")}
+COST_WEIGHTED = ("effort_on_priority", "mismatched_effort", "over_service")
+
+
+def cost_weighted(table: pd.DataFrame, share: str, keys, weight: str = "cost") -> pd.Series:
+    """Cost-weighted mean of ``share`` per group of ``keys`` (NaN shares carry no weight)."""
+    valid = table[share].notna() & (table[weight] > 0)
+    num = (table[share] * table[weight]).where(valid, 0.0).groupby(keys).sum()
+    den = table[weight].where(valid, 0.0).groupby(keys).sum()
+    return num / den.where(den > 0)
 
 
 def rollup(kpis: pd.DataFrame, by: str | None = "region") -> pd.DataFrame:
-    """KPIs of groups of territories (``by`` a column, or None for the whole country)."""
+    """KPIs of groups of territories (``by`` a column, or None for the whole country).
+
+    A sum over territories one of which lacks the figure is missing (never a partial
+    sum shown as the whole); ``caveats`` lists every code that holds for a territory.
+    """
     keys = kpis[by] if by else pd.Series("all", index=kpis.index, name="scope")
-    out = kpis[list(SUMMED)].groupby(keys).sum(min_count=1)
+    grouped = kpis[list(SUMMED)].groupby(keys)
+    out = grouped.sum(min_count=1).where(~grouped.apply(lambda g: g.isna().any()))
     for name, (num, den) in RATIOS.items():
         out[name] = out[num] / out[den].where(out[den] > 0)
     for name in COST_WEIGHTED:
         out[name] = cost_weighted(kpis, name, keys)
     out["territories"] = keys.groupby(keys).size()
+    codes = kpis["caveats"].fillna("").str.split(";") if "caveats" in kpis else pd.Series([[]] * len(kpis))
+    out["caveats"] = codes.groupby(keys).agg(lambda lists: ";".join(
+        c for c in CAVEATS if any(c in codes_ for codes_ in lists)))
     return out.reset_index()
 
 
 def national_pass(ds: Dataset, profile: Mapping) -> dict[str, pd.DataFrame]:
-    """All tables for every selected territory, grouped by identical parameters."""
+    """All tables for every selected territory, grouped by identical parameters.
+
+    Two stages: every group's customers and activity facts first; then the region-level
+    channel rates once over all territories (whatever their overrides), and every
+    group's tables.
+    """
     territory_ids = selected_territories(ds, profile)
-    ds = replace(ds, customers=privacy.apply(ds.customers, profile))
+    has_activities = bool(ds.has_activities and len(ds.activities) > 0)
     everyone = len(territory_ids) == len(ds.territories)
-    results = [analyse(ds if everyone and len(ids) == len(territory_ids) else ds.subset(ids), eff)
-               for eff, ids in parameter_groups(territory_ids, profile)]
-    names = results[0].keys() if results else []
-    tables = {name: pd.concat([r[name] for r in results], ignore_index=True) for name in names}
-    if tables:
-        tables["regions"] = rollup(tables["kpis"], "region")
-        tables["nation"] = rollup(tables["kpis"], None)
+    prepared = [prepare(ds if everyone and len(ids) == len(territory_ids) else ds.subset(ids), eff, has_activities)
+                for eff, ids in parameter_groups(territory_ids, profile)]
+    if not prepared:
+        return {}
+    facts = pd.concat([p.facts for p in prepared], ignore_index=True) if len(prepared) > 1 else prepared[0].facts
+    region_cells = rate_cells(facts, ["region", "market"])
+    results = [analyse(p, region_cells) for p in prepared]
+    tables = {name: pd.concat([r[name] for r in results], ignore_index=True) for name in results[0]}
+    tables["regions"] = rollup(tables["kpis"], "region")
+    tables["nation"] = rollup(tables["kpis"], None)
     return tables

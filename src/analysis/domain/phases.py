@@ -29,13 +29,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.contract.schema import PHASES, POSITIVE_OUTCOMES
+from analysis.contract.schema import (BELOW_TRIAL, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES,
+                                     SALES_ONLY_PHASES, SEGMENTABLE_TYPES)
 from analysis.domain.periods import WINDOWS, Window, window_codes
 from analysis.domain.support import support
 
 GROUP = ["territory_id", "market"]
-PHASE_RANK: dict[str, int] = {phase: rank for rank, phase in enumerate(PHASES)}
-PHASE_DTYPE = pd.CategoricalDtype(list(PHASES), ordered=True)
+PHASE_DTYPE = pd.CategoricalDtype(list(PHASE_LEVELS), ordered=True)
 # The window a phase is computed for -> the window before it (for the loyal rule).
 PREVIOUS_WINDOW = {"comparison": "before", "analysis": "comparison"}
 # The window of each phase column.
@@ -60,17 +60,21 @@ def as_phase(values) -> pd.Series:
     if isinstance(values.dtype, pd.CategoricalDtype) and values.dtype == PHASE_DTYPE:
         return values
     values = values.astype(object)
-    unknown = values.notna() & ~values.isin(PHASES)
+    unknown = values.notna() & ~values.isin(PHASE_LEVELS)
     if unknown.any():
         bad = pd.unique(values[unknown].astype(str))[:5]
-        raise ValueError(f"unknown phase(s) {', '.join(map(repr, bad))}; expected one of {', '.join(PHASES)}")
+        raise ValueError(f"unknown phase(s) {', '.join(map(repr, bad))}; expected one of {', '.join(PHASE_LEVELS)}")
     return pd.Series(pd.Categorical(values, dtype=PHASE_DTYPE), index=values.index, name=values.name)
 
 
 def phase_rank(values: pd.Series) -> pd.Series:
-    """Rank of each phase on the ladder (unaware 0 ... loyal 5), NaN when missing."""
-    codes = as_phase(values).cat.codes.astype(float)
-    return codes.where(codes >= 0)
+    """Rank of each phase on the ladder (unaware 0 ... loyal 5; below_trial 2), NaN when missing."""
+    return as_phase(values).astype(object).map(PHASE_RANK).astype(float)
+
+
+def ladder(has_activities: bool) -> tuple[str, ...]:
+    """The phases a dataset can show: the full ladder, or the sales-only rungs."""
+    return PHASES if has_activities else SALES_ONLY_PHASES
 
 
 def phase_change(frame: pd.DataFrame) -> pd.Series:
@@ -130,9 +134,9 @@ def window_counts(frame: pd.DataFrame, responses: pd.DataFrame | None, which: st
     return out
 
 
-def _derive(frame: pd.DataFrame, counts: pd.DataFrame, which: str, *, loyal: float, adopter: float,
+def _derive(frame: pd.DataFrame, counts: pd.DataFrame | None, which: str, *, loyal: float, adopter: float,
             interested_positive: int, aware_responses: int) -> pd.Series:
-    """The derived phase of every row of ``frame`` in window ``which``."""
+    """The derived phase of every row of ``frame`` in window ``which`` (``counts`` None: no activities)."""
     before = PREVIOUS_WINDOW[which]
     own = np.nan_to_num(_floats(frame[f"own_units_{which}"]))
     share = _floats(support(pd.Series(own), pd.Series(np.nan_to_num(_floats(frame[f"market_units_{which}"])))))
@@ -143,15 +147,19 @@ def _derive(frame: pd.DataFrame, counts: pd.DataFrame, which: str, *, loyal: flo
             (share >= loyal) & (share_before >= loyal),   # NaN (no market units) never matches
             share >= adopter,
             own > 0,
-            counts["positive"].to_numpy() >= interested_positive,
-            counts["responses"].to_numpy() >= aware_responses,
         ]
-    labels = np.select(conditions, ["loyal", "adopter", "trial", "interested", "aware"], default="unaware")
+    if counts is None:  # without activities the rungs below trial cannot be told apart
+        labels = np.select(conditions, ["loyal", "adopter", "trial"], default=BELOW_TRIAL)
+    else:
+        conditions += [counts["positive"].to_numpy() >= interested_positive,
+                       counts["responses"].to_numpy() >= aware_responses]
+        labels = np.select(conditions, ["loyal", "adopter", "trial", "interested", "aware"], default="unaware")
     return pd.Series(pd.Categorical(labels, dtype=PHASE_DTYPE), index=frame.index)
 
 
 def derive_phases(frame: pd.DataFrame, responses: pd.DataFrame | None = None, *, loyal: float = 0.5,
-                  adopter: float = 0.2, interested_positive: int = 2, aware_responses: int = 1) -> pd.DataFrame:
+                  adopter: float = 0.2, interested_positive: int = 2, aware_responses: int = 1,
+                  has_activities: bool = True, has_comparison: bool = True) -> pd.DataFrame:
     """Add ``phase_previous`` (comparison window) and ``phase`` (analysis window).
 
     ``frame`` is the customer frame (customer_id and ``own_units_<w>`` /
@@ -163,14 +171,29 @@ def derive_phases(frame: pd.DataFrame, responses: pd.DataFrame | None = None, *,
     positive responses), aware (>= ``aware_responses`` responses other than ``none``),
     unaware. Support is missing when the market units are 0 and then matches no
     support rule. Both phases are ordered categoricals (``PHASE_DTYPE``).
+
+    What the data cannot show is missing (DESIGN 4.4): without activities
+    (``has_activities`` False) customers without own units get ``below_trial``; without a
+    comparison period (``has_comparison`` False) ``phase_previous`` is missing; customer
+    types that do not prescribe (distributors, suppliers, peripheral) get no phase.
     """
     _require(frame, ["customer_id", *(f"{m}_{w}" for w in WINDOWS for m in ("own_units", "market_units"))],
              "customer frame")
     rules = dict(loyal=loyal, adopter=adopter, interested_positive=interested_positive,
                  aware_responses=aware_responses)
-    out = {col: _derive(frame, window_counts(frame, responses, which), which, **rules)
+    out = {col: _derive(frame, window_counts(frame, responses, which) if has_activities else None, which, **rules)
            for col, which in PHASE_COLUMNS.items()}
-    return frame.assign(**out)
+    if not has_comparison:
+        out["phase_previous"] = pd.Series(pd.Categorical([None] * len(frame), dtype=PHASE_DTYPE), index=frame.index)
+    return frame.assign(**out).pipe(on_ladder_only)
+
+
+def on_ladder_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """Phases only for the prescribing (segmentable) customer types; the others get none."""
+    if "customer_type" not in frame:
+        return frame
+    prescribing = frame["customer_type"].isin(SEGMENTABLE_TYPES)
+    return frame.assign(**{col: frame[col].where(prescribing) for col in PHASE_COLUMNS if col in frame})
 
 
 def latest_recorded(phases: pd.DataFrame, last_period: str) -> pd.Series:
@@ -217,7 +240,7 @@ def phases_from_table(frame: pd.DataFrame, phases: pd.DataFrame | None, window: 
         has = recorded.notna()
         out[col] = as_phase(recorded.where(has, derived.astype(object)))
         out[source] = pd.Series(np.where(has, "table", "derived"), index=frame.index, dtype=object)
-    return frame.assign(**out)
+    return frame.assign(**out).pipe(on_ladder_only)
 
 
 def _grid(frame: pd.DataFrame, **axes) -> pd.DataFrame:
@@ -227,13 +250,15 @@ def _grid(frame: pd.DataFrame, **axes) -> pd.DataFrame:
     return groups.merge(index.to_frame(index=False), how="cross")
 
 
-def migration(frame: pd.DataFrame) -> pd.DataFrame:
+def migration(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.DataFrame:
     """Phase migration matrix: comparison window -> analysis window.
 
     Counts customers (rows of ``frame``) with both phases known, per territory_id,
-    market, phase_previous and phase. Every territory x market of ``frame`` gets the
-    full 6 x 6 grid (zeros included); phases are ordered categoricals. Columns
-    territory_id, market, phase_previous, phase, customers.
+    market, phase_previous and phase. Every territory x market of ``frame`` with at
+    least one known previous phase gets the full grid of ``phases`` (zeros included):
+    without a comparison period there is no migration, and no rows (never a grid of
+    zeros). Phases are ordered categoricals. Columns territory_id, market,
+    phase_previous, phase, customers.
     """
     _require(frame, [*GROUP, *PHASE_COLUMNS], "customer frame")
     both = frame[frame["phase_previous"].notna() & frame["phase"].notna()]
@@ -242,7 +267,9 @@ def migration(frame: pd.DataFrame) -> pd.DataFrame:
         "phase_previous": both["phase_previous"].astype(object).to_numpy(),
         "phase": both["phase"].astype(object).to_numpy(),
     }).groupby([*GROUP, "phase_previous", "phase"], sort=False).size().rename("customers").reset_index()
-    grid = _grid(frame, phase_previous=list(PHASES), phase=list(PHASES))
+    seen = set(phases) | set(counts["phase_previous"]) | set(counts["phase"])
+    phases = [p for p in PHASE_LEVELS if p in seen]
+    grid = _grid(both, phase_previous=phases, phase=phases)
     out = grid.merge(counts, on=[*GROUP, "phase_previous", "phase"], how="left")
     out["customers"] = out["customers"].fillna(0).astype("int64")
     out["phase_previous"] = as_phase(out["phase_previous"])

@@ -6,14 +6,19 @@ sales, potential fallbacks, activities without outcome).
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analysis.domain.potential import FALLBACK
 
 
 def data_quality(frame: pd.DataFrame, customers: pd.DataFrame, activities: pd.DataFrame,
-                 completeness: pd.Series, threshold: float = 0.6) -> pd.DataFrame:
-    """One row per territory x check: territory_id, check, value, kind (count/share), note."""
+                 completeness: pd.Series, threshold: float = 0.6, *, has_activities: bool = True) -> pd.DataFrame:
+    """One row per territory x check: territory_id, check, value, kind (count/share), note.
+
+    A check the data cannot answer (activities without outcome in a dataset without
+    activities; profile checks without profile fields) has a missing value, not 0.
+    """
     profile = customers[["territory_id"]].assign(completeness=completeness.to_numpy())
     by_customer = frame.groupby(["territory_id", "customer_id"], observed=True)
     sales_less = (by_customer["market_units"].sum() == 0).groupby(level="territory_id").sum()
@@ -38,9 +43,13 @@ def data_quality(frame: pd.DataFrame, customers: pd.DataFrame, activities: pd.Da
         "rows dropped": (pd.Series(0, index=customers["territory_id"].unique()), "count",
                          "invalid data is rejected on load, never dropped silently"),
     }
+    unanswerable = {"activities without outcome": not has_activities,
+                    "mean profile completeness": not completeness.notna().any(),
+                    "profiles at or above 60%": not completeness.notna().any()}
     parts = []
     for name, (values, kind, note) in checks.items():
-        values = values.reindex(customers["territory_id"].unique()).fillna(0)
+        values = values.reindex(customers["territory_id"].unique())
+        values = values * np.nan if unanswerable.get(name) else values.fillna(0)
         parts.append(pd.DataFrame({"territory_id": values.index, "check": name, "value": values.to_numpy(dtype=float),
                                    "kind": kind, "note": note}))
     return pd.concat(parts, ignore_index=True).sort_values(["territory_id"], kind="mergesort", ignore_index=True)

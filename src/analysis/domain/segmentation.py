@@ -9,17 +9,50 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from analysis.contract.schema import SEGMENTABLE_TYPES
 
 GROUP = ["territory_id", "market"]
-SEGMENTS_2X2 = {("high", "high"): "A", ("high", "low"): "B", ("low", "high"): "C", ("low", "low"): "D"}
-SEGMENT_INTENT = {
-    "A": "maintain and strengthen (core)",
-    "B": "develop: the largest opportunity",
-    "C": "maintain at low cost (remote channels)",
-    "D": "minimal, digital only",
-}
 LEVELS_3X3 = ("low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class SegmentScheme:
+    """A segmentation grid: its labels (report order), which are priority, and the levels of each.
+
+    Every later table (action list, effort on priority, coaching, figures, explorer) asks the
+    scheme of the run, never the letters A-D.
+    """
+
+    grid: str
+    labels: tuple[str, ...]
+    priority: tuple[str, ...]
+    levels: Mapping[tuple[str, str], str]  # (potential level, support level) -> label
+
+    def is_priority(self, segments: pd.Series) -> pd.Series:
+        """True where the segment is a priority segment of this scheme."""
+        return segments.isin(self.priority)
+
+
+SCHEME_2X2 = SegmentScheme(
+    grid="2x2", labels=("A", "B", "C", "D"), priority=("A", "B"),
+    levels={("high", "high"): "A", ("high", "low"): "B", ("low", "high"): "C", ("low", "low"): "D"})
+SCHEME_3X3 = SegmentScheme(
+    grid="3x3",
+    labels=tuple(f"{p}/{s}" for p in reversed(LEVELS_3X3) for s in reversed(LEVELS_3X3)),
+    priority=tuple(f"high/{s}" for s in reversed(LEVELS_3X3)),
+    levels={(p, s): f"{p}/{s}" for p in LEVELS_3X3 for s in LEVELS_3X3})
+SCHEMES: dict[str, SegmentScheme] = {SCHEME_2X2.grid: SCHEME_2X2, SCHEME_3X3.grid: SCHEME_3X3}
+
+
+def scheme_of(params: Mapping) -> SegmentScheme:
+    """The segment scheme of a run's (effective) parameters."""
+    grid = (params.get("segmentation") or {}).get("grid", "2x2")
+    if grid not in SCHEMES:
+        raise ValueError(f"unknown segmentation grid {grid!r}; expected one of {', '.join(SCHEMES)}")
+    return SCHEMES[grid]
 
 
 def segmentable(frame: pd.DataFrame) -> pd.Series:
@@ -72,8 +105,8 @@ def segment(frame: pd.DataFrame, cut: str = "median", q: float = 0.5,
     """Add ``potential_level``, ``support_level``, ``segment`` and the cut points.
 
     2x2: A (high potential, high support), B (high, low), C (low, high), D (low, low).
-    High potential: potential > 0 and >= cut; high support: support present and >=
-    cut (missing support counts as low). 3x3: levels low/medium/high at the tertiles
+    High potential: potential > 0 and >= cut; high support: support present, > 0 and
+    >= cut (missing or zero support is always low, even where the cut is 0). 3x3: levels low/medium/high at the tertiles
     (or at ``q`` and the midpoint to 1 for ``quantile``), segment named by the two
     levels, e.g. ``high/low``. Non-segmentable customer types get no segment.
     """
@@ -82,10 +115,10 @@ def segment(frame: pd.DataFrame, cut: str = "median", q: float = 0.5,
     if grid == "2x2":
         cuts = cut_points(frame, cut, q, potential_cut, support_cut)
         high_pot = (pot > 0) & (pot >= cuts["potential_cut"])
-        high_sup = sup.notna() & (sup >= cuts["support_cut"])
+        high_sup = (sup > 0) & (sup >= cuts["support_cut"])
         p_level = pd.Series(np.where(high_pot, "high", "low"), index=frame.index)
         s_level = pd.Series(np.where(high_sup, "high", "low"), index=frame.index)
-        label = (p_level + "|" + s_level).map({f"{p}|{s}": v for (p, s), v in SEGMENTS_2X2.items()})
+        label = (p_level + "|" + s_level).map({f"{p}|{s}": v for (p, s), v in SCHEME_2X2.levels.items()})
         out = frame.assign(potential_cut=cuts["potential_cut"], support_cut=cuts["support_cut"])
     elif grid == "3x3":
         if cut == "absolute":
@@ -94,12 +127,13 @@ def segment(frame: pd.DataFrame, cut: str = "median", q: float = 0.5,
         cuts = cut_points(frame, cut, q, quantiles=levels)
         p_rank = (pot > 0).astype(int) * ((pot >= cuts["potential_cut_0"]).astype(int)
                                           + (pot >= cuts["potential_cut_1"]).astype(int))
-        s_rank = sup.notna().astype(int) * ((sup >= cuts["support_cut_0"]).astype(int)
+        s_rank = (sup > 0).astype(int) * ((sup >= cuts["support_cut_0"]).astype(int)
                                             + (sup >= cuts["support_cut_1"]).astype(int))
         p_level = p_rank.clip(0, 2).map(dict(enumerate(LEVELS_3X3)))
         s_level = s_rank.clip(0, 2).map(dict(enumerate(LEVELS_3X3)))
         label = p_level + "/" + s_level
-        out = frame.assign(potential_cut=cuts["potential_cut_0"], support_cut=cuts["support_cut_0"])
+        out = frame.assign(potential_cut=cuts["potential_cut_0"], support_cut=cuts["support_cut_0"],
+                           potential_cut_1=cuts["potential_cut_1"], support_cut_1=cuts["support_cut_1"])
     else:
         raise ValueError(f"unknown segmentation grid {grid!r}; expected 2x2 or 3x3")
     return out.assign(
@@ -164,8 +198,12 @@ def deciles(frame: pd.DataFrame, value: str = "potential") -> pd.Series:
     return decile.reindex(frame.index).astype("Int64").rename("decile")
 
 
-def segment_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Customers, potential and own/market units per territory, market and segment."""
+def segment_summary(frame: pd.DataFrame, scheme: SegmentScheme = SCHEME_2X2) -> pd.DataFrame:
+    """Customers, potential and own/market units per territory, market and segment.
+
+    ``priority`` says whether the segment is a priority segment of ``scheme``; rows are in
+    the scheme's label order.
+    """
     rows = frame[frame["segment"].notna()]
     summary = rows.groupby([*GROUP, "segment"], sort=True).agg(
         customers=("customer_id", "nunique"),
@@ -177,5 +215,8 @@ def segment_summary(frame: pd.DataFrame) -> pd.DataFrame:
     summary["customer_share"] = summary["customers"] / totals["customers"].transform("sum")
     summary["potential_share"] = summary["potential"] / totals["potential"].transform("sum").where(lambda s: s > 0)
     summary["support"] = summary["own_units"] / summary["market_units"].where(summary["market_units"] > 0)
-    summary["intent"] = summary["segment"].map(SEGMENT_INTENT)
-    return summary
+    summary["priority"] = scheme.is_priority(summary["segment"])
+    order = {label: i for i, label in enumerate(scheme.labels)}
+    summary = summary.assign(_order=summary["segment"].map(order)).sort_values(
+        [*GROUP, "_order"], kind="mergesort", ignore_index=True)
+    return summary.drop(columns="_order")

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.domain.periods import WINDOWS, Window, window_codes
+from analysis.contract.schema import BELOW_TRIAL, PHASE_LEVELS
 from analysis.domain.phases import GROUP, PHASE_RANK, PHASES, _grid, _require, as_phase, phase_rank
 
 POSITIONS = ("competitor_dominant", "contested", "own_led", "no_sales")
@@ -145,37 +146,44 @@ def attach_effort(frame: pd.DataFrame, effort: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def three_c_matrix(frame: pd.DataFrame) -> pd.DataFrame:
+def three_c_matrix(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.DataFrame:
     """Phase x competitor position per territory and market.
 
     ``frame`` (customer x market) has territory_id, market, phase, competitor_position
     (missing counts as ``no_sales``), potential and effort_cost (our activity cost in
     the analysis window). Per cell: customers (rows), potential (sum) and effort_cost
-    (sum; missing values count as 0). Rows with no phase are not placed. Every
-    territory x market of ``frame`` gets the complete 6 x 4 grid, zeros included;
+    (sum; NaN when no row of the cell has a known effort, i.e. without activities).
+    Customers with no phase (not on the ladder: distributors, suppliers, peripheral)
+    form cells with a missing phase, so that every market's effort adds up to the
+    territory's activity cost. Every territory x market of ``frame`` gets the
+    complete grid of ``phases`` x positions, zeros included;
     phase and competitor_position are ordered categoricals.
 
     Columns territory_id, market, phase, competitor_position, customers, potential,
     effort_cost.
     """
     _require(frame, [*GROUP, "phase", "competitor_position", "potential", "effort_cost"], "customer frame")
-    rows = frame[frame["phase"].notna()]
+    rows = frame
     cells = pd.DataFrame({
         **{k: rows[k].to_numpy() for k in GROUP},
         "phase": rows["phase"].astype(object).to_numpy(),
         "competitor_position": as_position(rows["competitor_position"]).astype(object).to_numpy(),
         "potential": np.nan_to_num(pd.to_numeric(rows["potential"]).to_numpy(dtype=float, na_value=np.nan)),
-        "effort_cost": np.nan_to_num(pd.to_numeric(rows["effort_cost"]).to_numpy(dtype=float, na_value=np.nan)),
+        "effort_cost": pd.to_numeric(rows["effort_cost"]).to_numpy(dtype=float, na_value=np.nan),
     })
     keys = [*GROUP, "phase", "competitor_position"]
-    sums = cells.groupby(keys, sort=False).agg(
-        customers=("potential", "size"), potential=("potential", "sum"), effort_cost=("effort_cost", "sum"),
+    sums = cells.groupby(keys, sort=False, dropna=False).agg(
+        customers=("potential", "size"), potential=("potential", "sum"),
+        effort_cost=("effort_cost", lambda v: v.sum(min_count=1)),
     ).reset_index()
-    grid = _grid(frame, phase=list(PHASES), competitor_position=list(POSITIONS))
+    known_effort = bool(np.isfinite(cells["effort_cost"]).any()) or not len(cells)
+    phases = [p for p in PHASE_LEVELS if p in set(phases) | set(cells["phase"])]
+    phases += [None] if cells["phase"].isna().any() else []
+    grid = _grid(frame, phase=phases, competitor_position=list(POSITIONS))
     out = grid.merge(sums, on=keys, how="left")
     out["customers"] = out["customers"].fillna(0).astype("int64")
     out["potential"] = out["potential"].fillna(0.0).astype("float64")
-    out["effort_cost"] = out["effort_cost"].fillna(0.0).astype("float64")
+    out["effort_cost"] = out["effort_cost"].astype("float64").fillna(0.0) if known_effort else np.nan
     out["phase"] = as_phase(out["phase"])
     out["competitor_position"] = as_position(out["competitor_position"])
     return out
@@ -195,6 +203,11 @@ def flags(frame: pd.DataFrame, *, locked_position: str = "competitor_dominant", 
     - slipping: rank(phase) < rank(phase_previous).
 
     ``flags`` joins the names that apply with ``;`` in that order (``""`` when none).
+
+    Missing is never "no flag": where a flag cannot be computed (no previous phase, so
+    no comparison period; a ``below_trial`` phase, which may or may not be at or below
+    ``aware``; no known effort, so no activities) it is NA; ``flags`` lists the flags
+    that are known to hold, and is NA when none of the three can be computed. Customers without a phase (non-prescribing types) get False.
     """
     _require(frame, ["phase", "phase_previous", "competitor_position", "potential_level", effort_column],
              "customer frame")
@@ -203,14 +216,46 @@ def flags(frame: pd.DataFrame, *, locked_position: str = "competitor_dominant", 
             raise ValueError(f"unknown phase {name!r}; expected one of {', '.join(PHASES)}")
     now = phase_rank(frame["phase"]).to_numpy()
     before = phase_rank(frame["phase_previous"]).to_numpy()
-    effort = np.nan_to_num(pd.to_numeric(frame[effort_column]).to_numpy(dtype=float, na_value=np.nan))
+    effort = pd.to_numeric(frame[effort_column]).to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(invalid="ignore"):  # NaN ranks compare False: unknown phases raise no flag
         locked = (frame["competitor_position"].astype(object).eq(locked_position).to_numpy(dtype=bool)
                   & (now <= PHASE_RANK[locked_max_phase]) & (now <= before))
         stalled = (frame["potential_level"].astype(object).eq(stalled_potential_level).to_numpy(dtype=bool)
                    & (now < PHASE_RANK[stalled_below]) & (now == before) & (effort >= min_activities))
         slipping = now < before
+    on_ladder = ~np.isnan(now)
+    no_history = on_ladder & np.isnan(before)
+    below_trial = frame["phase"].astype(object).eq(BELOW_TRIAL).to_numpy(dtype=bool)
+    unknown = {"competitor_locked": no_history | below_trial,
+               "stalled": no_history | (on_ladder & np.isnan(effort)),
+               "slipping": no_history}
     # one code per combination (bit 2: locked, 1: stalled, 0: slipping) -> its label
-    code = locked.astype(int) * 4 + stalled.astype(int) * 2 + slipping.astype(int)
+    known = {name: ~unknown[name] for name in FLAGS}
+    code = ((locked & known["competitor_locked"]).astype(int) * 4 + (stalled & known["stalled"]).astype(int) * 2
+            + (slipping & known["slipping"]).astype(int))
     text = pd.Series(FLAG_LABELS[code], index=frame.index, dtype=object)
-    return frame.assign(competitor_locked=locked, stalled=stalled, slipping=slipping, flags=text)
+    all_unknown = unknown["competitor_locked"] & unknown["stalled"] & unknown["slipping"]
+    values = {name: pd.array(np.where(unknown[name], False, bits), dtype="boolean")
+              for name, bits in zip(FLAGS, (locked, stalled, slipping))}
+    for name in FLAGS:
+        values[name][unknown[name]] = pd.NA
+    return frame.assign(**{name: pd.Series(v, index=frame.index) for name, v in values.items()},
+                        flags=text.where(~all_unknown))
+
+
+def flag_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Customers carrying each 3C flag, per territory and market (segmentable customers).
+
+    Columns territory_id, market, customers, competitor_locked, stalled, slipping; a flag
+    that cannot be computed for any customer of the group (no comparison period, no
+    activities) is NA, never 0.
+    """
+    rows = frame[frame["segment"].notna()]
+    grouped = rows.groupby(GROUP, sort=True, observed=True)
+    out = grouped["customer_id"].nunique().rename("customers").to_frame()
+    for name in FLAGS:
+        values = rows[name].astype("boolean")
+        known = values.notna().groupby([rows[k] for k in GROUP], observed=True).any()
+        hits = rows[values.fillna(False).astype(bool)].groupby(GROUP, observed=True)["customer_id"].nunique()
+        out[name] = hits.reindex(out.index, fill_value=0).astype("Int64").where(known.reindex(out.index, fill_value=False))
+    return out.reset_index()

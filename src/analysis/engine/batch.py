@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 
 from analysis import __version__
 from analysis.contract import params as parameters
-from analysis.contract.dataset import cache_dataset, input_key, load_dataset
+from analysis.contract import privacy
+from analysis.contract.dataset import cache_dataset, cached_dataset, input_key, load_dataset
 from analysis.errors import NotebookTimeoutError, TerritoryReportsError
 from analysis.engine.executors import get_executor
 from analysis.report.exports import export_tables
@@ -92,8 +93,14 @@ def job_tables(job: Job) -> dict:
     store = Path(job.store)
     if job.kind == "territory":
         return export_tables(read_territory(store, job.key))
-    kpis = read_table(store, "kpis")
-    return {"territories": kpis if job.kind == "national" else kpis[kpis["region"] == job.region]}
+    kpis, flags = read_table(store, "kpis"), read_table(store, "coaching_flags")
+    if job.kind == "national":
+        return {"territories": kpis, "regions": read_table(store, "regions"), "nation": read_table(store, "nation"),
+                "coaching_flags": flags}
+    regions = read_table(store, "regions")
+    ids = kpis.loc[kpis["region"] == job.region, "territory_id"]
+    return {"territories": kpis[kpis["region"] == job.region], "region": regions[regions["region"] == job.region],
+            "coaching_flags": flags[flags["territory_id"].isin(ids)]}
 
 
 def _attempt(job: Job, timings: dict) -> None:
@@ -172,7 +179,9 @@ def _headline(kpis, territory_id: str) -> dict:
     if row.empty:
         return {}
     keep = ("customers", "coverage", "support", "vip_share", "effort_on_priority", "mismatched_effort", "roi")
-    return {k: (None if row.iloc[0][k] != row.iloc[0][k] else float(row.iloc[0][k])) for k in keep if k in row}
+    out = {k: (None if row.iloc[0][k] != row.iloc[0][k] else float(row.iloc[0][k])) for k in keep if k in row}
+    caveats = row.iloc[0].get("caveats")
+    return {**out, "caveats": caveats if isinstance(caveats, str) else ""}
 
 
 def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: Path, window, notebooks: dict,
@@ -245,7 +254,7 @@ def _unchanged(job: Job, previous: dict) -> bool:
 def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = None, renderer: str = "auto",
         notebook: Path | None = None, timeout: int = 600, progress: bool = True,
         territories: list[str] | None = None, force: bool = False, executor: str = "local",
-        scheduler: str | None = None, kernels: str = "warm") -> dict:
+        scheduler: str | None = None, kernels: str = "warm", privacy_key: Path | None = None) -> dict:
     """Render every selected territory and the roll-ups; returns the manifest (also in ``out``).
 
     ``territories`` narrows which territory reports are rendered (e.g. one to look at);
@@ -254,7 +263,9 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
     process pool of ``jobs`` workers) or ``dask`` (``scheduler`` address, or a
     LocalCluster of ``jobs`` workers). ``kernels`` is ``warm`` (each report's kernel is
     forked from a pre-imported fork server in its worker) or ``fresh`` (a new interpreter
-    per report); both give every report a kernel process of its own.
+    per report); both give every report a kernel process of its own. With
+    ``privacy: pseudonymise`` the dataset is pseudonymised (key: ``privacy_key``, else
+    see :func:`analysis.contract.privacy.load_key`) before anything is written.
     """
     if kernels not in KERNEL_NAMES:
         raise TerritoryReportsError(f"unknown kernels {kernels!r}; expected {', '.join(KERNEL_NAMES)}")
@@ -267,22 +278,27 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
     out = Path(out).resolve()
     work = out / WORK
     t0 = time.perf_counter()
-    ds = load_dataset(Path(data), extra_channels=profile.get("extra_channels", ()), cache=work / "input")
+    extra = tuple(profile.get("extra_channels", ()))
+    key = privacy.load_key(out, privacy_key) if privacy.pseudonymising(profile) else None
+    tag = privacy.cache_tag(profile, key)  # the cache never serves the other privacy mode, or another key
+    ds = cached_dataset(Path(data), work / "input", extra_channels=extra, cache_tag=tag)
+    if ds is None:  # pseudonymised here, before the input cache (or anything else) is written
+        ds = privacy.apply_dataset(load_dataset(Path(data), extra_channels=extra), profile, key)
     load_seconds = time.perf_counter() - t0
-    parameters.check_territories(profile, ds.territories["territory_id"], source=str(profile_path or "parameters"))
+    profile = parameters.check_against_data(profile, ds, source=str(profile_path or "parameters"))
     if territories:
         parameters.check_territories({"territories": list(territories)}, ds.territories["territory_id"],
                                      source="--territories")
         if isinstance(profile.get("territories"), list):  # the national pass must cover them too
             profile = {**profile, "territories": list(dict.fromkeys([*profile["territories"], *territories]))}
     renderer_name = get_renderer(renderer).name
-    cache_dataset(ds, work / "input", extra_channels=profile.get("extra_channels", ()))  # inputs are valid
+    cache_dataset(ds, work / "input", extra_channels=extra, cache_tag=tag)  # inputs are valid
 
     shutil.rmtree(work / "staging", ignore_errors=True)  # leftovers of an interrupted run
     register_kernel(work)
     t0 = time.perf_counter()
     store = work / "store"
-    store_key = job_fingerprint(inputs=input_key(Path(data), tuple(profile.get("extra_channels", ()))),
+    store_key = job_fingerprint(inputs=input_key(Path(data), extra, tag),
                                 profile=profile, version=__version__)
     meta = read_meta(store)
     if not force and meta.get("key") == store_key:  # same inputs and parameters: the store stands

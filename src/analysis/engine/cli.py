@@ -26,14 +26,16 @@ def _demo_data(args) -> int:
 
 def _validate(args) -> int:
     from analysis.contract.dataset import load_dataset
-    from analysis.contract.params import check_territories, load_profile
+    from analysis.contract.params import check_against_data, load_profile
 
-    profile = load_profile(args.params)
+    profile = load_profile(args.params)  # types, ranges and choices: before reading any data
     ds = load_dataset(Path(args.data), extra_channels=profile.get("extra_channels", ()))
-    check_territories(profile, ds.territories["territory_id"], source=str(args.params or "parameters"))
+    check_against_data(profile, ds, source=str(args.params or "parameters"))  # names the data must have
     counts = ", ".join(f"{name} {len(getattr(ds, name)):,}" for name in
                        ("territories", "reps", "customers", "products", "markets", "sales", "activities"))
     print(f"{args.data}: valid ({counts})")
+    if args.params:
+        print(f"{args.params}: valid for this data")
     return 0
 
 
@@ -44,7 +46,8 @@ def _run(args) -> int:
                    renderer=args.renderer, notebook=Path(args.notebook) if args.notebook else None,
                    timeout=args.timeout, progress=not args.quiet,
                    territories=args.territories.split(",") if args.territories else None, force=args.force,
-                   executor=args.executor, scheduler=args.scheduler, kernels=args.kernels)
+                   executor=args.executor, scheduler=args.scheduler, kernels=args.kernels,
+                   privacy_key=Path(args.privacy_key) if args.privacy_key else None)
     entries = {**manifest["territories"], **manifest.get("rollups", {})}
     print(summary_table(manifest))
     summary = manifest["summary"]
@@ -89,7 +92,8 @@ def parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="check a data folder against the data contract")
     val.add_argument("data", help="data folder (one CSV or Parquet file per table)")
-    val.add_argument("--params", help="run profile (YAML), for extra channels and territory overrides")
+    val.add_argument("--params", help="run profile (YAML): its parameters are checked too (types, ranges, and the "
+                                      "territories, markets and months it names)")
     val.set_defaults(func=_validate)
 
     run = sub.add_parser("run", help="render every territory's report")
@@ -111,6 +115,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--kernels", choices=("warm", "fresh"), default="warm",
                      help="warm: each report's kernel is forked from a pre-imported server (fast); "
                           "fresh: a new interpreter per report. Either way every report has its own kernel")
+    run.add_argument("--privacy-key", metavar="FILE",
+                     help="secret key file for privacy: pseudonymise (default: $TERRITORY_REPORTS_PRIVACY_KEY_FILE, "
+                          "else ~/.config/territory-reports/privacy.key, created on first use); never inside --out")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
     return p

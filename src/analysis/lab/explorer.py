@@ -9,6 +9,7 @@ tests drive the widgets from Python (set ``.value``, read the outputs).
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import ipywidgets as w
@@ -21,12 +22,14 @@ from analysis.report import figures as figures
 from analysis.contract import params as parameters
 from analysis.domain.channels import DEFAULT_FIT, activity_facts, fit_matrix, mismatched_effort
 from analysis.contract.schema import CHANNELS, PHASES
+from analysis.contract import privacy
 from analysis.contract.dataset import load_dataset
 from analysis.domain.national import analysis_activities, national_pass
 from analysis.domain.periods import make_window
 from analysis.report.present import table
 from analysis.lab.profile_file import save_override
 from analysis.lab.whatif import what_if
+from analysis.errors import ParameterError
 
 
 class Explorer:
@@ -36,9 +39,15 @@ class Explorer:
                  territory_id: str | None = None):
         self.profile_path = Path(profile_path) if profile_path else None
         self.profile = parameters.load_profile(self.profile_path) if self.profile_path and self.profile_path.is_file() else {}
-        self.ds = load_dataset(Path(data_path), extra_channels=self.profile.get("extra_channels", ()))
+        self.ds = privacy.apply_dataset(load_dataset(Path(data_path), extra_channels=self.profile.get("extra_channels", ())),
+                                        self.profile)
+        self.profile = parameters.check_against_data(self.profile, self.ds, source=str(self.profile_path or "parameters"))
+        #: The profile as loaded: the baseline that tells a month the analyst picked from
+        #: one the profile (or the data's latest month) gave (see :meth:`override`).
+        self.loaded_profile = self.profile
         territories = self.ds.territories
         periods = sorted(self.ds.sales["period"].unique())
+        self.latest_period = periods[-1]
         first = territory_id or territories["territory_id"].iloc[0]
         region = territories.loc[territories["territory_id"] == first, "region"].iloc[0]
         eff = parameters.effective(self.profile, first)
@@ -106,9 +115,25 @@ class Explorer:
                 out[phase] = ticked
         return out
 
+    def loaded_period_end(self, territory_id: str) -> str:
+        """The territory's effective ``period_end`` when the explorer loaded the profile
+        (the latest month in sales when the profile sets none)."""
+        return parameters.effective(self.loaded_profile, territory_id)["period_end"] or self.latest_period
+
     def override(self) -> dict:
-        """The territory override the current settings amount to."""
-        out = {"period_end": self.period_end.value, "segmentation": self.segmentation()}
+        """The territory override the current settings amount to.
+
+        ``period_end`` is part of it only when the analyst moved it away from the
+        territory's effective month at load time, or when the territory's override already
+        sets it: an untouched month is never written, so a saved territory keeps following
+        the profile (or the latest month of the data).
+        """
+        tid = self.territory.value
+        out: dict = {}
+        already = "period_end" in ((self.profile.get("overrides") or {}).get(tid) or {})
+        if already or self.period_end.value != self.loaded_period_end(tid):
+            out["period_end"] = self.period_end.value
+        out["segmentation"] = self.segmentation()
         fit = self.fit_overrides()
         if fit:
             out["fit_matrix"] = fit
@@ -185,11 +210,20 @@ class Explorer:
                                            and not c.startswith("flags")})._repr_html_()
 
     def save(self) -> dict:
-        """Write the current settings as this territory's override into the run profile."""
+        """Write the current settings as this territory's override into the run profile.
+
+        The new profile is checked (types, ranges, and the names and months the data has)
+        before the file is touched; a bad value leaves the file as it was, shows the
+        reason in :attr:`status` and returns ``{}``. Returns the saved profile otherwise.
+        """
         if self.profile_path is None:
             self.status.value = "<span style='color:#b42318'>No run profile given: nothing saved.</span>"
             return {}
-        self.profile = save_override(self.profile_path, self.territory.value, self.override())
+        try:
+            self.profile = save_override(self.profile_path, self.territory.value, self.override(), ds=self.ds)
+        except ParameterError as exc:
+            self.status.value = f"<span style='color:#b42318'>Not saved: {html.escape(str(exc))}</span>"
+            return {}
         self.status.value = (f"Saved overrides.{self.territory.value} to {self.profile_path}: the next "
                              "<code>territory-reports run</code> uses it.")
         return self.profile

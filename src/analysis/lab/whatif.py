@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from analysis.domain.channels import effort_share
-from analysis.domain.coaching import NORMS, PRIORITY_SEGMENTS
+from analysis.domain.channels import effort_shares
+from analysis.domain.coaching import PRIORITY_SEGMENTS, coaching_flags, resolve_norms
 
 BY = ("segment", "channel")
 REP = ["territory_id", "rep_id"]
@@ -43,28 +43,24 @@ def move_effort(facts: pd.DataFrame, by: str, source: Sequence[str], target: str
     return facts.assign(cost=new_cost, unplaced=unplaced.reindex(keys).fillna(0.0).to_numpy())
 
 
-def effort_profile(facts: pd.DataFrame, norms: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """Per rep: cost, effort_on_priority, mismatched_effort, over_service and the flags missed."""
-    norms = {**NORMS, **(norms or {})}
-    priority = effort_share(facts, REP, facts["segment"].astype(object).isin(PRIORITY_SEGMENTS), "effort_on_priority")
-    mismatched = effort_share(facts, REP, ~facts["fits"].astype(bool), "mismatched_effort")
-    loyal = effort_share(facts, REP, facts["phase"].astype(object) == "loyal", "over_service")
-    out = priority[[*REP, "cost", "effort_on_priority"]].merge(
-        mismatched[[*REP, "mismatched_effort"]], on=REP).merge(loyal[[*REP, "over_service"]], on=REP)
-    flags = pd.DataFrame({
-        "effort_off_priority": out["effort_on_priority"] < norms["effort_on_priority"] - 1e-9,
-        "mismatched_effort": out["mismatched_effort"] > norms["mismatched_effort"] + 1e-9,
-        "over_service": out["over_service"] > norms["over_service"] + 1e-9,
-    })
-    out["flags"] = flags.apply(lambda row: ";".join(k for k, v in row.items() if v), axis=1)
+def effort_profile(facts: pd.DataFrame, norms: Mapping[str, float] | None = None,
+                   priority: Sequence[str] = PRIORITY_SEGMENTS) -> pd.DataFrame:
+    """Per rep: cost, effort_on_priority, mismatched_effort, over_service and the flags missed.
+
+    The same shares (:func:`analysis.domain.channels.effort_shares`) and flag rules
+    (:func:`analysis.domain.coaching.coaching_flags`) as the coaching table.
+    """
+    out = effort_shares(facts, REP, priority)[[*REP, "cost", "effort_on_priority", "mismatched_effort",
+                                               "over_service"]]
+    out["flags"] = coaching_flags(out, resolve_norms(norms))
     return out
 
 
 def what_if(facts: pd.DataFrame, by: str, source: Sequence[str], target: str, share: float,
-            norms: Mapping[str, float] | None = None) -> pd.DataFrame:
+            norms: Mapping[str, float] | None = None, priority: Sequence[str] = PRIORITY_SEGMENTS) -> pd.DataFrame:
     """Before and after, per rep: the three effort shares, their change, flags and unplaced cost."""
     after_facts = move_effort(facts, by, source, target, share)
-    before, after = effort_profile(facts, norms), effort_profile(after_facts, norms)
+    before, after = effort_profile(facts, norms, priority), effort_profile(after_facts, norms, priority)
     out = before.merge(after, on=REP, suffixes=("_before", "_after"))
     for name in ("effort_on_priority", "mismatched_effort", "over_service"):
         out[f"{name}_change"] = out[f"{name}_after"] - out[f"{name}_before"]

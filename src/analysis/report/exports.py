@@ -1,7 +1,9 @@
 """The exported tables (DESIGN 6): a contract for downstream BI tools.
 
-``export_tables`` selects, per file, the contract columns first and then any further
-columns the analysis produced (full precision, one row per key).
+``export_tables`` writes every table of the pass that a report shows: for the tables of
+the contract (DESIGN 6) its columns first, then the further columns the analysis
+produced; the other tables as they are (full precision, one row per key). The roll-up
+tables (``regions``, ``nation``) belong to the roll-up reports.
 """
 from __future__ import annotations
 
@@ -25,24 +27,33 @@ EXPORT_COLUMNS: dict[str, list[str]] = {
 
 #: Extra columns kept after the contract columns, when present.
 EXTRA_COLUMNS: dict[str, list[str]] = {
-    "customers": ["customer_type", "potential_level", "support_level", "potential_cut", "support_cut",
-                  "competitor_position", "leading_competitor", "competitor_share", "next_best_reason",
-                  "own_units_comparison", "market_units_comparison"],
+    "customers": ["customer_type", "region", "potential_level", "support_level", "potential_cut", "support_cut", "potential_cut_1", "support_cut_1",
+                  "competitor_position", "leading_competitor", "competitor_share", "own_share", "activities",
+                  "effort_cost", "competitor_locked", "stalled", "slipping", "next_best_basis",
+                  "next_best_rate_kind", "next_best_rate", "next_best_base", "own_units_comparison",
+                  "market_units_comparison", "phase_source", "phase_previous_source"],
     "three_c": ["territory_id"],
     "migration": ["territory_id", "rate"],
-    "channel_phase": ["territory_id", "customers_touched"],
-    "coaching": ["territory_id", "rep_name", "margin_change", "actions"],
-    "maintenance": ["territory_id", "customer_name"],
+    "channel_phase": ["territory_id", "customers_touched", "responses", "customers_moved_up"],
+    "coaching": ["territory_id", "rep_name", "departments_in_territory", "departments_covered", "margin_change",
+                 "coverage_gap", "priority_uncovered", "profiles_unqualified_count", "departments_missing",
+                 "departments_missing_names"],
+    "maintenance": ["territory_id", "customer_name", "city"],
 }
+#: Tables of the pass that are not territory tables (exported with the roll-ups).
+ROLLUP_TABLES = ("regions", "nation")
 
 
 def export_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """The contract tables present in ``tables``, contract columns first."""
+    """Every territory table present in ``tables``; contract tables with their columns first."""
     out = {}
-    for name, columns in EXPORT_COLUMNS.items():
-        if name not in tables:
+    for name, frame in tables.items():
+        if name in ROLLUP_TABLES:
             continue
-        frame = tables[name]
+        if name not in EXPORT_COLUMNS:
+            out[name] = frame.reset_index(drop=True)
+            continue
+        columns = EXPORT_COLUMNS[name]
         missing = [c for c in columns if c not in frame]
         if missing:
             frame = frame.assign(**{c: pd.NA for c in missing})

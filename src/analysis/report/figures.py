@@ -1,9 +1,16 @@
 """Report figures (seaborn / matplotlib): data in, a Figure out, no I/O.
 
+Every figure draws a table of the analysis pass as it is: values are pivoted and
+formatted, never recomputed or summed across rows (a pivot that would need to combine
+rows raises instead). Data that is missing is shown as missing, with the caller's
+reason, never as 0.
+
 Colours follow the Okabe-Ito palette (safe for colour blindness) and every series also
 differs by marker or hatch, so the figures survive grey-scale printing.
 """
 from __future__ import annotations
+
+import textwrap
 
 import matplotlib
 
@@ -12,13 +19,28 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis.contract.schema import PHASE_LEVELS
+from analysis.domain.segmentation import SCHEMES, SegmentScheme
+from analysis.report.text import phase_word
+
+#: 2x2 scheme: one colour and marker per segment.
 SEGMENT_COLOURS = {"A": "#0072B2", "B": "#D55E00", "C": "#009E73", "D": "#7f7f7f"}
 SEGMENT_MARKERS = {"A": "o", "B": "^", "C": "s", "D": "X"}
-#: Where each segment's letter sits in the scatter (axes corners lie in their quadrant).
+#: Where each segment's letter sits in the 2x2 scatter (axes corners lie in their quadrant).
 QUADRANT_LABELS = {"A": (0.98, 0.98, "right", "top"), "B": (0.98, 0.02, "right", "bottom"),
                    "C": (0.02, 0.98, "left", "top"), "D": (0.02, 0.02, "left", "bottom")}
 SEGMENT_NAMES = {"A": "A  high potential, high support", "B": "B  high potential, low support",
                  "C": "C  low potential, high support", "D": "D  low potential, low support"}
+#: Level-named schemes (3x3): the hue tells the potential level, the marker the support level.
+POTENTIAL_COLOURS = {"high": "#0072B2", "medium": "#D55E00", "low": "#009E73"}
+SUPPORT_MARKERS = {"high": "o", "medium": "s", "low": "^"}
+#: Colours and markers for labels the tables above do not name (a further scheme).
+_FALLBACK_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#7f7f7f")
+_FALLBACK_MARKERS = ("o", "^", "s", "X", "D", "v", "P", "*")
+#: Text colour of notes (missing data, rows left out).
+NOTE_COLOUR = "#52606d"
+#: Hatch of marked heatmap cells: mid grey, seen on cividis' dark blue and on its yellow.
+HATCH_COLOUR = "#8c8c8c"
 
 
 def style() -> None:
@@ -29,55 +51,142 @@ def style() -> None:
 
 
 def placeholder(title: str, message: str) -> plt.Figure:
-    """A small figure saying why there is nothing to draw (the section still renders)."""
+    """A small figure saying why there is nothing to draw (the section still renders).
+
+    The message is wrapped at word boundaries (lines of at most 90 characters).
+    """
     style()
-    fig, ax = plt.subplots(figsize=(8, 1.6))
+    lines = textwrap.wrap(message, 90) or [""]
+    fig, ax = plt.subplots(figsize=(8, 1.3 + 0.22 * len(lines)))
     ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=11, color="#52606d", wrap=True)
+    ax.text(0.5, 0.5, "\n".join(lines), ha="center", va="center", fontsize=11, color=NOTE_COLOUR)
     fig.suptitle(title, fontweight="bold")
     return fig
 
 
-def segment_scatter(customers: pd.DataFrame) -> plt.Figure:
-    """Potential vs support per market, coloured and shaped by segment, with cut lines.
+# --------------------------------------------------------------------------- segments
 
-    ``customers``: one row per customer x market with market, potential, support,
-    segment, potential_cut, support_cut. Customers without potential or support cannot
-    be placed and are counted in the panel title.
+
+def segment_styles(scheme: SegmentScheme) -> dict[str, tuple[str, str, str]]:
+    """Colour, marker and legend name of every label of ``scheme``, in the scheme's order.
+
+    2x2: one Okabe-Ito colour and one marker per segment. Level-named schemes (3x3): the
+    colour is the potential level, the marker the support level.
+    """
+    by_label = {label: levels for levels, label in scheme.levels.items()}
+    styles = {}
+    for i, label in enumerate(scheme.labels):
+        if scheme.grid == "2x2" and label in SEGMENT_COLOURS:
+            styles[label] = (SEGMENT_COLOURS[label], SEGMENT_MARKERS[label], SEGMENT_NAMES[label])
+            continue
+        potential, support = by_label.get(label, (None, None))
+        colour = POTENTIAL_COLOURS.get(potential, _FALLBACK_COLOURS[i % len(_FALLBACK_COLOURS)])
+        marker = SUPPORT_MARKERS.get(support, _FALLBACK_MARKERS[i % len(_FALLBACK_MARKERS)])
+        name = str(label)
+        styles[label] = (colour, marker, name)
+    return styles
+
+
+def _scheme_of_table(customers: pd.DataFrame, scheme: SegmentScheme | None) -> SegmentScheme:
+    """``scheme``, checked against the table's segments; without one, the scheme they belong to."""
+    present = set(customers["segment"].dropna().astype(str))
+    if scheme is None:
+        fits = [s for s in SCHEMES.values() if present <= set(s.labels)]
+        if not fits:
+            raise ValueError(f"segments {sorted(present)} belong to no segment scheme; pass the run's scheme")
+        return fits[0]
+    unknown = sorted(present - set(scheme.labels))
+    if unknown:
+        raise ValueError(f"segments {unknown} are not labels of the {scheme.grid} scheme "
+                         f"({', '.join(scheme.labels)}); pass the scheme of the run")
+    return scheme
+
+
+def _cuts(rows: pd.DataFrame, axis: str) -> list[float]:
+    """The cut points of ``axis`` (potential or support) the table carries, lowest first.
+
+    ``<axis>_cut`` is the (first) cut; a level-named scheme may also carry
+    ``<axis>_cut_1`` (its upper cut). Nothing is computed here.
+    """
+    values = []
+    for column in (f"{axis}_cut", f"{axis}_cut_1"):
+        if column in rows:
+            present = rows[column].dropna()
+            if len(present):
+                values.append(float(present.iloc[0]))
+    return values
+
+
+def segment_scatter(customers: pd.DataFrame, scheme: SegmentScheme | None = None) -> plt.Figure:
+    """Potential vs support per market, coloured and shaped by segment, with the cut lines.
+
+    ``customers``: one row per customer x market (one territory) with market, potential,
+    support, segment, potential_cut, support_cut. ``scheme``: the run's segment scheme
+    (:func:`analysis.domain.segmentation.scheme_of`); without it, the scheme the table's
+    segments belong to. Zero support is low support (on the 0% line). Customers without
+    sales (support missing) or without potential cannot be placed on the log scale and
+    are counted in the panel title.
     """
     style()
+    scheme = _scheme_of_table(customers, scheme)
+    styles = segment_styles(scheme)
     markets = sorted(customers["market"].dropna().unique())
-    fig, axes = plt.subplots(1, max(len(markets), 1), figsize=(5.2 * max(len(markets), 1), 4.4),
+    height = 4.4 if scheme.grid == "2x2" else 5.2
+    fig, axes = plt.subplots(1, max(len(markets), 1), figsize=(5.2 * max(len(markets), 1), height),
                              squeeze=False, sharey=True)
     for ax, market in zip(axes[0], markets):
         rows = customers[(customers["market"] == market) & customers["segment"].notna()]
-        placed = rows[(rows["potential"] > 0) & rows["support"].notna()]
-        for seg in ("A", "B", "C", "D"):
-            pts = placed[placed["segment"] == seg]
-            ax.scatter(pts["potential"], pts["support"], s=26, alpha=0.8, label=SEGMENT_NAMES[seg],
-                       color=SEGMENT_COLOURS[seg], marker=SEGMENT_MARKERS[seg], edgecolors="white", linewidths=0.4)
+        no_sales = rows["support"].isna()
+        no_potential = ~no_sales & ~(rows["potential"] > 0)
+        placed = rows[~no_sales & ~no_potential]
+        for label, (colour, marker, name) in styles.items():
+            pts = placed[placed["segment"] == label]
+            if len(pts):
+                ax.scatter(pts["potential"], pts["support"], s=26, alpha=0.85, label=name, color=colour,
+                           marker=marker, edgecolors="white", linewidths=0.4, zorder=3)
         if len(placed):
             ax.set_xscale("log")
-            pcut, scut = rows["potential_cut"].dropna(), rows["support_cut"].dropna()
-            if len(pcut):
-                ax.axvline(pcut.iloc[0], color="#333333", linestyle="--", linewidth=1)
-            if len(scut):
-                ax.axhline(scut.iloc[0], color="#333333", linestyle=":", linewidth=1.2)
-            for seg, (x, y, ha, va) in QUADRANT_LABELS.items():
-                ax.text(x, y, seg, transform=ax.transAxes, ha=ha, va=va, fontsize=13, fontweight="bold",
-                        color=SEGMENT_COLOURS[seg], bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+            pcuts, scuts = _cuts(rows, "potential"), _cuts(rows, "support")
+            for cut in pcuts:
+                ax.axvline(cut, color="#333333", linestyle="--", linewidth=1)
+            for cut in scuts:
+                ax.axhline(cut, color="#333333", linestyle=":", linewidth=1.2)
+            if scheme.grid == "2x2":
+                for seg, (x, y, ha, va) in QUADRANT_LABELS.items():
+                    ax.text(x, y, seg, transform=ax.transAxes, ha=ha, va=va, fontsize=13, fontweight="bold", zorder=2.5,
+                            color=SEGMENT_COLOURS[seg], bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7})
+        else:
+            ax.text(0.5, 0.5, "no customer with sales and potential", transform=ax.transAxes, ha="center",
+                    va="center", color=NOTE_COLOUR)
         ax.set_ylim(-0.03, 1.03)
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.set_xlabel("Potential (boxes per month, log scale)")
         ax.set_ylabel("Support (our share of the customer's market)")
-        left_out = len(rows) - len(placed)
-        ax.set_title(f"{market}" + (f"  ({left_out} without sales not shown)" if left_out else ""), fontsize=10.5)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.02))
+        left_out = [f"{n} {what}" for n, what in ((int(no_sales.sum()), "without sales"),
+                                                 (int(no_potential.sum()), "without potential")) if n]
+        ax.set_title(f"{market}" + (f"  ({', '.join(left_out)} not shown)" if left_out else ""), fontsize=10.5)
+    handles = [matplotlib.lines.Line2D([], [], linestyle="none", marker=marker, color=colour, markersize=6,
+                                       markeredgecolor="white", markeredgewidth=0.4, label=name)
+               for colour, marker, name in styles.values()]
+    ncol = 2 if len(handles) <= 4 else 3
+    legend_rows = -(-len(handles) // ncol) + (scheme.grid != "2x2")
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 0.0),
+               fontsize=9, title=None if scheme.grid == "2x2" else _level_legend_title(customers), title_fontsize=9)
     fig.suptitle("Potential vs support by segment", fontweight="bold", y=0.99)
-    fig.tight_layout(rect=(0, 0.1, 1, 0.96))
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, (0.15 + 0.21 * legend_rows) / height, 1, 1 - 0.3 / height))
     return fig
+
+
+def _level_legend_title(customers: pd.DataFrame) -> str:
+    """The legend title of a level-named scheme: how to read a label, and which cuts are drawn."""
+    both = all(_cuts(customers, axis)[1:] for axis in ("potential", "support"))
+    cuts = "low | medium and medium | high" if both else "low | medium"
+    return (f"segment = potential level / support level;  "
+            f"dashed: potential cut, dotted: support cut ({cuts})")
+
+
+# --------------------------------------------------------------------------- helpers
 
 
 def _facets(n: int, width: float = 5.2, height: float = 4.2):
@@ -86,16 +195,54 @@ def _facets(n: int, width: float = 5.2, height: float = 4.2):
 
 
 def per_market(frame: pd.DataFrame, suptitle: str, size: tuple[float, float], draw) -> plt.Figure:
-    """One panel per market of ``frame``: ``draw(ax, rows, index)`` fills each, titled by market."""
+    """One panel per market of ``frame``: ``draw(ax, rows, index)`` fills each, titled by market.
+
+    ``draw`` may return a note (text), shown under the market in the panel's title.
+    """
     style()
     markets = sorted(frame["market"].unique())
     fig, axes = _facets(len(markets), *size)
     for index, (ax, market) in enumerate(zip(axes, markets)):
-        draw(ax, frame[frame["market"] == market], index)
-        ax.set_title(market, fontsize=10.5)
+        note = draw(ax, frame[frame["market"] == market], index)
+        ax.set_title(market + (f"\n{note}" if note else ""), fontsize=10.5)
     fig.suptitle(suptitle, fontweight="bold")
     fig.tight_layout()
     return fig
+
+
+def _ladder(values: pd.Series) -> list[str]:
+    """The phases present in ``values`` (missing ones left out), in ladder order."""
+    present = set(values.dropna().astype(str))
+    known = [p for p in PHASE_LEVELS if p in present]
+    return known + sorted(present - set(known))
+
+
+def _in_order(values: pd.Series) -> list[str]:
+    """The values present, in their categorical order when they have one, else as they appear."""
+    present = list(dict.fromkeys(values.dropna().astype(str)))
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return [str(c) for c in values.cat.categories if str(c) in present]
+    return present
+
+
+def _grid(rows: pd.DataFrame, index: str, columns: str, values: str,
+          index_order: list[str], column_order: list[str]) -> pd.DataFrame:
+    """``values`` of ``rows`` laid out as ``index`` x ``columns``: one row of the table per cell.
+
+    A pivot, not an aggregation: two rows for one cell (several territories, say) raise.
+    """
+    flat = rows.assign(**{index: rows[index].astype(str), columns: rows[columns].astype(str)})
+    return flat.pivot(index=index, columns=columns, values=values).reindex(index=index_order, columns=column_order)
+
+
+def _phase_axis(matrix: pd.DataFrame, *, rows: bool = True, columns: bool = True) -> pd.DataFrame:
+    """The same matrix with phases named for people (``below_trial``: not yet prescribing)."""
+    out = matrix.copy()
+    if rows:
+        out.index = [phase_word(p) for p in out.index]
+    if columns:
+        out.columns = [phase_word(p) for p in out.columns]
+    return out
 
 
 def pareto_curve(lorenz: pd.DataFrame, vip_share: float = 0.8) -> plt.Figure:
@@ -130,12 +277,13 @@ def pareto_curve(lorenz: pd.DataFrame, vip_share: float = 0.8) -> plt.Figure:
 
 
 def _heatmap(ax, matrix: pd.DataFrame, annot: pd.DataFrame, *, cmap: str, fmt_label: str, vmax=None,
-             marks: pd.DataFrame | None = None):
+             marks: pd.DataFrame | None = None, notes: pd.DataFrame | None = None):
     """A labelled heatmap of ``matrix`` (first row on top) with ``annot`` texts and hatched ``marks``.
 
     Drawn with matplotlib directly: seaborn's heatmap draws the whole figure once more
     to check its tick labels, which was a fifth of a report's figure time. Empty (NaN)
-    cells stay blank; each text is dark or light by the luminance of its cell.
+    cells stay blank; each text is dark or light by the luminance of its cell. ``notes``:
+    texts for blank cells (e.g. "too few"), in grey.
     """
     values = matrix.astype(float).to_numpy()
     finite = values[np.isfinite(values)]
@@ -158,10 +306,15 @@ def _heatmap(ax, matrix: pd.DataFrame, annot: pd.DataFrame, *, cmap: str, fmt_la
         if text and np.isfinite(values[i, j]):
             light = sns.utils.relative_luminance(mesh.cmap(mesh.norm(values[i, j]))) <= 0.408
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8, color="white" if light else "#262626")
+    if notes is not None:
+        for (i, j), text in np.ndenumerate(notes.reindex(index=matrix.index, columns=matrix.columns).to_numpy()):
+            if isinstance(text, str) and text and not np.isfinite(values[i, j]):
+                ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7, color=NOTE_COLOUR,
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 0.5})
     if marks is not None:
         for i, j in zip(*np.nonzero(marks.reindex(index=matrix.index, columns=matrix.columns).fillna(False)
                                     .astype(bool).to_numpy())):
-            ax.add_patch(matplotlib.patches.Rectangle((j, i), 1, 1, fill=False, hatch="///", edgecolor="#333333",
+            ax.add_patch(matplotlib.patches.Rectangle((j, i), 1, 1, fill=False, hatch="///", edgecolor=HATCH_COLOUR,
                                                       linewidth=0))
     return mesh
 
@@ -173,29 +326,52 @@ def _slant(ax, degrees: float) -> None:
 
 
 def _counts(matrix: pd.DataFrame) -> pd.DataFrame:
-    return matrix.map(lambda v: f"{v:,.0f}" if v else "")
+    return matrix.map(lambda v: f"{v:,.0f}" if v == v and v else "")
+
+
+# --------------------------------------------------------------------------- phases
 
 
 def three_c_heatmap(three_c: pd.DataFrame) -> plt.Figure:
-    """Customers per phase x competitor position, per market (3C matrix)."""
+    """Customers per phase x competitor position, per market (3C matrix).
+
+    ``three_c``: the pass's table for one territory. Rows without a phase (customers not
+    on the ladder: suppliers, distributors, peripheral) are left out and counted in the
+    panel title; the phases are those of the table (sales-only data: not yet prescribing,
+    trial, adopter, loyal).
+    """
     def draw(ax, rows, index):
-        matrix = rows.pivot_table(index="phase", columns="competitor_position", values="customers",
-                                  aggfunc="sum", observed=False).iloc[::-1]
+        off_ladder = rows[rows["phase"].isna()]
+        on = rows[rows["phase"].notna()]
+        matrix = _grid(on, "phase", "competitor_position", "customers", _ladder(on["phase"])[::-1],
+                       _in_order(on["competitor_position"]))
+        matrix = _phase_axis(matrix, columns=False)
         matrix.columns = [str(c).replace("_", " ") for c in matrix.columns]
         _heatmap(ax, matrix, _counts(matrix), cmap="cividis", fmt_label="customers")
         ax.set_xlabel("Competitor position (analysis period)")
         ax.set_ylabel("Customer phase (adoption ladder)")
         _slant(ax, 20)
+        left_out = int(off_ladder["customers"].sum())
+        return f"({left_out:,} customers without a phase not shown)" if left_out else None
 
-    return per_market(three_c, "3C matrix: customer phase against competitor position", (5.4, 4.3), draw)
+    return per_market(three_c, "3C matrix: customer phase against competitor position", (5.4, 4.4), draw)
 
 
-def migration_heatmap(migration: pd.DataFrame) -> plt.Figure:
-    """Phase migration between the comparison and the analysis period (row rates, counts)."""
+def migration_heatmap(migration: pd.DataFrame, reason: str | None = None) -> plt.Figure:
+    """Phase migration between the comparison and the analysis period, per market.
+
+    ``migration``: the pass's table for one territory; the shading is its stored ``rate``
+    (share of the row), the texts its ``customers``. The pass gives no rows when there is
+    no comparison period: the figure is then a placeholder saying ``reason``.
+    """
+    if migration.empty:
+        return placeholder("Phase migration", reason or "No phase migration: the data has no comparison period.")
+
     def draw(ax, rows, index):
-        counts = rows.pivot_table(index="phase_previous", columns="phase", values="customers", aggfunc="sum",
-                                  observed=False)
-        rates = counts.div(counts.sum(axis=1).where(lambda s: s > 0), axis=0)
+        rows = rows.dropna(subset=["phase_previous", "phase"])
+        before, now = _ladder(rows["phase_previous"]), _ladder(rows["phase"])
+        rates = _phase_axis(_grid(rows, "phase_previous", "phase", "rate", before, now))
+        counts = _phase_axis(_grid(rows, "phase_previous", "phase", "customers", before, now))
         _heatmap(ax, rates, _counts(counts), cmap="cividis", fmt_label="share of the row (customers in cell)", vmax=1)
         ax.set_xlabel("Phase in the analysis period")
         ax.set_ylabel("Phase in the comparison period")
@@ -204,60 +380,131 @@ def migration_heatmap(migration: pd.DataFrame) -> plt.Figure:
     return per_market(migration, "Phase migration: above the diagonal moved up, below slipped", (5.4, 4.5), draw)
 
 
-def channel_phase_heatmaps(channel_phase: pd.DataFrame) -> plt.Figure:
-    """Effort share and progression rate per channel x phase (all markets); hatched: off-fit."""
-    if channel_phase.empty or channel_phase["activities"].sum() == 0:
-        return placeholder("Channel-phase mapping", "No activities in the analysis period: the data has no "
+def _share(value: float) -> str:
+    return f"{value:.0%}" if value >= 0.01 else f"{value:.1%}" if value >= 0.001 else "<0.1%"
+
+
+def channel_phase_heatmaps(channel_phase: pd.DataFrame, min_rate_base: int = 5,
+                           reason: str | None = None) -> plt.Figure:
+    """Effort share and progression rate per channel x phase: one row of two panels per market.
+
+    ``channel_phase``: the pass's table for one territory; each market's stored
+    ``effort_share`` and ``progression_rate`` are drawn as they are (a market's effort
+    shares add up to 1 over its cells, including those of customers without a phase).
+    Progression over fewer than ``min_rate_base`` touched customers reads "too few";
+    cells nobody was touched in stay blank, and so does ``loyal`` (it cannot move up).
+    Rows without a phase are not drawn; their share of effort is in the panel title.
+    Hatched cells: the channel does not fit the phase. No activities: a placeholder
+    saying ``reason``.
+    """
+    title = "Channel-phase mapping"
+    if channel_phase.empty or not channel_phase["activities"].sum():
+        return placeholder(title, reason or "No activities in the analysis period: the data has no "
                            "activities table, or no activity in these months.")
+    placed_rows = channel_phase[channel_phase["phase"].notna()]
+    if not placed_rows["activities"].sum():
+        return placeholder(title, reason or "No activity can be placed on the ladder: the phase of the customers "
+                           "when contacted (comparison period) is not known.")
     style()
-    rows = channel_phase.groupby(["channel", "phase"], observed=True, sort=False).agg(
-        cost=("cost", "sum"), activities=("activities", "sum"), customers_touched=("customers_touched", "sum"),
-        moved=("customers_moved_up", "sum") if "customers_moved_up" in channel_phase else ("activities", "size"),
-        fits=("fits", "max")).reset_index()
-    total = rows["cost"].sum()
-    rows["effort_share"] = rows["cost"] / total if total > 0 else np.nan
-    rows["progression"] = rows["moved"] / rows["customers_touched"].where(rows["customers_touched"] > 0)
-    phases = [p for p in ("unaware", "aware", "interested", "trial", "adopter", "loyal") if p in set(rows["phase"])]
-    effort = rows.pivot(index="channel", columns="phase", values="effort_share").reindex(columns=phases)
-    progression = rows.pivot(index="channel", columns="phase", values="progression").reindex(columns=phases)
-    if "loyal" in progression:  # loyal is the top of the ladder: nobody can move up from it
-        progression["loyal"] = np.nan
-    off_fit = ~rows.pivot(index="channel", columns="phase", values="fits").reindex(columns=phases).fillna(False).astype(bool)
-    fig, axes = plt.subplots(1, 2, figsize=(12.5, 5.0))
-    _heatmap(axes[0], effort, effort.map(lambda v: f"{v:.0%}" if v and v == v and v >= 0.005 else ""),
-             cmap="cividis", fmt_label="share of effort (cost)", marks=off_fit)
-    _heatmap(axes[1], progression, progression.map(lambda v: f"{v:.0%}" if v == v else ""),
-             cmap="cividis", fmt_label="share of touched customers who moved up", vmax=1, marks=off_fit)
-    for ax, title in zip(axes, ("Where the effort goes", "What moves customers up")):
-        ax.set_title(title, fontsize=10.5)
-        ax.set_xlabel("Customer phase when contacted (comparison period)")
-        ax.set_ylabel("Channel")
-        _slant(ax, 30)
-    fig.suptitle("Channel-phase mapping (hatched cells: channel does not fit the phase)", fontweight="bold")
+    markets = sorted(channel_phase["market"].dropna().unique())
+    channels = list(dict.fromkeys(channel_phase["channel"].astype(str)))
+    top = placed_rows["effort_share"].max()
+    top = top if top == top and top > 0 else 1.0
+    fig, axes = plt.subplots(len(markets), 2, figsize=(12.5, 4.7 * len(markets) + 0.6), squeeze=False)
+    for (effort_ax, progress_ax), market in zip(axes, markets):
+        rows = channel_phase[channel_phase["market"] == market]
+        on = rows[rows["phase"].notna()]
+        phases = _ladder(on["phase"])
+        effort = _grid(on, "channel", "phase", "effort_share", channels, phases)
+        progression = _grid(on, "channel", "phase", "progression_rate", channels, phases)
+        base = _grid(on, "channel", "phase", "customers_touched", channels, phases)
+        too_few = (base > 0) & (base < min_rate_base)
+        progression = progression.mask(too_few | ~(base > 0))
+        notes = too_few.map(lambda few: "too few" if few else "")
+        if "loyal" in progression:  # loyal is the top of the ladder: nobody can move up from it
+            progression["loyal"] = np.nan
+            notes["loyal"] = ""
+        off_fit = ~_grid(on, "channel", "phase", "fits", channels, phases).fillna(False).astype(bool)
+        effort_text = effort.map(lambda v: _share(v) if v == v and v >= 0.001 else "")
+        _heatmap(effort_ax, _phase_axis(effort, rows=False), _phase_axis(effort_text, rows=False), cmap="cividis",
+                 fmt_label="share of the market's effort (cost)", vmax=top, marks=_phase_axis(off_fit, rows=False))
+        _heatmap(progress_ax, _phase_axis(progression, rows=False),
+                 _phase_axis(progression.map(lambda v: f"{v:.0%}" if v == v else ""), rows=False),
+                 cmap="cividis", fmt_label="share of touched customers who moved up", vmax=1,
+                 marks=_phase_axis(off_fit, rows=False), notes=_phase_axis(notes, rows=False))
+        unplaced = rows.loc[rows["phase"].isna(), "effort_share"].sum()
+        note = f"\n{_share(unplaced)} of the effort on customers without a phase, not drawn" if unplaced > 0 else ""
+        effort_ax.set_title(f"{market}: where the effort goes{note}", fontsize=10.5)
+        progress_ax.set_title(f"{market}: what moves customers up\n(\"too few\": under {min_rate_base} "
+                              f"customers touched; loyal cannot move up)", fontsize=10.5)
+        for ax in (effort_ax, progress_ax):
+            ax.set_xlabel("Customer phase when contacted (comparison period)")
+            ax.set_ylabel("Channel")
+            _slant(ax, 30)
+    fig.suptitle(f"{title} per market (hatched cells: channel does not fit the phase)", fontweight="bold")
     fig.tight_layout()
     return fig
 
 
+# --------------------------------------------------------------------------- roll-ups
+
+
+#: The measures of the roll-up comparison: column, panel title, marker.
+COMPARISON_MEASURES = (("support", "Support (our share)", "o"), ("coverage", "Coverage", "s"),
+                       ("effort_on_priority", "Effort on priority segments", "^"),
+                       ("mismatched_effort", "Mismatched effort", "D"))
+
+
 def territory_comparison(kpis: pd.DataFrame, reference: pd.Series, label: str = "territory") -> plt.Figure:
-    """Four key shares per territory as dot plots, with the scope's overall value as a line."""
+    """Four key shares per territory as dot plots, with the scope's overall value as a line.
+
+    A missing value (no activities, no comparison period) is a hollow marker at the
+    axis start marked "– no data", never a 0; a measure missing everywhere says "not
+    available".
+    """
     style()
-    measures = (("support", "Support (our share)"), ("coverage", "Coverage"),
-                ("effort_on_priority", "Effort on A+B"), ("mismatched_effort", "Mismatched effort"))
-    order = kpis.sort_values("support", ascending=True)
+    order = kpis.sort_values("support", ascending=True, na_position="first", kind="mergesort")
     names = order[label].astype(str).tolist()
-    fig, axes = plt.subplots(1, 4, figsize=(13, 0.32 * len(names) + 1.8), sharey=True)
-    for ax, (column, title), marker in zip(axes, measures, ("o", "s", "^", "D")):
-        ax.scatter(order[column], range(len(names)), color="#0072B2", marker=marker, s=36, zorder=3)
-        ax.hlines(range(len(names)), 0, order[column], color="#9aa5b1", linewidth=1)
-        if column in reference and reference[column] == reference[column]:
-            ax.axvline(reference[column], color="#D55E00", linestyle="--", linewidth=1.2, label="overall")
+    y = np.arange(len(names))
+    fig, axes = plt.subplots(1, len(COMPARISON_MEASURES), figsize=(13, 0.32 * len(names) + 2.1), sharey=True)
+    legend = {}
+    for ax, (column, title, marker) in zip(axes, COMPARISON_MEASURES):
+        values = (pd.to_numeric(order[column], errors="coerce") if column in order
+                  else pd.Series(np.nan, index=order.index)).to_numpy(dtype=float)
+        known = np.isfinite(values)
         ax.set_xlim(0, 1)
         ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.set_title(title, fontsize=10.5)
         ax.set_xlabel("share")
-    axes[0].set_yticks(range(len(names)))
+        if not known.any():
+            ax.text(0.5, 0.5, "not available", transform=ax.transAxes, ha="center", va="center", fontsize=11,
+                    color=NOTE_COLOUR, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9})
+            ax.tick_params(axis="x", labelbottom=False)  # no scale where there is nothing to read on it
+            ax.set_xlabel("")
+            continue
+        ax.hlines(y[known], 0, values[known], color="#9aa5b1", linewidth=1)
+        ax.scatter(values[known], y[known], color="#0072B2", marker=marker, s=36, zorder=3)
+        legend.setdefault("value", matplotlib.lines.Line2D([], [], linestyle="none", marker="o", color="#0072B2",
+                                                           markersize=6, label="value"))
+        if (~known).any():
+            ax.scatter(np.zeros((~known).sum()), y[~known], facecolors="none", edgecolors="#7f7f7f", marker=marker,
+                       s=36, zorder=3, clip_on=False)
+            for yi in y[~known]:
+                ax.annotate("– no data", (0, yi), xytext=(7, 0), textcoords="offset points", va="center",
+                            fontsize=7.5, color=NOTE_COLOUR)
+            legend["no data"] = matplotlib.lines.Line2D([], [], linestyle="none", marker="o", markersize=6,
+                                                        markerfacecolor="none", markeredgecolor="#7f7f7f",
+                                                        label="– no data (missing, not 0)")
+        overall = reference.get(column, np.nan) if reference is not None else np.nan
+        if overall is not None and overall == overall:
+            legend["overall"] = ax.axvline(overall, color="#D55E00", linestyle="--", linewidth=1.2, label="overall")
+    axes[0].set_yticks(y)
     axes[0].set_yticklabels(names, fontsize=8)
-    axes[0].legend(loc="lower right", fontsize=8, frameon=True)
+    axes[0].set_ylim(-0.7, len(names) - 0.3)
+    if legend:
+        fig.legend(handles=list(legend.values()), loc="lower center", ncol=len(legend), fontsize=8, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
     fig.suptitle("Territories side by side (dashed: overall)", fontweight="bold")
-    fig.tight_layout()
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, 0.35 / height, 1, 1))
     return fig

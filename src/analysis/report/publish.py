@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.errors import PublishError
+from analysis.report import text
 
 MANIFEST = "manifest.json"
 INDEX = "index.html"
@@ -64,12 +65,12 @@ def publish_folder(staging: Path, target: Path) -> list[Path]:
 
 
 def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> list[Path]:
-    """Each table as ``<name>.csv`` (full precision, UTF-8)."""
+    """Each table as ``<name>.csv`` (UTF-8; floats at full precision: they read back bit-identical)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, frame in tables.items():
         path = folder / f"{name}.csv"
-        frame.to_csv(path, index=False, float_format="%.10g")
+        frame.to_csv(path, index=False)
         paths.append(path)
     return paths
 
@@ -103,6 +104,7 @@ th{background:#0b5394;color:#fff;text-align:left;padding:.4rem .6rem;cursor:poin
 th.num,td.num{text-align:right}td{padding:.35rem .6rem;border-bottom:1px solid #d9e2ec}
 tr:nth-child(even) td{background:#f5f7fa}.ok{color:#1a7f37;font-weight:600}.failed{color:#b42318;font-weight:600}
 .stale{color:#8a6d00;font-weight:600}a{color:#0b5394}
+.caveats{background:#fff8e1;border-left:4px solid #f0b400;padding:.2rem 1rem;margin:1rem 0}
 """
 
 SORT_SCRIPT = """
@@ -131,12 +133,19 @@ def index_page(manifest: dict, title: str = "Territory reports") -> str:
         regions.setdefault(str(entry.get("region", "")), []).append((tid, entry))
     columns = [("customers", "Customers", "{:,.0f}"), ("coverage", "Coverage", "{:.0%}"),
                ("support", "Support", "{:.1%}"), ("vip_share", "VIP share", "{:.0%}"),
-               ("effort_on_priority", "Effort on A+B", "{:.0%}"), ("mismatched_effort", "Mismatched effort", "{:.0%}"),
+               ("effort_on_priority", "Priority effort", "{:.0%}"), ("mismatched_effort", "Mismatched effort", "{:.0%}"),
                ("roi", "ROI", "{:.2f}")]
     parts = [f"<h1>{esc(title)}</h1>",
              f"<p class='meta'>Generated {esc(manifest.get('generated', ''))} · "
              f"analysis period {esc(manifest.get('analysis_period', ''))} · "
              f"{len(entries)} territories · renderer {esc(manifest.get('renderer', ''))}</p>"]
+    caveats = [c for c in text.CAVEATS if any(c in text.codes((e.get("headline") or {}).get("caveats"))
+                                             for e in entries.values())]
+    if caveats:
+        parts.append("<div class='caveats'>" + "".join(
+            f"<p><b>{esc(text.CAVEATS[c].split(':')[0])}</b>: {esc(text.CAVEATS[c].split(':', 1)[1].strip())}"
+            f" ({sum(c in text.codes((e.get('headline') or {}).get('caveats')) for e in entries.values())} of "
+            f"{len(entries)} territories)</p>" for c in caveats) + "</div>")
     rollups = manifest.get("rollups", {})
     if rollups:
         links = []
@@ -151,7 +160,7 @@ def index_page(manifest: dict, title: str = "Territory reports") -> str:
         parts.append(f"<h2>{esc(region) or 'No region'}</h2>")
         head = "".join(f"<th class='num'>{esc(label)}</th>" for _, label, _ in columns)
         parts.append(f"<table class='sortable'><thead><tr><th>Territory</th><th>Name</th>{head}"
-                     "<th>Status</th><th>Report</th></tr></thead><tbody>")
+                     "<th>Missing data</th><th>Status</th><th>Report</th></tr></thead><tbody>")
         for tid, entry in items:
             folder = entry.get("folder", safe_name(tid))
             figures = entry.get("headline", {}) or {}
@@ -164,8 +173,9 @@ def index_page(manifest: dict, title: str = "Territory reports") -> str:
             reason = f" — {esc(entry.get('error', ''))}" if status != "ok" and entry.get("error") else ""
             links = (f"<a href='{esc(folder)}/report.html'>HTML</a> · <a href='{esc(folder)}/report.pdf'>PDF</a> · "
                      f"<a href='{esc(folder)}/tables/'>tables</a>") if entry.get("published") else "–"
+            missing = ", ".join(text.SHORT_REASONS.get(c, c) for c in text.codes(figures.get("caveats")))
             parts.append(f"<tr><td>{esc(tid)}</td><td>{esc(entry.get('territory_name', ''))}</td>{''.join(cells)}"
-                         f"<td class='{esc(status)}'>{esc(status)}{reason}</td><td>{links}</td></tr>")
+                         f"<td>{esc(missing)}</td><td class='{esc(status)}'>{esc(status)}{reason}</td><td>{links}</td></tr>")
         parts.append("</tbody></table>")
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{esc(title)}</title>"

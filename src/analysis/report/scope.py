@@ -1,8 +1,8 @@
 """A region, or the whole country, as a roll-up notebook sees it.
 
-``load`` reads the territory KPIs and coaching tables of every territory in the scope
-from the analysis store (the batch's national pass), or computes them from a data
-folder when there is no store.
+``load`` reads the territory KPIs, coaching tables and the roll-ups (computed once by the
+national pass) of every territory in the scope from the analysis store, or computes
+them from a data folder when there is no store.
 """
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.contract import params as parameters
+from analysis.contract import privacy
 from analysis.contract.dataset import load_dataset
 from analysis.errors import ParameterError
-from analysis.domain.national import national_pass, rollup
+from analysis.domain.national import national_pass
 from analysis.contract.store import read_table
 
 NATIONAL = "all"
-TABLES = ("kpis", "coaching")
+TABLES = ("kpis", "coaching", "coaching_flags", "regions", "nation")
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Scope:
     scope: str
     kpis: pd.DataFrame
     coaching: pd.DataFrame
+    coaching_flags: pd.DataFrame
     summary: pd.Series
     regions: pd.DataFrame = field(repr=False)
 
@@ -48,7 +50,8 @@ def load(scope: str = NATIONAL, data_path: str | Path | None = None, store_path:
     if store_path:
         tables = {name: read_table(Path(store_path), name) for name in TABLES}
     elif data_path:
-        tables = national_pass(load_dataset(Path(data_path), extra_channels=profile.get("extra_channels", ())), profile)
+        ds = load_dataset(Path(data_path), extra_channels=profile.get("extra_channels", ()))
+        tables = national_pass(privacy.apply_dataset(ds, profile), profile)
     else:
         raise ParameterError("give data_path (a data folder) or store_path (the batch's analysis store)")
     kpis = tables["kpis"]
@@ -56,5 +59,7 @@ def load(scope: str = NATIONAL, data_path: str | Path | None = None, store_path:
         raise ParameterError(f"region {scope!r} has no territories; known: {', '.join(sorted(kpis['region'].unique()))}")
     ids = kpis.loc[kpis["region"] == scope, "territory_id"] if scope != NATIONAL else kpis["territory_id"]
     scoped = _in_scope(kpis, scope, ids)
-    summary = rollup(scoped, None).iloc[0]
-    return Scope(scope, scoped, _in_scope(tables["coaching"], scope, ids), summary, rollup(kpis, "region"))
+    regions = tables["regions"]
+    summary = tables["nation"].iloc[0] if scope == NATIONAL else regions[regions["region"] == scope].iloc[0]
+    return Scope(scope, scoped, _in_scope(tables["coaching"], scope, ids), _in_scope(tables["coaching_flags"], scope, ids),
+                 summary, regions)

@@ -13,10 +13,13 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.contract import params as parameters
+from analysis.contract import privacy
 from analysis.contract.dataset import load_dataset
 from analysis.errors import ParameterError
 from analysis.domain.national import national_pass
 from analysis.contract.store import read_territory
+from analysis.domain.coaching import resolve_norms
+from analysis.domain.segmentation import SegmentScheme, scheme_of
 
 
 @dataclass
@@ -40,6 +43,22 @@ class Territory:
         """The headline KPI row of this territory."""
         return self.tables["kpis"].iloc[0]
 
+    @property
+    def scheme(self) -> SegmentScheme:
+        """The segment scheme of this territory's parameters."""
+        return scheme_of(self.params)
+
+    @property
+    def norms(self) -> dict[str, float]:
+        """The coaching norms in force for this territory (defaults overlaid by the profile)."""
+        return resolve_norms(self.params["norms"])
+
+    @property
+    def caveats(self) -> str:
+        """The data-shape caveat codes that hold (";"-joined)."""
+        value = self.kpi.get("caveats")
+        return value if isinstance(value, str) else ""
+
 
 def load(territory_id: str, data_path: str | Path | None = None, store_path: str | Path | None = None,
          params: Mapping | None = None) -> Territory:
@@ -48,7 +67,8 @@ def load(territory_id: str, data_path: str | Path | None = None, store_path: str
     if store_path:
         tables = read_territory(Path(store_path), territory_id)
     elif data_path:
-        ds = load_dataset(Path(data_path), extra_channels=profile.get("extra_channels", ()))
+        ds = privacy.apply_dataset(load_dataset(Path(data_path), extra_channels=profile.get("extra_channels", ())),
+                                   profile)
         if territory_id not in set(ds.territories["territory_id"]):
             raise ParameterError(f"territory {territory_id!r} is not in {data_path}/territories")
         tables = national_pass(ds, {**profile, "territories": [territory_id]})
