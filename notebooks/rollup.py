@@ -33,8 +33,9 @@ display(sections.scope_note(s))
 # %% [markdown]
 # ## Overview
 #
-# The scope's totals: counts are summed over its territories, shares recomputed from
-# those sums, effort shares and ROI weighted by activity cost.
+# The scope's totals: counts are summed over its territories, shares and ROI recomputed
+# from those sums, effort shares weighted by activity cost. A total that some territory
+# cannot give (see the notes above) is shown as –.
 
 # %%
 #| label: tbl-overview

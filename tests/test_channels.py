@@ -14,9 +14,12 @@ from analysis.domain.channels import (
     activity_facts,
     channel_phase,
     fit_matrix,
+    channel_summary,
+    effort_shares,
     mismatched_effort,
     next_best_channel,
     over_service,
+    rate_cells,
 )
 from analysis.contract.schema import CHANNELS, PHASES
 
@@ -362,75 +365,81 @@ def nbc():
     frame, acts = nbc_data()
     fit = fit_matrix()
     facts = activity_facts(acts, frame, fit)
-    return frame, next_best_channel(frame, facts, fit, min_customers=2)
+    return frame, next_best_channel(frame, facts, fit, min_rate_base=2)
+
+
+def evidence(row: pd.Series) -> tuple:
+    """(channel, basis, rate kind, rate, base) of one next-best-channel row."""
+    rate = None if pd.isna(row["next_best_rate"]) else round(float(row["next_best_rate"]), 10)
+    base = None if pd.isna(row["next_best_base"]) else int(row["next_best_base"])
+    channel = None if pd.isna(row["next_best_channel"]) else row["next_best_channel"]
+    kind = None if pd.isna(row["next_best_rate_kind"]) else row["next_best_rate_kind"]
+    return channel, row["next_best_basis"], kind, rate, base
 
 
 def test_next_best_channel_keeps_the_frame(nbc):
     frame, out = nbc
     assert out.index.equals(frame.index)
-    assert list(out.columns) == [*frame.columns, "next_best_channel", "next_best_reason"]
+    # codes and numbers only: the sentence is made by the report's text module
+    assert list(out.columns) == [*frame.columns, "next_best_channel", "next_best_basis", "next_best_rate_kind",
+                                 "next_best_rate", "next_best_base"]
+    assert "next_best_reason" not in out.columns
     assert out["next_best_channel"].notna().sum() == len(frame) - 1  # all but n1 (no phase)
+    assert set(out["next_best_basis"]) <= {"territory", "region", "fit", "no_phase", "no_fit", "no_activities"}
 
 
 def test_next_best_channel_from_territory(nbc):
     _, out = nbc
-    x1 = by_customer(out, "x1")  # now interested: phone 100% beats web_interview 50%; briefing too thin
-    assert x1["next_best_channel"] == "phone"
-    assert x1["next_best_reason"] == ("phone moved 100% of 'interested' customers up a phase "
-                                      "in this territory (2 touched)")
+    # x1 now interested (progression-ranked): phone 2/2 moved up beats web_interview 1/2;
+    # briefing_session moved 1/1 but has 1 customer touched, below min_rate_base 2
+    assert evidence(by_customer(out, "x1")) == ("phone", "territory", "progression", 1.0, 2)
 
 
 def test_next_best_channel_ties_go_to_fit_order(nbc):
     _, out = nbc
-    w1 = by_customer(out, "w1")  # now adopter: offline_lecture and phone both 100%; offline_lecture is earlier
-    assert w1["next_best_channel"] == "offline_lecture"
+    # w1 now adopter: offline_lecture (fit order 2) and phone (3) both moved 2/2 up
+    assert evidence(by_customer(out, "w1")) == ("offline_lecture", "territory", "progression", 1.0, 2)
 
 
 def test_next_best_channel_from_region(nbc):
     _, out = nbc
-    # y1 (T2) is now aware; T2 has only edetailing x aware with 1 touched, so the region
-    # R1 decides: email 0/2, web_lecture 1/2, edetailing 1/1 (too thin) -> web_lecture 50%
-    y1 = by_customer(out, "y1")
-    assert y1["next_best_channel"] == "web_lecture"
-    assert y1["next_best_reason"] == ("web_lecture moved 50% of 'aware' customers up a phase "
-                                      "in the region (2 touched)")
+    # y1 (T2) now aware, ranked by positive response: T2 has only edetailing x aware with 1
+    # customer touched, so the region R1 decides: email 0/2 positive ("opened" is not),
+    # web_lecture 1/2 (a3 attended), edetailing 1/1 but 1 touched -> web_lecture 50%, 2 touched
+    assert evidence(by_customer(out, "y1")) == ("web_lecture", "region", "response", 0.5, 2)
+    # y2 (T2) now interested: nothing in T2; R1's interested cells are T1's -> phone 2/2
+    assert evidence(by_customer(out, "y2")) == ("phone", "region", "progression", 1.0, 2)
 
 
 def test_next_best_channel_from_fit_order(nbc):
     _, out = nbc
-    z1 = by_customer(out, "z1")  # T3 / R2 has no data at all: first fitting channel for trial
-    assert z1["next_best_channel"] == "f2f_visit"
-    assert z1["next_best_reason"] == "first fitting channel for 'trial' (too little data)"
+    # z1: T3 / R2 has no data at all: first fitting channel for trial, no rate, no base
+    assert evidence(by_customer(out, "z1")) == ("f2f_visit", "fit", "progression", None, None)
     n1 = by_customer(out, "n1")
-    assert pd.isna(n1["next_best_channel"]) and "no phase" in n1["next_best_reason"]
+    assert evidence(n1) == (None, "no_phase", None, None, None)
 
 
 def test_next_best_channel_for_loyal_uses_response_rate(nbc):
     _, out = nbc
-    v1 = by_customer(out, "v1")  # chat_app 2/2 responses beats f2f_visit 1/2
-    assert v1["next_best_channel"] == "chat_app"
-    reason = v1["next_best_reason"]
-    assert reason.startswith("chat_app got a positive response in 100% of activities with 'loyal' customers "
-                             "in this territory (2 touched)")
-    assert "response rate" in reason and "cannot move up" in reason
+    # v1 loyal: chat_app 2/2 positive responses beats f2f_visit 1/2 (nobody moves above loyal)
+    assert evidence(by_customer(out, "v1")) == ("chat_app", "territory", "response", 1.0, 2)
 
 
 def test_next_best_channel_default_minimum_falls_back_to_fit_order():
     frame, acts = nbc_data()
     facts = activity_facts(acts, frame, fit_matrix())
-    out = next_best_channel(frame, facts, fit_matrix())  # min_customers=5: every cell is too thin
-    x1 = by_customer(out, "x1")
-    assert x1["next_best_channel"] == "web_interview"
-    assert x1["next_best_reason"] == "first fitting channel for 'interested' (too little data)"
+    out = next_best_channel(frame, facts, fit_matrix())  # min_rate_base=5: every cell is too thin
+    assert evidence(by_customer(out, "x1")) == ("web_interview", "fit", "progression", None, None)
+    assert set(out["next_best_basis"]) == {"fit", "no_phase"}
 
 
 def test_next_best_channel_follows_overridden_fit():
     frame, acts = nbc_data()
     fit = fit_matrix({"interested": ["briefing_session", "web_interview"]})
     facts = activity_facts(acts, frame, fit)
-    out = next_best_channel(frame, facts, fit, min_customers=2)
-    # phone no longer fits; web_interview (50%, 2 touched) is the only qualified cell
-    assert by_customer(out, "x1")["next_best_channel"] == "web_interview"
+    out = next_best_channel(frame, facts, fit, min_rate_base=2)
+    # phone no longer fits; briefing_session has 1 touched; web_interview (1/2, 2 touched) is left
+    assert evidence(by_customer(out, "x1")) == ("web_interview", "territory", "progression", 0.5, 2)
 
 
 def test_ordered_categorical_phases_give_the_same_answers():
@@ -442,19 +451,119 @@ def test_ordered_categorical_phases_give_the_same_answers():
     plain_facts = activity_facts(acts, frame, fit)
     cat_facts = activity_facts(acts, categorical, fit)
     pd.testing.assert_frame_equal(channel_phase(cat_facts, fit), channel_phase(plain_facts, fit))
-    plain = next_best_channel(frame, plain_facts, fit, min_customers=2)
-    cat = next_best_channel(categorical, cat_facts, fit, min_customers=2)
-    assert cat["next_best_reason"].tolist() == plain["next_best_reason"].tolist()
+    plain = next_best_channel(frame, plain_facts, fit, min_rate_base=2)
+    cat = next_best_channel(categorical, cat_facts, fit, min_rate_base=2)
+    columns = ["next_best_channel", "next_best_basis", "next_best_rate_kind", "next_best_rate", "next_best_base"]
+    pd.testing.assert_frame_equal(cat[columns], plain[columns])
 
 
-def test_no_activities_gives_empty_tables_and_fit_order_fallback():
+def test_no_activities_gives_empty_tables_and_no_channel():
     frame, acts = nbc_data()
     facts = activity_facts(acts.iloc[:0], frame, fit_matrix())
     assert len(facts) == 0
     assert len(channel_phase(facts, fit_matrix())) == 0
     assert len(mismatched_effort(facts)) == 0 and len(over_service(facts)) == 0
-    out = next_best_channel(frame, facts, fit_matrix(), min_customers=1)
-    assert by_customer(out, "x1")["next_best_channel"] == "web_interview"  # first fitting for interested
+    # an activities table without rows in the window: no rate anywhere, fall back to the fit order
+    out = next_best_channel(frame, facts, fit_matrix(), min_rate_base=1)
+    assert evidence(by_customer(out, "x1")) == ("web_interview", "fit", "progression", None, None)
+    # no activities table at all (DESIGN 4.4): no channel is proposed, never a default
+    out = next_best_channel(frame, facts, fit_matrix(), min_rate_base=1, has_activities=False)
+    assert out["next_best_channel"].isna().all()
+    assert (out["next_best_basis"] == "no_activities").all()
+    assert out["next_best_rate"].isna().all() and out["next_best_base"].isna().all()
+
+
+def rank_data():
+    """Rates that disagree: the response rate and the progression rate pick different channels.
+
+    T1 (region R1), market m1, phases given by hand:
+      aware x email:          q1, q2 both moved up, no positive response -> response 0/2, progression 2/2
+      aware x web_lecture:    q3, q4 engaged, neither moved               -> response 2/2, progression 0/2
+      interested x web_int.:  s1, s2 attended, neither moved              -> response 2/2, progression 0/2
+      interested x phone:     s3, s4 no response, both moved up           -> response 0/2, progression 2/2
+    T2 (region R1) has one aware customer k1 touched by chat_app (1 touched: too thin).
+    Asked: u1 (T1, now aware), t1 (T1, now interested), u2 (T2, now aware).
+    """
+    frame = make_frame([
+        ("T1", "R1", "q1", "m1", "aware", "interested"),
+        ("T1", "R1", "q2", "m1", "aware", "trial"),
+        ("T1", "R1", "q3", "m1", "aware", "aware"),
+        ("T1", "R1", "q4", "m1", "aware", "aware"),
+        ("T1", "R1", "s1", "m1", "interested", "interested"),
+        ("T1", "R1", "s2", "m1", "interested", "interested"),
+        ("T1", "R1", "s3", "m1", "interested", "trial"),
+        ("T1", "R1", "s4", "m1", "interested", "adopter"),
+        ("T1", "R1", "u1", "m1", "unaware", "aware"),
+        ("T1", "R1", "t1", "m1", "aware", "interested"),
+        ("T2", "R1", "k1", "m1", "aware", "aware"),
+        ("T2", "R1", "u2", "m1", "unaware", "aware"),
+    ])
+    acts = make_activities([
+        ("e1", "q1", "r1", "email", 10, "none"),
+        ("e2", "q2", "r1", "email", 10, "opened"),
+        ("e3", "q3", "r1", "web_lecture", 10, "engaged"),
+        ("e4", "q4", "r1", "web_lecture", 10, "engaged"),
+        ("e5", "s1", "r1", "web_interview", 10, "attended"),
+        ("e6", "s2", "r1", "web_interview", 10, "attended"),
+        ("e7", "s3", "r1", "phone", 10, "none"),
+        ("e8", "s4", "r1", "phone", 10, "none"),
+        ("e9", "k1", "r2", "chat_app", 10, "engaged"),
+    ])
+    return frame, acts
+
+
+def test_next_best_channel_ranks_aware_by_response_and_interested_by_progression():
+    frame, acts = rank_data()
+    facts = activity_facts(acts, frame, fit_matrix())
+    out = next_best_channel(frame, facts, fit_matrix(), min_rate_base=2)
+    # aware: web_lecture 2/2 positive responses beats email 0/2, although email moved 2/2 up
+    # and is first in the aware fit order
+    assert evidence(by_customer(out, "u1")) == ("web_lecture", "territory", "response", 1.0, 2)
+    # interested: phone moved 2/2 up beats web_interview 0/2, although web_interview answered
+    # 2/2 and is first in the interested fit order
+    assert evidence(by_customer(out, "t1")) == ("phone", "territory", "progression", 1.0, 2)
+    # T2's only aware cell (chat_app) has 1 customer touched: the region R1 decides, where
+    # T1's aware cells (2 touched each) count: web_lecture by response
+    assert evidence(by_customer(out, "u2")) == ("web_lecture", "region", "response", 1.0, 2)
+
+
+def test_next_best_channel_region_cells_cover_every_territory():
+    # the national pass computes the region's rates once over all territories (whatever
+    # their overrides) and hands them to each group: T2 alone still sees T1's evidence
+    frame, acts = rank_data()
+    fit = fit_matrix()
+    facts = activity_facts(acts, frame, fit)
+    region = rate_cells(facts, ["region", "market"])
+    web_lecture = cell(region, region="R1", market="m1", channel="web_lecture", phase="aware")
+    assert (web_lecture["rate_kind"], web_lecture["rate"], web_lecture["base"]) == ("response", 1.0, 2)
+    email = cell(region, region="R1", market="m1", channel="email", phase="aware")
+    assert (email["response_rate"], email["progression_rate"], email["rate"]) == (0.0, 1.0, 0.0)
+    phone = cell(region, region="R1", market="m1", channel="phone", phase="interested")
+    assert (phone["rate_kind"], phone["rate"]) == ("progression", 1.0)
+    t2 = frame[frame["territory_id"] == "T2"]
+    t2_facts = facts[facts["territory_id"] == "T2"]
+    alone = next_best_channel(t2, t2_facts, fit, min_rate_base=2)
+    # from T2's own facts the region has only chat_app x aware (1 touched): fit order
+    assert evidence(by_customer(alone, "u2")) == ("email", "fit", "response", None, None)
+    with_region = next_best_channel(t2, t2_facts, fit, min_rate_base=2, region_cells=region)
+    assert evidence(by_customer(with_region, "u2")) == ("web_lecture", "region", "response", 1.0, 2)
+    # a bigger minimum than any cell's base: the fit order, whatever the region says
+    strict = next_best_channel(t2, t2_facts, fit, min_rate_base=3, region_cells=region)
+    assert evidence(by_customer(strict, "u2")) == ("email", "fit", "response", None, None)
+
+
+def test_next_best_sentences_come_from_the_text_module(nbc):
+    from analysis.report.text import next_best_reason
+
+    _, out = nbc
+    assert next_best_reason(by_customer(out, "x1"), 2) == (
+        "moved 100% of 'interested' customers up a phase in this territory (2 customers touched)")
+    assert next_best_reason(by_customer(out, "y1"), 2) == (
+        "positive response in 50% of activities with 'aware' customers in the region (2 customers touched)")
+    assert next_best_reason(by_customer(out, "z1"), 2) == (
+        "first fitting channel for 'trial': no fitting channel reached 2 or more 'trial' customers here "
+        "or in the region")
+    assert next_best_reason(by_customer(out, "n1"), 2) == "no phase known for this customer in this market"
 
 
 # ------------------------------------------------------------------ properties
@@ -505,29 +614,118 @@ def test_effort_shares_sum_to_one_and_rates_are_shares(data):
     # per-rep cost is the activities' cost, each counted once across markets
     assert mismatched_effort(facts)["cost"].sum() == pytest.approx(acts.loc[acts["customer_id"].isin(
         frame["customer_id"]), "cost"].sum())
-    nbc = next_best_channel(frame, facts, fit_matrix(), min_customers=1)
+    nbc = next_best_channel(frame, facts, fit_matrix(), min_rate_base=1)
     fits = fit_matrix()
     chosen = nbc.merge(fits, left_on=["phase", "next_best_channel"], right_on=["phase", "channel"], how="left")
     assert chosen["fits"].all()  # the next best channel always fits the current phase
 
 
-def test_channel_totals_by_hand():
-    from analysis.domain.channels import channel_totals
+# ------------------------------------------------- territory x channel summary
 
-    table = pd.DataFrame({
-        "channel": ["phone", "phone", "email", "social"],
-        "phase": ["trial", "unaware", "unaware", "aware"],
-        "activities": [4, 2, 10, 0], "cost": [30.0, 10.0, 10.0, 0.0], "responses": [2, 0, 1, 0],
-        "customers_touched": [3, 1, 5, 0], "customers_moved_up": [1, 1, 0, 0],
-        "fits": [True, False, True, False],
-    })
-    out = channel_totals(table).set_index("channel")
-    # social has no activity: left out; phone first (cost 40 of 50)
-    assert list(out.index) == ["phone", "email"]
-    # phone: 6 activities, cost 40 = 80% of 50, responses 2/6, moved 2 of 4 touched, 10 of 40 off the fit
-    assert out.loc["phone", "activities"] == 6 and out.loc["phone", "effort_share"] == pytest.approx(0.8)
-    assert out.loc["phone", "response_rate"] == pytest.approx(2 / 6)
-    assert out.loc["phone", "progression_rate"] == pytest.approx(0.5)
-    assert out.loc["phone", "mismatched_share"] == pytest.approx(0.25)
-    # email: 1 response in 10, nobody moved, all on the fit
-    assert out.loc["email", "response_rate"] == pytest.approx(0.1) and out.loc["email", "mismatched_share"] == 0
+
+def summary_data():
+    """T1, one rep; c1 is in two markets, c3 is a distributor without a phase.
+
+      c1: m1 aware -> interested (moved up), m2 loyal -> loyal
+      c2: m1 interested -> interested
+      c3: m1, no phase (not on the ladder), no segment
+      a1: c1 email 40 engaged   (counts in m1 and m2: once in any total)
+      a2: c2 phone 70 none
+      a3: c3 email 20 none
+    Territory cost 40 + 70 + 20 = 130.
+    """
+    frame = make_frame([
+        ("T1", "R1", "c1", "m1", "aware", "interested"),
+        ("T1", "R1", "c1", "m2", "loyal", "loyal"),
+        ("T1", "R1", "c2", "m1", "interested", "interested"),
+        ("T1", "R1", "c3", "m1", None, None),
+    ])
+    frame.loc[frame["customer_id"] == "c3", ["customer_type", "segment"]] = ["distributor", None]
+    acts = make_activities([
+        ("a1", "c1", "r1", "email", 40, "engaged"),
+        ("a2", "c2", "r1", "phone", 70, "none"),
+        ("a3", "c3", "r1", "email", 20, "none"),
+    ])
+    return frame, acts
+
+
+def test_channel_summary_counts_an_activity_of_a_two_market_customer_once():
+    frame, acts = summary_data()
+    facts = activity_facts(acts, frame, fit_matrix())
+    assert len(facts) == 4  # a1 twice (m1, m2), a2, a3
+    assert facts["on_ladder"].sum() == 3
+    assert not cell(facts, activity_id="a3")["on_ladder"]
+    out = channel_summary(facts)
+    assert list(out.columns) == ["territory_id", "channel", "activities", "cost", "effort_share", "responses",
+                                 "response_rate", "customers_touched", "customers_placed", "customers_moved_up",
+                                 "progression_rate", "mismatched_share"]
+    # phone (70) before email (60); channels without activities are left out
+    assert list(out["channel"]) == ["phone", "email"]
+    email = cell(out, channel="email")
+    # a1 once (not once per market) + a3: 2 activities, cost 40 + 20 = 60 of 130
+    assert (email["activities"], email["cost"]) == (2, 60)
+    assert email["effort_share"] == pytest.approx(60 / 130)
+    assert (email["responses"], email["response_rate"]) == (1, 0.5)  # a1 engaged
+    # c1 and c3 touched; only c1 has a phase (the base of progression), and c1 moved up in m1
+    assert (email["customers_touched"], email["customers_placed"], email["customers_moved_up"]) == (2, 1, 1)
+    assert email["progression_rate"] == 1.0
+    # of email's placed cost (a1: 20 in m1, 20 in m2; a3 has no phase), m2's 20 misfits loyal
+    assert email["mismatched_share"] == pytest.approx(20 / 40)
+    phone = cell(out, channel="phone")
+    assert (phone["activities"], phone["cost"], phone["responses"]) == (1, 70, 0)
+    assert phone["effort_share"] == pytest.approx(70 / 130)
+    assert (phone["customers_touched"], phone["customers_placed"], phone["customers_moved_up"]) == (1, 1, 0)
+    assert phone["progression_rate"] == 0.0
+    assert phone["mismatched_share"] == 0.0  # phone fits interested
+    # the territory's channel costs add up to its activity cost, each activity once
+    assert out["cost"].sum() == pytest.approx(130)
+    assert out["activities"].sum() == 3
+    assert out["effort_share"].sum() == pytest.approx(1.0)
+    assert len(channel_summary(facts.iloc[:0])) == 0
+
+
+def test_channel_phase_keeps_activities_without_a_phase():
+    frame, acts = summary_data()
+    fit = fit_matrix()
+    table = channel_phase(activity_facts(acts, frame, fit), fit)
+    # 10 channels x (6 phases + the missing phase) per market
+    assert len(table) == 2 * len(CHANNELS) * (len(PHASES) + 1)
+    m1 = table[table["market"] == "m1"]
+    unplaced = m1[m1["phase"].isna() & (m1["channel"] == "email")].iloc[0]
+    assert (unplaced["activities"], unplaced["cost"]) == (1, 20)  # a3, c3 has no phase
+    assert not unplaced["fits"]  # a channel cannot fit an unknown phase
+    assert unplaced["effort_share"] == pytest.approx(20 / 130)
+    # each market's cost adds up to the territory's activity cost of its customers:
+    # m1 sees a1, a2 and a3 (130), m2 sees a1 (40)
+    assert m1["cost"].sum() == pytest.approx(130)
+    assert m1["effort_share"].sum() == pytest.approx(1.0)
+    m2 = table[table["market"] == "m2"]
+    assert m2["cost"].sum() == pytest.approx(40)
+    assert cell(m2, channel="email", phase="loyal")["cost"] == 40
+    # the unplaced cell has no rate for the next best channel
+    cells = rate_cells(activity_facts(acts, frame, fit), ["territory_id", "market"])
+    assert cells["phase"].notna().all()
+
+
+def test_effort_shares_are_shares_of_the_cost_of_placed_activities():
+    frame, acts = summary_data()
+    facts = activity_facts(acts, frame, fit_matrix())
+    out = effort_shares(facts, ["territory_id"], ("A", "B")).iloc[0]
+    # cost 130; priority (segment B): a1 + a2 = 110; placed (a phase known): a1 + a2 = 110
+    assert (out["cost"], out["priority_cost"], out["placed_cost"]) == (130, 110, 110)
+    # mismatched: a1's m2 half (20, email misfits loyal) of the placed 110, not of 130
+    assert out["mismatched_cost"] == 20 and out["mismatched_effort"] == pytest.approx(20 / 110)
+    # over-service: a1's m2 half goes to a loyal customer
+    assert out["loyal_cost"] == 20 and out["over_service"] == pytest.approx(20 / 110)
+    assert out["effort_on_priority"] == pytest.approx(110 / 130)
+    # the same function per rep (one rep here) and the wrappers agree with it
+    rep = effort_shares(facts, ["territory_id", "rep_id"], ("A", "B")).iloc[0]
+    assert rep["mismatched_effort"] == pytest.approx(20 / 110)
+    assert mismatched_effort(facts).iloc[0]["mismatched_effort"] == pytest.approx(20 / 110)
+    assert over_service(facts).iloc[0]["over_service"] == pytest.approx(20 / 110)
+    # only unplaced activities: the shares have no base and are missing, never 0
+    only_c3 = activity_facts(acts[acts["customer_id"] == "c3"], frame, fit_matrix())
+    none_placed = effort_shares(only_c3, ["territory_id"], ("A", "B")).iloc[0]
+    assert none_placed["cost"] == 20 and none_placed["effort_on_priority"] == 0.0
+    assert math.isnan(none_placed["mismatched_effort"]) and math.isnan(none_placed["over_service"])
+    assert not mismatched_effort(only_c3)["mismatched_flag"].any()

@@ -216,13 +216,14 @@ def test_3x3_scatter_draws_every_placeable_customer(runs):
     assert styles["high/low"][1] == styles["low/low"][1] != styles["high/high"][1]
     (legend,) = fig.legends
     assert [t.get_text() for t in legend.get_texts()] == list(scheme.labels)
-    # no 2x2 quadrant letters; the table's cut lines are drawn
+    # no 2x2 quadrant letters; both cut lines of the table are drawn (low | medium | high)
     assert not {"A", "B", "C", "D"} & set(_texts(fig))
     for ax in fig.axes:
         market = ax.get_title().split()[0]
-        cut = customers.loc[customers["market"] == market, "potential_cut"].dropna().iloc[0]
+        rows = customers.loc[customers["market"] == market]
+        cuts = [rows[c].dropna().iloc[0] for c in ("potential_cut", "potential_cut_1")]
         xs = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
-        assert xs == [cut]
+        assert xs == cuts and cuts[0] <= cuts[1]
 
 
 def test_scatter_scheme_defaults_to_the_tables_and_refuses_a_wrong_one(runs):

@@ -36,8 +36,9 @@ def data():
 
 def test_maintenance_list():
     out = maintenance_list(*data(), as_of=AS_OF)
-    assert out.columns.tolist() == ["territory_id", "customer_id", "customer_name", "customer_type", "vip",
+    assert out.columns.tolist() == ["territory_id", "customer_id", "customer_name", "city", "customer_type", "vip",
                                     "last_contact", "days_since", "cadence_days", "overdue"]
+    assert out["city"].isna().all()  # the customers table has no city: missing
     # h2 is an hcp and no VIP: not listed. Order: overdue first (never contacted first),
     # then days since descending.
     assert out["customer_id"].tolist() == ["w1", "s2", "h1", "s1", "p1"]
@@ -75,4 +76,23 @@ def test_cadence_override_and_string_date():
 def test_no_activities():
     customers, frame, activities = data()
     out = maintenance_list(customers, frame, activities.iloc[:0], AS_OF)
+    # an activities table without rows: nobody was ever contacted, so everyone listed is overdue
     assert out["overdue"].all() and out["days_since"].isna().all() and len(out) == 5
+
+
+def test_without_activity_data_contact_is_unknown_not_never():
+    customers, frame, activities = data()
+    out = maintenance_list(customers, frame, activities.iloc[:0], AS_OF, has_activities=False)
+    # DESIGN 4.4: no activities table -> maintenance due dates are not available (NA), never "overdue"
+    assert len(out) == 5 and out["overdue"].isna().all()
+    assert out["last_contact"].isna().all() and out["days_since"].isna().all()
+    # the cadence is still known: it depends on the type and VIP status only
+    assert out.set_index("customer_id")["cadence_days"].to_dict() == {
+        "s1": 30, "s2": 90, "w1": 60, "p1": 180, "h1": 30}
+
+
+def test_city_tells_customers_named_alike_apart():
+    customers, frame, activities = data()
+    customers = customers.assign(customer_name="Clinic", city=["Izmir", "Ankara", "Bursa", "Adana", "Konya", "Rize"])
+    out = maintenance_list(customers, frame, activities, AS_OF).set_index("customer_id")
+    assert out["city"].to_dict() == {"w1": "Bursa", "s2": "Ankara", "h1": "Konya", "s1": "Izmir", "p1": "Adana"}

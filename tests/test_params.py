@@ -202,11 +202,10 @@ def test_free_mappings_are_checked_at_every_level():
     assert checked["overrides"]["T01"]["fit_matrix"] == {"loyal": ["wechat", "phone"], "aware": ["email"]}
 
 
-def test_below_trial_is_a_fit_phase_when_the_contract_has_it():
-    from analysis.contract import schema
-    if not hasattr(schema, "BELOW_TRIAL"):
-        pytest.skip("the contract has no below_trial phase")
-    params.check({"fit_matrix": {"below_trial": ["email"]}})
+def test_below_trial_is_not_a_fit_phase():
+    """below_trial only occurs without activities, where no channel is proposed."""
+    message = error_of({"fit_matrix": {"below_trial": ["email"]}})
+    assert "'fit_matrix' names phase 'below_trial'; expected one of unaware, aware, interested, trial" in message
 
 
 def test_run_level_keys_cannot_be_overridden():

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.contract.schema import PHASES
+from analysis.contract.schema import BELOW_TRIAL, PHASE_LEVELS, PHASES, SALES_ONLY_PHASES
 from analysis.domain.periods import WINDOWS, Window
 from analysis.domain.phases import (
     PHASE_DTYPE,
@@ -35,7 +35,7 @@ def customer_frame(rows: list[dict]) -> pd.DataFrame:
             "territory_id": row.get("territory_id", "T1"),
             "customer_id": row["customer_id"],
             "market": row.get("market", "M1"),
-            "customer_type": "hcp",
+            "customer_type": row.get("customer_type", "hcp"),
             "potential": row.get("potential", 0.0),
             "potential_level": row.get("potential_level"),
             "segment": None,
@@ -71,9 +71,15 @@ def phases_of(frame: pd.DataFrame) -> dict:
 
 def test_rank_follows_the_ladder():
     assert list(PHASES) == ["unaware", "aware", "interested", "trial", "adopter", "loyal"]
-    assert PHASE_RANK == {"unaware": 0, "aware": 1, "interested": 2, "trial": 3, "adopter": 4, "loyal": 5}
-    ranks = phase_rank(pd.Series(["loyal", None, "aware"]))
+    # below_trial (sales-only data) stands for the rungs below trial: it ranks just below trial
+    assert BELOW_TRIAL == "below_trial"
+    assert PHASE_RANK == {"unaware": 0, "aware": 1, "interested": 2, "trial": 3, "adopter": 4, "loyal": 5,
+                          "below_trial": 2}
+    assert list(PHASE_LEVELS) == ["unaware", "aware", "interested", "below_trial", "trial", "adopter", "loyal"]
+    assert list(SALES_ONLY_PHASES) == ["below_trial", "trial", "adopter", "loyal"]
+    ranks = phase_rank(pd.Series(["loyal", None, "aware", "below_trial"]))
     assert ranks.tolist()[0] == 5 and np.isnan(ranks.tolist()[1]) and ranks.tolist()[2] == 1
+    assert ranks.tolist()[3] == 2
     with pytest.raises(ValueError, match="unknown phase"):
         phase_rank(pd.Series(["aware", "champion"]))
 
@@ -88,6 +94,10 @@ def test_phase_change():
     assert change.iloc[0] == 2 and change.iloc[1] == -1
     assert change.iloc[2:].isna().all()
     assert change.name == "phase_change"
+    # below_trial (2) -> trial (3) = +1; adopter (4) -> below_trial (2) = -2
+    sales_only = phase_change(pd.DataFrame({"phase_previous": ["below_trial", "adopter"],
+                                            "phase": ["trial", "below_trial"]}))
+    assert sales_only.tolist() == [1.0, -2.0]
 
 
 # -------------------------------------------------------------------- responses
@@ -240,6 +250,106 @@ def test_derive_phases_needs_window_columns():
     frame = customer_frame([{"customer_id": "C1"}]).drop(columns="own_units_before")
     with pytest.raises(ValueError, match="own_units_before"):
         derive_phases(frame)
+
+
+# ------------------------------------------- what the data cannot show (DESIGN 4.4)
+
+
+def test_without_activities_the_rungs_below_trial_are_below_trial():
+    frame = customer_frame([
+        # no own units anywhere: unaware, aware or interested cannot be told apart -> below_trial
+        {"customer_id": "C1", "units": {"comparison": (0, 50), "analysis": (0, 60)}},
+        # no market units at all: still below_trial (not unaware)
+        {"customer_id": "C2"},
+        # own 10 of 100 (0.1): trial in both periods
+        {"customer_id": "C3", "units": {"comparison": (10, 100), "analysis": (10, 100)}},
+        # comparison own 0 -> below_trial; analysis 30/100 = 0.3 -> adopter
+        {"customer_id": "C4", "units": {"comparison": (0, 100), "analysis": (30, 100)}},
+        # before 0.6, comparison 0.5, analysis 0.7: loyal both (the sales rules still hold)
+        {"customer_id": "C5", "units": {"before": (60, 100), "comparison": (50, 100), "analysis": (70, 100)}},
+    ])
+    out = derive_phases(frame, None, has_activities=False)
+    assert phases_of(out) == {
+        ("C1", "M1"): ("below_trial", "below_trial"),
+        ("C2", "M1"): ("below_trial", "below_trial"),
+        ("C3", "M1"): ("trial", "trial"),
+        ("C4", "M1"): ("below_trial", "adopter"),
+        ("C5", "M1"): ("loyal", "loyal"),
+    }
+    assert out["phase"].dtype == PHASE_DTYPE
+    # responses cannot lift a customer above below_trial when the run has no activities
+    acts = activities_frame([("C1", "2026-04-02", "engaged"), ("C1", "2026-04-09", "attended")])
+    again = derive_phases(frame, responses_by_window(acts, WINDOW), has_activities=False)
+    assert phases_of(again)[("C1", "M1")] == ("below_trial", "below_trial")
+    # below_trial -> adopter moved up two rungs (2 -> 4)
+    assert phase_change(out).tolist() == [0.0, 0.0, 0.0, 2.0, 0.0]
+
+
+def test_without_comparison_the_previous_phase_is_missing():
+    nan = np.nan
+    frame = customer_frame([
+        # analysis 80/100 = 0.8: loyal needs the period before too, which is absent -> adopter
+        {"customer_id": "C1", "units": {"analysis": (80, 100)}},
+        {"customer_id": "C2", "units": {"analysis": (0, 100)}},
+    ])
+    # the national pass sets the comparison units to NaN when the data has no comparison months
+    frame = frame.assign(own_units_comparison=nan, market_units_comparison=nan)
+    acts = activities_frame([("C2", "2026-05-02", "opened")])
+    out = derive_phases(frame, responses_by_window(acts, WINDOW), has_comparison=False)
+    # phase_previous is missing (never "unaware"); the analysis phase is still derived
+    assert phases_of(out) == {("C1", "M1"): (None, "adopter"), ("C2", "M1"): (None, "aware")}
+    assert out["phase_previous"].isna().all() and out["phase_previous"].dtype == PHASE_DTYPE
+    assert phase_change(out).isna().all()
+    # no migration at all: no rows, never a grid of zeros
+    table = migration(out)
+    assert len(table) == 0
+    assert list(table.columns) == ["territory_id", "market", "phase_previous", "phase", "customers"]
+    assert len(migration_rates(table)) == 0
+
+
+def test_only_prescribing_types_get_a_phase():
+    frame = customer_frame([
+        {"customer_id": "H1", "units": {"comparison": (10, 100), "analysis": (10, 100)}},
+        {"customer_id": "D1", "customer_type": "distributor", "units": {"analysis": (10, 100)}},
+        {"customer_id": "S1", "customer_type": "supplier"},
+        {"customer_id": "P1", "customer_type": "peripheral"},
+        {"customer_id": "F1", "customer_type": "pharmacy", "units": {"analysis": (5, 100)}},
+    ])
+    out = derive_phases(frame)
+    assert phases_of(out) == {
+        ("H1", "M1"): ("trial", "trial"),
+        ("D1", "M1"): (None, None),
+        ("S1", "M1"): (None, None),
+        ("P1", "M1"): (None, None),
+        ("F1", "M1"): ("unaware", "trial"),
+    }
+    # a recorded phase does not put a distributor on the ladder either
+    table = pd.DataFrame({"customer_id": ["D1", "H1"], "period": ["2026-01", "2026-05"],
+                          "phase": ["aware", "adopter"]})
+    overlaid = phases_from_table(out, table, WINDOW)
+    assert phases_of(overlaid)[("D1", "M1")] == (None, None)
+    assert phases_of(overlaid)[("H1", "M1")] == ("trial", "adopter")
+    # no phase, no migration: D1, S1 and P1 are not counted
+    assert migration(overlaid)["customers"].sum() == 2
+
+
+def test_migration_of_sales_only_data_uses_the_sales_only_ladder():
+    frame = pd.DataFrame({
+        "territory_id": "T1", "market": "M1", "customer_id": ["C1", "C2", "C3"],
+        "phase_previous": pd.Categorical(["below_trial", "below_trial", "trial"], dtype=PHASE_DTYPE),
+        "phase": pd.Categorical(["below_trial", "trial", "loyal"], dtype=PHASE_DTYPE),
+    })
+    table = migration(frame, SALES_ONLY_PHASES)
+    # 4 x 4 grid: below_trial, trial, adopter, loyal (no unaware/aware/interested rows)
+    assert len(table) == 16
+    assert table["phase_previous"].astype(str).tolist()[::4] == list(SALES_ONLY_PHASES)
+    counts = {(str(a), str(b)): n for a, b, n in table[["phase_previous", "phase", "customers"]].itertuples(
+        index=False) if n}
+    assert counts == {("below_trial", "below_trial"): 1, ("below_trial", "trial"): 1, ("trial", "loyal"): 1}
+    rates = migration_rates(table)
+    below = rates[rates["phase_previous"] == "below_trial"]
+    row = below.set_index(below["phase"].astype(str))["rate"]
+    assert row["below_trial"] == 0.5 and row["trial"] == 0.5
 
 
 # --------------------------------------------------------------- phases table

@@ -28,6 +28,7 @@ from analysis.domain.national import analysis_activities, national_pass
 from analysis.domain.periods import make_window
 from analysis.report.present import table
 from analysis.lab.profile_file import save_override
+from analysis.domain.segmentation import SegmentScheme, scheme_of
 from analysis.lab.whatif import what_if
 from analysis.errors import ParameterError
 
@@ -68,8 +69,10 @@ class Explorer:
         for (phase, channel), box in self.fit.items():
             box.value = channel in (eff["fit_matrix"].get(phase) or DEFAULT_FIT[phase])
         self.move_by = w.ToggleButtons(options=["segment", "channel"], value="segment", description="Move by")
-        self.move_from = w.SelectMultiple(options=["C", "D"], value=("C", "D"), description="From")
-        self.move_to = w.Dropdown(options=["A", "B", "C", "D"], value="B", description="To")
+        scheme = scheme_of(eff)
+        labels, source, target = self._segment_moves(scheme)
+        self.move_from = w.SelectMultiple(options=labels, value=source, description="From")
+        self.move_to = w.Dropdown(options=labels, value=target, description="To")
         self.move_share = w.FloatSlider(value=0.2, min=0, max=1, step=0.05, description="Share moved")
         self.save_button = w.Button(description="Save as territory override", button_style="primary",
                                     icon="save")
@@ -160,7 +163,8 @@ class Explorer:
             self.ds.reps[["rep_id", "rep_name"]], on="rep_id", how="left")
         self.mismatch.value = table(self.mismatch_table[["rep_name", "cost", "mismatched_effort", "mismatched_flag"]],
                                     formats={"cost": "int", "mismatched_effort": "pct1"},
-                                    labels={"mismatched_flag": "above 25%"})._repr_html_()
+                                    labels={"mismatched_flag": f"above {self.params['norms']['mismatched_effort']:.0%}"}
+                                    )._repr_html_()
         self.show_whatif()
 
     # --- views ---------------------------------------------------------------------------
@@ -176,7 +180,7 @@ class Explorer:
         self.segment_table = summary
         self.segments.value = table(summary[["segment", "customers", "potential", "support"]],
                                     formats={"customers": "int", "potential": "int", "support": "pct1"})._repr_html_()
-        self.figure = figures.segment_scatter(rows)
+        self.figure = figures.segment_scatter(rows, scheme_of(self.params))
         with self.scatter:
             self.scatter.clear_output(wait=True)
             display(self.figure)
@@ -187,9 +191,16 @@ class Explorer:
         self.territory.options = options
         self.territory.value = options[0]
 
+    @staticmethod
+    def _segment_moves(scheme: SegmentScheme) -> tuple[list[str], tuple[str, ...], str]:
+        """The scheme's segments, and the default move: from the non-priority segments to the
+        last priority one (2x2: C, D -> B; 3x3: the lower rows -> high/low)."""
+        labels = list(scheme.labels)
+        return labels, tuple(s for s in labels if s not in scheme.priority), scheme.priority[-1]
+
     def _on_move_by(self, change) -> None:
         if change["new"] == "segment":
-            groups, source, target = ["A", "B", "C", "D"], ("C", "D"), "B"
+            groups, source, target = self._segment_moves(scheme_of(self.params))
         else:
             groups, source, target = list(CHANNELS), ("f2f_visit",), "web_interview"
         self.move_from.options, self.move_to.options = groups, groups
@@ -201,7 +212,8 @@ class Explorer:
             self.whatif.value = "<i>No activities in the analysis period.</i>"
             return
         self.whatif_table = what_if(self.facts, self.move_by.value, list(self.move_from.value), self.move_to.value,
-                                    float(self.move_share.value), self.params["norms"])
+                                    float(self.move_share.value), self.params["norms"],
+                                    priority=scheme_of(self.params).priority)
         shown = self.whatif_table.merge(self.ds.reps[["rep_id", "rep_name"]], on="rep_id", how="left")
         self.whatif.value = table(shown[["rep_name", "effort_on_priority_before", "effort_on_priority_after",
                                          "mismatched_effort_before", "mismatched_effort_after",

@@ -143,7 +143,7 @@ def index_page(manifest: dict, title: str = "Territory reports") -> str:
                                              for e in entries.values())]
     if caveats:
         parts.append("<div class='caveats'>" + "".join(
-            f"<p><b>{esc(text.CAVEATS[c].split(':')[0])}</b>: {esc(text.CAVEATS[c].split(':', 1)[1].strip())}"
+            f"<p><b>{esc(text.CAVEATS[c][0])}</b>. {esc(text.CAVEATS[c][1])}"
             f" ({sum(c in text.codes((e.get('headline') or {}).get('caveats')) for e in entries.values())} of "
             f"{len(entries)} territories)</p>" for c in caveats) + "</div>")
     rollups = manifest.get("rollups", {})

@@ -49,8 +49,7 @@ def readable(value) -> str:
 def caveat_note(caveats) -> Note:
     """The data-shape caveats as a block at the top of a page ("" when none hold)."""
     sentences = text.caveat_sentences(caveats)
-    return Note("\n\n".join(f"> **{escape_markdown(s.split(':')[0])}.** {escape_markdown(s.split(':', 1)[1].strip())}"
-                            for s in sentences))
+    return Note("\n\n".join(f"> **{escape_markdown(title)}.** {escape_markdown(body)}" for title, body in sentences))
 
 
 def period_note(t) -> Note:
@@ -189,7 +188,7 @@ def roi_note(t) -> Note:
              "cost, so every ROI table adds up to the territory's. It is a before/after association, not a "
              "measured causal effect."]
     if "roi_units_only" in text.codes(t.caveats):
-        parts.append(text.CAVEATS["roi_units_only"])
+        parts.append(text.caveat_sentence("roi_units_only"))
     return Note(" ".join(f"*{escape_markdown(p)}*" for p in parts))
 
 
@@ -288,7 +287,7 @@ def territory_ranking(s, by: str = "support") -> Table:
                  support_change=[_change(a, b, "pct") for a, b in zip(k["support"], k["support_previous"])],
                  data=_caveat_words(k["caveats"]) if "caveats" in k else "")
     columns = ["rank", "territory_id", "territory_name", *[c for c, _, _ in RANKING]]
-    if k["data"].str.len().any():
+    if k["data"].nunique() > 1:  # the same caveats everywhere are said once, at the top
         columns.append("data")
     if s.scope == "all":
         columns.insert(3, "region")
@@ -322,8 +321,10 @@ def placeholder_reason(t, what: str) -> str | None:
     """Why a figure of ``what`` ("migration", "channels") has nothing to draw, from the caveats."""
     codes = text.codes(t.caveats)
     if what == "migration" and "no_comparison" in codes:
-        return text.CAVEATS["no_comparison"]
+        return text.caveat_sentence("no_comparison")
     if what == "channels" and "no_activities" in codes:
-        return text.CAVEATS["no_activities"]
+        return text.caveat_sentence("no_activities")
+    if what == "channels" and "no_comparison" in codes:
+        return text.UNPLACED_EFFORT
     return None
 

@@ -37,17 +37,22 @@ SEGMENT_INTENTS: dict[str, dict[str, str]] = {
     },
 }
 
-#: What each data-shape caveat means for the reader.
-CAVEATS: dict[str, str] = {
-    "no_comparison": ("No comparison period: the data has no sales in the months before the analysis period, so "
+#: What each data-shape caveat means for the reader: (title, explanation).
+CAVEATS: dict[str, tuple[str, str]] = {
+    "no_comparison": ("No comparison period", "The data has no sales in the months before the analysis period, so "
                       "changes, phase migration, progressions, slipping, stalled and competitor-locked customers "
                       "and ROI cannot be shown (shown as –)."),
-    "no_activities": ("No activity data: this dataset has sales only, so coverage, effort, channels, coaching "
+    "no_activities": ("No activity data", "This dataset has sales only, so coverage, effort, channels, coaching "
                       "norms, ROI, next best channel and contact dates cannot be shown (shown as –), and the "
                       "phases below trial cannot be told apart (\"not yet prescribing\")."),
-    "no_profile_fields": "No profile fields: profile completeness cannot be measured (shown as –).",
-    "roi_units_only": "The products table has no unit margin: ROI is own units gained per unit of cost.",
+    "no_profile_fields": ("No profile fields", "Profile completeness cannot be measured (shown as –)."),
+    "roi_units_only": ("ROI in units", "The products table has no unit margin: ROI is own units gained per unit "
+                       "of cost."),
 }
+
+#: Why the channel-phase figure is empty when activities exist but the comparison period does not.
+UNPLACED_EFFORT = ("No comparison period: the phase each customer was in when contacted is unknown, so effort "
+                   "cannot be placed by phase.")
 
 #: Why a headline measure is missing, by the caveat that removes it.
 MISSING_BECAUSE = {
@@ -56,7 +61,8 @@ MISSING_BECAUSE = {
     "no_activities": ("customers_covered", "coverage", "effort_on_priority", "mismatched_effort", "over_service",
                       "cost", "roi", "stalled", "maintenance_overdue", "own_units_change", "margin_change"),
 }
-SHORT_REASONS = {"no_comparison": "no comparison period", "no_activities": "no activity data"}
+SHORT_REASONS = {"no_comparison": "no comparison period", "no_activities": "no activity data",
+                 "no_profile_fields": "no profile fields", "roi_units_only": "ROI in units"}
 
 BASIS_WORDS = {"territory": "in this territory", "region": "in the region"}
 
@@ -66,9 +72,15 @@ def codes(value) -> list[str]:
     return [c for c in str(value).split(";") if c] if isinstance(value, str) else []
 
 
-def caveat_sentences(caveats) -> list[str]:
-    """The sentences of a ";"-joined caveat string, in order."""
+def caveat_sentences(caveats) -> list[tuple[str, str]]:
+    """(title, explanation) of each caveat of a ";"-joined caveat string, in order."""
     return [CAVEATS[c] for c in codes(caveats) if c in CAVEATS]
+
+
+def caveat_sentence(code: str) -> str:
+    """One caveat as a sentence: "No comparison period. The data has ..."."""
+    title, body = CAVEATS[code]
+    return f"{title}. {body}"
 
 
 def missing_reason(column: str, caveats) -> str:
