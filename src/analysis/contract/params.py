@@ -65,8 +65,7 @@ RUN_LEVEL = ("overrides", "territories", "privacy", "extra_channels")
 #: Keys that were renamed: old name -> new name (an old name is an error that says so).
 RENAMED = {"next_best_min_customers": "min_rate_base"}
 
-#: The potential algorithms (DESIGN 4.1; the same names as ``domain.potential.METHODS``).
-POTENTIAL_METHODS = ("market_sum", "patient_flow", "catchment")
+POTENTIAL_METHODS = schema.POTENTIAL_METHODS
 
 #: Longest ``period_months``: the analysis, comparison and "before" windows must fit the data.
 MAX_PERIOD_MONTHS = 36

@@ -53,6 +53,9 @@ SALES_ONLY_PHASES = (BELOW_TRIAL, "trial", "adopter", "loyal")
 #: ranks with ``interested``, just below ``trial``.
 PHASE_RANK = {**{phase: rank for rank, phase in enumerate(PHASES)}, BELOW_TRIAL: PHASES.index("trial") - 1}
 
+#: The potential algorithms (DESIGN 4.1).
+POTENTIAL_METHODS = ("market_sum", "patient_flow", "catchment")
+
 #: Rep roles.
 ROLES = ("chronic", "specialty")
 

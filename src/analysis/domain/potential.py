@@ -11,7 +11,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-METHODS = ("market_sum", "patient_flow", "catchment")
+from analysis.contract.schema import POTENTIAL_METHODS
+
+METHODS = POTENTIAL_METHODS
 FALLBACK = "market_sum_fallback"
 
 

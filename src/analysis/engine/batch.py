@@ -17,6 +17,7 @@ import sys
 import time
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +38,9 @@ from analysis.report.publish import now, publish_folder, read_manifest, safe_nam
 from analysis.report.render import TEMPLATES, FrontMatter, get_renderer
 from analysis.contract.store import read_meta, read_table, read_territory, write_store
 
-NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
+#: The notebooks shipped inside the package (the repository's ``notebooks/``, linked in);
+#: ``run(notebook=..., rollup_notebook=...)`` takes a user's own copy instead.
+NOTEBOOKS = Path(str(resources.files("analysis") / "notebooks"))
 DEFAULT_NOTEBOOK = NOTEBOOKS / "territory.ipynb"
 ROLLUP_NOTEBOOK = NOTEBOOKS / "rollup.ipynb"
 ROLLUPS = "rollups"
@@ -252,7 +255,7 @@ def _unchanged(job: Job, previous: dict) -> bool:
 
 
 def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = None, renderer: str = "auto",
-        notebook: Path | None = None, timeout: int = 600, progress: bool = True,
+        notebook: Path | None = None, rollup_notebook: Path | None = None, timeout: int = 600, progress: bool = True,
         territories: list[str] | None = None, force: bool = False, executor: str = "local",
         scheduler: str | None = None, kernels: str = "warm", privacy_key: Path | None = None) -> dict:
     """Render every selected territory and the roll-ups; returns the manifest (also in ``out``).
@@ -270,10 +273,12 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
     if kernels not in KERNEL_NAMES:
         raise TerritoryReportsError(f"unknown kernels {kernels!r}; expected {', '.join(KERNEL_NAMES)}")
     started = time.perf_counter()
-    notebooks = {"territory": str(Path(notebook or DEFAULT_NOTEBOOK).resolve()), "rollup": str(ROLLUP_NOTEBOOK)}
-    for path in notebooks.values():
+    notebooks = {"territory": str(Path(notebook or DEFAULT_NOTEBOOK).resolve()),
+                 "rollup": str(Path(rollup_notebook or ROLLUP_NOTEBOOK).resolve())}
+    for kind, path in notebooks.items():
         if not Path(path).is_file():
-            raise TerritoryReportsError(f"notebook not found: {path}")
+            raise TerritoryReportsError(f"{kind} notebook not found: {path} (territory-reports notebooks DIR "
+                                        "writes a copy of the packaged notebooks to edit)")
     profile = parameters.load_profile(profile_path)
     out = Path(out).resolve()
     work = out / WORK

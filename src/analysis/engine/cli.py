@@ -44,6 +44,7 @@ def _run(args) -> int:
 
     manifest = run(Path(args.data), Path(args.params) if args.params else None, Path(args.out), jobs=args.jobs,
                    renderer=args.renderer, notebook=Path(args.notebook) if args.notebook else None,
+                   rollup_notebook=Path(args.rollup_notebook) if args.rollup_notebook else None,
                    timeout=args.timeout, progress=not args.quiet,
                    territories=args.territories.split(",") if args.territories else None, force=args.force,
                    executor=args.executor, scheduler=args.scheduler, kernels=args.kernels,
@@ -60,6 +61,23 @@ def _run(args) -> int:
             print(f"  {tid}: {entry['error']}" + (f" [{entry['failing_cell'].splitlines()[0]}]"
                                                    if entry.get("failing_cell") else ""), file=sys.stderr)
         return 1
+    return 0
+
+
+def _notebooks(args) -> int:
+    from analysis.engine.batch import NOTEBOOKS
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source in sorted(NOTEBOOKS.glob("*.ipynb")):
+        target = out / source.name
+        if target.exists() and not args.force:
+            raise TerritoryReportsError(f"{target} exists: not overwritten (--force replaces it)")
+        target.write_bytes(source.read_bytes())
+        written.append(target.name)
+    print(f"wrote {', '.join(written)} to {out}; render with them: territory-reports run ... "
+          f"--notebook {out / 'territory.ipynb'} --rollup-notebook {out / 'rollup.ipynb'}")
     return 0
 
 
@@ -96,6 +114,11 @@ def parser() -> argparse.ArgumentParser:
                                       "territories, markets and months it names)")
     val.set_defaults(func=_validate)
 
+    nbs = sub.add_parser("notebooks", help="write copies of the packaged notebooks, to edit and run with --notebook")
+    nbs.add_argument("out", help="folder to write territory.ipynb, rollup.ipynb and explorer.ipynb into")
+    nbs.add_argument("--force", action="store_true", help="overwrite existing files")
+    nbs.set_defaults(func=_notebooks)
+
     run = sub.add_parser("run", help="render every territory's report")
     run.add_argument("--data", required=True, help="data folder")
     run.add_argument("--params", help="run profile (YAML); default: the package defaults")
@@ -104,7 +127,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, default=None, help="parallel territory jobs (default: number of cores)")
     run.add_argument("--renderer", choices=("auto", "builtin", "quarto"), default="auto",
                      help="auto: Quarto when on PATH, otherwise the built-in pandoc/Typst renderer")
-    run.add_argument("--notebook", help="territory notebook (default: notebooks/territory.ipynb)")
+    run.add_argument("--notebook", help="territory notebook (default: the packaged territory.ipynb; "
+                                        "`territory-reports notebooks DIR` writes copies to edit)")
+    run.add_argument("--rollup-notebook", help="region and national roll-up notebook (default: the packaged rollup.ipynb)")
     run.add_argument("--timeout", type=int, default=600, metavar="SECONDS",
                      help="how long one report's notebook may run before it is stopped and retried once "
                           "(default 600)")
