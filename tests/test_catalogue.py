@@ -10,6 +10,7 @@ like and the tool accepts, each with its documented tolerance.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import read_text_table, write_table
 
@@ -58,7 +59,36 @@ def test_sales_only_no_activities_table(tiny_dataset):
     (tiny_dataset / "activities.csv").unlink()
     tables = run(tiny_dataset)
     assert (tables["kpis"]["has_activities"] == False).all()  # noqa: E712 - the report says so
-    assert tables["channel_phase"].empty and (tables["coaching"]["cost"] == 0).all()
+    assert tables["channel_phase"].empty and tables["channels"].empty
+    # no activity data: effort, cost, coverage and ROI are unknown (missing), never 0
+    assert tables["coaching"]["cost"].isna().all() and tables["coaching"]["roi"].isna().all()
+    assert (tables["coaching"]["flags"] == "").all()  # no coaching action from missing data
+    kpis = tables["kpis"].set_index("territory_id")
+    for column in ("cost", "coverage", "customers_covered", "effort_on_priority", "mismatched_effort",
+                   "over_service", "roi", "maintenance_overdue"):
+        assert kpis[column].isna().all(), column
+    # the products have no unit margin, but without activities there is no ROI to qualify
+    assert (kpis["caveats"] == "no_activities").all()
+    # phases by hand (monthly units the same every month; before-period 2025-10..12 has no sales):
+    # C0001 10/40 = 0.25 -> adopter; C0002 40/60, C0004 5/5 and C0006 8/16 = 0.5 reach loyal only in
+    # the analysis period (the comparison period's "before" is absent); C0003 and C0007 have no own
+    # units: below_trial (unaware..interested cannot be told apart); C0005, C0008 are no prescribers
+    c = tables["customers"].set_index("customer_id")
+    phases = {cid: (None if pd.isna(p0) else p0, None if pd.isna(p1) else p1)
+              for cid, p0, p1 in zip(c.index, c["phase_previous"].astype(object), c["phase"].astype(object))}
+    assert phases == {
+        "C0001": ("adopter", "adopter"), "C0002": ("adopter", "loyal"), "C0003": ("below_trial", "below_trial"),
+        "C0004": ("adopter", "loyal"), "C0005": (None, None), "C0006": ("adopter", "loyal"),
+        "C0007": ("below_trial", "below_trial"), "C0008": (None, None),
+    }
+    assert c["effort_cost"].isna().all()
+    assert (c["next_best_basis"] == "no_activities").all() and c["next_best_channel"].isna().all()
+    # the sales-only ladder in the migration: 4 x 4 per territory
+    migration = tables["migration"]
+    assert migration.groupby("territory_id").size().to_dict() == {"T01": 16, "T02": 16}
+    assert set(migration["phase"].astype(str)) == {"below_trial", "trial", "adopter", "loyal"}
+    # maintenance: the last contact is unknown, not "never"
+    assert tables["maintenance"]["overdue"].isna().all()
 
 
 def test_single_period_no_comparison(tiny_dataset):
@@ -67,6 +97,24 @@ def test_single_period_no_comparison(tiny_dataset):
     tables = run(tiny_dataset, {"period_months": 1})
     assert (tables["kpis"]["has_comparison"] == False).all()  # noqa: E712 - the report says so
     assert tables["kpis"]["support"].notna().all()
+    kpis = tables["kpis"]
+    assert all("no_comparison" in c for c in kpis["caveats"])
+    # everything that compares two periods is missing, never 0 or a change from 0
+    for column in ("own_units_previous", "support_previous", "progressions", "slipping", "competitor_locked",
+                   "own_units_change", "margin_change", "roi"):
+        assert kpis[column].isna().all(), column
+    assert len(tables["migration"]) == 0
+    c = tables["customers"].set_index("customer_id")
+    assert c["phase_previous"].isna().all()
+    # June only: C0001 10/40 -> adopter; C0002, C0004, C0006 reach the loyal share but the month
+    # before is absent -> adopter; C0003 and C0007 have no own units and no activity in June -> unaware
+    assert c["phase"].astype(object).where(c["phase"].notna(), None).to_dict() == {
+        "C0001": "adopter", "C0002": "adopter", "C0003": "unaware", "C0004": "adopter", "C0005": None,
+        "C0006": "adopter", "C0007": "unaware", "C0008": None}
+    prescribing = c[c["segment"].notna()]
+    assert prescribing[["competitor_locked", "stalled", "slipping", "flags"]].isna().all().all()
+    # the ROI tables keep the cost but have no change
+    assert tables["roi_rep"]["own_units_change"].isna().all() and tables["roi_rep"]["cost"].notna().all()
 
 
 def test_territory_without_customers(tiny_dataset):

@@ -694,6 +694,8 @@ def test_channel_phase_keeps_activities_without_a_phase():
     unplaced = m1[m1["phase"].isna() & (m1["channel"] == "email")].iloc[0]
     assert (unplaced["activities"], unplaced["cost"]) == (1, 20)  # a3, c3 has no phase
     assert not unplaced["fits"]  # a channel cannot fit an unknown phase
+    # nobody can be said to have moved up from an unknown phase: missing, not 0%
+    assert math.isnan(unplaced["progression_rate"]) and unplaced["response_rate"] == 0.0
     assert unplaced["effort_share"] == pytest.approx(20 / 130)
     # each market's cost adds up to the territory's activity cost of its customers:
     # m1 sees a1, a2 and a3 (130), m2 sees a1 (40)

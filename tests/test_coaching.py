@@ -318,9 +318,6 @@ def test_roi_by_channel_totals():
         roi_by(frame, facts, "rep", MARGINS)
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError,
-                   reason="src bug: roi_by reads facts['market_count'] directly (coaching.py roi_by), while "
-                          "split_cost recomputes it when absent")
 def test_market_count_is_recomputed_when_absent():
     reps, customers, frame, facts = scenario()
     without = coaching_table(reps, customers, frame, facts.drop(columns="market_count"),

@@ -6,7 +6,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.contract.schema import PHASES
+from analysis.contract.schema import PHASES, SALES_ONLY_PHASES
 from analysis.contract.dataset import Dataset
 from analysis.contract.demo import generate
 from analysis.domain.national import national_pass
@@ -36,12 +36,48 @@ def test_invariants_hold_on_random_datasets(seed, territories, customers, months
     segmentable = c["customer_type"].isin(["hcp", "department", "hospital", "pharmacy"])
     assert c.loc[segmentable, "segment"].isin(list("ABCD")).all()
     assert c.loc[~segmentable, "segment"].isna().all()
-    # every customer has a phase on the ladder in both periods
-    assert c["phase"].astype(str).isin(PHASES).all() and c["phase_previous"].astype(str).isin(PHASES).all()
-    # migration rows sum to the customers present in both periods
+    kpis = out["kpis"]
+    has_activities = bool(kpis["has_activities"].iloc[0])
+    has_comparison = bool(kpis["has_comparison"].iloc[0])
+    assert has_activities == (len(tables["activities"]) > 0)
+    # zero support is never high support (2x2: A and C are the high-support segments)
+    high_support = c["segment"].isin(["A", "C"])
+    assert (c.loc[high_support, "support"] > 0).all()
+    # every prescribing customer has a phase on the data's ladder; the other types have none
+    ladder = PHASES if has_activities else SALES_ONLY_PHASES
+    assert c.loc[segmentable, "phase"].astype(object).isin(ladder).all()
+    assert c.loc[~segmentable, "phase"].isna().all() and c.loc[~segmentable, "phase_previous"].isna().all()
+    if has_comparison:
+        assert c.loc[segmentable, "phase_previous"].astype(object).isin(ladder).all()
+    else:  # no comparison period: the previous phase is missing, never a default
+        assert c["phase_previous"].isna().all()
+        flags = c.loc[segmentable, ["competitor_locked", "stalled", "slipping", "flags"]]
+        assert flags.isna().all().all()
+        assert kpis[["own_units_change", "roi", "progressions", "slipping"]].isna().all().all()
+    # migration rows sum to the customers present in both periods, and there is none without a comparison
     mig = out["migration"].groupby(["territory_id", "market"])["customers"].sum()
-    present = c.groupby(["territory_id", "market"]).size()
-    assert (mig.reindex(present.index, fill_value=0) == present).all()
+    present = c[segmentable].groupby(["territory_id", "market"]).size()
+    if has_comparison:
+        assert (mig.reindex(present.index, fill_value=0) == present).all()
+    else:
+        assert len(out["migration"]) == 0
+    if not has_activities:  # sales only: no effort, no coaching flag, no contact dates
+        assert kpis[["cost", "coverage", "effort_on_priority", "mismatched_effort"]].isna().all().all()
+        assert (out["coaching"]["flags"] == "").all()
+        assert out["maintenance"]["overdue"].isna().all()
+        assert (c["next_best_basis"] == "no_activities").all() and c["next_best_channel"].isna().all()
+    else:
+        # every cost adds up to the territory's activity cost, each activity counted once
+        cost = kpis.set_index("territory_id")["cost"]
+        for name in ("channels", "roi_rep", "roi_segment", "roi_channel"):
+            sums = out[name].groupby("territory_id")["cost"].sum().reindex(cost.index, fill_value=0.0)
+            assert np.allclose(sums, cost), name
+        if has_comparison:
+            change = kpis.set_index("territory_id")["own_units_change"]
+            for name in ("roi_rep", "roi_segment", "roi_channel"):
+                sums = out[name].groupby("territory_id")["own_units_change"].sum().reindex(change.index,
+                                                                                         fill_value=0.0)
+                assert np.allclose(sums, change), name
     # effort shares sum to one where there is effort; rates are shares
     cp = out["channel_phase"]
     if len(cp):

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.domain.segmentation import deciles, lorenz, segment, segment_summary, vip
+from analysis.domain.segmentation import (SCHEME_2X2, SCHEME_3X3, SCHEMES, deciles, lorenz, scheme_of, segment,
+                                          segment_summary, vip)
 
 
 def customers():
@@ -50,6 +51,85 @@ def test_three_by_three_grid():
     # tertiles of [10, 20, 20, 40]: positions 1 and 2 -> 20 and 20: c2, c3, c5 high; c1 low
     assert out["potential_level"].tolist()[:5] == ["low", "high", "high", "low", "high"]
     assert out["segment"].iloc[4].startswith("high/")
+
+
+def zero_support():
+    """A territory where most customers never buy our product: the support median is 0."""
+    return pd.DataFrame({
+        "territory_id": "T", "market": "m",
+        "customer_id": ["z1", "z2", "z3", "z4", "z5"],
+        "customer_type": ["hcp", "hcp", "hcp", "hcp", "pharmacy"],
+        "potential": [10.0, 20.0, 30.0, 40.0, 0.0],
+        "support": [0.0, 0.0, 0.0, 0.4, 0.5],
+    })
+
+
+def test_zero_support_is_never_high_support_2x2():
+    out = segment(zero_support())
+    # potential cut: median of [10, 20, 30, 40] (> 0) = 25; support cut: median of [0, 0, 0, 0.4, 0.5] = 0
+    assert out["potential_cut"].iloc[0] == 25.0 and out["support_cut"].iloc[0] == 0.0
+    # support 0 >= 0 would be "high"; a customer who never uses our product is low support:
+    # z1, z2 low/low = D; z3 high/low = B (not A); z4 high/high = A; z5 zero potential, 0.5 -> C
+    assert out["support_level"].tolist() == ["low", "low", "low", "high", "high"]
+    assert out["segment"].tolist() == ["D", "D", "B", "A", "C"]
+    # absolute cuts of 0: potential 0 is still low, support 0 still low
+    absolute = segment(zero_support(), cut="absolute", potential_cut=0, support_cut=0)
+    assert absolute["segment"].tolist() == ["B", "B", "B", "A", "C"]
+
+
+def test_zero_support_is_never_high_support_3x3():
+    frame = pd.DataFrame({
+        "territory_id": "T", "market": "m", "customer_id": [f"c{i}" for i in range(1, 7)],
+        "customer_type": "hcp",
+        "potential": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+        "support": [0.6, 0.0, 0.0, 0.05, 0.0, 0.3],
+    })
+    out = segment(frame, grid="3x3")
+    # potential tertiles of [10..60]: positions 5/3 and 10/3 -> 26.67 and 43.33
+    assert out["potential_cut"].iloc[0] == pytest.approx(80 / 3)
+    assert out["potential_cut_1"].iloc[0] == pytest.approx(130 / 3)
+    # support tertiles of [0, 0, 0, 0.05, 0.3, 0.6]: 0 and 0.05 + (1/3) x 0.25 = 0.1333
+    assert out["support_cut"].iloc[0] == 0.0
+    assert out["support_cut_1"].iloc[0] == pytest.approx(0.05 + 0.25 / 3)
+    # zero support is at the lower cut (0) but never medium or high: it is low
+    assert out["potential_level"].tolist() == ["low", "low", "medium", "medium", "high", "high"]
+    assert out["support_level"].tolist() == ["high", "low", "low", "medium", "low", "high"]
+    assert out["segment"].tolist() == ["low/high", "low/low", "medium/low", "medium/medium", "high/low",
+                                       "high/high"]
+
+
+def test_segment_schemes():
+    assert set(SCHEMES) == {"2x2", "3x3"}
+    assert SCHEME_2X2.labels == ("A", "B", "C", "D") and SCHEME_2X2.priority == ("A", "B")
+    # 3x3: the priority segments are the high-potential row
+    assert SCHEME_3X3.priority == ("high/high", "high/medium", "high/low")
+    assert SCHEME_3X3.labels[:3] == SCHEME_3X3.priority and len(SCHEME_3X3.labels) == 9
+    assert SCHEME_3X3.labels[-1] == "low/low"
+    assert scheme_of({}) is SCHEME_2X2
+    assert scheme_of({"segmentation": {"cut": "median", "grid": "3x3"}}) is SCHEME_3X3
+    with pytest.raises(ValueError, match="4x4"):
+        scheme_of({"segmentation": {"grid": "4x4"}})
+    segments = pd.Series(["A", "C", "high/low", "medium/high", None])
+    assert SCHEME_2X2.is_priority(segments).tolist() == [True, False, False, False, False]
+    assert SCHEME_3X3.is_priority(segments).tolist() == [False, False, True, False, False]
+
+
+def test_segment_summary_follows_the_scheme():
+    frame = pd.DataFrame({
+        "territory_id": "T", "market": "m", "customer_id": [f"c{i}" for i in range(1, 7)],
+        "customer_type": "hcp",
+        "potential": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+        "support": [0.6, 0.0, 0.0, 0.05, 0.0, 0.3],
+        "own_units": [6.0, 0.0, 0.0, 1.0, 0.0, 3.0], "market_units": [10.0, 5.0, 5.0, 20.0, 5.0, 10.0],
+    })
+    summary = segment_summary(segment(frame, grid="3x3"), SCHEME_3X3)
+    # in the scheme's label order; only the segments present
+    assert summary["segment"].tolist() == ["high/high", "high/low", "medium/medium", "medium/low", "low/high",
+                                           "low/low"]
+    assert summary["priority"].tolist() == [True, True, False, False, False, False]
+    two = segment_summary(segment(zero_support().assign(own_units=0.0, market_units=1.0)), SCHEME_2X2)
+    assert two["segment"].tolist() == ["A", "B", "C", "D"] and two["priority"].tolist() == [True, True, False, False]
+    assert two.set_index("segment")["customers"].to_dict() == {"A": 1, "B": 1, "C": 1, "D": 2}
 
 
 def test_vip_smallest_prefix_reaching_80_percent():
@@ -107,6 +187,12 @@ def test_properties_partition_and_vip_reach(frame):
     seg = frame["customer_type"] != "supplier"
     # segments partition the segmentable customers
     assert out.loc[seg, "segment"].isin(["A", "B", "C", "D"]).all()
+    # zero or missing support is never high support, zero potential never high potential
+    assert (out.loc[out["segment"].isin(["A", "C"]), "support"] > 0).all()
+    assert (out.loc[out["segment"].isin(["A", "B"]), "potential"] > 0).all()
+    nine = segment(frame, grid="3x3")
+    assert (nine.loc[nine["support_level"].isin(["medium", "high"]), "support"] > 0).all()
+    assert (nine.loc[nine["potential_level"].isin(["medium", "high"]), "potential"] > 0).all()
     assert out.loc[~seg, "segment"].isna().all()
     is_vip = vip(frame)
     for _, group in frame[seg].assign(vip=is_vip[seg]).groupby("territory_id"):

@@ -297,9 +297,6 @@ def test_three_c_matrix_keeps_customers_without_a_phase():
     assert table.loc[table["territory_id"] == "T1", "effort_cost"].sum() == pytest.approx(210.5)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="src bug: three_c_matrix merges a float (all-NaN) phase column onto the grid's "
-                          "text phases when no row of the frame has a phase")
 def test_three_c_matrix_of_customers_without_any_phase():
     # e.g. a parameter group whose only customers are distributors and suppliers
     frame = pd.DataFrame({"territory_id": ["T1"], "customer_id": ["D1"], "market": ["M1"],

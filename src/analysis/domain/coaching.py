@@ -359,7 +359,7 @@ def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_mar
     split = split_cost(facts)
     rows = pd.DataFrame({"territory_id": facts["territory_id"].astype(object), by: facts[by].astype(object),
                          "customer_id": facts["customer_id"].to_numpy(), "market": facts["market"].astype(object),
-                         "cost": split, "_count": 1.0 / pd.to_numeric(facts["market_count"]).astype(float)})
+                         "cost": split, "_count": split_cost(facts.assign(cost=1.0))})
     cost = rows.groupby(keys, sort=False, dropna=False)["cost"].sum().reset_index()
     changes = _unit_changes(frame, unit_margin_by_market).assign(
         territory_id=frame["territory_id"].astype(object), customer_id=frame["customer_id"],

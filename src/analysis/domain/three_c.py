@@ -180,6 +180,7 @@ def three_c_matrix(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.
     phases = [p for p in PHASE_LEVELS if p in set(phases) | set(cells["phase"])]
     phases += [None] if cells["phase"].isna().any() else []
     grid = _grid(frame, phase=phases, competitor_position=list(POSITIONS))
+    grid["phase"], sums["phase"] = grid["phase"].astype(object), sums["phase"].astype(object)
     out = grid.merge(sums, on=keys, how="left")
     out["customers"] = out["customers"].fillna(0).astype("int64")
     out["potential"] = out["potential"].fillna(0.0).astype("float64")
@@ -206,7 +207,9 @@ def flags(frame: pd.DataFrame, *, locked_position: str = "competitor_dominant", 
 
     Missing is never "no flag": where a flag cannot be computed (no previous phase, so
     no comparison period; a ``below_trial`` phase, which may or may not be at or below
-    ``aware``; no known effort, so no activities) it is NA; ``flags`` lists the flags
+    ``aware``; no known effort, so no activities) and the known conditions do not
+    already rule it out (a competitor-locked customer must face a dominant competitor, a
+    stalled one must be high potential below loyal), it is NA; ``flags`` lists the flags
     that are known to hold, and is NA when none of the three can be computed. Customers without a phase (non-prescribing types) get False.
     """
     _require(frame, ["phase", "phase_previous", "competitor_position", "potential_level", effort_column],
@@ -226,8 +229,12 @@ def flags(frame: pd.DataFrame, *, locked_position: str = "competitor_dominant", 
     on_ladder = ~np.isnan(now)
     no_history = on_ladder & np.isnan(before)
     below_trial = frame["phase"].astype(object).eq(BELOW_TRIAL).to_numpy(dtype=bool)
-    unknown = {"competitor_locked": no_history | below_trial,
-               "stalled": no_history | (on_ladder & np.isnan(effort)),
+    dominant = frame["competitor_position"].astype(object).eq(locked_position).to_numpy(dtype=bool)
+    high_below = (frame["potential_level"].astype(object).eq(stalled_potential_level).to_numpy(dtype=bool)
+                  & (now < PHASE_RANK[stalled_below]))
+    # unknown only where the known conditions leave the flag open
+    unknown = {"competitor_locked": dominant & (no_history | below_trial),
+               "stalled": high_below & (no_history | (on_ladder & np.isnan(effort))),
                "slipping": no_history}
     # one code per combination (bit 2: locked, 1: stalled, 0: slipping) -> its label
     known = {name: ~unknown[name] for name in FLAGS}
