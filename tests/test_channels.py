@@ -557,9 +557,9 @@ def test_next_best_sentences_come_from_the_text_module(nbc):
 
     _, out = nbc
     assert next_best_reason(by_customer(out, "x1"), 2) == (
-        "moved 100% of 'interested' customers up a phase in this territory (2 customers touched)")
+        "moved 100% of 'interested' customers up a phase in this territory (n=2)")
     assert next_best_reason(by_customer(out, "y1"), 2) == (
-        "positive response in 50% of activities with 'aware' customers in the region (2 customers touched)")
+        "50% positive responses from 'aware' customers in the region (n=2)")
     assert next_best_reason(by_customer(out, "z1"), 2) == (
         "first fitting channel for 'trial': no fitting channel reached 2 or more 'trial' customers here "
         "or in the region")

@@ -27,3 +27,10 @@ def test_markdown_table_escapes_markup_and_aligns_numbers():
 
 def test_control_characters_removed():
     assert escape_markdown("a\x00b\nc") == "ab c"
+
+
+def test_values_that_round_to_zero_never_show_a_minus_sign():
+    assert fmt_number(-0.4, "int") == "0"
+    assert fmt_number(-0.04, "float1") == "0.0"
+    assert fmt_number(-0.6, "int") == "-1"
+    assert fmt_number(-0.004, "float2") == "0.00"

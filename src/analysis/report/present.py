@@ -28,6 +28,9 @@ def fmt_number(value, kind: str) -> str:
     if kind == "date":
         return pd.Timestamp(value).strftime("%Y-%m-%d")
     value = float(value)
+    if kind in ("int", "money", "float1", "float2") and value != 0:
+        digits = {"int": 0, "money": 0, "float1": 1, "float2": 2}[kind]
+        value = value if round(value, digits) != 0 else 0.0  # never "-0"
     if kind == "int":
         return f"{value:,.0f}"
     if kind == "float1":
@@ -90,7 +93,10 @@ class Table:
         line = lambda cells: "| " + " | ".join(escape_markdown(c) if c != "–" else c for c in cells) + " |"
         # dashes in proportion to the text a column holds: pandoc turns them into relative
         # column widths when the table is wider than the page (long text gets room)
-        widths = [max(3, min(40, max([min(len(h), 12), *(len(r[i]) for r in rows)]))) for i, h in enumerate(header)]
+        # (at least the longest word of a column, so short codes such as "unaware" never break)
+        widths = [max(3, min(40, max([min(len(h), 12), *(len(r[i]) for r in rows)])),
+                      min(14, max([len(w) for r in rows for w in r[i].split()] or [0])))
+                  for i, h in enumerate(header)]
         rule = "|" + "|".join(("-" * w + ":") if n else (":" + "-" * w) for w, n in zip(widths, numeric)) + "|"
         body = [line(r) for r in rows] or ["| " + " | ".join("" for _ in header) + " |"]
         note = (f"*Showing the first {self.max_rows:,} of {len(self.frame):,} rows; all are in the tables folder.*\n\n"

@@ -242,7 +242,6 @@ def next_best_reason(row: Mapping, min_rate_base: int) -> str:
     rate, base = row.get("next_best_rate"), row.get("next_best_base")
     where = BASIS_WORDS.get(basis, "")
     if row.get("next_best_rate_kind") == "response":
-        return (f"positive response in {percent(rate)} of activities with '{phase}' customers {where} "
-                f"({count(base, 'customer', 'customers')} touched)")
-    return f"moved {percent(rate)} of '{phase}' customers up a phase {where} ({count(base, 'customer', 'customers')} touched)"
+        return f"{percent(rate)} positive responses from '{phase}' customers {where} (n={int(base):,})"
+    return f"moved {percent(rate)} of '{phase}' customers up a phase {where} (n={int(base):,})"
 
