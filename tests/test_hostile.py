@@ -11,7 +11,8 @@ from analysis.engine.cli import main
 HOSTILE = {
     "territory": '<script>alert("t")</script> *bold* #set page(fill: red)',
     "rep": r"$x^2$ \textbf{Rep} [link](javascript:alert(1)) #emph[rep]",
-    "customer": "<img src=x onerror=alert(1)> Dr `Code` | pipe \x07bell",
+    # (control characters in names are refused on load: tests/test_edges.py)
+    "customer": "<img src=x onerror=alert(1)> Dr `Code` | pipe ~tilde~",
 }
 
 
@@ -43,7 +44,6 @@ def test_markup_and_path_characters_are_harmless(hostile, tmp_path):
     assert "<script>alert" not in html and "<img src=x" not in html
     assert 'href="javascript:' not in html  # the Markdown link in the rep name is not a link
     assert "&lt;script&gt;alert" in html  # the name is shown, as text
-    assert "\x07" not in html
     index = (out / "index.html").read_text()
     assert "<script>alert" not in index and "&lt;script&gt;" in index
     pdfium = pytest.importorskip("pypdfium2")

@@ -5,6 +5,7 @@ anything else escaping is a bug.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,8 @@ import pandas as pd
 
 #: Longest cell shown in an error message (longer values are cut with "...").
 _MAX_CELL = 40
+#: Control characters, shown escaped (``\x00``) in an error message, never raw.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class TerritoryReportsError(Exception):
@@ -120,6 +123,17 @@ class PublishError(TerritoryReportsError):
     """Reports could not be published (index page, manifest or output folder)."""
 
 
+class StoreError(TerritoryReportsError):
+    """The analysis store (the national pass's tables) is missing, incomplete or damaged:
+    a file of it cannot be read or is not the file its manifest recorded. Running the
+    batch again rebuilds the store."""
+
+
+class CacheWarning(UserWarning):
+    """A cache (the validated input tables, the analysis store) was damaged, incomplete or
+    unreadable: it is not served, and is rebuilt from the inputs."""
+
+
 def _count(n: int, noun: str) -> str:
     """``1 row``, ``2,345 rows``."""
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
@@ -128,7 +142,7 @@ def _count(n: int, noun: str) -> str:
 def _show(examples: pd.DataFrame) -> str:
     """The example rows as an aligned text table, long cells shortened."""
     def cut(value):
-        text = "" if _is_missing(value) else str(value)
+        text = "" if _is_missing(value) else _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
         return text if len(text) <= _MAX_CELL else text[: _MAX_CELL - 3] + "..."
 
     shown = pd.DataFrame({col: [cut(v) for v in examples[col]] for col in examples.columns})

@@ -12,6 +12,11 @@ dtype: ``object`` on pandas 2, ``str`` on pandas 3), periods are ``"YYYY-MM"``, 
 read. Values of known text columns are stripped of surrounding spaces, and a cell holding
 only spaces counts as empty.
 
+Edges are errors too, before anything is written: a required table without rows, a
+number that is not finite (``inf``, ``NaN``, ``1e309``) or beyond its sanity limit (see
+:data:`analysis.contract.schema.MAX_AMOUNT`), a control character in an id or a text
+(see :data:`analysis.contract.schema.TEXT_CONTROL_PATTERN`).
+
 All checks are vectorised (Arrow compute and pandas), so millions of rows validate in
 seconds. CSV files are read as text and converted here, so that ids that look numeric
 keep their exact spelling ("007").
@@ -25,6 +30,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,9 +45,10 @@ import pyarrow.parquet as pq
 
 from analysis.contract.schema import (
     BOOL, CHANNEL_KIND, CHANNELS, DATE, DATE_PATTERN, INTEGER, NUMBER, PERIOD,
-    PERIOD_PATTERN, TABLES, TableSpec, enum_values,
+    ID, ID_CONTROL_PATTERN, PERIOD_PATTERN, TABLES, TEXT, TEXT_CONTROL_PATTERN, TableSpec, enum_values,
+    rules_fingerprint,
 )
-from analysis.errors import DatasetNotFoundError, DataValidationError, ParameterError, Violation
+from analysis.errors import CacheWarning, DatasetNotFoundError, DataValidationError, ParameterError, Violation
 
 #: Offending rows shown per violation.
 MAX_EXAMPLES = 5
@@ -79,6 +86,10 @@ class Dataset:
     phases: pd.DataFrame | None
     source: Path
     files: dict[str, Path] = field(default_factory=dict)
+    #: The input files validated (name, size, content hash each; see :func:`input_digests`):
+    #: the key of the input cache. None when not known (then the files are hashed when
+    #: cached); ``()`` when they changed while being read (then nothing is cached).
+    inputs: tuple[FileDigest, ...] | None = None
 
     @property
     def has_activities(self) -> bool:
@@ -114,6 +125,7 @@ class Dataset:
             sales=of_customers(self.sales),
             activities=of_customers(self.activities),
             phases=of_customers(self.phases),
+            inputs=(),  # a slice is not the dataset of the input files: never cached as it
         )
 
 
@@ -149,9 +161,10 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     :class:`~analysis.errors.DatasetNotFoundError` when the folder does not exist and
     :class:`~analysis.errors.DataValidationError` with every violation otherwise.
 
-    With ``cache`` (a folder written by :func:`cache_dataset`), unchanged input files
-    (same names, sizes and modification times) are read from their validated Parquet
-    copy, skipping parsing and validation (large CSV above all). ``cache_tag`` names
+    With ``cache`` (a folder written by :func:`cache_dataset`), input files of unchanged
+    content (same names and bytes: see :func:`input_key`) are read from their verified,
+    validated Parquet copy, skipping parsing and validation (large CSV above all). A
+    damaged cache entry is never served (see :func:`cached_dataset`). ``cache_tag`` names
     what was done to the cached tables (e.g. the privacy mode and key fingerprint): an
     entry written with another tag is never served. To know whether the tables came from
     the cache, use :func:`cached_dataset` instead.
@@ -163,6 +176,12 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     if cache is not None:
         return _cached(folder, extra, Path(cache), cache_tag)
 
+    try:  # the files' stamps before hashing and reading them: a change while reading shows
+        files = _input_files(folder)
+        stamps = _stamps(files)
+    except OSError:  # an unlistable folder or a vanishing file: reported below, never cached
+        files, stamps = [], None
+    digests = tuple((p.name, stamp[2], _digest_or_blank(p)) for p, stamp in zip(files, stamps or ()))
     violations: list[Violation] = []
     checks: dict[str, _TableCheck] = {}
     for name, spec in TABLES.items():
@@ -189,41 +208,152 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     frames = {name: check.normalized() for name, check in checks.items()}
     if "activities" not in frames:
         frames["activities"] = _empty(TABLES["activities"])
+    try:
+        unchanged = _stamps(_input_files(folder)) == stamps and all(d[2] for d in digests)
+    except OSError:
+        unchanged = False
     return Dataset(
         **{name: frames.get(name) for name in TABLES},
         source=folder,
         files={name: check.path for name, check in checks.items()},
+        inputs=digests if unchanged else (),
     )
 
 
 # --- the Parquet cache of validated tables ------------------------------------------
 
 
-def input_key(folder: Path, extra: tuple[str, ...] = (), tag: str = "") -> str:
-    """A key of the input files (names, sizes, modification times), the extra channels,
-    the cache ``tag`` (see :func:`load_dataset`) and the contract version."""
+#: Bytes read at a time when hashing a file.
+HASH_CHUNK = 1 << 20
+#: The layout of a cache entry (part of its key): bump when it changes.
+CACHE_FORMAT = 2
+#: The index of a cache entry: what it holds, each file's size and hash (written last).
+ENTRY_INDEX = "files.json"
+
+#: One input file as keyed: (file name, size in bytes, SHA-256 of its bytes).
+FileDigest = tuple[str, int, str]
+
+
+def file_digest(path: str | Path) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in 1 MB chunks (about 0.7-1 GB/s)."""
+    digest = hashlib.sha256()
+    buffer = bytearray(HASH_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        while size := handle.readinto(buffer):
+            digest.update(view[:size])
+    return digest.hexdigest()
+
+
+def _input_files(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.iterdir() if p.suffix in (".csv", ".parquet") and p.is_file()),
+                  key=lambda p: p.name)
+
+
+def _stamps(files: list[Path]) -> list[tuple]:
+    """What the file system says of each file: enough to see that one changed while read
+    (a write always moves ``st_ctime``, which ``cp -p``, ``touch`` or a restore cannot set)."""
+    return [(p.name, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) for p in files for st in [p.stat()]]
+
+
+def input_digests(folder: str | Path) -> tuple[FileDigest, ...]:
+    """Name, size and content hash of every input file (``*.csv``, ``*.parquet``) of ``folder``
+    (hash ``""`` for a file that cannot be read: such inputs are never cached)."""
+    return tuple((p.name, p.stat().st_size, _digest_or_blank(p)) for p in _input_files(Path(folder)))
+
+
+def _digest_or_blank(path: Path) -> str:
+    try:
+        return file_digest(path)
+    except OSError:
+        return ""
+
+
+def input_key(folder: Path, extra: tuple[str, ...] = (), tag: str = "", *,
+              digests: Iterable[FileDigest] | None = None) -> str:
+    """A key of the input files' content, the extra channels, the cache ``tag`` (see
+    :func:`load_dataset`), the package version and the validation rules.
+
+    Files are keyed by name and a hash of their bytes (:func:`input_digests`, unless
+    ``digests`` gives them), never by modification time: a file restored, copied with
+    ``cp -p`` or synced to other content with the same size and time gets another key.
+    """
     from analysis import __version__
-    stamps = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir()
-                    if p.is_file() and p.suffix in (".csv", ".parquet"))
-    raw = json.dumps({"files": stamps, "extra": extra, "tag": tag, "version": __version__})
+    files = input_digests(folder) if digests is None else digests
+    raw = json.dumps({"files": [list(f) for f in files], "extra": list(extra), "tag": tag,
+                      "version": __version__, "rules": rules_fingerprint(), "format": CACHE_FORMAT})
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+class _DamagedEntry(Exception):
+    """A cache entry that cannot be served (the reason is the message)."""
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, CacheWarning, stacklevel=3)
 
 
 def cached_dataset(folder: str | Path, cache: str | Path, *, extra_channels: Iterable[str] = (),
                    cache_tag: str = "") -> Dataset | None:
     """The dataset of ``folder`` as cached in ``cache`` with ``cache_tag``, or None when
-    the cache holds no entry for these inputs (see :func:`load_dataset`)."""
+    the cache holds no entry for these inputs (see :func:`load_dataset`).
+
+    The entry is found by the inputs' content (:func:`input_key`) and verified before it
+    is served: every file it lists must have the size and hash recorded when it was
+    written. A damaged entry (truncated, corrupt, unreadable, half written) is removed
+    with a :class:`~analysis.errors.CacheWarning` and None is returned, so the caller
+    validates the inputs again.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetNotFoundError(f"dataset folder not found: {folder}")
-    entry = Path(cache) / input_key(folder, tuple(str(c) for c in extra_channels), cache_tag)
-    index = entry / "files.json"
-    if not index.is_file():
+    digests = input_digests(folder)
+    key = input_key(folder, tuple(str(c) for c in extra_channels), cache_tag, digests=digests)
+    entry = Path(cache) / key
+    if not entry.exists():
         return None
-    files = {name: Path(path) for name, path in json.loads(index.read_text()).items()}
-    frames = {name: pd.read_parquet(entry / f"{name}.parquet") for name in TABLES
-              if (entry / f"{name}.parquet").is_file()}
-    return Dataset(**{name: frames.get(name) for name in TABLES}, source=folder, files=files)
+    try:
+        frames, files = _read_entry(entry, key)
+    except _DamagedEntry as exc:
+        _warn(f"the input cache {entry} is damaged ({exc}): not used; the data in {folder} is validated "
+              "again and the cache rebuilt")
+        shutil.rmtree(entry, ignore_errors=True)
+        if entry.exists() and not entry.is_dir():
+            entry.unlink(missing_ok=True)
+        return None
+    return Dataset(**{name: frames.get(name) for name in TABLES}, source=folder, files=files, inputs=digests)
+
+
+def _read_entry(entry: Path, key: str) -> tuple[dict[str, pd.DataFrame], dict[str, Path]]:
+    """The tables and files of a cache entry, verified (raises :class:`_DamagedEntry`)."""
+    try:
+        index = json.loads((entry / ENTRY_INDEX).read_text(encoding="utf-8"))
+        if index.get("format") != CACHE_FORMAT or index.get("key") != key:
+            raise _DamagedEntry(f"{ENTRY_INDEX} is of another format or key")
+        tables, files = dict(index["tables"]), {str(k): Path(v) for k, v in index["files"].items()}
+    except _DamagedEntry:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _DamagedEntry(f"{ENTRY_INDEX} is missing or unreadable: {type(exc).__name__}") from None
+    missing = [name for name, spec in TABLES.items() if spec.required_table and name not in tables]
+    if missing or set(tables) - set(TABLES):
+        raise _DamagedEntry(f"{ENTRY_INDEX} does not list the tables of a dataset")
+    frames = {}
+    for name, recorded in tables.items():
+        path = entry / f"{name}.parquet"
+        try:
+            size, digest = int(recorded["size"]), str(recorded["sha256"])
+            if path.stat().st_size != size or file_digest(path) != digest:
+                raise _DamagedEntry(f"{path.name} is not the file written (truncated or changed)")
+            frames[name] = pd.read_parquet(path)
+        except _DamagedEntry:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+            raise _DamagedEntry(f"{path.name} cannot be read: {type(exc).__name__}") from None
+        absent = [c for c in TABLES[name].required if c not in frames[name].columns]
+        if absent:
+            raise _DamagedEntry(f"{path.name} lacks the column(s) {', '.join(absent)}")
+    return frames, files
 
 
 def _cached(folder: Path, extra: tuple[str, ...], cache: Path, tag: str = "") -> Dataset:
@@ -232,31 +362,57 @@ def _cached(folder: Path, extra: tuple[str, ...], cache: Path, tag: str = "") ->
     return load_dataset(folder, extra_channels=extra) if ds is None else ds
 
 
-def cache_dataset(ds: Dataset, cache: str | Path, *, extra_channels: Iterable[str] = (), cache_tag: str = "") -> Path:
-    """Keep the validated tables of ``ds`` as Parquet in ``cache`` (written atomically).
+def cache_dataset(ds: Dataset, cache: str | Path, *, extra_channels: Iterable[str] = (),
+                  cache_tag: str = "") -> Path | None:
+    """Keep the validated tables of ``ds`` as Parquet in ``cache``; returns the entry.
 
     ``cache_tag`` says what was done to the tables (see :func:`load_dataset`): with
     ``privacy: pseudonymise`` pass the pseudonymised dataset and its tag, so that the
     cache holds pseudonyms only. The cache keeps one entry (the latest run's).
+
+    The entry is keyed by the content of the files ``ds`` was validated from
+    (:attr:`Dataset.inputs`), written to a temporary folder and moved into place in one
+    step, its index (each file's size and hash) written last: a run killed while writing
+    leaves no entry that can be served. When the inputs changed while they were read, or
+    the cache cannot be written, nothing is cached (a
+    :class:`~analysis.errors.CacheWarning` says so) and None is returned.
     """
     cache = Path(cache)
     extra = tuple(str(c) for c in extra_channels)
-    entry = cache / input_key(ds.source, extra, cache_tag)
-    if not (entry / "files.json").is_file():
-        cache.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=cache, prefix=".entry-"))
-        for name in TABLES:
-            frame = getattr(ds, name)
-            if frame is not None:
-                frame.to_parquet(staging / f"{name}.parquet", index=False)
-        (staging / "files.json").write_text(json.dumps({k: str(v) for k, v in ds.files.items()}))
-        shutil.rmtree(entry, ignore_errors=True)
-        os.replace(staging, entry)
-    # one entry: the latest run's. Older entries and leftovers of interrupted writes go,
-    # so that switching privacy on leaves no table of the other kind behind.
-    for stale in cache.iterdir():
-        if stale.is_dir() and stale != entry:
-            shutil.rmtree(stale, ignore_errors=True)
+    if ds.inputs == ():
+        _warn(f"the dataset is not the one validated from the files in {ds.source} (they changed while "
+              "being read, or it is a slice of it): the input cache is not written")
+        return None
+    digests = input_digests(ds.source) if ds.inputs is None else ds.inputs
+    entry = cache / input_key(ds.source, extra, cache_tag, digests=digests)
+    staging = None
+    try:
+        if not (entry / ENTRY_INDEX).is_file():
+            cache.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=cache, prefix=".entry-"))
+            tables = {}
+            for name in TABLES:
+                frame = getattr(ds, name)
+                if frame is not None:
+                    path = staging / f"{name}.parquet"
+                    frame.to_parquet(path, index=False)
+                    tables[name] = {"size": path.stat().st_size, "sha256": file_digest(path)}
+            index = {"format": CACHE_FORMAT, "key": entry.name, "tables": tables,
+                     "files": {k: str(v) for k, v in ds.files.items()}}
+            (staging / ENTRY_INDEX).write_text(json.dumps(index, indent=1), encoding="utf-8")
+            shutil.rmtree(entry, ignore_errors=True)
+            os.replace(staging, entry)
+            staging = None
+        # one entry: the latest run's. Older entries and leftovers of interrupted writes go,
+        # so that switching privacy on leaves no table of the other kind behind.
+        for stale in cache.iterdir():
+            if stale != entry:
+                shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    except OSError as exc:
+        _warn(f"the input cache {cache} cannot be written ({exc}): the next run validates the data again")
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        return None
     return entry
 
 
@@ -316,6 +472,9 @@ def _delimiter(path: Path) -> str:
         raise _ReadError(_NOT_UTF8, _NOT_UTF8_HINT) from None
     return ";" if ";" in first and "," not in first else ","
 
+
+#: Spellings of non-finite numbers (Arrow and pandas parse them as inf or NaN).
+NON_FINITE_WORDS = r"^[+-]?(inf|infinity|nan|nan\(.*\))$"
 
 #: A number written with a decimal comma (and optional dot thousands separators).
 DECIMAL_COMMA = r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$"
@@ -400,6 +559,9 @@ class _Parsed(NamedTuple):
     values: pd.Series
     empty: np.ndarray
     invalid: np.ndarray
+    #: numbers only: cells that are infinite or NaN written out (``inf``, ``-inf``,
+    #: ``NaN``, or a number too large for float64 such as ``1e309``); also in ``invalid``.
+    nonfinite: np.ndarray | None = None
 
 
 def _arrow(series: pd.Series) -> pa.ChunkedArray:
@@ -470,16 +632,19 @@ def _parse_text(series: pd.Series, kind: str, extra_channels: tuple[str, ...]) -
 def _parse_number(series: pd.Series, kind: str) -> _Parsed:
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
         values = series.astype("float64").to_numpy()
-        empty = np.isnan(values)
+        empty = np.isnan(values)  # NaN in a numeric column is pandas' missing value
+        nonfinite = np.isinf(values)
     else:
         text = _text(series)
         empty = text.isna().to_numpy()
         values = _to_float(text)
+        written_nan = _numpy_bool(pc.match_substring_regex(_arrow(text), NON_FINITE_WORDS, ignore_case=True))
+        nonfinite = ~empty & (np.isinf(values) | written_nan)
     invalid = ~empty & ~np.isfinite(values)
     if kind == INTEGER:
         invalid |= np.isfinite(values) & (np.mod(values, 1) != 0)
     values = np.where(invalid, np.nan, values)
-    return _Parsed(pd.Series(values, index=series.index, dtype="float64"), empty, invalid)
+    return _Parsed(pd.Series(values, index=series.index, dtype="float64"), empty, invalid, nonfinite)
 
 
 def _to_float(text: pd.Series) -> np.ndarray:
@@ -571,7 +736,11 @@ class _TableCheck:
     violations: list[Violation] = field(default_factory=list)
 
     def run(self) -> None:
-        """Check columns, values and the key; foreign keys are checked across tables."""
+        """Check rows, columns, values and the key; foreign keys are checked across tables."""
+        if self.spec.required_table and len(self.raw) == 0:
+            self.violations.append(Violation(
+                str(self.path), self.spec.name, None, "the table has no rows: a required table needs at least one",
+                hint="The file holds only its header (or blank lines): export the data again."))
         self._check_missing_columns()
         for column, kind in self.spec.columns.items():
             if column in self.raw.columns:
@@ -617,19 +786,49 @@ class _TableCheck:
         parsed = _parse(self.raw[column], kind, self.extra_channels)
         self.values[column] = parsed.values
         rule, hint = _type_rule(column, kind)
-        if parsed.invalid.any():
-            found = f"Found {self.found(column, parsed.invalid)}."
-            self.flag(column, rule, parsed.invalid, " ".join(h for h in (found, hint) if h))
+        invalid = parsed.invalid
+        if parsed.nonfinite is not None and parsed.nonfinite.any():
+            found = f"Found {self.found(column, parsed.nonfinite)}."
+            fix = ("Leave the cell empty when the value is unknown." if column not in self.spec.required
+                   else "Write the value as a plain number.")
+            self.flag(column, f"{column} must be a finite number (not inf or NaN)", parsed.nonfinite,
+                      f"{found} Infinity and NaN are not values; a number beyond about 1.8e308 becomes "
+                      f"infinity. {fix}")
+            invalid = invalid & ~parsed.nonfinite
+        if invalid.any():
+            found = f"Found {self.found(column, invalid)}."
+            self.flag(column, rule, invalid, " ".join(h for h in (found, hint) if h))
         if column in self.spec.required:
             self.flag(column, f"{column} must not be empty", parsed.empty)
+        if kind in (ID, TEXT):
+            self._check_control_characters(column, kind, parsed.values)
         bound = self.spec.bounds.get(column)
         if bound is not None:
             numbers = parsed.values.to_numpy()
-            low_ok = True if bound.minimum is None else (
+            everywhere = np.ones(len(numbers), dtype=bool)
+            low_ok = everywhere if bound.minimum is None else (
                 numbers > bound.minimum if bound.exclusive_minimum else numbers >= bound.minimum)
-            high_ok = True if bound.maximum is None else numbers <= bound.maximum
+            high_ok = everywhere if bound.maximum is None else numbers <= bound.maximum
             outside = ~np.isnan(numbers) & ~(low_ok & high_ok)
-            self.flag(column, bound.describe(column), outside)
+            if bound.minimum is not None or bound.maximum is not None:
+                self.flag(column, bound.describe(column), outside)
+            if bound.limit is not None:
+                absurd = ~np.isnan(numbers) & ~outside & (np.abs(numbers) > bound.limit)
+                self.flag(column, bound.describe_limit(column), absurd,
+                          f"Found {self.found(column, absurd)}. Values this large are taken for data errors "
+                          "(an export glitch or a unit slip); the limits are in the data contract.")
+
+    def _check_control_characters(self, column: str, kind: str, text: pd.Series) -> None:
+        """Ids must not hold control characters; text only tab and line breaks."""
+        pattern = ID_CONTROL_PATTERN if kind == ID else TEXT_CONTROL_PATTERN
+        if text.isna().all():
+            return
+        bad = _numpy_bool(pc.match_substring_regex(_arrow(text), pattern))
+        if bad.any():
+            allowed = "" if kind == ID else " (tab and line breaks are allowed)"
+            shown = ", ".join(sorted({_control_names(v) for v in text[bad].head(50)}))
+            self.flag(column, f"{column} must not contain control characters{allowed}", bad,
+                      f"Found {shown}. They are invisible and come from a damaged export: remove them.")
 
     def _check_key(self) -> None:
         key = self.spec.key
@@ -696,12 +895,20 @@ def _check_references(checks: dict[str, _TableCheck]) -> None:
             parent = checks.get(table)
             if column not in check.values or parent is None or target not in parent.values:
                 continue
+            if len(parent.raw) == 0:  # reported as an empty table: every reference would fail
+                continue
             values = check.values[column]
             known = parent.values[target].dropna().unique()
             unknown = values.notna().to_numpy() & ~_isin(values, known)
             if unknown.any():
                 hint = f"Not in {parent.path.name}: {check.found(column, unknown)}."
                 check.flag(column, f"{column} must reference an existing {table}.{target}", unknown, hint)
+
+
+def _control_names(value: str) -> str:
+    """The control characters of ``value`` as code points: ``U+0000, U+0007``."""
+    codes = sorted({ord(c) for c in str(value) if ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F})
+    return ", ".join(f"U+{c:04X}" for c in codes)
 
 
 def _rows_count(n: int) -> str:

@@ -84,24 +84,68 @@ DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 @dataclass(frozen=True)
 class Bound:
-    """An allowed numeric range: ``minimum <= x`` (``<`` when exclusive) ``<= maximum``."""
+    """An allowed numeric range: ``minimum <= x`` (``<`` when exclusive) ``<= maximum``,
+    and a sanity ``limit``: ``|x| <= limit``.
+
+    The range is the meaning of the column (units are never negative, a share is at most
+    1). The limit is where a value stops being data: larger values are taken for an
+    export glitch or a unit slip (see :data:`MAX_AMOUNT`), and are rejected with their own
+    rule so that the message says which one was broken.
+    """
 
     minimum: float | None = None
     maximum: float | None = None
     exclusive_minimum: bool = False
+    limit: float | None = None
 
     def describe(self, column: str) -> str:
-        """The rule in words, e.g. ``units must be >= 0``."""
+        """The range rule in words, e.g. ``units must be >= 0``."""
         if self.minimum is not None and self.maximum is not None:
             return f"{column} must be between {self.minimum:g} and {self.maximum:g}"
         if self.minimum is not None:
             return f"{column} must be {'>' if self.exclusive_minimum else '>='} {self.minimum:g}"
-        return f"{column} must be <= {self.maximum:g}"
+        if self.maximum is not None:
+            return f"{column} must be <= {self.maximum:g}"
+        return self.describe_limit(column)
 
+    def describe_limit(self, column: str) -> str:
+        """The sanity limit in words, e.g. ``units must be <= 1e+12 (sanity limit)``."""
+        if self.minimum is not None and self.minimum >= 0:
+            return f"{column} must be <= {self.limit:g} (sanity limit)"
+        return f"{column} must be between {-self.limit:g} and {self.limit:g} (sanity limit)"
+
+
+#: Sanity limits ("absurd" values). A value beyond them is a data error, not data: the
+#: analyses multiply and sum these columns (potentials = beds x turnover x share x boxes;
+#: a national total sums millions of rows), and these limits keep every result finite
+#: and far from float64 overflow (about 1.8e308), where 1e308 units would become ``inf``.
+#:
+#: ``MAX_AMOUNT``: units, costs (per activity, per rep day) and unit margins.
+MAX_AMOUNT = 1e12
+#: ``MAX_BEDS``: beds of one customer (the largest hospitals have about 1e4).
+MAX_BEDS = 1e5
+#: ``MAX_POPULATION``: catchment population (the world has about 8e9 people).
+MAX_POPULATION = 1e10
+#: ``MAX_RATE``: patients per bed per month, units per box, boxes per patient.
+MAX_RATE = 1e6
+
+#: Control characters rejected in id columns: every C0 character (tab and line breaks
+#: included), DEL and the C1 range; an id is a file-name, URL and key component.
+ID_CONTROL_PATTERN = r"[\x{00}-\x{1f}\x{7f}-\x{9f}]"
+#: Control characters rejected in text columns (names, regions, content): C0 except tab,
+#: line feed and carriage return (a quoted CSV cell may hold a line break), DEL and C1.
+#: NUL, BEL, ESC and the like are never meant in a name: they come from a broken export
+#: and would reach every output (HTML, PDF, CSV) raw, so they are errors naming the rows
+#: rather than characters silently dropped.
+TEXT_CONTROL_PATTERN = r"[\x{00}-\x{08}\x{0b}\x{0c}\x{0e}-\x{1f}\x{7f}-\x{9f}]"
 
 NON_NEGATIVE = Bound(minimum=0)
 POSITIVE = Bound(minimum=0, exclusive_minimum=True)
 SHARE = Bound(minimum=0, maximum=1)
+#: Units and costs: never negative, at most MAX_AMOUNT.
+AMOUNT = Bound(minimum=0, limit=MAX_AMOUNT)
+#: A signed amount (unit margins may be negative).
+SIGNED_AMOUNT = Bound(limit=MAX_AMOUNT)
 
 
 @dataclass(frozen=True)
@@ -111,7 +155,11 @@ class TableSpec:
     ``required``/``optional`` map column -> kind. ``key`` columns identify a row
     (unique together). ``references`` maps a column to the ``(table, column)`` it must
     refer to. ``bounds`` maps a numeric column to its allowed range.
-    ``required_table`` is False for tables a company may not have.
+    ``required_table`` is False for tables a company may not have; a required table
+    must also hold at least one row (a header-only file is an error), an optional one
+    may be empty. Every ``number``/``integer`` column has a bound with a sanity limit
+    (see :data:`MAX_AMOUNT`); ``id`` and ``text`` columns must not hold control
+    characters (see :data:`ID_CONTROL_PATTERN`, :data:`TEXT_CONTROL_PATTERN`).
     """
 
     name: str
@@ -148,7 +196,7 @@ TABLES: dict[str, TableSpec] = {
             optional={"cost_per_day": NUMBER},
             key=("rep_id",),
             references={"territory_id": ("territories", "territory_id")},
-            bounds={"cost_per_day": NON_NEGATIVE},
+            bounds={"cost_per_day": AMOUNT},
         ),
         TableSpec(
             "customers",
@@ -159,9 +207,10 @@ TABLES: dict[str, TableSpec] = {
                       "catchment_population": NUMBER, "incidence_rate": NUMBER},
             key=("customer_id",),
             references={"territory_id": ("territories", "territory_id")},
-            bounds={"beds": NON_NEGATIVE, "bed_turnover_per_month": NON_NEGATIVE,
-                    "catchment_population": NON_NEGATIVE, "indication_share": SHARE,
-                    "incidence_rate": SHARE},
+            bounds={"beds": Bound(minimum=0, limit=MAX_BEDS),
+                    "bed_turnover_per_month": Bound(minimum=0, limit=MAX_RATE),
+                    "catchment_population": Bound(minimum=0, limit=MAX_POPULATION),
+                    "indication_share": SHARE, "incidence_rate": SHARE},
         ),
         TableSpec(
             "products",
@@ -169,14 +218,15 @@ TABLES: dict[str, TableSpec] = {
             optional={"units_per_box": NUMBER, "unit_margin": NUMBER},
             key=("product_id",),
             references={"market": ("markets", "market")},
-            bounds={"units_per_box": POSITIVE},
+            bounds={"units_per_box": Bound(minimum=0, exclusive_minimum=True, limit=MAX_RATE),
+                    "unit_margin": SIGNED_AMOUNT},
         ),
         TableSpec(
             "markets",
             required={"market": ID},
             optional={"boxes_per_patient": NUMBER},
             key=("market",),
-            bounds={"boxes_per_patient": POSITIVE},
+            bounds={"boxes_per_patient": Bound(minimum=0, exclusive_minimum=True, limit=MAX_RATE)},
         ),
         TableSpec(
             "sales",
@@ -184,7 +234,7 @@ TABLES: dict[str, TableSpec] = {
             key=("customer_id", "product_id", "period"),
             references={"customer_id": ("customers", "customer_id"),
                         "product_id": ("products", "product_id")},
-            bounds={"units": NON_NEGATIVE},
+            bounds={"units": AMOUNT},
         ),
         TableSpec(
             "activities",
@@ -194,7 +244,7 @@ TABLES: dict[str, TableSpec] = {
             key=("activity_id",),
             required_table=False,
             references={"customer_id": ("customers", "customer_id"), "rep_id": ("reps", "rep_id")},
-            bounds={"cost": NON_NEGATIVE},
+            bounds={"cost": AMOUNT},
         ),
         TableSpec(
             "phases",
@@ -207,6 +257,18 @@ TABLES: dict[str, TableSpec] = {
     )
 }
 
+
+#: Bump when validation changes in a way TABLES does not show (a new kind of check in
+#: :mod:`analysis.contract.dataset`): part of the input cache's key, so that a dataset
+#: validated under older rules is validated again.
+RULES_VERSION = 2
+
+
+def rules_fingerprint() -> str:
+    """A short hash of every validation rule (TABLES, limits, patterns, RULES_VERSION)."""
+    import hashlib
+    text = repr((RULES_VERSION, sorted(TABLES.items()), ID_CONTROL_PATTERN, TEXT_CONTROL_PATTERN))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 #: DESIGN 4.5 fit table: phase -> fitting channels, in preference order (the order is
 #: the fallback order of the next best channel).

@@ -2,53 +2,195 @@
 
 Tables are sorted by territory and written in row groups, so reading one territory's
 slice with a filter touches only its row groups.
+
+Integrity: each table is written to a temporary file and moved into place
+(``os.replace``), and the manifest ``store.json`` is written last, the same way, with each
+file's size and SHA-256; a store without a manifest is incomplete. :func:`read_meta`
+(once per run, in the batch) verifies every file against the manifest and returns ``{}``
+for a damaged store, with a :class:`~analysis.errors.CacheWarning`, so that the batch
+rebuilds it; :func:`store_problem` / :func:`store_is_valid` say the same without warning.
+The readers (:func:`read_territory`, :func:`read_table`, called by every report) check
+cheaply: the manifest lists the table, the file has the recorded size, and Parquet page
+checksums are verified as pages are read; any file that still fails to decode raises a
+:class:`~analysis.errors.StoreError` naming it, never a raw Arrow error.
 """
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+import warnings
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analysis.errors import CacheWarning, StoreError
+
 META = "store.json"
+#: The layout of the store and its manifest.
+STORE_FORMAT = 2
+_REBUILD = "run the batch again to rebuild it (territory-reports run ... --force)"
 
 
 def write_store(tables: dict[str, pd.DataFrame], folder: Path, meta: dict | None = None) -> Path:
-    """Write every table to ``folder/<name>.parquet`` (sorted by territory_id)."""
+    """Write every table to ``folder/<name>.parquet`` (sorted by territory_id), then the
+    manifest (``meta`` plus each file's size and hash)."""
+    from analysis.contract.dataset import file_digest
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / META).unlink(missing_ok=True)  # written last: a store without it is incomplete
+    files = {}
     for name, frame in tables.items():
         frame = frame.sort_values("territory_id", kind="mergesort") if "territory_id" in frame else frame
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{name}.parquet",
-                       row_group_size=20_000)
-    (folder / META).write_text(json.dumps({"tables": sorted(tables), **(meta or {})}, indent=2, default=str))
+        path = folder / f"{name}.parquet"
+        with _atomic(path) as temp:
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temp, row_group_size=20_000,
+                           write_page_checksum=True)
+            files[name] = {"size": os.path.getsize(temp), "sha256": file_digest(temp)}
+    for leftover in folder.iterdir():  # tables of an older store, temporary files of a killed run
+        if leftover.name.startswith(".tmp-") or (leftover.suffix == ".parquet" and leftover.stem not in tables):
+            leftover.unlink(missing_ok=True)
+    manifest = {**(meta or {}), "tables": sorted(tables), "files": files, "format": STORE_FORMAT}
+    with _atomic(folder / META) as temp:
+        Path(temp).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
     return folder
 
 
-def read_meta(folder: Path) -> dict:
-    """The store's metadata (empty when there is no complete store)."""
-    path = Path(folder) / META
-    return json.loads(path.read_text()) if path.is_file() else {}
+class _atomic:
+    """A temporary path beside ``path``, moved onto it on success (removed on failure)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> str:
+        handle, self.temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".tmp-{self.path.name}.")
+        os.close(handle)
+        return self.temp
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            os.replace(self.temp, self.path)
+        else:
+            Path(self.temp).unlink(missing_ok=True)
+
+
+def _manifest(folder: Path) -> dict:
+    """The parsed manifest (raises :class:`StoreError` when missing or unreadable)."""
+    path = folder / META
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or meta.get("format") != STORE_FORMAT:
+            raise ValueError("another format")
+        if not all(name in meta["files"] for name in meta["tables"]):
+            raise ValueError("tables without a recorded file")
+    except FileNotFoundError:
+        raise StoreError(f"the analysis store in {folder} is incomplete (no {META}): {_REBUILD}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"the analysis store's manifest {path} is unreadable ({exc}): {_REBUILD}") from None
+    return meta
+
+
+def store_problem(folder: Path) -> str | None:
+    """What is wrong with the store in ``folder`` (None when it is complete and every file is
+    the one written: size and SHA-256 as recorded)."""
+    from analysis.contract.dataset import file_digest
+
+    folder = Path(folder)
+    try:
+        meta = _manifest(folder)
+    except StoreError as exc:
+        return str(exc)
+    for name in meta["tables"]:
+        path, recorded = folder / f"{name}.parquet", meta["files"][name]
+        try:
+            if path.stat().st_size != recorded["size"] or file_digest(path) != recorded["sha256"]:
+                return f"{path} is not the file written (truncated or changed)"
+        except (OSError, KeyError, TypeError) as exc:
+            return f"{path} cannot be read ({type(exc).__name__})"
+    return None
+
+
+def store_is_valid(folder: Path) -> bool:
+    """Whether ``folder`` holds a complete store whose files are all as written."""
+    return store_problem(folder) is None
+
+
+def read_meta(folder: Path, *, verify: bool = True) -> dict:
+    """The store's metadata (empty when there is no complete store).
+
+    With ``verify`` (the default) every file is checked against the manifest (size and
+    hash: about 1 s per GB); a damaged store gives ``{}`` and a
+    :class:`~analysis.errors.CacheWarning`, so that the caller rebuilds it.
+    """
+    folder = Path(folder)
+    if not (folder / META).is_file() or _older_format(folder):
+        return {}  # no store yet, or one of an older version: built anew, nothing to warn of
+    problem = store_problem(folder) if verify else None
+    if problem is None:
+        try:
+            return _manifest(folder)
+        except StoreError as exc:
+            problem = str(exc)
+    warnings.warn(f"the analysis store in {folder} is damaged ({problem}): not used; it is rebuilt",
+                  CacheWarning, stacklevel=2)
+    return {}
+
+
+def _older_format(folder: Path) -> bool:
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # unreadable: damaged, not older
+    return isinstance(meta, dict) and isinstance(meta.get("tables"), list) and "format" not in meta
+
+
+def _table_path(folder: Path, name: str, meta: dict) -> Path:
+    """The file of table ``name``, checked cheaply against the manifest."""
+    path = folder / f"{name}.parquet"
+    if name not in meta["tables"]:
+        raise StoreError(f"the analysis store in {folder} has no table {name!r}: {_REBUILD}")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise StoreError(f"the analysis store file {path} is missing or unreadable ({exc.strerror}): "
+                         f"{_REBUILD}") from None
+    if size != meta["files"][name].get("size"):
+        raise StoreError(f"the analysis store file {path} is truncated or changed ({size:,} bytes, "
+                         f"{meta['files'][name].get('size'):,} written): {_REBUILD}")
+    return path
+
+
+def _read(path: Path, **options) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path, page_checksum_verification=True, **options)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise StoreError(f"the analysis store file {path} cannot be read ({type(exc).__name__}: "
+                         f"{str(exc).strip()[:200]}): {_REBUILD}") from None
 
 
 def read_territory(folder: Path, territory_id: str) -> dict[str, pd.DataFrame]:
     """Every table's rows for one territory."""
     folder = Path(folder)
-    names = json.loads((folder / META).read_text())["tables"]
+    meta = _manifest(folder)
     out = {}
-    for name in names:
-        path = folder / f"{name}.parquet"
-        schema = pq.read_schema(path)
-        if "territory_id" in schema.names:
-            out[name] = pd.read_parquet(path, filters=[("territory_id", "==", territory_id)])
+    for name in meta["tables"]:
+        path = _table_path(folder, name, meta)
+        try:
+            names = pq.read_schema(path).names
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise StoreError(f"the analysis store file {path} cannot be read ({type(exc).__name__}: "
+                             f"{str(exc).strip()[:200]}): {_REBUILD}") from None
+        if "territory_id" in names:
+            out[name] = _read(path, filters=[("territory_id", "==", territory_id)])
         else:
-            out[name] = pd.read_parquet(path)
+            out[name] = _read(path)
     return out
 
 
 def read_table(folder: Path, name: str) -> pd.DataFrame:
     """One whole table (for region and national roll-ups)."""
-    return pd.read_parquet(Path(folder) / f"{name}.parquet")
+    folder = Path(folder)
+    return _read(_table_path(folder, name, _manifest(folder)))
