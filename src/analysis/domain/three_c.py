@@ -207,9 +207,8 @@ def flags(frame: pd.DataFrame, *, locked_position: str = "competitor_dominant", 
 
     Missing is never "no flag": where a flag cannot be computed (no previous phase, so
     no comparison period; a ``below_trial`` phase, which may or may not be at or below
-    ``aware``; no known effort, so no activities) and the known conditions do not
-    already rule it out (a competitor-locked customer must face a dominant competitor, a
-    stalled one must be high potential below loyal), it is NA; ``flags`` lists the flags
+    ``aware``; no known effort, so no activities) it is not available: NA for every
+    customer on the ladder (DESIGN 4.4); ``flags`` lists the flags
     that are known to hold, and is NA when none of the three can be computed. Customers without a phase (non-prescribing types) get False.
     """
     _require(frame, ["phase", "phase_previous", "competitor_position", "potential_level", effort_column],
@@ -229,12 +228,10 @@ def flags(frame: pd.DataFrame, *, locked_position: str = "competitor_dominant", 
     on_ladder = ~np.isnan(now)
     no_history = on_ladder & np.isnan(before)
     below_trial = frame["phase"].astype(object).eq(BELOW_TRIAL).to_numpy(dtype=bool)
-    dominant = frame["competitor_position"].astype(object).eq(locked_position).to_numpy(dtype=bool)
-    high_below = (frame["potential_level"].astype(object).eq(stalled_potential_level).to_numpy(dtype=bool)
-                  & (now < PHASE_RANK[stalled_below]))
-    # unknown only where the known conditions leave the flag open
-    unknown = {"competitor_locked": dominant & (no_history | below_trial),
-               "stalled": high_below & (no_history | (on_ladder & np.isnan(effort))),
+    # DESIGN 4.4: without a comparison period (or, for stalled, without activities) the
+    # flags are not available, for every customer on the ladder
+    unknown = {"competitor_locked": no_history | below_trial,
+               "stalled": no_history | (on_ladder & np.isnan(effort)),
                "slipping": no_history}
     # one code per combination (bit 2: locked, 1: stalled, 0: slipping) -> its label
     known = {name: ~unknown[name] for name in FLAGS}
