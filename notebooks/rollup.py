@@ -17,6 +17,7 @@ scope = "all"  # a region name, or "all" for the national roll-up
 data_path = "../data/demo"  # a data folder; used when no store is given
 store_path = None  # the batch's analysis store (national pass)
 params = {"period_end": None, "period_months": 3}
+many = 40  # more territories than this: the report shows their spread and the top and bottom ones (None: every one)
 
 # %%
 from IPython.display import display
@@ -46,17 +47,28 @@ sections.scope_headline(s)
 # ## Territories side by side
 #
 # Ranked by support (our share of the customers' market). The same measures as each
-# territory report's headline.
+# territory report's headline. A report of many territories shows how they spread
+# (quantiles per measure) and lists the highest and the lowest; every territory is in
+# the report's tables folder (territories.csv). A territory without a value is counted
+# as "no data", never as 0.
 
 # %%
 #| label: fig-comparison
-#| fig-cap: "Each row is a territory, lowest support at the bottom. The dashed line is the overall value of this report's territories."
-figures.territory_comparison(s.kpis, s.summary, label="territory_name");
+#| fig-cap: "Key shares per territory (one row each, lowest support at the bottom) or, for many territories, their spread per region (box: the middle half, whiskers: 10-90%, thick line: median). The dashed line is the overall value of this report's territories."
+figures.territory_comparison(s.kpis, s.summary, label="territory_name", distribution=s.distribution, many=many);
+
+# %%
+#| label: tbl-spread
+#| tbl-cap: "How the territories spread: quantiles of each measure over those with a value."
+sections.distribution_table(s)
+
+# %%
+display(sections.ranking_note(s, many=many))
 
 # %%
 #| label: tbl-ranking
 #| tbl-cap: "Territories ranked by support."
-sections.territory_ranking(s)
+sections.territory_ranking(s, many=many)
 
 # %% [markdown]
 # ## Regions
@@ -75,6 +87,9 @@ sections.region_table(s)
 # the actions.
 
 # %%
+display(sections.coaching_flags_note(s, many=many))
+
+# %%
 #| label: tbl-flags
-#| tbl-cap: "Reps per coaching flag and territory."
-sections.coaching_flags(s)
+#| tbl-cap: "Reps per coaching flag (per territory, or for the whole report when it has many territories)."
+sections.coaching_flags(s, many=many)

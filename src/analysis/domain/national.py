@@ -268,24 +268,119 @@ def cost_weighted(table: pd.DataFrame, share: str, keys, weight: str = "cost") -
     return num / den.where(den > 0)
 
 
+def _keys(kpis: pd.DataFrame, by: str | None) -> pd.Series:
+    """The group of each territory: the ``by`` column, or "all" (named ``scope``) for the country."""
+    return kpis[by] if by else pd.Series("all", index=kpis.index, name="scope")
+
+
+def _caveat_holds(caveats: pd.Series, code: str) -> pd.Series:
+    """Whether ``code`` is one of each row's ";"-joined caveat codes (vectorised)."""
+    return (";" + caveats.fillna("").astype(str) + ";").str.contains(f";{code};", regex=False)
+
+
 def rollup(kpis: pd.DataFrame, by: str | None = "region") -> pd.DataFrame:
     """KPIs of groups of territories (``by`` a column, or None for the whole country).
 
     A sum over territories one of which lacks the figure is missing (never a partial
     sum shown as the whole); ``caveats`` lists every code that holds for a territory.
+    Vectorised over groups (no Python function per group), so it does not slow down
+    with many regions or territories.
     """
-    keys = kpis[by] if by else pd.Series("all", index=kpis.index, name="scope")
-    grouped = kpis[list(SUMMED)].groupby(keys)
-    out = grouped.sum(min_count=1).where(~grouped.apply(lambda g: g.isna().any()))
+    keys = _keys(kpis, by)
+    summed = kpis[list(SUMMED)]
+    out = summed.groupby(keys).sum(min_count=1).where(~summed.isna().groupby(keys).any())
     for name, (num, den) in RATIOS.items():
         out[name] = out[num] / out[den].where(out[den] > 0)
     for name in COST_WEIGHTED:
         out[name] = cost_weighted(kpis, name, keys)
     out["territories"] = keys.groupby(keys).size()
-    codes = kpis["caveats"].fillna("").str.split(";") if "caveats" in kpis else pd.Series([[]] * len(kpis))
-    out["caveats"] = codes.groupby(keys).agg(lambda lists: ";".join(
-        c for c in CAVEATS if any(c in codes_ for codes_ in lists)))
+    caveats = kpis["caveats"] if "caveats" in kpis else pd.Series("", index=kpis.index)
+    holds = pd.DataFrame({code: _caveat_holds(caveats, code) for code in CAVEATS}).groupby(keys).any()
+    out["caveats"] = [";".join(code for code, on in zip(CAVEATS, row) if on)
+                      for row in holds.reindex(out.index).itertuples(index=False, name=None)]
     return out.reset_index()
+
+
+#: A roll-up of more territories than this summarises them (the spread of each measure,
+#: the top and bottom territories) instead of drawing and listing one row each; every
+#: territory stays in the exported table (tables/territories.csv).
+MANY_TERRITORIES = 40
+#: The measures whose spread over territories a roll-up summarises (``support_change``:
+#: support minus the comparison period's, missing when either is).
+DISTRIBUTION_MEASURES = ("support", "support_change", "coverage", "customers", "vip_share", "effort_on_priority",
+                         "mismatched_effort", "over_service", "roi", "progressions", "maintenance_overdue")
+#: The quantiles of a distribution, by column name.
+QUANTILES = {"p10": 0.10, "p25": 0.25, "median": 0.50, "p75": 0.75, "p90": 0.90}
+DISTRIBUTION_COLUMNS = ("measure", "territories", "known", "missing", "min", *QUANTILES, "max", "mean")
+
+
+def rollup_distribution(kpis: pd.DataFrame, by: str | None = None,
+                        measures: tuple[str, ...] = DISTRIBUTION_MEASURES) -> pd.DataFrame:
+    """The spread of each measure over the territories of each group (``by``, or None: all).
+
+    One row per group and measure: ``territories`` in the group, ``known`` (with a
+    value) and ``missing`` (without one: no data is counted as missing, never as 0),
+    then min, the 10/25/50/75/90 % quantiles (linear interpolation), max and mean of
+    the known values (NaN when none is known). A measure not in ``kpis`` is missing for
+    every territory. Vectorised: one groupby, whatever the number of territories.
+    """
+    keys = _keys(kpis, by)
+    key_name = keys.name
+    values = pd.DataFrame(index=kpis.index)
+    for m in measures:
+        if m == "support_change" and "support_change" not in kpis and {"support", "support_previous"} <= set(kpis):
+            values[m] = pd.to_numeric(kpis["support"], errors="coerce") - pd.to_numeric(
+                kpis["support_previous"], errors="coerce")
+        else:
+            values[m] = pd.to_numeric(kpis[m], errors="coerce") if m in kpis else np.nan
+    values = values.astype(float)
+    long = values.assign(**{key_name: keys.to_numpy()}).melt(id_vars=key_name, var_name="measure")
+    long["measure"] = pd.Categorical(long["measure"], categories=list(measures))
+    groups = long.groupby([key_name, "measure"], observed=False, sort=True)["value"]
+    out = pd.DataFrame({"territories": groups.size(), "known": groups.count()})
+    out["missing"] = out["territories"] - out["known"]
+    known = long.dropna(subset=["value"]).groupby([key_name, "measure"], observed=False, sort=True)["value"]
+    out["min"] = known.min()
+    quantiles = known.quantile(list(QUANTILES.values())).unstack()
+    for name, q in QUANTILES.items():
+        out[name] = quantiles[q] if len(quantiles) else np.nan
+    out["max"] = known.max()
+    out["mean"] = known.mean()
+    out = out[out["territories"] > 0].reset_index()
+    out["measure"] = out["measure"].astype(str)
+    return out[[key_name, *DISTRIBUTION_COLUMNS]].astype({"territories": "int64", "known": "int64",
+                                                         "missing": "int64"})
+
+
+def rollup_flags(coaching_flags: pd.DataFrame, kpis: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """Coaching flags of each group of territories (``by``, or None: all), one row per group and flag.
+
+    ``reps``: reps carrying the flag (summed over the group's territories);
+    ``territories_flagged``: territories with at least one such rep; ``territories``: all
+    territories of the group (those without reps count as not flagged).
+    """
+    keys = _keys(kpis, by)
+    key_name = keys.name
+    group_of = pd.Series(keys.to_numpy(), index=kpis["territory_id"].to_numpy())
+    group_of = group_of[~group_of.index.duplicated()]
+    flags = [c for c in coaching_flags.columns if c != "territory_id"]
+    counts = coaching_flags.set_index("territory_id")[flags].astype("int64")
+    groups = group_of.reindex(counts.index)
+    counts = counts[groups.notna().to_numpy()]
+    groups = groups.dropna()
+    reps = counts.groupby(groups.to_numpy()).sum()
+    flagged = (counts > 0).groupby(groups.to_numpy()).sum()
+    territories = keys.groupby(keys).size()
+    reps = reps.reindex(territories.index, fill_value=0)
+    flagged = flagged.reindex(territories.index, fill_value=0)
+    out = pd.DataFrame({
+        key_name: np.repeat(territories.index.to_numpy(), len(flags)),
+        "flag": np.tile(np.asarray(flags, dtype=object), len(territories)),
+        "reps": reps.to_numpy().ravel() if flags else np.array([], dtype="int64"),
+        "territories_flagged": flagged.to_numpy().ravel() if flags else np.array([], dtype="int64"),
+        "territories": np.repeat(territories.to_numpy(), len(flags)),
+    })
+    return out.astype({"reps": "int64", "territories_flagged": "int64", "territories": "int64"})
 
 
 def national_pass(ds: Dataset, profile: Mapping) -> dict[str, pd.DataFrame]:

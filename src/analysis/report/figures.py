@@ -20,6 +20,7 @@ import pandas as pd
 import seaborn as sns
 
 from analysis.contract.schema import PHASE_LEVELS
+from analysis.domain.national import MANY_TERRITORIES, rollup_distribution
 from analysis.domain.segmentation import SCHEMES, SegmentScheme
 from analysis.report.text import phase_word
 
@@ -455,13 +456,21 @@ COMPARISON_MEASURES = (("support", "Support (our share)", "o"), ("coverage", "Co
                        ("mismatched_effort", "Mismatched effort", "D"))
 
 
-def territory_comparison(kpis: pd.DataFrame, reference: pd.Series, label: str = "territory") -> plt.Figure:
+def territory_comparison(kpis: pd.DataFrame, reference: pd.Series, label: str = "territory",
+                         distribution: pd.DataFrame | None = None,
+                         many: int | None = MANY_TERRITORIES) -> plt.Figure:
     """Four key shares per territory as dot plots, with the scope's overall value as a line.
 
     A missing value (no activities, no comparison period) is a hollow marker at the
     axis start marked "– no data", never a 0; a measure missing everywhere says "not
-    available".
+    available". Above ``many`` territories (None: never) the figure draws their spread
+    instead of one row each: :func:`spread_comparison` of ``distribution`` (the pass's
+    quantiles; by default those of ``kpis`` as one group).
     """
+    if many is not None and len(kpis) > many:
+        if distribution is None:
+            distribution = rollup_distribution(kpis.assign(scope="all"), "scope")
+        return spread_comparison(distribution, reference, territories=len(kpis))
     style()
     order = kpis.sort_values("support", ascending=True, na_position="first", kind="mergesort")
     names = order[label].astype(str).tolist()
@@ -507,4 +516,83 @@ def territory_comparison(kpis: pd.DataFrame, reference: pd.Series, label: str = 
     fig.suptitle("Territories side by side (dashed: overall)", fontweight="bold")
     height = fig.get_figheight()
     fig.tight_layout(rect=(0, 0.35 / height, 1, 1))
+    return fig
+
+
+#: At most this many groups (regions) get a box each; beyond, only the overall one is drawn.
+MAX_BOXES = 40
+BOX_COLOUR = "#56B4E9"
+
+
+def spread_comparison(distribution: pd.DataFrame, reference: pd.Series | None = None,
+                      territories: int | None = None) -> plt.Figure:
+    """The spread of four key shares over many territories: one box per group.
+
+    ``distribution`` is :func:`analysis.domain.national.rollup_distribution`'s table with
+    a ``scope`` column (each region, and "all"): the box spans the 25-75 % quantiles,
+    the whiskers 10-90 %, a thick line marks the median, small bars the lowest and
+    highest value; the dashed line is the scope's overall value. Nothing is drawn per
+    territory, so the figure's size does not grow with them. Territories without a value
+    are counted above each box ("n without data"), never drawn as 0.
+    """
+    style()
+    d = distribution.copy()
+    d["scope"] = d["scope"].astype(str)
+    groups = list(dict.fromkeys(d["scope"]))
+    regions = [g for g in groups if g != "all"]
+    if len(regions) > MAX_BOXES and "all" in groups:
+        regions = []
+    order = [*sorted(regions, reverse=True), *(["all"] if "all" in groups else [])]  # overall on top
+    y = np.arange(len(order))
+    names = ["All territories" if g == "all" else g for g in order]
+    fig, axes = plt.subplots(1, len(COMPARISON_MEASURES), figsize=(13, 0.5 * len(order) + 2.4), sharey=True)
+    legend = {}
+    for ax, (column, title, _) in zip(axes, COMPARISON_MEASURES):
+        rows = d[d["measure"] == column].set_index("scope").reindex(order)
+        ax.set_xlim(0, 1)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_title(title, fontsize=10.5)
+        ax.set_xlabel("share")
+        known = rows["known"].fillna(0).to_numpy() > 0
+        if not known.any():
+            ax.text(0.5, 0.5, "not available", transform=ax.transAxes, ha="center", va="center", fontsize=11,
+                    color=NOTE_COLOUR, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9})
+            ax.tick_params(axis="x", labelbottom=False)
+            ax.set_xlabel("")
+            continue
+        r = rows[known]
+        yk = y[known]
+        ax.barh(yk, (r["p75"] - r["p25"]).to_numpy(), left=r["p25"].to_numpy(), height=0.5, color=BOX_COLOUR,
+                edgecolor="#0072B2", linewidth=1, zorder=2)
+        ax.hlines(yk, r["p10"].to_numpy(), r["p25"].to_numpy(), color="#0072B2", linewidth=1.2, zorder=2)
+        ax.hlines(yk, r["p75"].to_numpy(), r["p90"].to_numpy(), color="#0072B2", linewidth=1.2, zorder=2)
+        ax.vlines(r["median"].to_numpy(), yk - 0.25, yk + 0.25, color="#000000", linewidth=2.2, zorder=3)
+        ax.scatter(r["min"].to_numpy(), yk, marker="|", color="#7f7f7f", s=60, zorder=3)
+        ax.scatter(r["max"].to_numpy(), yk, marker="|", color="#7f7f7f", s=60, zorder=3)
+        for yi, row in zip(y, rows.itertuples()):  # one note per group (a few), never per territory
+            if row.known == 0 or pd.isna(row.known):
+                ax.annotate("– no data", (0, yi), xytext=(7, 0), textcoords="offset points", va="center",
+                            fontsize=7.5, color=NOTE_COLOUR)
+            elif row.missing > 0:
+                ax.text(0.99, yi + 0.39, f"{int(row.missing):,} without data", transform=ax.get_yaxis_transform(),
+                        ha="right", va="center", fontsize=7, color=NOTE_COLOUR,
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 0.5})
+        overall = reference.get(column, np.nan) if reference is not None else np.nan
+        if overall is not None and overall == overall:
+            legend["overall"] = ax.axvline(overall, color="#D55E00", linestyle="--", linewidth=1.2, label="overall")
+    legend = {"box": matplotlib.patches.Patch(facecolor=BOX_COLOUR, edgecolor="#0072B2",
+                                              label="middle half of the territories (25-75%)"),
+              "whisker": matplotlib.lines.Line2D([], [], color="#0072B2", label="10-90%"),
+              "median": matplotlib.lines.Line2D([], [], color="#000000", linewidth=2.2, label="median"),
+              "range": matplotlib.lines.Line2D([], [], linestyle="none", marker="|", color="#7f7f7f", markersize=8,
+                                               label="lowest / highest"), **legend}
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels(names, fontsize=8.5)
+    axes[0].set_ylim(-0.7, len(order) - 0.1)
+    fig.legend(handles=list(legend.values()), loc="lower center", ncol=len(legend), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    many = f"{territories:,} territories" if territories else "Territories"
+    fig.suptitle(f"{many}: the spread of each share (dashed: overall)", fontweight="bold")
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, 0.45 / height, 1, 1))
     return fig

@@ -2,7 +2,10 @@
 
 ``load`` reads the territory KPIs, coaching tables and the roll-ups (computed once by the
 national pass) of every territory in the scope from the analysis store, or computes
-them from a data folder when there is no store.
+them from a data folder when there is no store. The spread of each measure over the
+scope's territories (per region, and overall for the national scope) and the coaching
+flags per scope come from the domain's roll-up functions, so a roll-up of thousands of
+territories can summarise them instead of listing one row each.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from analysis.contract import params as parameters
 from analysis.contract import privacy
 from analysis.contract.dataset import load_dataset
 from analysis.errors import ParameterError
-from analysis.domain.national import national_pass
+from analysis.domain.national import national_pass, rollup_distribution, rollup_flags
 from analysis.contract.store import read_table
 
 NATIONAL = "all"
@@ -33,6 +36,11 @@ class Scope:
     coaching_flags: pd.DataFrame
     summary: pd.Series
     regions: pd.DataFrame = field(repr=False)
+    #: The spread of each measure (:func:`~analysis.domain.national.rollup_distribution`),
+    #: column ``scope``: each region of the scope, and "all" for the national scope.
+    distribution: pd.DataFrame | None = field(default=None, repr=False)
+    #: Coaching flags of the whole scope (:func:`~analysis.domain.national.rollup_flags`).
+    flag_summary: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def title(self) -> str:
@@ -61,5 +69,19 @@ def load(scope: str = NATIONAL, data_path: str | Path | None = None, store_path:
     scoped = _in_scope(kpis, scope, ids)
     regions = tables["regions"]
     summary = tables["nation"].iloc[0] if scope == NATIONAL else regions[regions["region"] == scope].iloc[0]
-    return Scope(scope, scoped, _in_scope(tables["coaching"], scope, ids), _in_scope(tables["coaching_flags"], scope, ids),
-                 summary, regions)
+    flags = _in_scope(tables["coaching_flags"], scope, ids)
+    return Scope(scope, scoped, _in_scope(tables["coaching"], scope, ids), flags, summary, regions,
+                 distribution=distributions(scoped, scope), flag_summary=flag_summary(flags, scoped, scope))
+
+
+def distributions(kpis: pd.DataFrame, scope: str = NATIONAL) -> pd.DataFrame:
+    """Each measure's spread per region of ``kpis``, then (national scope) over all of them."""
+    parts = [rollup_distribution(kpis, "region").rename(columns={"region": "scope"})]
+    if scope == NATIONAL:
+        parts.append(rollup_distribution(kpis, None))
+    return pd.concat(parts, ignore_index=True)
+
+
+def flag_summary(flags: pd.DataFrame, kpis: pd.DataFrame, scope: str = NATIONAL) -> pd.DataFrame:
+    """The coaching flags of the scope's territories as one group (column ``scope``)."""
+    return rollup_flags(flags, kpis.assign(scope=scope), "scope")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.domain.national import MANY_TERRITORIES, rollup_distribution, rollup_flags
 from analysis.report import text
 from analysis.report.present import Note, Table, escape_markdown, fmt_number, table
 
@@ -280,11 +281,31 @@ def _caveat_words(values: pd.Series) -> list[str]:
     return [", ".join(text.SHORT_REASONS.get(c, readable(c)) for c in text.codes(v)) for v in values]
 
 
-def territory_ranking(s, by: str = "support") -> Table:
-    """Territories side by side, ranked by ``by`` (highest first), with each one's caveats."""
+#: Above :data:`MANY_TERRITORIES`, the ranking lists this many territories at each end.
+TOP = 10
+
+
+def summarises(s, many: int | None = MANY_TERRITORIES) -> bool:
+    """Whether the roll-up summarises its territories (more than ``many``; None: never)."""
+    return many is not None and len(s.kpis) > many
+
+
+def _ranked(s, by: str) -> pd.DataFrame:
     k = s.kpis.sort_values(by, ascending=False, kind="mergesort", na_position="last").reset_index(drop=True)
-    k = k.assign(rank=range(1, len(k) + 1),
-                 support_change=[_change(a, b, "pct") for a, b in zip(k["support"], k["support_previous"])],
+    return k.assign(rank=range(1, len(k) + 1))
+
+
+def territory_ranking(s, by: str = "support", many: int | None = MANY_TERRITORIES, top: int = TOP) -> Table:
+    """Territories side by side, ranked by ``by`` (highest first), with each one's caveats.
+
+    Above ``many`` territories only the ``top`` highest and ``top`` lowest of those with
+    a value of ``by`` are listed, with their rank among them (see :func:`ranking_note`).
+    """
+    k = _ranked(s, by)
+    if summarises(s, many):
+        known = k[k[by].notna()]
+        k = known if len(known) <= 2 * top else pd.concat([known.head(top), known.tail(top)])
+    k = k.assign(support_change=[_change(a, b, "pct") for a, b in zip(k["support"], k["support_previous"])],
                  data=_caveat_words(k["caveats"]) if "caveats" in k else "")
     columns = ["rank", "territory_id", "territory_name", *[c for c, _, _ in RANKING]]
     if k["data"].nunique() > 1:  # the same caveats everywhere are said once, at the top
@@ -296,6 +317,74 @@ def territory_ranking(s, by: str = "support") -> Table:
                          **{c: label for c, label, _ in RANKING}})
 
 
+def _label(column: str) -> str:
+    return next((label for c, label, _ in RANKING if c == column), readable(column))
+
+
+def ranking_note(s, by: str = "support", many: int | None = MANY_TERRITORIES, top: int = TOP) -> Note:
+    """What the ranking shows: every territory, or (above ``many``) the top and bottom ``top``."""
+    n = len(s.kpis)
+    measure = escape_markdown(_label(by))
+    missing = int(s.kpis[by].isna().sum()) if by in s.kpis else n
+    ranked = n - missing
+    if not n:
+        return Note("*No territories.*")
+    if not summarises(s, many):
+        shown = f"All {n:,} territories, ranked by {measure}"
+    elif ranked > 2 * top:
+        shown = (f"{n:,} territories (more than {many:,}): the {top:,} with the highest and the {top:,} with the "
+                 f"lowest {measure}, with their rank among the {ranked:,} ranked")
+    else:
+        shown = f"{n:,} territories (more than {many:,}): the {ranked:,} with a {measure} value, ranked"
+    unranked = ""
+    if missing:
+        unranked = (f" {missing:,} {'territory has' if missing == 1 else 'territories have'} no {measure} value "
+                    f"(missing, not 0) and {'is' if missing == 1 else 'are'} listed last" if not summarises(s, many)
+                    else f" {missing:,} {'territory has' if missing == 1 else 'territories have'} no {measure} "
+                         "value (missing, not 0) and {} not ranked".format('is' if missing == 1 else 'are'))
+        unranked += "."
+    every = " Every territory is in tables/territories.csv." if summarises(s, many) else ""
+    return Note(f"*{shown}.{unranked}{every}*")
+
+
+#: How each measure's spread is shown (``pts``: a change in percentage points).
+_SPREAD_FORMATS = {"support_change": "pts", "customers": "float1", "progressions": "float1",
+                   "maintenance_overdue": "float1"}
+_SPREAD_COLUMNS = (("min", "lowest"), ("p10", "10%"), ("p25", "25%"), ("median", "median"), ("p75", "75%"),
+                   ("p90", "90%"), ("max", "highest"))
+
+
+def _spread_value(value, kind: str) -> str:
+    if kind == "pts":
+        return "–" if pd.isna(value) else f"{value * 100:+.1f} pts"
+    return fmt_number(value, kind)
+
+
+def _scope_distribution(s) -> pd.DataFrame:
+    d = getattr(s, "distribution", None)
+    if d is None:
+        key = "scope" if s.scope == "all" else "region"
+        d = rollup_distribution(s.kpis.assign(scope=s.scope) if key == "scope" else s.kpis, key)
+        d = d.rename(columns={"region": "scope"})
+    return d[d["scope"].astype(str) == str(s.scope)]
+
+
+def distribution_table(s) -> Table | Note:
+    """The spread of each key measure over the scope's territories (the pass's quantiles);
+    a territory without a value is counted under "no data", never as 0."""
+    d = _scope_distribution(s)
+    if d.empty:
+        return Note("*No territories.*")
+    formats = {c: f if f != "text" else "pct1" for c, _, f in RANKING}
+    rows = []
+    for r in d.to_dict("records"):
+        kind = _SPREAD_FORMATS.get(r["measure"], formats.get(r["measure"], "float2"))
+        rows.append((_label(r["measure"]), fmt_number(r["known"], "int"), fmt_number(r["missing"], "int"),
+                     *[_spread_value(r[c], kind) for c, _ in _SPREAD_COLUMNS]))
+    frame = pd.DataFrame(rows, columns=["measure", "with data", "no data", *[label for _, label in _SPREAD_COLUMNS]])
+    return table(frame, formats={c: "text" for c in frame.columns})
+
+
 def region_table(s) -> Table:
     """Regions side by side (national roll-up)."""
     r = s.regions.sort_values("support", ascending=False)
@@ -304,8 +393,9 @@ def region_table(s) -> Table:
                  labels={c: label for c, label, _ in RANKING})
 
 
-def coaching_flags(s) -> Table | Note:
-    """How many reps carry each coaching flag, per territory (the pass's counts)."""
+def coaching_flags(s, many: int | None = MANY_TERRITORIES) -> Table | Note:
+    """How many reps carry each coaching flag: per territory, or (above ``many``
+    territories) for the whole scope, with how many territories have such a rep."""
     frame = s.coaching_flags
     flags = [c for c in frame.columns if c != "territory_id"]
     keep = ["territory_id", *[f for f in flags if frame[f].sum() > 0]]
@@ -313,8 +403,29 @@ def coaching_flags(s) -> Table | Note:
         if "no_activities" in text.codes(s.summary.get("caveats")):
             return Note("*No activity data: the coaching norms cannot be checked.*")
         return Note("*No rep misses a coaching norm.*")
+    if summarises(s, many):
+        summary = getattr(s, "flag_summary", None)
+        if summary is None:
+            summary = rollup_flags(frame, s.kpis.assign(scope=s.scope), "scope")
+        summary = summary[summary["flag"].isin(keep[1:])]
+        out = pd.DataFrame({"flag": [text.FLAG_WORDS.get(f, readable(f)) for f in summary["flag"]],
+                            "reps": summary["reps"].to_numpy(),
+                            "territories_flagged": summary["territories_flagged"].to_numpy(),
+                            "share": (summary["territories_flagged"] / summary["territories"].where(
+                                summary["territories"] > 0)).to_numpy()})
+        return table(out, formats={"flag": "text", "reps": "int", "territories_flagged": "int", "share": "pct"},
+                     labels={"reps": "reps with the flag", "territories_flagged": "territories with such a rep",
+                             "share": "share of territories"})
     return table(frame[keep], formats={f: "int" for f in flags},
                  labels={"territory_id": "territory", **{f: text.FLAG_WORDS.get(f, readable(f)) for f in flags}})
+
+
+def coaching_flags_note(s, many: int | None = MANY_TERRITORIES) -> Note:
+    """Where the per-territory flag counts are when the roll-up summarises them."""
+    if not summarises(s, many):
+        return Note("")
+    return Note(f"*{len(s.kpis):,} territories: the reps flagged in the whole scope; the counts per territory are in "
+                "tables/coaching\\_flags.csv.*")
 
 
 def placeholder_reason(t, what: str) -> str | None:
