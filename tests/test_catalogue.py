@@ -121,8 +121,14 @@ def test_territory_without_customers(tiny_dataset):
     territories = read_text_table(tiny_dataset, "territories")
     territories.loc[len(territories)] = ["T03", "Empty", "North", ""]
     write_table(tiny_dataset, "territories", territories)
-    kpis = run(tiny_dataset)["kpis"].set_index("territory_id")
-    assert "T03" in kpis.index and np.isnan(kpis.loc["T03", "customers"])
+    tables = run(tiny_dataset)
+    kpis = tables["kpis"].set_index("territory_id")
+    # no customers is a true zero; shares of nothing are missing
+    assert kpis.loc["T03", "customers"] == 0 and kpis.loc["T03", "potential"] == 0
+    assert np.isnan(kpis.loc["T03", "support"]) and np.isnan(kpis.loc["T03", "coverage"])
+    # so the region still has its totals
+    region = tables["regions"].set_index("region").loc["North"]
+    assert region["customers"] == kpis["customers"].sum() and region["territories"] == 3
 
 
 def test_territory_with_one_customer(tiny_dataset):

@@ -130,7 +130,8 @@ def headline(ds: Dataset, frame: pd.DataFrame, facts: pd.DataFrame, roi_rep: pd.
 
     Everything that rests on a missing comparison period or on missing activities is
     NaN; the territory's effort shares are computed from its activities in one step
-    (the same function as each rep's), its ROI from the attributed changes.
+    (the same function as each rep's), its ROI from the attributed changes. A territory
+    without customers has counts and totals of 0 (a true zero) and no shares.
     """
     seg = frame[frame["segment"].notna()]
     by_territory = seg.groupby("territory_id")
@@ -141,11 +142,13 @@ def headline(ds: Dataset, frame: pd.DataFrame, facts: pd.DataFrame, roi_rep: pd.
         own_units_previous=("own_units_comparison", "sum"),
         market_units=("market_units_analysis", "sum"),
         market_units_previous=("market_units_comparison", "sum"),
-    )
+    ).reindex(pd.Index(ds.territories["territory_id"], name="territory_id"))
+    out = out.fillna({"customers": 0, "potential": 0.0, "own_units": 0.0, "own_units_previous": 0.0,
+                      "market_units": 0.0, "market_units_previous": 0.0})
     out["vip_customers"] = _distinct(seg[seg["vip"]], out.index)
-    out["vip_share"] = out["vip_customers"] / out["customers"]
+    out["vip_share"] = out["vip_customers"] / out["customers"].where(out["customers"] > 0)
     out["customers_covered"] = _distinct(seg[seg["activities"] > 0], out.index)
-    out["coverage"] = out["customers_covered"] / out["customers"]
+    out["coverage"] = out["customers_covered"] / out["customers"].where(out["customers"] > 0)
     out["support"] = support(out["own_units"], out["market_units"])
     out["support_previous"] = support(out["own_units_previous"], out["market_units_previous"])
     moved = seg.assign(change=phase_change(seg))
