@@ -123,6 +123,10 @@ class PublishError(TerritoryReportsError):
     """Reports could not be published (index page, manifest or output folder)."""
 
 
+class RunLockedError(PublishError):
+    """Another run holds the output folder's lock (it is named in the message)."""
+
+
 class StoreError(TerritoryReportsError):
     """The analysis store (the national pass's tables) is missing, incomplete or damaged:
     a file of it cannot be read or is not the file its manifest recorded. Running the

@@ -8,11 +8,23 @@ or hanging report is retried once, then recorded in the manifest with its error 
 good report and never stops the others. A report whose fingerprint (data slice,
 parameters, notebook, templates, renderer, version) is unchanged is skipped; the
 manifest is rewritten after every job, so an interrupted run resumes where it stopped.
+
+Crash consistency: a report is "unchanged" only when its folder's record
+(:func:`analysis.report.publish.verified_record`: fingerprint and the sha256 of every
+published file, written after the files) matches its files on disk and its fingerprint
+is the job's; the manifest's entries are derived from those records, so whatever moment
+a run was killed, the next one re-renders every report whose files are not those of its
+fingerprint. One run at a time per output folder (:mod:`analysis.engine.lock`); a
+worker publishes only while the run that sent it still holds the lock, and an
+interrupted run (Ctrl-C, SIGTERM, SIGHUP through the CLI) ends every process it started
+(workers, fork servers, kernels, renderers) before it returns. Every path is checked
+(:func:`analysis.report.publish.check_output`) before anything is written.
 """
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import time
 from concurrent.futures import as_completed
@@ -32,9 +44,11 @@ from analysis.engine.executors import get_executor
 from analysis.report.exports import export_tables
 from analysis.engine.fingerprint import files_hash, job_fingerprint, table_hashes
 from analysis.engine.kernels import KERNEL_NAMES, kernel_manager, register_kernel
+from analysis.engine.lock import RunLock, still_held
 from analysis.domain.national import national_pass, selected_territories
 from analysis.domain.periods import make_window
-from analysis.report.publish import now, publish_folder, read_manifest, safe_name, write_index, write_manifest, write_tables
+from analysis.report.publish import (check_output, now, publish_folder, read_manifest, safe_name, verified_record,
+                                     write_index, write_manifest, write_tables)
 from analysis.report.render import TEMPLATES, FrontMatter, get_renderer
 from analysis.contract.store import read_meta, read_table, read_territory, write_store
 
@@ -46,6 +60,10 @@ ROLLUP_NOTEBOOK = NOTEBOOKS / "rollup.ipynb"
 ROLLUPS = "rollups"
 WORK = ".work"
 ATTEMPTS = 2  # a failing report is retried once
+#: The folders under ``.work`` a run writes into (checked for links before anything is written).
+WORK_FOLDERS = (WORK, *(f"{WORK}/{name}" for name in ("input", "store", "staging", "logs", "jupyter")))
+#: Seconds an interrupted run's processes get to end after SIGTERM, before SIGKILL.
+STOP_GRACE = 3.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,12 @@ class Job:
     front: dict
     fingerprint: str = ""
     kernels: str = "warm"  # warm (forked from a fork server) | fresh (a new interpreter)
+    lock: str = ""      # the run's lock file: the job publishes only while its run holds it
+    run_id: str = ""
+
+
+class Abandoned(Exception):
+    """The run that sent a job no longer holds the output folder's lock: nothing is published."""
 
 
 @dataclass
@@ -112,6 +136,7 @@ def _attempt(job: Job, timings: dict) -> None:
     from nbclient.exceptions import CellTimeoutError
 
     staging, target = Path(job.staging), Path(job.target)
+    _still_wanted(job)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     notebook_out = staging / "report.ipynb"
@@ -144,8 +169,15 @@ def _attempt(job: Job, timings: dict) -> None:
         shutil.rmtree(render_dir, ignore_errors=True)
     timings["render"] = time.perf_counter() - start
 
-    publish_folder(staging, target)
+    _still_wanted(job)  # a run that has ended (or been killed) publishes nothing more
+    publish_folder(staging, target, {"key": job.key, "fingerprint": job.fingerprint, "published": now(),
+                                     "timings": timings})
     (target / "last-failure.ipynb").unlink(missing_ok=True)
+
+
+def _still_wanted(job: Job) -> None:
+    if job.lock and not still_held(job.lock, job.run_id):
+        raise Abandoned(f"not published: the run that started {job.key} has ended (its lock {job.lock} is gone)")
 
 
 def execute(job: Job) -> Outcome:
@@ -156,6 +188,9 @@ def execute(job: Job) -> Outcome:
         try:
             _attempt(job, timings)
             return Outcome(job.key, "ok", timings=timings, attempts=attempt)
+        except Abandoned as exc:  # no retry: nobody wants this report any more
+            shutil.rmtree(job.staging, ignore_errors=True)
+            return Outcome(job.key, "failed", error=str(exc), timings=timings, attempts=attempt)
         except Exception as exc:  # one report's failure is recorded, never raised
             failure = _failure(job, exc)
             shutil.rmtree(job.staging, ignore_errors=True)
@@ -187,24 +222,39 @@ def _headline(kpis, territory_id: str) -> dict:
     return {**out, "caveats": caveats if isinstance(caveats, str) else ""}
 
 
+def _folders(ds, selected: list[str]) -> dict[str, str]:
+    """Each report's folder relative to the output folder (territory ids first, then
+    ``rollups/...``); raises when an id gives no folder name or two share one."""
+    folders: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for tid in selected:
+        folder = safe_name(tid)
+        if folder == ROLLUPS or folder in owners:
+            other = "the roll-up folder" if folder == ROLLUPS else f"territory {owners[folder]!r}"
+            raise TerritoryReportsError(f"territory id {tid!r} would publish to folder {folder!r}, like {other}: "
+                                        "rename one of them")
+        owners[folder], folders[tid] = tid, folder
+    territories = ds.territories.set_index("territory_id")
+    for region in sorted(territories.loc[selected, "region"].astype(str).unique()):
+        folders[f"region:{region}"] = f"{ROLLUPS}/region-{safe_name(region)}"
+    folders["national"] = f"{ROLLUPS}/national"
+    return folders
+
+
 def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: Path, window, notebooks: dict,
-          renderer: str, timeout: int, hashes, kernels: str = "warm") -> list[Job]:
+          renderer: str, timeout: int, hashes, kernels: str = "warm", lock: RunLock | None = None) -> list[Job]:
     """One job per selected territory, then one per region and the national roll-up."""
     territories = ds.territories.set_index("territory_id")
-    common = {"store": str(store), "renderer": renderer, "timeout": timeout, "kernels": kernels}
+    common = {"store": str(store), "renderer": renderer, "timeout": timeout, "kernels": kernels,
+              "lock": str(lock.path) if lock else "", "run_id": lock.run_id if lock else ""}
     code = {"version": __version__, "renderer": renderer,
             "templates": files_hash(sorted(Path(str(TEMPLATES)).glob("*")))}
     notebook_hash = {kind: files_hash([path]) for kind, path in notebooks.items()}
     period = f"Analysis period {window.label('analysis')}"
     jobs = []
-    folders: dict[str, str] = {}
+    folders = _folders(ds, selected)
     for tid in selected:
-        folder = safe_name(tid)
-        if folder == ROLLUPS or folder in folders:
-            other = "the roll-up folder" if folder == ROLLUPS else f"territory {folders[folder]!r}"
-            raise TerritoryReportsError(f"territory id {tid!r} would publish to folder {folder!r}, like {other}: "
-                                        "rename one of them")
-        folders[folder] = tid
+        folder = folders[tid]
         name, region = str(territories.loc[tid, "territory_name"]), str(territories.loc[tid, "region"])
         params = parameters.effective(profile, tid)
         jobs.append(Job(key=tid, kind="territory", name=name, region=region, notebook=notebooks["territory"],
@@ -219,7 +269,7 @@ def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: 
     base = parameters.effective(profile)
     for scope in [*regions, "all"]:
         national = scope == "all"
-        folder = "national" if national else f"region-{safe_name(scope)}"
+        folder = Path(folders["national" if national else f"region:{scope}"]).name
         title = "National report" if national else f"Region {scope}"
         members = territories.index if national else territories.index[territories["region"].astype(str) == scope]
         jobs.append(Job(key="national" if national else f"region:{scope}", kind="national" if national else "region",
@@ -233,25 +283,116 @@ def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: 
     return jobs
 
 
-def _entry(job: Job, outcome: Outcome, previous: dict, kpis) -> dict:
-    """The manifest entry of one report after its job."""
-    if outcome.status == "skipped":
-        return {**previous, "status": "ok", "skipped": True, "checked": now()}
-    published = outcome.status == "ok" or previous.get("published", False)
-    status = outcome.status if outcome.status == "ok" or not previous.get("published") else "stale"
+def _entry(job: Job, outcome: Outcome, record: dict | None, previous: dict, kpis) -> dict:
+    """The manifest entry of one report after its job, derived from its folder's verified
+    record (``record``; None: no record matches the folder's files), not from the old
+    manifest (``previous`` only lends the attempts of a skipped report)."""
+    skipped = outcome.status == "skipped"
+    published = outcome.status == "ok" or record is not None
+    status = "ok" if outcome.status in ("ok", "skipped") else ("stale" if published else "failed")
+    if skipped:
+        fingerprint = record["fingerprint"]
+    else:
+        fingerprint = job.fingerprint if outcome.status == "ok" else (record or {}).get("fingerprint")
     folder = Path(job.target).name if job.kind == "territory" else f"{ROLLUPS}/{Path(job.target).name}"
-    return {"kind": job.kind, "territory_name": job.name, "region": job.region, "folder": folder,
-            "status": status, "error": outcome.error, "failing_cell": outcome.failing_cell, "published": published,
-            "params": job.parameters.get("params"), "fingerprint": job.fingerprint if outcome.status == "ok"
-            else previous.get("fingerprint"), "attempts": outcome.attempts, "skipped": False,
-            "timings": outcome.timings, "finished": now(),
-            "headline": _headline(kpis, job.key) if job.kind == "territory" else {}}
+    entry = {"kind": job.kind, "territory_name": job.name, "region": job.region, "folder": folder,
+             "status": status, "error": outcome.error, "failing_cell": outcome.failing_cell, "published": published,
+             "params": job.parameters.get("params"), "fingerprint": fingerprint,
+             "attempts": outcome.attempts, "skipped": skipped, "timings": outcome.timings, "finished": now(),
+             "headline": _headline(kpis, job.key) if job.kind == "territory" else {}}
+    if skipped:
+        same = previous.get("fingerprint") == fingerprint
+        entry.update(attempts=previous.get("attempts", 1) if same else 1, timings=record.get("timings", {}),
+                     finished=record.get("published"), checked=now())
+    return entry
 
 
-def _unchanged(job: Job, previous: dict) -> bool:
-    target = Path(job.target)
-    return (previous.get("fingerprint") == job.fingerprint and previous.get("status") == "ok"
-            and (target / "report.html").is_file() and (target / "report.pdf").is_file())
+def _unchanged(job: Job, record: dict | None) -> bool:
+    """The folder's files are those of its record, and the record's fingerprint is the job's."""
+    return (record is not None and record.get("fingerprint") == job.fingerprint
+            and {"report.html", "report.pdf"} <= set(record["files"]))
+
+
+def _check_others(out: Path, book: dict, keys: set[str]) -> None:
+    """Entries of reports outside this run: a folder whose files no longer match its
+    record (a run killed while publishing it) is marked stale, never left ``ok``."""
+    for key, entry in book.items():
+        if key in keys or not entry.get("published"):
+            continue
+        record = verified_record(out / entry.get("folder", safe_name(key)))
+        if record is None or record.get("fingerprint") != entry.get("fingerprint"):
+            entry.update(status="stale", published=record is not None, skipped=False,
+                         error="its files are not those of its last render (a run was interrupted while "
+                               "publishing it): run it again", fingerprint=(record or {}).get("fingerprint"))
+
+
+def _descendants() -> list:
+    """This process's descendants, except multiprocessing's resource tracker (it runs no job,
+    ends by itself when this process does, and is relaunched with a warning if killed)."""
+    import psutil
+
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return []
+    kept = []
+    for child in children:
+        try:
+            if "multiprocessing.resource_tracker" not in " ".join(child.cmdline()):
+                kept.append(child)
+        except psutil.Error:
+            pass
+    return kept
+
+
+def _stop_processes(before: set[int]) -> int:
+    """End every process this run started (workers, fork servers, kernels, renderers), and
+    wait for them: nothing of an interrupted run may publish after it returns.
+
+    The processes are first frozen (SIGSTOP) until no new one appears, so none can start
+    another (or be reparented out of reach) meanwhile; then SIGTERM, and SIGKILL after
+    :data:`STOP_GRACE` seconds. The socket folders of fork servers ended that way are
+    removed. Returns how many processes were ended.
+    """
+    import psutil
+
+    stopping = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stopping)  # a second Ctrl-C must not cut this short
+    try:
+        frozen: dict[int, psutil.Process] = {}
+        for _ in range(50):
+            new = [p for p in _descendants() if p.pid not in before and p.pid not in frozen]
+            if not new:
+                break
+            for process in new:
+                try:
+                    process.suspend()
+                    frozen[process.pid] = process
+                except psutil.Error:
+                    pass
+        folders = []
+        for process in frozen.values():
+            try:
+                cmd = process.cmdline()
+                if "analysis.engine.forkserver" in cmd and len(cmd) > cmd.index("analysis.engine.forkserver") + 1:
+                    folders.append(Path(cmd[cmd.index("analysis.engine.forkserver") + 1]).parent)
+                process.terminate()
+                process.resume()
+            except psutil.Error:
+                pass
+        _, alive = psutil.wait_procs(list(frozen.values()), timeout=STOP_GRACE)
+        for process in alive:
+            try:
+                process.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(alive, timeout=STOP_GRACE)
+        for folder in folders:
+            if folder.name.startswith("territory-reports-kernels-"):
+                shutil.rmtree(folder, ignore_errors=True)
+        return len(frozen)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = None, renderer: str = "auto",
@@ -280,8 +421,34 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
             raise TerritoryReportsError(f"{kind} notebook not found: {path} (territory-reports notebooks DIR "
                                         "writes a copy of the packaged notebooks to edit)")
     profile = parameters.load_profile(profile_path)
-    out = Path(out).resolve()
+    out = check_output(Path(out), (ROLLUPS,), WORK_FOLDERS)  # before anything is written
     work = out / WORK
+    lock = RunLock(work)
+    if (holder := lock.peek()) is not None:  # another run: say so before loading anything
+        raise lock.refuse(holder)
+    if work.is_dir():  # the input cache and the store are read under the lock
+        _take(lock)
+    try:
+        return _run(data, profile_path, profile, out, work, lock, started, notebooks, jobs=jobs, renderer=renderer,
+                    timeout=timeout, progress=progress, territories=territories, force=force, executor=executor,
+                    scheduler=scheduler, kernels=kernels, privacy_key=privacy_key)
+    finally:
+        lock.release()
+
+
+def _take(lock: RunLock) -> None:
+    """Take the run lock; a lock left by a run that is no longer running is taken over, with a warning."""
+    left = lock.acquire()
+    if left is not None:
+        print(f"warning: took over the lock of a run that is no longer running ({left.describe()}); its "
+              "unfinished reports are re-rendered", file=sys.stderr)
+
+
+def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: Path, lock: RunLock, started: float,
+         notebooks: dict, *, jobs: int | None, renderer: str, timeout: int, progress: bool,
+         territories: list[str] | None, force: bool, executor: str, scheduler: str | None, kernels: str,
+         privacy_key: Path | None) -> dict:
+    """:func:`run` once the output folder is checked (and locked, when it existed)."""
     t0 = time.perf_counter()
     extra = tuple(profile.get("extra_channels", ()))
     key = privacy.load_key(out, privacy_key) if privacy.pseudonymising(profile) else None
@@ -297,6 +464,10 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
         if isinstance(profile.get("territories"), list):  # the national pass must cover them too
             profile = {**profile, "territories": list(dict.fromkeys([*profile["territories"], *territories]))}
     renderer_name = get_renderer(renderer).name
+    selected = list(territories) if territories else selected_territories(ds, profile)
+    folders = _folders(ds, selected)  # ids that give no folder, or share one: refused before writing
+    check_output(out, [ROLLUPS, *folders.values()], WORK_FOLDERS)
+    _take(lock)  # first write of a new output folder: its lock
     cache_dataset(ds, work / "input", extra_channels=extra, cache_tag=tag)  # inputs are valid
 
     shutil.rmtree(work / "staging", ignore_errors=True)  # leftovers of an interrupted run
@@ -305,7 +476,10 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
     store = work / "store"
     store_key = job_fingerprint(inputs=input_key(Path(data), extra, tag),
                                 profile=profile, version=__version__)
-    meta = read_meta(store)
+    try:
+        meta = read_meta(store)
+    except ValueError:  # a store.json cut short by a killed run: the store is rebuilt
+        meta = {}
     if not force and meta.get("key") == store_key:  # same inputs and parameters: the store stands
         tables = {"kpis": read_table(store, "kpis")}
         hashes = pd.Series(meta["hashes"], dtype=object)
@@ -316,9 +490,8 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
     national_seconds = time.perf_counter() - t0
 
     window = make_window(ds.sales["period"], profile.get("period_end"), profile.get("period_months", 3))
-    selected = list(territories) if territories else selected_territories(ds, profile)
     job_list = _jobs(ds, profile, selected, out, work, store, window, notebooks, renderer_name, timeout, hashes,
-                    kernels)
+                     kernels, lock)
 
     manifest = read_manifest(out)
     manifest.update({"generated": now(), "version": __version__, "data": str(Path(data).resolve()),
@@ -327,29 +500,44 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
                      "comparison_period": window.label("comparison")})
     books = {"territory": manifest.setdefault("territories", {}), "rollup": manifest.setdefault("rollups", {})}
     book = lambda job: books["territory" if job.kind == "territory" else "rollup"]
+    keys = {job.key for job in job_list}
+    for entries in books.values():
+        _check_others(out, entries, keys)
+    records = {job.key: verified_record(Path(job.target)) for job in job_list}  # what is on disk, not the manifest
     outcomes: list[Outcome] = []
 
     def record(job: Job, outcome: Outcome) -> None:
         outcomes.append(outcome)
-        book(job)[job.key] = _entry(job, outcome, book(job).get(job.key, {}), tables["kpis"])
+        if outcome.status == "ok":
+            records[job.key] = verified_record(Path(job.target))
+        book(job)[job.key] = _entry(job, outcome, records[job.key], book(job).get(job.key, {}), tables["kpis"])
         write_manifest(out, manifest)  # after every job: an interrupted run resumes from here
 
     todo = []
     for job in job_list:
-        if not force and _unchanged(job, book(job).get(job.key, {})):
+        if not force and _unchanged(job, records[job.key]):
             record(job, Outcome(job.key, "skipped"))
         else:
             todo.append(job)
     bar = tqdm(total=len(todo), desc="reports", unit="report", disable=not progress or not todo, file=sys.stderr)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     if todo:
-        with get_executor(executor, workers, scheduler) as pool:
-            futures = {pool.submit(execute, job): job for job in todo}
-            for future in as_completed(futures):
-                job, outcome = futures[future], future.result()
-                record(job, outcome)
-                bar.set_postfix_str(f"{job.key} {outcome.status}")
-                bar.update()
+        before = {p.pid for p in _descendants()}  # processes that are not this run's
+        try:
+            with get_executor(executor, workers, scheduler) as pool:
+                try:
+                    futures = {pool.submit(execute, job): job for job in todo}
+                    for future in as_completed(futures):
+                        job, outcome = futures[future], future.result()
+                        record(job, outcome)
+                        bar.set_postfix_str(f"{job.key} {outcome.status}")
+                        bar.update()
+                except BaseException:  # interrupted (or a bug): end the workers now, not after their jobs
+                    _stop_processes(before)
+                    raise
+        except BaseException:
+            _stop_processes(before)  # interrupted while the executor was starting or stopping
+            raise
     bar.close()
     manifest["timings"] = {"load": load_seconds, "national_pass": national_seconds,
                            "total": time.perf_counter() - started}

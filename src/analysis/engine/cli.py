@@ -1,16 +1,30 @@
 """``territory-reports``: demo data, validation and the batch, from the terminal.
 
 Exit codes: 0 success; 1 some territories failed (the others are published);
-2 bad input or parameters (nothing written).
+2 bad input or parameters (nothing written), or another run is using the output folder;
+3 a bug (its traceback is printed, with how to report it); 128 + the signal's number when
+interrupted (Ctrl-C: 130, SIGTERM: 143, SIGHUP: 129).
+
+SIGTERM and SIGHUP are handled like Ctrl-C: the run ends every process it started
+(workers, kernels, renderers) before the command exits, so nothing is published after
+it; published reports are whole, and the next run finishes the rest.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import time
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
+from analysis import __version__
 from analysis.errors import TerritoryReportsError
+
+#: Signals handled like Ctrl-C.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def _demo_data(args) -> int:
@@ -148,20 +162,59 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread as Ctrl-C's KeyboardInterrupt is."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum: int, _frame) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """While inside: SIGTERM and SIGHUP raise :class:`Interrupted` (a KeyboardInterrupt) in
+    the main thread, so they unwind the run as Ctrl-C does. Elsewhere than the main thread
+    (where handlers cannot be set) nothing changes."""
+    try:
+        previous = {signum: signal.signal(signum, _interrupt) for signum in STOP_SIGNALS}
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except TerritoryReportsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # read-only or full output folder, missing permissions
-        print(f"error: cannot write {exc.filename or ''}: {exc.strerror or exc} "
-              "(published reports are untouched)", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: published reports are untouched; run again to finish", file=sys.stderr)
-        return 130
+    with stop_signals_interrupt():
+        try:
+            return args.func(args)
+        except TerritoryReportsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # read-only or full output folder, missing permissions
+            print(f"error: cannot write {exc.filename or ''}: {exc.strerror or exc} "
+                  "(published reports are untouched)", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            print(f"interrupted ({signal.Signals(signum).name}): every process of the run has ended and nothing "
+                  "more is published; published reports are whole; run again to finish", file=sys.stderr)
+            return 128 + int(signum)
+        except Exception:  # noqa: BLE001 - anything else is a bug: say so, with what to report
+            traceback.print_exc()
+            print(f"\nThis is a bug in territory-reports {__version__}, not a problem with your data or "
+                  "parameters: please report it with the traceback above and the command you ran "
+                  f"(territory-reports {' '.join(sys.argv[1:] if argv is None else argv)}). "
+                  "Published reports are untouched.", file=sys.stderr)
+            return 3
 
 
 if __name__ == "__main__":

@@ -3,15 +3,28 @@
 Files are written to a staging folder and moved into place one by one with an atomic
 rename, so a reader (or an interrupted run) never sees a half-written file under a
 published name, and a failed territory keeps its last good report.
+
+Each published folder holds its record, ``.published.json``: the fingerprint of what
+produced the folder and the sha256 (and size, modification time, inode) of every file
+published in it. The record is removed
+before the first file of a new version lands and written (atomically) after the last,
+so whatever moment a run is killed, a folder either has a record that matches its files
+or no record at all: :func:`verified_record` tells the two apart, and a folder without a
+verified record is re-rendered by the next run, whatever ``manifest.json`` says.
+
+:func:`check_output` refuses, before anything is written, an output folder that is a
+file and any link where the batch would write (a territory folder that is a symbolic
+link would be written through, outside the output folder).
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +35,8 @@ from analysis.report import text
 
 MANIFEST = "manifest.json"
 INDEX = "index.html"
+#: A published folder's record: fingerprint and file hashes, written after the files.
+RECORD = ".published.json"
 
 
 def safe_name(territory_id: str) -> str:
@@ -47,21 +62,127 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         raise
 
 
-def publish_folder(staging: Path, target: Path) -> list[Path]:
-    """Move every file of ``staging`` into ``target`` (same relative paths), atomically each.
+def file_hash(path: Path) -> str:
+    """sha256 of one file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
-    Files are moved largest-last so the report files land after their tables; the
-    staging folder is removed afterwards.
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the renames into ``folder`` durable (a power cut keeps them, or their absence)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_record(target: Path) -> dict | None:
+    """A published folder's record as written (None: none, or unreadable)."""
+    try:
+        record = json.loads((Path(target) / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("files"), dict) else None
+
+
+def _stamp(path: Path) -> dict:
+    """What identifies one landed file without reading it: size, modification time, inode."""
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+
+
+def verified_record(target: Path) -> dict | None:
+    """The folder's record when every file it lists is on disk with its recorded content, else None.
+
+    None means the folder's files are not (all) those its record names: no record yet, a
+    run killed while the folder's new files were landing, or a file changed since. A file
+    still the very one published (same inode, size and modification time: a rename of
+    another file changes them) is not read again; any other is hashed and compared.
     """
+    record = read_record(target)
+    if record is None:
+        return None
+    root = Path(target).resolve()
+    for name, landed in record["files"].items():
+        path = root / name
+        if root not in path.resolve().parents or path.is_symlink() or not path.is_file():
+            return None
+        if not isinstance(landed, dict):
+            return None
+        if _stamp(path) != {k: landed.get(k) for k in ("size", "mtime_ns", "ino")} \
+                and file_hash(path) != landed.get("sha256"):
+            return None
+    return record
+
+
+def publish_folder(staging: Path, target: Path, record: Mapping | None = None) -> list[Path]:
+    """Move every file of ``staging`` into ``target`` (same relative paths), atomically each,
+    then write the folder's record (``record`` plus every published file's sha256 and stamp).
+
+    The old record goes first, so a run killed in between leaves a folder without a
+    record (re-rendered next time), never one whose record vouches for a mix of files.
+    Files the old record listed that the new version does not have are removed. Files
+    are moved largest-last so the report files land after their tables; the staging
+    folder is removed afterwards.
+    """
+    staging, target = Path(staging), Path(target)
+    files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: (p.stat().st_size, str(p)))
+    hashes = {str(p.relative_to(staging)): {"sha256": file_hash(p), **_stamp(p)} for p in files}  # kept by rename
+    old = read_record(target) or {"files": {}}
+    target.mkdir(parents=True, exist_ok=True)
+    (target / RECORD).unlink(missing_ok=True)
+    _fsync_folder(target)  # the record is gone before any new file lands
     moved = []
-    files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
     for source in files:
         destination = target / source.relative_to(staging)
         destination.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, destination)
         moved.append(destination)
+    for name in set(old["files"]) - set(hashes):  # published before, not in this version
+        stale = target / name
+        if target.resolve() in stale.resolve().parents and not stale.is_symlink():
+            stale.unlink(missing_ok=True)
+    for folder in {d.parent for d in moved} | {target}:
+        _fsync_folder(folder)
+    atomic_write(target / RECORD, json.dumps({**(record or {}), "files": hashes}, indent=1, default=str))
     shutil.rmtree(staging, ignore_errors=True)
     return moved
+
+
+def check_output(out: Path, folders: Iterable[str] = (), work: Iterable[str] = ()) -> Path:
+    """Refuse an output folder the batch cannot safely write, before anything is written.
+
+    ``out`` (resolved: it may itself be a link the user chose) must be a folder or not
+    exist yet, below folders that are folders. No path the batch writes into may be a
+    symbolic link (nor anything but a folder): the output folders ``folders`` (relative to
+    ``out``, each with its ``tables`` folder), the ``work`` folders, the manifest and the
+    index page. Returns the resolved output folder; raises :class:`PublishError`.
+    """
+    out = Path(out).resolve()
+    for folder in [out, *out.parents][::-1]:
+        if folder.exists() and not folder.is_dir():
+            raise PublishError(f"cannot write the output folder {out}: {folder} is a file, not a folder")
+    for name in [*folders, *(f"{f}/tables" for f in folders), *work, MANIFEST, INDEX]:
+        path = out / name
+        if ".." in Path(name).parts or Path(name).is_absolute():
+            raise PublishError(f"cannot write {path}: outside the output folder {out}")
+        if path.is_symlink():
+            raise PublishError(f"cannot write {path}: it is a symbolic link (to {os.readlink(path)}) and would be "
+                               f"written through, possibly outside the output folder {out}; remove the link")
+        expect_file = name in (MANIFEST, INDEX)
+        if path.exists() and path.is_dir() == expect_file:
+            kind = "a folder" if expect_file else "a file"
+            raise PublishError(f"cannot write {path}: it is {kind}; remove it or choose another output folder")
+    return out
 
 
 def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> list[Path]:
