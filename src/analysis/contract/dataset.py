@@ -1,6 +1,8 @@
 """Loading and validating a dataset (DESIGN 3).
 
-A dataset is a folder with one file per table, ``<table>.csv`` or ``<table>.parquet``.
+A dataset is a folder with one file per table, ``<table>.csv``, ``<table>.csv.gz``,
+``<table>.parquet`` or ``<table>.xlsx``, or an Excel workbook with one sheet per table
+(sheets named after the tables).
 :func:`load_dataset` reads every table, checks it against :data:`analysis.contract.schema.TABLES`
 and either returns a :class:`Dataset` of normalized frames or raises
 :class:`~analysis.errors.DataValidationError` listing every violation found in every
@@ -135,21 +137,36 @@ def _rows(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
 
 # --- public entry points -------------------------------------------------------------
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read one table file as it is: CSV (UTF-8, with or without BOM) or Parquet.
+def read_table(path: str | Path, *, sheet: str | None = None) -> pd.DataFrame:
+    """Read one table file as it is: CSV (UTF-8, with or without BOM; also gzipped,
+    ``.csv.gz``), Parquet or an Excel sheet (``.xlsx``: ``sheet``, else the only sheet or
+    the one named after the file).
 
-    CSV columns are all read as text (empty cells missing, blank lines skipped); types
-    and rules are applied by :func:`load_dataset`, not here. Raises
+    CSV and Excel columns are all read as text (empty cells missing, blank lines skipped);
+    types and rules are applied by :func:`load_dataset`, not here. Raises
     :class:`DataValidationError` when the file cannot be read.
     """
+    frame, _ = read_rows(path, sheet=sheet)
+    return _default_strings(frame).reset_index(drop=True)
+
+
+def read_rows(path: str | Path, *, sheet: str | None = None) -> tuple[pd.DataFrame, str]:
+    """A table file as read (see :func:`read_table`), indexed by its position in the file,
+    and that position's name: ``line`` for CSV (the header is line 1), ``row`` for Excel
+    (the sheet's row number, the header is row 1) and Parquet (from 1). Text columns are
+    Arrow-backed strings. Meant for importers, which report the lines of their source.
+    """
     path = Path(path)
+    target = path if sheet is None else _sheet_path(path, sheet)
     if not path.is_file():
         raise DatasetNotFoundError(f"{path}: file not found")
+    if sheet is not None and not path.name.lower().endswith(".xlsx"):
+        rule = f"a sheet ({sheet!r}) is asked for, but the file is not an Excel workbook (.xlsx)"
+        raise DataValidationError([Violation(str(path), _table_name(path), None, rule)], path.parent)
     try:
-        frame, _ = _read(path)
+        return _read(target)
     except _ReadError as exc:
-        raise DataValidationError([exc.violation(path, path.stem)], path.parent) from None
-    return _default_strings(frame).reset_index(drop=True)
+        raise DataValidationError([exc.violation(target, _table_name(path))], path.parent) from None
 
 
 def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cache: str | Path | None = None,
@@ -246,8 +263,7 @@ def file_digest(path: str | Path) -> str:
 
 
 def _input_files(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.suffix in (".csv", ".parquet") and p.is_file()),
-                  key=lambda p: p.name)
+    return sorted((p for p in folder.iterdir() if _is_table_file(p) and p.is_file()), key=lambda p: p.name)
 
 
 def _stamps(files: list[Path]) -> list[tuple]:
@@ -257,7 +273,8 @@ def _stamps(files: list[Path]) -> list[tuple]:
 
 
 def input_digests(folder: str | Path) -> tuple[FileDigest, ...]:
-    """Name, size and content hash of every input file (``*.csv``, ``*.parquet``) of ``folder``
+    """Name, size and content hash of every input file (``*.csv``, ``*.csv.gz``, ``*.parquet``,
+    ``*.xlsx``) of ``folder``
     (hash ``""`` for a file that cannot be read: such inputs are never cached)."""
     return tuple((p.name, p.stat().st_size, _digest_or_blank(p)) for p in _input_files(Path(folder)))
 
@@ -429,18 +446,75 @@ class _ReadError(Exception):
         return Violation(str(path), table, None, self.rule, hint=self.hint)
 
 
+#: Table file suffixes besides those of the schema (``.csv``, ``.parquet``).
+EXTRA_SUFFIXES = (".csv.gz", ".xlsx")
+#: Separates a workbook's path from a sheet's name in the path of a table held by a sheet
+#: (``data/dataset.xlsx#customers``).
+SHEET_MARK = "#"
+
+
+def _table_name(path: Path) -> str:
+    """The table a file name stands for (``sales.csv.gz`` -> ``sales``)."""
+    name = path.name.split(SHEET_MARK, 1)[0]
+    for suffix in (".csv.gz", ".csv", ".parquet", ".xlsx"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _is_table_file(path: Path) -> bool:
+    """A file that may hold tables (Excel's ``~$`` lock files are not)."""
+    name = path.name.lower()
+    return not name.startswith("~$") and (path.suffix.lower() in (".csv", ".parquet", ".xlsx")
+                                           or name.endswith(".csv.gz"))
+
+
+def _sheet_path(book: Path, sheet: str) -> Path:
+    return book.with_name(f"{book.name}{SHEET_MARK}{sheet}")
+
+
+def _split_sheet(path: Path) -> tuple[Path, str | None]:
+    """A workbook and sheet from a sheet path (see :data:`SHEET_MARK`), or ``(path, None)``."""
+    name = path.name
+    if SHEET_MARK in name and name.split(SHEET_MARK, 1)[0].lower().endswith(".xlsx"):
+        book, sheet = name.split(SHEET_MARK, 1)
+        return path.with_name(book), sheet
+    return path, None
+
+
+def _workbook_sheets(folder: Path) -> dict[Path, list[str]]:
+    """The sheets of each workbook of ``folder`` not named after a table (one sheet per table)."""
+    books = {}
+    for path in sorted(folder.glob("*.xlsx")):
+        if _table_name(path) in TABLES or not _is_table_file(path) or not path.is_file():
+            continue
+        try:
+            books[path] = _sheet_names(path)
+        except _ReadError:
+            books[path] = []  # unreadable: reported when a table is looked for in it
+    return books
+
+
 def _locate(folder: Path, spec: TableSpec) -> tuple[Path | None, Violation | None]:
-    """The file holding ``spec``'s table, or a violation (both files, or a required one missing)."""
-    candidates = [folder / name for name in spec.file_names]
-    found = [path for path in candidates if path.is_file()]
-    names = " and ".join(spec.file_names)
+    """The file holding ``spec``'s table, or a violation (two of them, or a required one missing).
+
+    A table is a file named after it (``.csv``, ``.csv.gz``, ``.parquet``, ``.xlsx``) or a
+    sheet named after it in a workbook of the folder (a path ``book.xlsx#sheet``).
+    """
+    names = (*spec.file_names, *(f"{spec.name}{suffix}" for suffix in EXTRA_SUFFIXES))
+    found = [folder / name for name in names if (folder / name).is_file()]
+    found += [_sheet_path(book, spec.name) for book, sheets in _workbook_sheets(folder).items()
+              if spec.name in sheets]
     if len(found) > 1:
-        rule = f"both {names} are present; keep only one of them"
+        shown = " and ".join(_split_sheet(p)[0].name + (f" (sheet {spec.name!r})" if _split_sheet(p)[1] else "")
+                             for p in found)
+        rule = f"the table {spec.name!r} is given more than once: {shown}; keep only one of them"
         return None, Violation(str(folder), spec.name, None, rule)
     if found:
         return found[0], None
     if spec.required_table:
-        rule = f"required table {spec.name!r} is missing: expected {' or '.join(spec.file_names)}"
+        expected = " or ".join(names)
+        rule = f"required table {spec.name!r} is missing: expected {expected}, or a sheet {spec.name!r} in a workbook"
         return None, Violation(str(folder), spec.name, None, rule, hint=f"looked in {folder}")
     return None, None
 
@@ -448,15 +522,27 @@ def _locate(folder: Path, spec: TableSpec) -> tuple[Path | None, Violation | Non
 def _read(path: Path) -> tuple[pd.DataFrame, str]:
     """The table as read, indexed by position in the file, and that position's name.
 
-    CSV: index = line number (the header is line 1); Parquet: index = row number (from 1).
+    CSV (also ``.csv.gz``): index = line number (the header is line 1); Excel: index = the
+    sheet's row number (the header is row 1); Parquet: index = row number (from 1).
     Text columns are Arrow-backed strings.
     """
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
+    book, sheet = _split_sheet(path)
+    name = book.name.lower()
+    if name.endswith(".csv") or name.endswith(".csv.gz"):
         return _read_csv(path), "line"
-    if suffix == ".parquet":
+    if name.endswith(".parquet"):
         return _read_parquet(path), "row"
-    raise _ReadError(f"unsupported file type {path.suffix!r}: use .csv or .parquet")
+    if name.endswith(".xlsx"):
+        return _read_xlsx(book, sheet), "row"
+    raise _ReadError(f"unsupported file type {path.suffix!r}: use .csv, .csv.gz, .parquet or .xlsx")
+
+
+def _open_text(path: Path):
+    """A CSV file opened as text (gunzipped when it ends in ``.gz``)."""
+    if path.name.lower().endswith(".gz"):
+        import gzip
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
 
 
 _NOT_UTF8 = "the file is not UTF-8 text"
@@ -466,10 +552,12 @@ _NOT_UTF8_HINT = "save it as 'CSV UTF-8' (in Excel: File > Save As > CSV UTF-8)"
 def _delimiter(path: Path) -> str:
     """``;`` for Excel-style exports (a header with semicolons and no commas), else ``,``."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with _open_text(path) as handle:
             first = handle.readline()
     except UnicodeDecodeError:
         raise _ReadError(_NOT_UTF8, _NOT_UTF8_HINT) from None
+    except (OSError, EOFError) as exc:  # a damaged gzip file
+        raise _ReadError("the file could not be read", str(exc).strip()) from None
     return ";" if ";" in first and "," not in first else ","
 
 
@@ -490,10 +578,17 @@ def _decimal_point(column: pa.ChunkedArray) -> pa.ChunkedArray:
 def _csv_header(path: Path, delimiter: str = ",") -> list[str]:
     """The column names of a CSV file (a BOM is tolerated); checks they are usable."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with _open_text(path) as handle:
             header = next(csv.reader(handle, delimiter=delimiter), None)
     except UnicodeDecodeError:
         raise _ReadError(_NOT_UTF8, _NOT_UTF8_HINT) from None
+    except (OSError, EOFError, csv.Error) as exc:
+        raise _ReadError("the file could not be read", str(exc).strip()) from None
+    return _check_header(header)
+
+
+def _check_header(header: list[str] | None) -> list[str]:
+    """The column names of a header row, checked to be usable; unnamed columns get a name."""
     if not header or all(not name.strip() for name in header):
         raise _ReadError("the file is empty: its first line must name the columns")
     repeated = sorted({name for name in header if name.strip() and header.count(name) > 1})
@@ -521,6 +616,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
         if "UTF8" in str(exc) or "UTF-8" in str(exc):
             raise _ReadError(_NOT_UTF8, _NOT_UTF8_HINT) from None
         raise _ReadError("the file could not be read as CSV", str(exc).strip()) from None
+    except OSError as exc:  # a damaged gzip file
+        raise _ReadError("the file could not be read as gzipped CSV", str(exc).strip()) from None
     if delimiter == ";":
         table = pa.table({name: _decimal_point(table[name]) for name in table.column_names})
     frame = table.to_pandas(types_mapper=_arrow_string_mapper)
@@ -541,6 +638,101 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     frame = frame.drop(columns=index_columns)
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     return frame
+
+
+_NO_XLSX = "reading .xlsx files needs openpyxl (pip install 'openpyxl>=3.1')"
+#: Columns written as periods (``YYYY-MM``): Excel turns a typed ``2026-03`` into a date,
+#: read back as its month.
+_PERIOD_COLUMNS = frozenset(c for spec in TABLES.values() for c, kind in spec.columns.items() if kind == PERIOD)
+
+
+def _load_workbook(path: Path):
+    try:
+        import openpyxl
+    except ImportError:  # pragma: no cover - a dependency of the package
+        raise _ReadError(_NO_XLSX) from None
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds (zip, XML, KeyError)
+        raise _ReadError("the file could not be read as an Excel workbook (.xlsx)",
+                         f"{type(exc).__name__}: {exc}".strip()) from None
+
+
+def _sheet_names(path: Path) -> list[str]:
+    book = _load_workbook(path)
+    try:
+        return list(book.sheetnames)
+    finally:
+        book.close()
+
+
+def _cell_text(value, period: bool = False) -> str | None:
+    """An Excel cell as the text a CSV export would hold (whole numbers without ``.0``,
+    dates ``YYYY-MM-DD``, a date in a period column as its month ``YYYY-MM``)."""
+    import datetime as dt
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 2 ** 53 else repr(value)
+    if isinstance(value, dt.datetime):
+        if period:
+            return value.strftime("%Y-%m")
+        return value.strftime("%Y-%m-%d") if value.time() == dt.time(0) else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m") if period else value.isoformat()
+    return str(value)
+
+
+def _read_xlsx(path: Path, sheet: str | None = None) -> pd.DataFrame:
+    """One sheet of a workbook as text columns, indexed by the sheet's row numbers.
+
+    The sheet: ``sheet``, else the one named after the file (``sales.xlsx``: ``sales``),
+    else the only one. The first row names the columns; empty rows are skipped.
+    """
+    if not path.is_file():
+        raise _ReadError("the workbook is missing")
+    book = _load_workbook(path)
+    try:
+        names = list(book.sheetnames)
+        wanted = sheet if sheet is not None else (_table_name(path) if _table_name(path) in names else None)
+        if wanted is None:
+            if len(names) != 1:
+                raise _ReadError(f"the workbook has {len(names)} sheets ({', '.join(map(repr, names))}) and none is "
+                                 f"named {_table_name(path)!r}", "name the sheet holding the table after it")
+            wanted = names[0]
+        if wanted not in names:
+            raise _ReadError(f"the workbook has no sheet {wanted!r} (it has {', '.join(map(repr, names))})")
+        rows = book[wanted].iter_rows(values_only=True)
+        first = next(rows, None)
+        header = _check_header([_cell_text(v) or "" for v in first] if first else None)
+        periods = [name in _PERIOD_COLUMNS for name in header]
+        width = len(header)
+        columns: list[list] = [[] for _ in header]
+        index = []
+        for number, row in enumerate(rows, start=2):
+            cells = [_cell_text(v, p) for v, p in zip(row, periods)]
+            if len(row) > width and any(v is not None and str(v).strip() for v in row[width:]):
+                raise _ReadError(f"row {number} has more cells than the header names columns",
+                                 "give every column a name in the first row")
+            if all(c is None for c in cells):
+                continue  # an empty row (Excel keeps formatted empty rows)
+            cells += [None] * (width - len(cells))
+            for column, cell in zip(columns, cells):
+                column.append(cell)
+            index.append(number)
+    finally:
+        book.close()
+    table = pa.table({name: pa.array(values, type=pa.string()) for name, values in zip(header, columns)})
+    frame = table.to_pandas(types_mapper=_arrow_string_mapper)
+    frame.index = pd.Index(index, dtype="int64")
+    unnamed_empty = [c for c in frame.columns if c.startswith("unnamed_") and frame[c].isna().all()]
+    return frame.drop(columns=unnamed_empty)
 
 
 def _arrow_string_mapper(arrow_type: pa.DataType):
@@ -809,7 +1001,7 @@ class _TableCheck:
             low_ok = everywhere if bound.minimum is None else (
                 numbers > bound.minimum if bound.exclusive_minimum else numbers >= bound.minimum)
             high_ok = everywhere if bound.maximum is None else numbers <= bound.maximum
-            outside = ~np.isnan(numbers) & ~(low_ok & high_ok)
+            outside = ~np.isnan(numbers) & ~np.asarray(low_ok & high_ok, dtype=bool)
             if bound.minimum is not None or bound.maximum is not None:
                 self.flag(column, bound.describe(column), outside)
             if bound.limit is not None:

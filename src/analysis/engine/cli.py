@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from analysis import __version__
+from analysis.contract.importers.cli import add_import_parser
 from analysis.errors import TerritoryReportsError
 
 #: Signals handled like Ctrl-C.
@@ -113,6 +114,7 @@ def summary_table(manifest: dict) -> str:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="territory-reports", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
+    add_import_parser(sub)  # territory-reports import cms-partd | table
 
     demo = sub.add_parser("demo-data", help="write the synthetic demo dataset")
     demo.add_argument("out", help="folder to write the tables into")
