@@ -43,6 +43,11 @@ display(sections.scope_note(s))
 #| tbl-cap: "Totals of the territories in this report."
 sections.scope_headline(s)
 
+# %%
+#| label: fig-trend
+#| fig-cap: "Support (our share) month by month: one line per territory, or for many territories the median territory and the band of the middle 80%. Shaded: the analysis period."
+figures.region_trend(s.trend, s.kpis.set_index("territory_id")["territory_name"], many=many);
+
 # %% [markdown]
 # ## Territories side by side
 #
@@ -93,3 +98,12 @@ display(sections.coaching_flags_note(s, many=many))
 #| label: tbl-flags
 #| tbl-cap: "Reps per coaching flag (per territory, or for the whole report when it has many territories)."
 sections.coaching_flags(s, many=many)
+
+# %% [markdown]
+# ## Methodology
+#
+# How every figure in this report is made, with the values this run used; each
+# territory report lists its own cut points.
+
+# %%
+sections.scope_methodology(s, params)

@@ -41,6 +41,11 @@ display(sections.period_note(t))
 #| tbl-cap: "Headline figures: analysis period, comparison period, change, and the region's figure."
 sections.headline(t)
 
+# %%
+#| label: fig-trend
+#| fig-cap: "Every month of the data: own units, support and prescribing customers (own units > 0) per market, and the share of the territory's prescribing customers contacted each month. Shaded: the analysis period."
+figures.trend_lines(t.trend, t.trend_activity, reason=sections.placeholder_reason(t, "trend"));
+
 # %% [markdown]
 # ## Segmentation
 #
@@ -68,6 +73,36 @@ sections.segments(t)
 figures.pareto_curve(t.lorenz, t.params["vip_share"]);
 
 # %% [markdown]
+# ### Does effort follow potential?
+#
+# The classic targeting check: customers ranked into tenths by potential, with our
+# support, the share of effort each tenth gets and the contacts per customer.
+
+# %%
+#| label: tbl-targeting
+#| tbl-cap: "Decile targeting per market: customers, share of potential, support, share of effort, contacts per customer and coverage."
+sections.targeting(t)
+
+# %%
+sections.targeting_note(t)
+
+# %% [markdown]
+# ## Competitors
+#
+# Who holds each market in this territory and in each segment, and how that moved
+# against the comparison period.
+
+# %%
+#| label: fig-competitors
+#| fig-cap: "Each product's share of the market's units, for the whole territory and per segment (prescribing customers, analysis period). Our product is the solid blue bar."
+figures.competitor_bars(t.competitors);
+
+# %%
+#| label: tbl-competitors
+#| tbl-cap: "Products per market: share of the territory, change in points against the comparison period, and the customers each one leads (most units at the customer)."
+sections.competitors(t)
+
+# %% [markdown]
 # ## 3C matrix and phase migration
 #
 # Customer (phase on the adoption ladder), Competitor (who leads at the customer) and
@@ -86,9 +121,28 @@ figures.three_c_heatmap(t.three_c);
 sections.flags_summary(t)
 
 # %%
+#| label: tbl-flag-customers
+#| tbl-cap: "The customers behind the flags (largest potential first), with why each flag was raised."
+sections.flag_customers(t)
+
+# %%
 #| label: fig-migration
 #| fig-cap: "Rows: phase in the comparison period; columns: phase now. Numbers are customers; shading is the share of the row. Cells right of the diagonal moved up, left of it slipped."
 figures.migration_heatmap(t.migration, reason=sections.placeholder_reason(t, "migration"));
+
+# %% [markdown]
+# ### Phase forecast
+#
+# If this period's migration rates hold, where the phase mix goes next period, and
+# where it settles if nothing changes.
+
+# %%
+#| label: tbl-forecast
+#| tbl-cap: "Phase mix now, projected for the next period (one step of the migration rates) and where it settles."
+sections.phase_forecast(t)
+
+# %%
+sections.forecast_note(t)
 
 # %% [markdown]
 # ## Channels and phases
@@ -150,6 +204,17 @@ sections.roi_note(t)
 sections.action_list(t)
 
 # %% [markdown]
+# ## Call plan
+#
+# Each rep's next calls: the priority customers and the relationship-maintenance list,
+# with contacts per month by segment, the next best channel and when each is due.
+
+# %%
+#| label: tbl-call-plan
+#| tbl-cap: "Call plan per rep, ranked by due date (overdue first)."
+sections.call_plan(t)
+
+# %% [markdown]
 # ## Relationship maintenance
 #
 # Suppliers, distributors, peripheral customers and VIPs need regular contact even
@@ -169,3 +234,16 @@ sections.maintenance(t)
 #| label: tbl-quality
 #| tbl-cap: "Data quality checks for this territory."
 sections.quality(t)
+
+# %%
+#| label: tbl-profile-gaps
+#| tbl-cap: "Customers whose profile is below the completeness threshold, and the fields they miss."
+sections.profile_gaps(t)
+
+# %% [markdown]
+# ## Methodology
+#
+# How every figure in this report is made, with the values this run used.
+
+# %%
+sections.methodology(t)

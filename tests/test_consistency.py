@@ -391,6 +391,22 @@ COLUMNS = {
              "stalled", "maintenance_overdue", "has_activities", "has_comparison", "caveats"),
     "regions": ("region",),
     "nation": (),
+    # the deeper tables (drill-downs, targeting, trend, forecast, competitors, call plan)
+    "targeting": ("territory_id", "market", "decile", "band", "customers", "potential", "potential_share",
+                  "support", "effort_cost", "effort_share", "activities", "contacts_per_customer", "coverage"),
+    "flag_customers": ("territory_id", "flag", "customer_id", "customer_name", "market", "segment", "potential",
+                       "phase_previous", "phase", "competitor_position", "competitor_share", "activities"),
+    "profile_gaps": ("territory_id", "customer_id", "profile_completeness", "missing_fields", "missing_groups"),
+    "trend": ("territory_id", "market", "period", "window", "own_units", "market_units", "support",
+              "prescribing_customers"),
+    "trend_activity": ("territory_id", "period", "window", "activities", "cost", "customers_contacted",
+                       "coverage", "contacts_per_customer"),
+    "phase_forecast": ("territory_id", "market", "phase", "customers", "share", "customers_next", "share_next",
+                       "share_steady", "converged"),
+    "competitors": ("territory_id", "market", "segment", "product_id", "is_own", "units", "share",
+                    "customers_led", "share_previous", "share_change"),
+    "call_plan": ("territory_id", "rep_id", "rank", "customer_id", "segment", "phase", "next_best_channel",
+                  "contacts_per_month", "interval_days", "last_contact", "due_date", "overdue", "reason"),
 }
 
 
@@ -580,6 +596,12 @@ SHARES = {
                 "mismatched_effort", "over_service"),
     "nation": ("support", "support_previous", "vip_share", "coverage", "effort_on_priority",
                "mismatched_effort", "over_service"),
+    "targeting": ("potential_share", "support", "effort_share", "coverage"),
+    "trend": ("support",),
+    "trend_activity": ("coverage",),
+    "phase_forecast": ("share", "share_next", "share_steady"),
+    "competitors": ("share", "share_previous"),
+    "profile_gaps": ("profile_completeness",),
 }
 #: Shares that add up to 1 over a group (where the group has any base).
 SUMS_TO_ONE = {
@@ -587,6 +609,9 @@ SUMS_TO_ONE = {
     "channels": ("effort_share", ["territory_id"], "cost"),
     "segments": ("customer_share", ["territory_id", "market"], "customers"),
     "migration": ("rate", ["territory_id", "market", "phase_previous"], "customers"),
+    "targeting": ("effort_share", ["territory_id", "market"], "effort_cost"),
+    "phase_forecast": ("share_next", ["territory_id", "market"], "customers"),
+    "competitors": ("share", ["territory_id", "market", "segment"], "units"),
 }
 
 
@@ -653,7 +678,8 @@ def test_costs_add_up(run):
             problems.append(f"kpis.cost: territory {tid} is {fmt(cost[tid])}; its activities in "
                             f"{run.analysis_periods[0]}..{run.analysis_periods[-1]} cost {fmt(want)}"
                             + (" (no activities: must be missing)" if pd.isna(want) else ""))
-    per_market = {"channel_phase": "cost", "three_c": "effort_cost", "customers": "effort_cost"}
+    per_market = {"channel_phase": "cost", "three_c": "effort_cost", "customers": "effort_cost",
+                  "targeting": "effort_cost"}
     for name, col in per_market.items():
         frame = get(run, name, ("territory_id", "market", col), problems)
         if frame is not None:
@@ -1015,4 +1041,83 @@ def test_cms_public_file_shows_no_false_number(runner):
         missing = {"no_comparison", "no_activities"} - codes(value)
         if missing:
             problems.append(f"kpis.caveats: territory {tid}: {value!r} lacks {sorted(missing)}")
+    report(run, problems)
+
+
+# --- the deeper tables agree with the rest of the report -------------------------------------------
+
+def test_deeper_tables_agree(run):
+    """The trend's analysis months add up to the headline; drill-downs to the flag counts; the
+    forecast keeps its customers; competitors' own units are the headline's; the call plan
+    ranks each rep's customers once."""
+    problems = []
+    tr = run.table("trend", "window", "own_units", "market_units")
+    inside = tr[text(tr["window"]) == "analysis"]
+    for column, kpi in (("own_units", "own_units"), ("market_units", "market_units")):
+        got = num(inside[column]).groupby(inside["territory_id"]).sum().reindex(run.territory_ids, fill_value=0.0)
+        want = run.kpi(kpi)
+        for tid in run.territory_ids:
+            if not close(got[tid], want[tid]):
+                problems.append(f"trend.{column}: territory {tid}: the analysis months add up to {fmt(got[tid])}, "
+                                f"kpis.{kpi} is {fmt(want[tid])}")
+    months = sorted(set(text(tr["period"])))
+    if months and months[-1] != run.period_end:
+        problems.append(f"trend: last month {months[-1]}, the period ends {run.period_end}")
+    ta = run.table("trend_activity", "window", "cost")
+    if not run.has_activities:
+        if len(ta):
+            problems.append(f"trend_activity: {len(ta)} row(s) although the data has no activities")
+    else:
+        got = num(ta.loc[text(ta["window"]) == "analysis", "cost"]).groupby(
+            ta.loc[text(ta["window"]) == "analysis", "territory_id"]).sum()
+        problems += _compare(run, "trend_activity.cost (analysis months)", got, run.kpi("cost"), per_market=False)
+    fc = run.table("flag_customers", "flag")
+    flags = run.table("three_c_flags", *FLAGS)
+    for flag in FLAGS:
+        want = num(flags[flag]).groupby(flags["territory_id"]).sum(min_count=1)
+        rows = fc[text(fc["flag"]) == flag]
+        got = rows.groupby("territory_id").size()
+        for tid in run.territory_ids:
+            w, g = want.get(tid, np.nan), got.get(tid, 0)
+            if pd.isna(w) and g:
+                problems.append(f"flag_customers: {g} {flag} row(s) in territory {tid}, where the flag is not available")
+            elif not pd.isna(w) and not close(g, w):
+                problems.append(f"flag_customers: territory {tid} lists {g} {flag} rows, three_c_flags counts {fmt(w)}")
+    f = run.table("phase_forecast", "customers", "customers_next")
+    if not run.has_comparison and len(f):
+        problems.append(f"phase_forecast: {len(f)} row(s) although there is no comparison period")
+    if run.has_comparison and not len(f):
+        problems.append("phase_forecast: no rows although there is a comparison period")
+    sums = f.assign(now=num(f["customers"]), nxt=num(f["customers_next"])).groupby(["territory_id", "market"])[
+        ["now", "nxt"]].sum()
+    bad = sums[(sums["now"] - sums["nxt"]).abs() > 1e-6 * sums["now"].clip(lower=1)]
+    if len(bad):
+        problems.append(f"phase_forecast: customers_next does not keep the customers: {bad.head().to_dict('index')}")
+    c = run.table("competitors", "segment", "is_own", "units", "share_previous")
+    own = c[(text(c["segment"]) == "all") & is_true(c["is_own"])]
+    got = num(own["units"]).groupby(own["territory_id"]).sum().reindex(run.territory_ids, fill_value=0.0)
+    want = run.kpi("own_units")
+    for tid in run.territory_ids:
+        if not close(got[tid], want[tid]):
+            problems.append(f"competitors: our units in territory {tid} are {fmt(got[tid])}, kpis.own_units {fmt(want[tid])}")
+    if not run.has_comparison:
+        _all_missing(run, "competitors", ("share_previous", "share_change", "customers_led_previous"),
+                     "there is no comparison period", problems)
+    p = run.table("call_plan", "rep_id", "rank", "customer_id", "due_date", "overdue")
+    dup = p[p.duplicated(["territory_id", "customer_id"], keep=False)]
+    if len(dup):
+        problems.append(f"call_plan: customers listed twice: {first(dup, ['territory_id', 'customer_id', 'rep_id'])}")
+    ranks = p.groupby(["territory_id", text(p["rep_id"]).fillna("")])["rank"].apply(
+        lambda r: sorted(num(r).astype(int).tolist()) == list(range(1, len(r) + 1)))
+    if not ranks.all():
+        problems.append(f"call_plan: ranks not 1..n per rep: {ranks[~ranks].index.tolist()[:5]}")
+    if not run.has_activities:
+        _all_missing(run, "call_plan", ("last_contact", "due_date", "overdue", "next_best_channel"),
+                     "the data has no activities", problems)
+        _all_missing(run, "targeting", ("effort_cost", "effort_share", "activities", "contacts_per_customer",
+                                        "coverage"), "the data has no activities", problems)
+    if not run.has_profile:
+        g = run.table("profile_gaps")
+        if len(g):
+            problems.append(f"profile_gaps: {len(g)} row(s) although no profile fields are configured")
     report(run, problems)

@@ -55,6 +55,14 @@ DEFAULTS: dict[str, Any] = {
         "mismatched_effort": 0.25, "over_service": 0.3,
     },
     "cadence": {"vip": 30, "supplier": 90, "distributor": 60, "peripheral": 180},
+    "call_plan": {                 # contacts per month each segment's customers get in the call plan
+        "contacts_per_month": {
+            "A": 2, "B": 3, "C": 1, "D": 0,                   # 2x2 (D: digital only, not called)
+            "high/high": 2, "high/medium": 3, "high/low": 3,  # 3x3
+            "medium/high": 1, "medium/medium": 1, "medium/low": 1,
+            "low/high": 0.5, "low/medium": 0.5, "low/low": 0,
+        },
+    },
     "privacy": "none",             # none | pseudonymise
     "overrides": {},               # territory id -> any of the keys above
 }
@@ -394,6 +402,11 @@ SPEC: dict[str, Param] = {
         key: Integer(f"days between contacts with {key} customers" if key != "vip" else
                      "days between contacts with VIPs", minimum=1)
         for key in DEFAULTS["cadence"]
+    }),
+    "call_plan": Group("the call plan per rep", fields={
+        "contacts_per_month": FreeMap("segment -> contacts per month its customers get (0: not called)",
+                                      value=Number("", minimum=0.0, maximum=31.0), key_noun="segment",
+                                      keys=tuple(DEFAULTS["call_plan"]["contacts_per_month"])),
     }),
     "privacy": Choice("pseudonymise names and ids before anything is written", choices=("none", "pseudonymise")),
 }

@@ -17,10 +17,14 @@ from analysis.contract import params as parameters
 from analysis.contract.dataset import Dataset
 from analysis.contract.schema import CHANNELS
 from analysis.domain.actions import action_list
+from analysis.domain.call_plan import call_plan
 from analysis.domain.channels import (activity_facts, channel_phase, channel_summary, effort_shares, fit_matrix,
                                       next_best_channel, rate_cells)
 from analysis.domain.coaching import coaching_table, roi_by, unit_margins
 from analysis.domain.coaching import flag_counts as coaching_flag_counts
+from analysis.domain.competitors import competitor_shares
+from analysis.domain.drilldowns import flag_customers, profile_gaps
+from analysis.domain.forecast import phase_forecast
 from analysis.domain.maintenance import maintenance_list
 from analysis.domain.market import customer_markets, product_units, units_by_window, units_wide, window_sales
 from analysis.domain.periods import WINDOWS, Window, make_window, window_codes
@@ -31,8 +35,10 @@ from analysis.domain.profile import completeness
 from analysis.domain.quality import data_quality
 from analysis.domain.segmentation import SegmentScheme, deciles, lorenz, scheme_of, segment, segment_summary, vip
 from analysis.domain.support import support
+from analysis.domain.targeting import decile_targeting
 from analysis.domain.three_c import (attach_competitor_position, attach_effort, competitor_position, customer_effort,
                                      flag_counts, flags, three_c_matrix)
+from analysis.domain.trend import monthly_activity, monthly_trend
 
 #: Data-shape caveats (codes; the report's text module says what each means).
 CAVEATS = ("no_comparison", "no_activities", "no_profile_fields", "roi_units_only")
@@ -231,6 +237,10 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None) -> dict[str, 
     caveats = shape.caveats(profile_fields=bool(profile.notna().any()), roi_units_only=margins.defaulted)
     kpis = headline(ds, frame, p.facts, roi["rep_id"], maintenance, window, shape, scheme).assign(
         roi_units_only=margins.defaulted, caveats=caveats, grid=scheme.grid)
+    migrated = migration(frame, ladder(shape.has_activities))
+    territory_ids = ds.territories["territory_id"]
+    customers = ds.customers[ds.customers["territory_id"].isin(territory_ids)]
+    priority_customers = pd.Index(frame.loc[frame["segment"].isin(list(scheme.priority)), "customer_id"].unique())
     return {
         "customers": frame,
         "kpis": kpis,
@@ -241,7 +251,7 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None) -> dict[str, 
         "lorenz": lorenz(frame, value),
         "three_c": three_c_matrix(frame, ladder(shape.has_activities)),
         "three_c_flags": flag_counts(frame),
-        "migration": migration_rates(migration(frame, ladder(shape.has_activities))),
+        "migration": migration_rates(migrated),
         "channel_phase": channel_phase(p.facts, p.fit),
         "channels": channel_summary(p.facts),
         "coaching": coaching,
@@ -250,6 +260,20 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None) -> dict[str, 
         "roi_segment": roi["segment"],
         "roi_channel": roi["channel"],
         "maintenance": maintenance,
+        # the deeper tables (drill-downs, targeting, trend, forecast, competitors, call plan)
+        "targeting": decile_targeting(frame),
+        "flag_customers": flag_customers(frame, customers, ds.products),
+        "profile_gaps": profile_gaps(customers, params["profile_fields"], profile.loc[customers.index],
+                                     params["norms"]["profile_completeness"], priority_customers),
+        "trend": monthly_trend(ds.sales, ds.products, customers, territory_ids, selected_markets(ds, params), window),
+        "trend_activity": monthly_activity(ds.activities, customers, territory_ids, window,
+                                           has_activities=shape.has_activities),
+        "phase_forecast": phase_forecast(migrated),
+        "competitors": competitor_shares(p.sales, frame, ds.products, scheme.labels,
+                                         has_comparison=shape.has_comparison),
+        "call_plan": call_plan(frame, customers, ds.reps, ds.activities, maintenance, as_of,
+                               params["call_plan"]["contacts_per_month"], scheme.priority,
+                               has_activities=shape.has_activities),
     }
 
 

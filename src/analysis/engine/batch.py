@@ -41,7 +41,7 @@ from analysis.contract import privacy
 from analysis.contract.dataset import cache_dataset, cached_dataset, input_key, load_dataset
 from analysis.errors import NotebookTimeoutError, TerritoryReportsError
 from analysis.engine.executors import get_executor
-from analysis.report.exports import export_tables
+from analysis.report.exports import call_plan_workbook, export_tables
 from analysis.engine.fingerprint import files_hash, job_fingerprint, table_hashes
 from analysis.engine.kernels import KERNEL_NAMES, kernel_manager, register_kernel
 from analysis.engine.lock import RunLock, still_held
@@ -120,14 +120,58 @@ def job_tables(job: Job) -> dict:
     store = Path(job.store)
     if job.kind == "territory":
         return export_tables(read_territory(store, job.key))
-    kpis, flags = read_table(store, "kpis"), read_table(store, "coaching_flags")
+    kpis, flags, trend = (read_table(store, name) for name in ("kpis", "coaching_flags", "trend"))
     if job.kind == "national":
         return {"territories": kpis, "regions": read_table(store, "regions"), "nation": read_table(store, "nation"),
-                "coaching_flags": flags}
+                "coaching_flags": flags, "trend": trend}
     regions = read_table(store, "regions")
     ids = kpis.loc[kpis["region"] == job.region, "territory_id"]
     return {"territories": kpis[kpis["region"] == job.region], "region": regions[regions["region"] == job.region],
-            "coaching_flags": flags[flags["territory_id"].isin(ids)]}
+            "coaching_flags": flags[flags["territory_id"].isin(ids)], "trend": trend[trend["territory_id"].isin(ids)]}
+
+
+def write_job_tables(job: Job, staging: Path) -> None:
+    """The files exported beside a report into ``staging``: ``tables/*.csv`` (and a
+    territory's call-plan workbook). The same for a full run and ``--tables-only``."""
+    tables = job_tables(job)
+    write_tables(tables, staging / "tables")
+    if job.kind == "territory" and "call_plan" in tables:
+        call_plan_workbook(tables["call_plan"], staging / "call_plan.xlsx",
+                           min_rate_base=int((job.parameters.get("params") or {}).get("min_rate_base", 5)))
+
+
+def export_only(job: Job) -> Outcome:
+    """``--tables-only``: export one report's tables into staging, then publish them (no
+    notebook, no render); retried once like a report, never raises."""
+    for attempt in range(1, ATTEMPTS + 1):
+        timings: dict[str, float] = {}
+        staging = Path(job.staging)
+        try:
+            _still_wanted(job)
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            start = time.perf_counter()
+            write_job_tables(job, staging)
+            timings["tables"] = time.perf_counter() - start
+            _still_wanted(job)
+            publish_folder(staging, Path(job.target), {"key": job.key, "fingerprint": job.fingerprint,
+                                                       "published": now(), "timings": timings,
+                                                       "tables_only": True})
+            return Outcome(job.key, "ok", timings=timings, attempts=attempt)
+        except Abandoned as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            return Outcome(job.key, "failed", error=str(exc), timings=timings, attempts=attempt)
+        except Exception as exc:  # one territory's failure is recorded, never raised
+            error = f"{type(exc).__name__}: {exc}"
+            shutil.rmtree(staging, ignore_errors=True)
+    return Outcome(job.key, "failed", error=error[:1000], timings=timings, attempts=ATTEMPTS)
+
+
+def _tables_unchanged(job: Job, record: dict | None) -> bool:
+    """``--tables-only``: the folder's files are those of its record, of this job's
+    fingerprint, and hold the tables (a full run's report or an earlier tables-only run)."""
+    return (record is not None and record.get("fingerprint") == job.fingerprint
+            and any(name.startswith("tables/") for name in record["files"]))
 
 
 def _attempt(job: Job, timings: dict) -> None:
@@ -154,7 +198,7 @@ def _attempt(job: Job, timings: dict) -> None:
     timings["execute"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    write_tables(job_tables(job), staging / "tables")
+    write_job_tables(job, staging)
     timings["tables"] = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -596,3 +596,196 @@ def spread_comparison(distribution: pd.DataFrame, reference: pd.Series | None = 
     height = fig.get_figheight()
     fig.tight_layout(rect=(0, 0.45 / height, 1, 1))
     return fig
+
+
+# --------------------------------------------------------------------------- deeper figures
+
+#: One colour, marker and line style per market or territory (Okabe-Ito; styles for grey scale).
+SERIES_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#7f7f7f")
+SERIES_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+SERIES_LINES = ("-", "--", "-.", ":")
+ANALYSIS_SHADE = "#e8edf2"
+
+
+def _month_axis(ax, periods: list[str]) -> None:
+    """Months as x ticks (every n-th labelled so they never collide)."""
+    step = max(1, int(np.ceil(len(periods) / 8)))
+    ax.set_xticks(range(len(periods)))
+    ax.set_xticklabels([p if i % step == 0 else "" for i, p in enumerate(periods)], fontsize=8)
+    _slant(ax, 30)
+
+
+def _shade_window(ax, periods: list[str], windows: pd.Series) -> None:
+    """Shade the analysis months (and label them)."""
+    marks = [i for i, p in enumerate(periods) if windows.get(p) == "analysis"]
+    if marks:
+        ax.axvspan(min(marks) - 0.5, max(marks) + 0.5, color=ANALYSIS_SHADE, zorder=0, linewidth=0)
+
+
+def trend_lines(trend: pd.DataFrame, activity: pd.DataFrame | None = None,
+                reason: str | None = None) -> plt.Figure:
+    """Month by month: own units, support and prescribing customers per market, and coverage.
+
+    ``trend`` and ``activity``: the pass's ``trend`` and ``trend_activity`` tables of one
+    territory, drawn as they are. The analysis months are shaded. Without activity rows
+    the fourth panel says ``reason`` instead of drawing zeros.
+    """
+    if trend.empty:
+        return placeholder("Monthly trend", "No sales months in the data.")
+    style()
+    periods = sorted(trend["period"].astype(str).unique())
+    windows = trend.drop_duplicates("period").set_index(trend.drop_duplicates("period")["period"].astype(str))["window"]
+    markets = sorted(trend["market"].astype(str).unique())
+    fig, grid = plt.subplots(2, 2, figsize=(10, 6.2))
+    axes = grid.ravel()
+    panels = (("own_units", "Own units", None), ("support", "Support (our share)", "pct"),
+              ("prescribing_customers", "Prescribing customers", None))
+    x = {p: i for i, p in enumerate(periods)}
+    for ax, (column, title, kind) in zip(axes, panels):
+        _shade_window(ax, periods, windows)
+        for i, market in enumerate(markets):
+            rows = trend[trend["market"].astype(str) == market].sort_values("period")
+            ax.plot([x[p] for p in rows["period"].astype(str)], pd.to_numeric(rows[column]).astype(float),
+                    color=SERIES_COLOURS[i % 8], marker=SERIES_MARKERS[i % 8], markersize=3.5,
+                    linestyle=SERIES_LINES[i % 4], linewidth=1.6, label=market)
+        if kind == "pct":
+            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+        ax.set_ylim(bottom=0)
+        ax.set_title(title, fontsize=10.5)
+        _month_axis(ax, periods)
+    ax = axes[3]
+    if activity is None or activity.empty:
+        ax.axis("off")
+        ax.text(0.5, 0.5, "\n".join(textwrap.wrap(reason or "No activity data.", 30)), transform=ax.transAxes,
+                ha="center", va="center", fontsize=9, color=NOTE_COLOUR)
+        ax.set_title("Coverage (customers contacted)", fontsize=10.5)
+    else:
+        _shade_window(ax, periods, windows)
+        rows = activity[activity["period"].astype(str).isin(x)].sort_values("period")
+        ax.plot([x[p] for p in rows["period"].astype(str)], pd.to_numeric(rows["coverage"]).astype(float),
+                color="#000000", marker="o", markersize=3.5, linewidth=1.6, label="coverage")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+        ax.set_ylim(0, 1)
+        ax.set_title("Coverage (customers contacted)", fontsize=10.5)
+        _month_axis(ax, periods)
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(matplotlib.patches.Patch(color=ANALYSIS_SHADE, label="analysis period"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=9.5,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle("Month by month", fontweight="bold")
+    # a fixed layout (tight_layout would draw the figure once more: a third of its time)
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.9, bottom=0.17, hspace=0.55, wspace=0.22)
+    return fig
+
+
+#: Product colours: ours first in blue; competitors in the remaining Okabe-Ito colours.
+PRODUCT_HATCHES = ("", "//", "..", "\\\\", "xx", "--", "++", "oo")
+
+
+def competitor_bars(competitors: pd.DataFrame) -> plt.Figure:
+    """Small multiples: per market, each product's share of the territory and of each segment.
+
+    ``competitors``: the pass's table of one territory (rows per market x segment x
+    product with ``share``); each bar is a scope ("all", then the segments) stacked to
+    100% by product; our product first, solid blue. A scope without units is left blank
+    and says so; products without units in the territory are left out.
+    """
+    sold = competitors[competitors["units"] > 0] if len(competitors) else competitors
+    if sold.empty:
+        return placeholder("Competitors", "No sales of any product in the analysed markets in this territory.")
+    style()
+    competitors = competitors[competitors["product_id"].isin(sold["product_id"])
+                              & competitors["market"].isin(sold["market"])]
+    markets = sorted(competitors["market"].astype(str).unique())
+    ncols = min(len(markets), 2)
+    nrows = -(-len(markets) // ncols)
+    legend_rows = -(-competitors.groupby("market")["product_id"].nunique().max() // 2)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.8 * ncols, (3.2 + 0.2 * legend_rows) * nrows), squeeze=False)
+    for ax in axes.ravel()[len(markets):]:
+        ax.axis("off")
+    for ax, market in zip(axes.ravel(), markets):
+        rows = competitors[competitors["market"].astype(str) == market]
+        scopes = list(dict.fromkeys(rows["segment"].astype(str)))
+        products = rows.drop_duplicates("product_id")
+        products = pd.concat([products[products["is_own"]], products[~products["is_own"]]])
+        left = np.zeros(len(scopes))
+        y = np.arange(len(scopes))
+        for i, product in enumerate(products.itertuples()):
+            share = (rows[rows["product_id"] == product.product_id].set_index("segment")["share"]
+                     .reindex(scopes).astype(float).to_numpy())
+            colour = "#0072B2" if product.is_own else SERIES_COLOURS[1 + (i % 7)]
+            ax.barh(y, np.nan_to_num(share), left=left, color=colour, edgecolor="white",
+                    hatch=PRODUCT_HATCHES[i % len(PRODUCT_HATCHES)],
+                    label=textwrap.shorten(str(product.product_name), 26, placeholder="…")
+                    + (" (ours)" if product.is_own else ""))
+            for yi, (l, s) in enumerate(zip(left, np.nan_to_num(share))):
+                if s >= 0.08:
+                    own = colour == "#0072B2"
+                    ax.text(l + s / 2, yi, f"{s:.0%}", ha="center", va="center", fontsize=7.5,
+                            color="white" if own else "#262626",
+                            bbox=None if own else {"facecolor": "white", "edgecolor": "none", "alpha": 0.8,
+                                                   "pad": 0.6})
+            left = left + np.nan_to_num(share)
+        for yi, total in enumerate(left):
+            if total == 0:
+                ax.text(0.5, yi, "no units", ha="center", va="center", fontsize=8, color=NOTE_COLOUR)
+        ax.set_yticks(y, ["territory" if s == "all" else f"segment {s}" for s in scopes])
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+        ax.set_xlabel("Share of the market's units (analysis period)")
+        ax.set_title(market, fontsize=10.5)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7.5, frameon=False)
+        ax.grid(axis="y", visible=False)
+    fig.suptitle("Who holds the market: products' shares by segment", fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def region_trend(trend: pd.DataFrame, names: pd.Series | None = None, column: str = "support",
+                 many: int = MANY_TERRITORIES) -> plt.Figure:
+    """A roll-up's territories month by month in one figure: one panel per market.
+
+    ``trend``: the pass's ``trend`` rows of the scope's territories. Up to ``many``
+    territories, one line each (labelled by ``names``: territory_id -> name); beyond,
+    the median and the 10-90% band over the territories with a value (a missing month
+    is missing, never 0).
+    """
+    if trend.empty:
+        return placeholder("Monthly trend", "No sales months in the data.")
+    style()
+    periods = sorted(trend["period"].astype(str).unique())
+    x = {p: i for i, p in enumerate(periods)}
+    markets = sorted(trend["market"].astype(str).unique())
+    windows = trend.drop_duplicates("period").set_index(trend.drop_duplicates("period")["period"].astype(str))["window"]
+    territories = list(dict.fromkeys(trend["territory_id"].astype(str)))
+    fig, axes = plt.subplots(1, len(markets), figsize=(6.2 * len(markets), 4.0), squeeze=False, sharey=True)
+    for ax, market in zip(axes[0], markets):
+        rows = trend[trend["market"].astype(str) == market]
+        _shade_window(ax, periods, windows)
+        wide = rows.pivot(index="period", columns="territory_id", values=column).reindex(periods).astype(float)
+        if len(territories) <= many:
+            for i, tid in enumerate(territories):
+                label = str(names.get(tid, tid)) if names is not None else tid
+                ax.plot(range(len(periods)), wide[tid] if tid in wide else np.nan, color=SERIES_COLOURS[i % 8],
+                        linestyle=SERIES_LINES[(i // 8) % 4], marker=SERIES_MARKERS[i % 8], markersize=3,
+                        linewidth=1.3, label=label)
+        else:
+            q = wide.quantile([0.1, 0.5, 0.9], axis=1).T
+            ax.fill_between(range(len(periods)), q[0.1], q[0.9], color="#56B4E9", alpha=0.35, label="10-90% of territories")
+            ax.plot(range(len(periods)), q[0.5], color="#0072B2", linewidth=2, label="median territory")
+        if column == "support":
+            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+        ax.set_ylim(bottom=0)
+        ax.set_title(market, fontsize=10.5)
+        _month_axis(ax, periods)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles.append(matplotlib.patches.Patch(color=ANALYSIS_SHADE, label="analysis period"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), frameon=False, fontsize=8,
+               bbox_to_anchor=(0.5, 0.0))
+    rows_legend = -(-len(handles) // 5)
+    fig.suptitle(f"{'Support' if column == 'support' else column.replace('_', ' ').capitalize()} month by month, "
+                 "per territory", fontweight="bold")
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, (0.2 + 0.22 * rows_legend) / height, 1, 1))
+    return fig

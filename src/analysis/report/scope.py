@@ -21,9 +21,12 @@ from analysis.contract.dataset import load_dataset
 from analysis.errors import ParameterError
 from analysis.domain.national import national_pass, rollup_distribution, rollup_flags
 from analysis.contract.store import read_table
+from analysis.errors import StoreError
 
 NATIONAL = "all"
 TABLES = ("kpis", "coaching", "coaching_flags", "regions", "nation")
+#: Tables a roll-up shows when the store has them (a store written before them still loads).
+OPTIONAL_TABLES = ("trend",)
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Scope:
     distribution: pd.DataFrame | None = field(default=None, repr=False)
     #: Coaching flags of the whole scope (:func:`~analysis.domain.national.rollup_flags`).
     flag_summary: pd.DataFrame | None = field(default=None, repr=False)
+    #: The monthly trend of the scope's territories (the pass's ``trend``; empty when the
+    #: store predates it).
+    trend: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def title(self) -> str:
@@ -57,6 +63,11 @@ def load(scope: str = NATIONAL, data_path: str | Path | None = None, store_path:
     profile = parameters.check(dict(params or {}), source="notebook parameters")
     if store_path:
         tables = {name: read_table(Path(store_path), name) for name in TABLES}
+        for name in OPTIONAL_TABLES:
+            try:
+                tables[name] = read_table(Path(store_path), name)
+            except StoreError:
+                tables[name] = pd.DataFrame()
     elif data_path:
         ds = load_dataset(Path(data_path), extra_channels=profile.get("extra_channels", ()))
         tables = national_pass(privacy.apply_dataset(ds, profile), profile)
@@ -71,7 +82,9 @@ def load(scope: str = NATIONAL, data_path: str | Path | None = None, store_path:
     summary = tables["nation"].iloc[0] if scope == NATIONAL else regions[regions["region"] == scope].iloc[0]
     flags = _in_scope(tables["coaching_flags"], scope, ids)
     return Scope(scope, scoped, _in_scope(tables["coaching"], scope, ids), flags, summary, regions,
-                 distribution=distributions(scoped, scope), flag_summary=flag_summary(flags, scoped, scope))
+                 distribution=distributions(scoped, scope), flag_summary=flag_summary(flags, scoped, scope),
+                 trend=_in_scope(tables.get("trend", pd.DataFrame()), scope, ids) if len(tables.get("trend", ())) else
+                 pd.DataFrame())
 
 
 def distributions(kpis: pd.DataFrame, scope: str = NATIONAL) -> pd.DataFrame:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.contract import params as parameters
+from analysis.contract.schema import CHANNELS
+from analysis.domain.channels import fit_matrix
 from analysis.domain.national import MANY_TERRITORIES, rollup_distribution, rollup_flags
 from analysis.report import text
 from analysis.report.present import Note, Table, escape_markdown, fmt_number, table
@@ -437,5 +440,207 @@ def placeholder_reason(t, what: str) -> str | None:
         return text.caveat_sentence("no_activities")
     if what == "channels" and "no_comparison" in codes:
         return text.UNPLACED_EFFORT
+    if what == "trend" and "no_activities" in codes:
+        return text.NO_TREND_ACTIVITY
     return None
 
+
+
+# ------------------------------------------------------------- deeper sections (territory)
+
+
+def _get(t, name: str) -> pd.DataFrame:
+    """A table of the pass, or an empty one when the store predates it."""
+    frame = t.tables.get(name)
+    return frame if frame is not None else pd.DataFrame()
+
+
+def _tables_note(name: str, shown: int, total: int) -> str:
+    return (f"*The top {shown:,} of {total:,} rows; all are in tables/{escape_markdown(name)}.csv.*"
+            if total > shown else "")
+
+
+def targeting(t) -> Table | Note:
+    """Decile targeting per market: does effort follow potential?"""
+    d = _get(t, "targeting")
+    if d.empty:
+        return Note("*No customers with potential in this territory.*")
+    has_activities = bool(t.kpi.get("has_activities", True))
+    band = {"no_potential": "no potential", "not_prescribing": "not prescribing"}
+    frame = pd.DataFrame({
+        "market": d["market"],
+        "decile": [band.get(b, fmt_number(x, "int")) for b, x in zip(d["band"], d["decile"].astype("Float64"))],
+        "customers": d["customers"], "potential_share": d["potential_share"], "support": d["support"],
+        **({"effort_share": d["effort_share"], "contacts_per_customer": d["contacts_per_customer"],
+            "coverage": d["coverage"]} if has_activities else {}),
+    })
+    return table(frame, formats={"decile": "text", "customers": "int", "potential_share": "pct",
+                                 "support": "pct", "effort_share": "pct", "contacts_per_customer": "float1",
+                                 "coverage": "pct"},
+                 labels={"decile": "potential decile", "potential_share": "share of potential",
+                         "effort_share": "share of effort", "contacts_per_customer": "contacts per customer"})
+
+
+def targeting_note(t) -> Note:
+    """How to read the targeting table (and why the effort columns are absent)."""
+    parts = ["Decile 10 is the tenth of the customers with the highest potential. Where effort follows potential, "
+             "the share of effort falls from decile 10 down."]
+    if not bool(t.kpi.get("has_activities", True)):
+        parts.append(text.caveat_sentence("no_activities"))
+    return Note(" ".join(f"*{escape_markdown(p)}*" for p in parts))
+
+
+def flag_customers(t, max_rows: int = 15) -> Table | Note:
+    """The customers behind the 3C flags, largest potential first within each flag."""
+    f = _get(t, "flag_customers")
+    if f.empty:
+        if "no_comparison" in text.codes(t.caveats):
+            return Note(f"*{escape_markdown(text.caveat_sentence('no_comparison'))}*")
+        return Note("*No customer carries a 3C flag.*")
+    top = f.groupby("flag", sort=False).head(max_rows // 3 or 1)
+    frame = pd.DataFrame({
+        "flag": top["flag"].map(lambda v: text.FLAG_WORDS.get(v, readable(v))), "customer": top["customer_name"],
+        "market": top["market"], "segment": top["segment"], "potential": top["potential"],
+        "why": [text.flag_reason(r) for r in top.to_dict("records")],
+    })
+    note = _tables_note("flag_customers", len(top), len(f))
+    return _with_note(table(frame, formats={"potential": "int", "why": "text", "segment": "text"},
+                            labels={"potential": "potential (boxes/month)"}), note)
+
+
+class _Combined:
+    """A table with a line of text above it (both renderers)."""
+
+    def __init__(self, tbl: Table, note: str):
+        self.tbl, self.note = tbl, note
+
+    def _repr_markdown_(self) -> str:
+        return (self.note + "\n\n" if self.note else "") + self.tbl._repr_markdown_()
+
+    def _repr_html_(self) -> str:
+        import html as _html
+        note = f"<p><em>{_html.escape(self.note.strip('*').replace(chr(92), ''))}</em></p>" if self.note else ""
+        return note + self.tbl._repr_html_()
+
+
+def _with_note(tbl: Table, note: str):
+    return _Combined(tbl, note) if note else tbl
+
+
+def profile_gaps(t, max_rows: int = 12) -> Table | Note:
+    """The customers whose profile is below the completeness threshold, with what is missing."""
+    g = _get(t, "profile_gaps")
+    if "no_profile_fields" in text.codes(t.caveats):
+        return Note(f"*{escape_markdown(text.caveat_sentence('no_profile_fields'))}*")
+    if g.empty:
+        return Note("*Every prescribing customer's profile reaches the completeness threshold.*")
+    top = g.head(max_rows)
+    frame = pd.DataFrame({
+        "customer": top["customer_name"], "type": top["customer_type"],
+        "priority": top["priority"].map({True: "priority", False: ""}),
+        "completeness": top["profile_completeness"],
+        "missing": [text.missing_fields_words(f, gr) for f, gr in zip(top["missing_fields"], top["missing_groups"])],
+    })
+    note = _tables_note("profile_gaps", len(top), len(g))
+    return _with_note(table(frame, formats={"completeness": "pct", "missing": "text", "priority": "text"},
+                            labels={"missing": "missing fields (groups)", "priority": ""}), note)
+
+
+def phase_forecast(t) -> Table | Note:
+    """The phase mix now, next period and where it settles, per market."""
+    f = _get(t, "phase_forecast")
+    if f.empty:
+        return Note(f"*{escape_markdown(text.NO_FORECAST)}*")
+    frame = pd.DataFrame({
+        "market": f["market"], "phase": f["phase"].map(text.phase_word), "customers": f["customers"],
+        "share": f["share"], "customers_next": f["customers_next"], "share_next": f["share_next"],
+        "share_steady": f["share_steady"],
+    })
+    return table(frame, formats={"phase": "text", "customers": "int", "share": "pct", "customers_next": "int",
+                                 "share_next": "pct", "share_steady": "pct"},
+                 labels={"customers": "customers now", "share": "share now", "customers_next": "next period",
+                         "share_next": "share next", "share_steady": "settles at"})
+
+
+def forecast_note(t) -> Note:
+    f = _get(t, "phase_forecast")
+    if f.empty:
+        return Note("")
+    parts = [text.FORECAST_ASSUMPTION]
+    if "converged" in f and not f["converged"].astype(bool).all():
+        parts.append("Where the rates cycle instead of settling, \"settles at\" shows –.")
+    return Note(" ".join(f"*{escape_markdown(p)}*" for p in parts))
+
+
+def competitors(t) -> Table | Note:
+    """Each product's share of the territory's market, its change and the customers it leads."""
+    c = _get(t, "competitors")
+    c = c[(c["segment"] == "all") & ((c["units"] > 0) | (c["units_previous"].fillna(0) > 0))] if len(c) else c
+    if c.empty:
+        return Note("*No sales of any product in the analysed markets in this territory.*")
+    frame = pd.DataFrame({
+        "market": c["market"], "product": c["product_name"], "ours": c["is_own"].map({True: "ours", False: ""}),
+        "share": c["share"], "change": [("–" if pd.isna(v) else f"{v * 100:+.1f} pts") for v in c["share_change"]],
+        "customers_led": c["customers_led"],
+        "led_change": [("–" if pd.isna(v) else f"{v:+,.0f}") for v in c["customers_led_change"]],
+    })
+    return table(frame, formats={"ours": "text", "share": "pct1", "change": "text", "customers_led": "int",
+                                 "led_change": "text"},
+                 labels={"ours": "", "share": "share of the territory", "change": "change",
+                         "customers_led": "customers it leads", "led_change": "change in customers led"})
+
+
+def call_plan(t, per_rep: int = 8) -> Table | Note:
+    """Each rep's next calls: the top of the ranked plan (all rows are exported)."""
+    c = _get(t, "call_plan")
+    if c.empty:
+        return Note("*No customer is due for a call under this run's call plan.*")
+    min_base = int(t.params["min_rate_base"])
+    has_activities = bool(t.kpi.get("has_activities", True))
+    top = c[c["rank"] <= per_rep]
+    due = [("–" if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d") + (" (overdue)" if o is True else ""))
+           for d, o in zip(top["due_date"], top["overdue"].astype(object))]
+    frame = pd.DataFrame({
+        "rep": top["rep_name"].fillna("unassigned"), "rank": top["rank"], "customer": top["customer_name"],
+        "segment": top["segment"].astype(object).where(top["segment"].notna(), "–"),
+        "phase": top["phase"].map(text.phase_word), "per_month": top["contacts_per_month"],
+        "due": due,
+        **({"channel": top["next_best_channel"].map(readable)} if has_activities else {}),
+        "why": [text.call_plan_reason(r, min_base) for r in top.to_dict("records")],
+    })
+    note = (f"*The first {per_rep} calls of each rep; the whole plan ({len(c):,} customers) is in tables/call\\_plan.csv "
+            "and call\\_plan.xlsx (one sheet per rep).*")
+    return _with_note(table(frame, formats={"rank": "int", "segment": "text", "phase": "text", "per_month": "float1",
+                                            "due": "text", "why": "text"},
+                            labels={"per_month": "contacts per month", "due": "due", "channel": "next best channel"}),
+                      note)
+
+
+def methodology(t) -> Note:
+    """The methodology appendix with this run's values (cut points, rules, fit, norms, cadences, caveats)."""
+    cuts = None
+    customers = _get(t, "customers")
+    if not customers.empty and "potential_cut" in customers:
+        cols = [c for c in ("potential_cut", "potential_cut_1", "support_cut", "support_cut_1") if c in customers]
+        cuts = customers.groupby("market", observed=True)[cols].first().reset_index()
+        cuts["market"] = cuts["market"].map(escape_markdown)
+    try:
+        fit = fit_matrix(t.params.get("fit_matrix") or None, channels=(*CHANNELS, *t.params.get("extra_channels", ())))
+    except ValueError:
+        fit = None
+    k = t.kpi
+    window = {"analysis": escape_markdown(k["analysis_period"]), "comparison": escape_markdown(k["comparison_period"])}
+    return Note(text.methodology(t.params, cuts=cuts, caveats=t.caveats, fit=fit, window=window))
+
+
+# ------------------------------------------------------------- deeper sections (roll-ups)
+
+
+def scope_methodology(s, params) -> Note:
+    """The methodology appendix of a roll-up: the run's parameters and the caveats of any territory."""
+    eff = parameters.effective(parameters.check(dict(params or {}), source="parameters"))
+    try:
+        fit = fit_matrix(eff.get("fit_matrix") or None, channels=(*CHANNELS, *eff.get("extra_channels", ())))
+    except ValueError:
+        fit = None
+    return Note(text.methodology(eff, caveats=s.summary.get("caveats"), fit=fit))
