@@ -25,9 +25,15 @@ demo: demo-data
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The explorer opens as a working copy in .lab/ (git-ignored): outputs and autosaves never
+# touch notebooks/explorer.ipynb; it runs on the kernel registered here, and every save
+# strips outputs and widget state (analysis.lab.workcopy.pre_save_hook).
+LAB_DIR := .lab
 lab: demo-data
 	$(BIN)/python -m ipykernel install --sys-prefix --name territory-reports --display-name "Territory reports"
-	cd notebooks && ../$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,) explorer.ipynb
+	$(BIN)/python -m analysis.lab.workcopy notebooks/explorer.ipynb $(LAB_DIR)
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,) --ServerApp.root_dir=$(LAB_DIR) \
+		--ContentsManager.pre_save_hook=analysis.lab.workcopy.pre_save_hook $(LAB_DIR)/explorer.ipynb
 
 look: demo-data
 	$(BIN)/python scripts/look.py --territory T01 --data $(DEMO_DATA) --out reports/look

@@ -2,21 +2,28 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version,-jupytext.text_representation.format_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: Territory reports
 #     language: python
-#     name: python3
+#     name: territory-reports
 # ---
 
 # %% [markdown]
 # # Territory explorer
 #
-# Pick a territory, move the segmentation cut points, tick the channel-phase fit
-# matrix, try moving call effort in the what-if panel, then **save** the settings as the
-# territory's override in the run profile: the next `territory-reports run` uses them.
+# Pick a territory: every control shows that territory's parameters (defaults, the run
+# profile, its override). Move the segmentation cut points, tick the channel-phase fit
+# matrix, try moving call effort in the what-if panel; the line above **Save** lists what
+# you changed. **Save** writes exactly those keys into the territory's override in the run
+# profile (the rest of the file is kept), and the next `territory-reports run` uses them;
+# **Undo last save** puts the file back.
+#
+# `make lab` opens a working copy of this notebook (`.lab/explorer.ipynb`, git-ignored), so
+# outputs and autosaves never touch the tracked notebook.
 
 # %% tags=["parameters"]
 data_path = "../data/demo"  # a data folder (DESIGN 3)
