@@ -71,6 +71,15 @@ def test_without_activities_due_dates_are_unknown_not_now():
     assert p.sort_values(["rep_id", "rank"]).index.tolist() == ["C1", "C5", "C3", "C2"]
 
 
+def test_no_activity_before_the_plan_starts_means_never_contacted():
+    """Every activity after as_of (a period end before the activity data starts): no last contact."""
+    later = ACTIVITIES.assign(date=ACTIVITIES["date"] + pd.Timedelta(days=365))
+    maint = maintenance_list(CUSTOMERS, FRAME, later, AS_OF, {"distributor": 60})
+    p = call_plan(FRAME, CUSTOMERS, REPS, later, maint, AS_OF, CONTACTS, ("A", "B")).set_index("customer_id")
+    assert p["last_contact"].isna().all()
+    assert (p["due_date"] == pd.Timestamp("2026-04-01")).all() and p["overdue"].astype(bool).all()
+
+
 def test_workbook_one_sheet_per_rep_with_crm_headers(tmp_path):
     import openpyxl
 

@@ -137,7 +137,9 @@ def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, 
         dates = pd.to_datetime(activities["date"])
         keep = dates.notna() & (dates <= as_of)
         last = dates[keep].groupby(activities.loc[keep, "customer_id"]).max()
-        plan["last_contact"] = pd.to_datetime(plan["customer_id"].map(last))
+        # a lookup by index (Series.map fails on an empty datetime Series: no activity before as_of)
+        plan["last_contact"] = pd.to_datetime(pd.Series(last.reindex(plan["customer_id"]).to_numpy(),
+                                                        index=plan.index))
         due = plan["last_contact"] + pd.to_timedelta(plan["interval_days"], unit="D")
         plan["due_date"] = due.where(plan["last_contact"].notna(), start)
         plan["overdue"] = (plan["last_contact"].isna() | (plan["due_date"] < start)).astype("boolean")
