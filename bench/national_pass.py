@@ -1,20 +1,26 @@
-"""Benchmark: the vectorised national pass against a per-territory pandas loop.
+"""Benchmark: load + validation + national pass, the DuckDB path against the pandas path.
 
-Generates (once, cached as Parquet under bench/out/) a large synthetic dataset with the
-demo generator, then measures in this same run, each in its own child process:
+Generates (once, cached under bench/out/) synthetic datasets with the demo generator,
+as CSV and as Parquet, then measures in this same run, each in its own child process
+(so each has its own peak memory):
 
-* the national pass: every table for every territory in one call;
-* the baseline: a loop over territories, each computing the same tables from its own
-  slice of the dataset (``Dataset.territory`` then the same analysis call);
+* ``pandas``: :func:`load_dataset` as it was (pandas/Arrow in memory), then the pass;
+* ``duckdb``: :func:`load_dataset` with ``engine="duckdb"`` (the large tables read,
+  validated and normalized out of core), then the same pass;
 
-and prints both times, the ratio and the peak memory (max RSS) of each process.
+and prints for each size and format: load + validation seconds, pass seconds, total,
+peak memory (the child's VmHWM) and the ratios pandas / duckdb. The pass's tables are
+compared too (the DuckDB path must not change them). ``--million`` adds 1,000,000
+customers from Parquet, new path only (the pandas one does not fit).
 
-    python bench/national_pass.py                       # 500 territories, 100,000 customers, ~5M activities
-    python bench/national_pass.py --territories 50 --customers 10000 --activities 4.2
+    python bench/national_pass.py                                  # 100k and 300k customers, CSV and Parquet
+    python bench/national_pass.py --sizes 20000 --formats parquet  # quicker
+    python bench/national_pass.py --loop                           # the older benchmark: pass vs a per-territory loop
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import multiprocessing as mp
 import resource
 import sys
@@ -22,21 +28,67 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
+#: Territories per customer of the demo scale (500 territories for 100,000 customers).
+CUSTOMERS_PER_TERRITORY = 200
 
 
-def dataset_folder(args) -> Path:
+def dataset_folder(territories: int, customers: int, activities: float, fmt: str = "parquet") -> Path:
+    """The synthetic dataset of that size in ``fmt`` (generated once, both formats written)."""
     from analysis.contract.demo import generate, write
 
-    folder = OUT / f"data_t{args.territories}_c{args.customers}_a{args.activities}"
-    if not (folder / "activities.parquet").is_file():
-        print(f"generating {folder.name} ...", flush=True)
+    base = OUT / f"data_t{territories}_c{customers}_a{activities}"
+    folder = base if fmt == "parquet" else base.with_name(base.name + "_csv")
+    marker = {"parquet": base / "activities.parquet", "csv": base.with_name(base.name + "_csv") / "activities.csv"}
+    if not marker[fmt].is_file():
+        print(f"generating {base.name} ({fmt}) ...", flush=True)
         start = time.perf_counter()
-        tables = generate(seed=1, n_regions=max(3, args.territories // 25), n_territories=args.territories,
-                          n_customers=args.customers, activities_per_customer_month=args.activities)
-        write(tables, folder, fmt="parquet")
+        tables = generate(seed=1, n_regions=max(3, territories // 25), n_territories=territories,
+                          n_customers=customers, activities_per_customer_month=activities)
+        write(tables, folder, fmt=fmt)
         print(f"  {', '.join(f'{k} {len(v):,}' for k, v in tables.items())} in {time.perf_counter() - start:.0f}s",
               flush=True)
+        del tables
     return folder
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _digest(tables) -> str:
+    """A hash of every table of the pass (values, columns and dtypes)."""
+    import pandas as pd
+
+    h = hashlib.sha256()
+    for name in sorted(tables):
+        frame = tables[name]
+        h.update(name.encode())
+        h.update(repr(list(zip(frame.columns, map(str, frame.dtypes)))).encode())
+        h.update(pd.util.hash_pandas_object(frame.astype(object).where(frame.notna(), None), index=False)
+                 .to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _engine(folder: str, engine: str, work: str, queue) -> None:
+    from analysis.contract.dataset import load_dataset
+    from analysis.domain.national import national_pass
+
+    start = time.perf_counter()
+    ds = load_dataset(folder, engine=engine, work=work)
+    load = time.perf_counter() - start
+    load_peak = _peak_mb()
+    start = time.perf_counter()
+    tables = national_pass(ds, {})
+    seconds = time.perf_counter() - start
+    queue.put({"load": load, "pass": seconds, "load_peak_mb": load_peak, "peak_mb": _peak_mb(),
+               "rows": {"sales": len(ds.sales), "activities": len(ds.activities)}, "digest": _digest(tables)})
 
 
 def _national(folder: str, queue) -> None:
@@ -47,26 +99,26 @@ def _national(folder: str, queue) -> None:
     start = time.perf_counter()
     tables = national_pass(ds, {})
     seconds = time.perf_counter() - start
-    queue.put({"seconds": seconds, "rows": sum(len(t) for t in tables.values()),
-               "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    queue.put({"seconds": seconds, "rows": sum(len(t) for t in tables.values()), "peak_mb": _peak_mb()})
 
 
 def _loop(folder: str, limit: int | None, queue) -> None:
     from analysis.contract.dataset import load_dataset
-    from analysis.domain.national import analyse, parameter_groups
+    from analysis.domain.national import analyse, parameter_groups, prepare
 
     ds = load_dataset(folder)
     ids = ds.territories["territory_id"].tolist()
     measured = ids[:limit] if limit else ids
     params = parameter_groups(ids[:1], {})[0][0]
+    has_activities = bool(ds.has_activities and len(ds.activities) > 0)
     start = time.perf_counter()
     rows = 0
     for tid in measured:
-        tables = analyse(ds.territory(tid), params)
+        tables = analyse(prepare(ds.territory(tid), params, has_activities))
         rows += sum(len(t) for t in tables.values())
     seconds = time.perf_counter() - start
     queue.put({"seconds": seconds * len(ids) / len(measured), "measured": len(measured), "of": len(ids),
-               "rows": rows, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+               "rows": rows, "peak_mb": _peak_mb()})
 
 
 def _child(target, *args) -> dict:
@@ -79,15 +131,8 @@ def _child(target, *args) -> dict:
     return result
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--territories", type=int, default=500)
-    p.add_argument("--customers", type=int, default=100_000)
-    p.add_argument("--activities", type=float, default=4.2, help="activities per customer and month")
-    p.add_argument("--loop-sample", type=int, default=None,
-                   help="time the baseline loop on the first N territories and scale to all (default: all)")
-    args = p.parse_args(argv)
-    folder = str(dataset_folder(args))
+def _loop_benchmark(args) -> int:
+    folder = str(dataset_folder(args.territories, args.customers, args.activities))
     national = _child(_national, folder)
     print(f"national pass : {national['seconds']:8.1f} s  peak {national['peak_mb']:,.0f} MB", flush=True)
     loop = _child(_loop, folder, args.loop_sample)
@@ -95,6 +140,53 @@ def main(argv=None) -> int:
     print(f"baseline loop : {loop['seconds']:8.1f} s  peak {loop['peak_mb']:,.0f} MB{scaled}")
     print(f"ratio         : {loop['seconds'] / national['seconds']:8.1f}x faster (target >= 20x); "
           f"national pass peak {national['peak_mb'] / 1024:.2f} GB (target < 4 GB)")
+    return 0
+
+
+def _line(size: int, fmt: str, engine: str, r: dict) -> str:
+    return (f"{size:>9,} {fmt:<8}{engine:<7}{r['load']:>8.1f}{r['pass']:>8.1f}{r['load'] + r['pass']:>8.1f}"
+            f"{r['load_peak_mb'] / 1024:>10.2f}{r['peak_mb'] / 1024:>9.2f}   {r['rows']['sales']:>11,} "
+            f"{r['rows']['activities']:>11,}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="100000,300000", help="customers, comma-separated (default 100000,300000)")
+    p.add_argument("--formats", default="csv,parquet")
+    p.add_argument("--engines", default="pandas,duckdb")
+    p.add_argument("--million", action="store_true", help="also 1,000,000 customers from Parquet, DuckDB path only")
+    p.add_argument("--activities", type=float, default=4.2, help="activities per customer and month")
+    p.add_argument("--loop", action="store_true", help="the older benchmark: national pass vs a per-territory loop")
+    p.add_argument("--territories", type=int, default=500, help="--loop: territories")
+    p.add_argument("--customers", type=int, default=100_000, help="--loop: customers")
+    p.add_argument("--loop-sample", type=int, default=None,
+                   help="--loop: time the baseline loop on the first N territories and scale to all (default: all)")
+    args = p.parse_args(argv)
+    if args.loop:
+        return _loop_benchmark(args)
+    runs = [(int(s), f, e) for s in args.sizes.split(",") if s for f in args.formats.split(",")
+            for e in args.engines.split(",")]
+    if args.million:
+        runs.append((1_000_000, "parquet", "duckdb"))
+    print(f"{'customers':>9} {'format':<8}{'engine':<7}{'load s':>8}{'pass s':>8}{'total s':>8}"
+          f"{'load GB':>10}{'peak GB':>9}   {'sales':>11} {'activities':>11}", flush=True)
+    results = {}
+    for size, fmt, engine in runs:
+        folder = dataset_folder(max(1, size // CUSTOMERS_PER_TERRITORY), size, args.activities, fmt)
+        work = OUT / "work" / engine
+        r = results[size, fmt, engine] = _child(_engine, str(folder), engine, str(work))
+        print(_line(size, fmt, engine, r), flush=True)
+    print()
+    for (size, fmt, engine), new in results.items():
+        old = results.get((size, fmt, "pandas"))
+        if engine != "duckdb" or old is None:
+            continue
+        same = "same tables" if old["digest"] == new["digest"] else "TABLES DIFFER"
+        print(f"{size:>9,} {fmt:<8} pandas/duckdb: load {old['load'] / new['load']:.2f}x faster, "
+              f"total {(old['load'] + old['pass']) / (new['load'] + new['pass']):.2f}x, "
+              f"peak {old['peak_mb'] / new['peak_mb']:.2f}x lower (load peak "
+              f"{old['load_peak_mb'] / new['load_peak_mb']:.2f}x); {same}")
+    print("targets: 300k customers load + validation + pass <= 25 s and <= 3 GB; 1M from Parquet <= 120 s, <= 8 GB")
     return 0
 
 

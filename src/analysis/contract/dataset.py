@@ -169,8 +169,12 @@ def read_rows(path: str | Path, *, sheet: str | None = None) -> tuple[pd.DataFra
         raise DataValidationError([exc.violation(target, _table_name(path))], path.parent) from None
 
 
+#: The engines :func:`load_dataset` reads and validates with.
+ENGINES = ("pandas", "duckdb")
+
+
 def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cache: str | Path | None = None,
-                 cache_tag: str = "") -> Dataset:
+                 cache_tag: str = "", engine: str = "pandas", work: str | Path | None = None) -> Dataset:
     """Read and validate the dataset in ``folder``.
 
     ``extra_channels`` are accepted in ``activities.channel`` besides the ten of the
@@ -185,13 +189,20 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     what was done to the cached tables (e.g. the privacy mode and key fingerprint): an
     entry written with another tag is never served. To know whether the tables came from
     the cache, use :func:`cached_dataset` instead.
+
+    ``engine="duckdb"`` reads and validates the large tables (sales, activities) out of
+    core in an embedded DuckDB (see :mod:`analysis.contract.columnar`; ``work``: the
+    folder it may spill into, else a temporary one): the same frames, and for broken
+    inputs the same violations (they are then reported by the pandas checks).
     """
+    if engine not in ENGINES:
+        raise ParameterError(f"unknown engine {engine!r}; expected {', '.join(ENGINES)}")
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetNotFoundError(f"dataset folder not found: {folder}")
     extra = tuple(str(c) for c in extra_channels)
     if cache is not None:
-        return _cached(folder, extra, Path(cache), cache_tag)
+        return _cached(folder, extra, Path(cache), cache_tag, engine, work)
 
     try:  # the files' stamps before hashing and reading them: a change while reading shows
         files = _input_files(folder)
@@ -199,6 +210,12 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     except OSError:  # an unlistable folder or a vanishing file: reported below, never cached
         files, stamps = [], None
     digests = tuple((p.name, stamp[2], _digest_or_blank(p)) for p, stamp in zip(files, stamps or ()))
+    if engine == "duckdb":
+        from analysis.contract.columnar import load_tables
+
+        loaded = load_tables(folder, extra, Path(work) if work is not None else None)
+        if loaded is not None:
+            return _dataset(folder, *loaded, files=files, stamps=stamps, digests=digests)
     violations: list[Violation] = []
     checks: dict[str, _TableCheck] = {}
     for name, spec in TABLES.items():
@@ -223,6 +240,14 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
         raise DataValidationError(violations, folder)
 
     frames = {name: check.normalized() for name, check in checks.items()}
+    return _dataset(folder, frames, {name: check.path for name, check in checks.items()}, files=files,
+                    stamps=stamps, digests=digests)
+
+
+def _dataset(folder: Path, frames: dict[str, pd.DataFrame], paths: dict[str, Path], *, files, stamps,
+             digests) -> Dataset:
+    """The dataset of validated ``frames`` (read from ``paths``); its inputs are the
+    ``digests`` taken before reading, unless the files changed meanwhile."""
     if "activities" not in frames:
         frames["activities"] = _empty(TABLES["activities"])
     try:
@@ -232,7 +257,7 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     return Dataset(
         **{name: frames.get(name) for name in TABLES},
         source=folder,
-        files={name: check.path for name, check in checks.items()},
+        files=paths,
         inputs=digests if unchanged else (),
     )
 
@@ -373,10 +398,11 @@ def _read_entry(entry: Path, key: str) -> tuple[dict[str, pd.DataFrame], dict[st
     return frames, files
 
 
-def _cached(folder: Path, extra: tuple[str, ...], cache: Path, tag: str = "") -> Dataset:
+def _cached(folder: Path, extra: tuple[str, ...], cache: Path, tag: str = "", engine: str = "pandas",
+            work: str | Path | None = None) -> Dataset:
     """Load through the Parquet cache when it holds these inputs (see :func:`load_dataset`)."""
     ds = cached_dataset(folder, cache, extra_channels=extra, cache_tag=tag)
-    return load_dataset(folder, extra_channels=extra) if ds is None else ds
+    return load_dataset(folder, extra_channels=extra, engine=engine, work=work) if ds is None else ds
 
 
 def cache_dataset(ds: Dataset, cache: str | Path, *, extra_channels: Iterable[str] = (),

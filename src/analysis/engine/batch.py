@@ -61,7 +61,7 @@ ROLLUPS = "rollups"
 WORK = ".work"
 ATTEMPTS = 2  # a failing report is retried once
 #: The folders under ``.work`` a run writes into (checked for links before anything is written).
-WORK_FOLDERS = (WORK, *(f"{WORK}/{name}" for name in ("input", "store", "staging", "logs", "jupyter")))
+WORK_FOLDERS = (WORK, *(f"{WORK}/{name}" for name in ("input", "store", "staging", "logs", "jupyter", "duckdb")))
 #: Seconds an interrupted run's processes get to end after SIGTERM, before SIGKILL.
 STOP_GRACE = 3.0
 
@@ -442,7 +442,8 @@ def _stop_processes(before: set[int]) -> int:
 def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = None, renderer: str = "auto",
         notebook: Path | None = None, rollup_notebook: Path | None = None, timeout: int = 600, progress: bool = True,
         territories: list[str] | None = None, force: bool = False, executor: str = "local",
-        scheduler: str | None = None, kernels: str = "warm", privacy_key: Path | None = None) -> dict:
+        scheduler: str | None = None, kernels: str = "warm", privacy_key: Path | None = None,
+        tables_only: bool = False, loader: str = "pandas") -> dict:
     """Render every selected territory and the roll-ups; returns the manifest (also in ``out``).
 
     ``territories`` narrows which territory reports are rendered (e.g. one to look at);
@@ -454,6 +455,12 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
     per report); both give every report a kernel process of its own. With
     ``privacy: pseudonymise`` the dataset is pseudonymised (key: ``privacy_key``, else
     see :func:`analysis.contract.privacy.load_key`) before anything is written.
+
+    ``tables_only``: the national pass and every report's exported tables (``tables/``,
+    the same files as a full run's), no notebook and no render (what BI users and the
+    scale benchmark run). ``loader``: ``pandas`` (default) or ``duckdb`` (reading,
+    validation and reduction of the large tables out of core, see
+    :mod:`analysis.contract.columnar`; its database and spill files under ``.work/duckdb``).
     """
     if kernels not in KERNEL_NAMES:
         raise TerritoryReportsError(f"unknown kernels {kernels!r}; expected {', '.join(KERNEL_NAMES)}")
@@ -475,7 +482,8 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
     try:
         return _run(data, profile_path, profile, out, work, lock, started, notebooks, jobs=jobs, renderer=renderer,
                     timeout=timeout, progress=progress, territories=territories, force=force, executor=executor,
-                    scheduler=scheduler, kernels=kernels, privacy_key=privacy_key)
+                    scheduler=scheduler, kernels=kernels, privacy_key=privacy_key, tables_only=tables_only,
+                    loader=loader)
     finally:
         lock.release()
 
@@ -491,7 +499,7 @@ def _take(lock: RunLock) -> None:
 def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: Path, lock: RunLock, started: float,
          notebooks: dict, *, jobs: int | None, renderer: str, timeout: int, progress: bool,
          territories: list[str] | None, force: bool, executor: str, scheduler: str | None, kernels: str,
-         privacy_key: Path | None) -> dict:
+         privacy_key: Path | None, tables_only: bool = False, loader: str = "pandas") -> dict:
     """:func:`run` once the output folder is checked (and locked, when it existed)."""
     t0 = time.perf_counter()
     extra = tuple(profile.get("extra_channels", ()))
@@ -499,7 +507,8 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
     tag = privacy.cache_tag(profile, key)  # the cache never serves the other privacy mode, or another key
     ds = cached_dataset(Path(data), work / "input", extra_channels=extra, cache_tag=tag)
     if ds is None:  # pseudonymised here, before the input cache (or anything else) is written
-        ds = privacy.apply_dataset(load_dataset(Path(data), extra_channels=extra), profile, key)
+        ds = privacy.apply_dataset(load_dataset(Path(data), extra_channels=extra, engine=loader,
+                                                work=work / "duckdb"), profile, key)
     load_seconds = time.perf_counter() - t0
     profile = parameters.check_against_data(profile, ds, source=str(profile_path or "parameters"))
     if territories:
@@ -515,7 +524,8 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
     cache_dataset(ds, work / "input", extra_channels=extra, cache_tag=tag)  # inputs are valid
 
     shutil.rmtree(work / "staging", ignore_errors=True)  # leftovers of an interrupted run
-    register_kernel(work)
+    if not tables_only:
+        register_kernel(work)
     t0 = time.perf_counter()
     store = work / "store"
     store_key = job_fingerprint(inputs=input_key(Path(data), extra, tag),
@@ -559,7 +569,7 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
 
     todo = []
     for job in job_list:
-        if not force and _unchanged(job, records[job.key]):
+        if not force and (_tables_unchanged if tables_only else _unchanged)(job, records[job.key]):
             record(job, Outcome(job.key, "skipped"))
         else:
             todo.append(job)
@@ -570,7 +580,8 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
         try:
             with get_executor(executor, workers, scheduler) as pool:
                 try:
-                    futures = {pool.submit(execute, job): job for job in todo}
+                    task = export_only if tables_only else execute
+                    futures = {pool.submit(task, job): job for job in todo}
                     for future in as_completed(futures):
                         job, outcome = futures[future], future.result()
                         record(job, outcome)
@@ -587,6 +598,8 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
                            "total": time.perf_counter() - started}
     manifest["failed"] = sorted(o.key for o in outcomes if o.status == "failed")
     manifest["summary"] = {status: sum(o.status == status for o in outcomes) for status in ("ok", "skipped", "failed")}
+    manifest["tables_only"] = tables_only
     write_manifest(out, manifest)
-    write_index(out, manifest)
+    if not tables_only:  # the index links reports: a tables-only run renders none
+        write_index(out, manifest)
     return manifest

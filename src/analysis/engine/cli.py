@@ -63,12 +63,18 @@ def _run(args) -> int:
                    timeout=args.timeout, progress=not args.quiet,
                    territories=args.territories.split(",") if args.territories else None, force=args.force,
                    executor=args.executor, scheduler=args.scheduler, kernels=args.kernels,
-                   privacy_key=Path(args.privacy_key) if args.privacy_key else None)
+                   privacy_key=Path(args.privacy_key) if args.privacy_key else None,
+                   tables_only=args.tables_only, loader=args.engine)
     entries = {**manifest["territories"], **manifest.get("rollups", {})}
     print(summary_table(manifest))
     summary = manifest["summary"]
-    print(f"{summary['ok']} report(s) rendered, {summary['skipped']} unchanged, {summary['failed']} failed, "
-          f"in {manifest['timings']['total']:.1f}s (index: {Path(args.out) / 'index.html'})")
+    if manifest.get("tables_only"):
+        print(f"tables of {summary['ok']} report(s) exported, {summary['skipped']} unchanged, {summary['failed']} "
+              f"failed, in {manifest['timings']['total']:.1f}s (load {manifest['timings']['load']:.1f}s, national "
+              f"pass {manifest['timings']['national_pass']:.1f}s; files: {Path(args.out)}/*/tables/)")
+    else:
+        print(f"{summary['ok']} report(s) rendered, {summary['skipped']} unchanged, {summary['failed']} failed, "
+              f"in {manifest['timings']['total']:.1f}s (index: {Path(args.out) / 'index.html'})")
     if manifest["failed"]:
         print(f"{len(manifest['failed'])} report(s) failed:", file=sys.stderr)
         for tid in manifest["failed"]:
@@ -159,6 +165,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--privacy-key", metavar="FILE",
                      help="secret key file for privacy: pseudonymise (default: $TERRITORY_REPORTS_PRIVACY_KEY_FILE, "
                           "else ~/.config/territory-reports/privacy.key, created on first use); never inside --out")
+    run.add_argument("--tables-only", action="store_true",
+                     help="the national pass and every report's exported tables (tables/*.csv, as a full run "
+                          "writes them), no notebooks and no PDF/HTML")
+    run.add_argument("--engine", choices=("pandas", "duckdb"), default="pandas",
+                     help="how the data is read and validated: pandas (in memory), or duckdb (the large tables "
+                          "out of core, spilling under OUT/.work/duckdb; same checks and messages)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
     return p
