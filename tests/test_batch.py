@@ -81,3 +81,23 @@ def test_failing_territory_keeps_last_good_report(published, tmp_path):
     assert (out / "T02" / "last-failure.ipynb").is_file()
     assert manifest["territories"]["T01"]["status"] == "ok"
     assert "boom in T02" in (out / "index.html").read_text()
+
+
+def test_a_territory_with_its_own_period_end_says_so_in_its_title(published, tmp_path):
+    """The title block shows the territory's own analysis period, not the run's."""
+    import yaml
+
+    periods = sorted(pd.read_csv(published["data"] / "sales.csv", dtype=str)["period"].unique())
+    own = periods[-2]  # one month before the latest
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(yaml.safe_dump({"overrides": {"T02": {"period_end": own}}}))
+    out = tmp_path / "out"
+    code = main(["run", "--data", str(published["data"]), "--params", str(profile), "--out", str(out),
+                 "--territories", "T01,T02", "--renderer", "builtin", "--jobs", "2", "--quiet"])
+    assert code == 0
+    kpis = pd.read_csv(out / "T02" / "tables" / "kpis.csv", dtype=str)
+    assert kpis["period_end"].iloc[0] == own
+    t02 = (out / "T02" / "report.html").read_text(encoding="utf-8")
+    t01 = (out / "T01" / "report.html").read_text(encoding="utf-8")
+    assert f"Analysis period {kpis['analysis_period'].iloc[0]}" in t02
+    assert f"to {periods[-1]}" in re.search(r"Analysis period [0-9-]+ to [0-9-]+", t01).group(0)

@@ -286,8 +286,13 @@ def _folders(ds, selected: list[str]) -> dict[str, str]:
 
 
 def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: Path, window, notebooks: dict,
-          renderer: str, timeout: int, hashes, kernels: str = "warm", lock: RunLock | None = None) -> list[Job]:
-    """One job per selected territory, then one per region and the national roll-up."""
+          renderer: str, timeout: int, hashes, kernels: str = "warm", lock: RunLock | None = None,
+          periods: dict[str, str] | None = None) -> list[Job]:
+    """One job per selected territory, then one per region and the national roll-up.
+
+    ``periods`` maps a territory to its own analysis period (an override may set its
+    ``period_end``); the roll-ups and territories without one take the run's window.
+    """
     territories = ds.territories.set_index("territory_id")
     common = {"store": str(store), "renderer": renderer, "timeout": timeout, "kernels": kernels,
               "lock": str(lock.path) if lock else "", "run_id": lock.run_id if lock else ""}
@@ -301,13 +306,14 @@ def _jobs(ds, profile: dict, selected: list[str], out: Path, work: Path, store: 
         folder = folders[tid]
         name, region = str(territories.loc[tid, "territory_name"]), str(territories.loc[tid, "region"])
         params = parameters.effective(profile, tid)
+        own = f"Analysis period {periods[tid]}" if periods and tid in periods else period
         jobs.append(Job(key=tid, kind="territory", name=name, region=region, notebook=notebooks["territory"],
                         parameters={"territory_id": tid, "store_path": str(store), "data_path": None,
                                     "params": params},
                         staging=str(work / "staging" / folder), target=str(out / folder),
                         front={"title": f"{name} ({tid})", "subtitle": f"Territory report · region {region}",
-                               "date": period},
-                        fingerprint=job_fingerprint(data=hashes.get(tid), params=params, front=period, **code,
+                               "date": own},
+                        fingerprint=job_fingerprint(data=hashes.get(tid), params=params, front=own, **code,
                                                     notebook=notebook_hash["territory"]), **common))
     regions = sorted(territories.loc[selected, "region"].astype(str).unique())
     base = parameters.effective(profile)
@@ -528,7 +534,8 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
         register_kernel(work)
     t0 = time.perf_counter()
     store = work / "store"
-    store_key = job_fingerprint(inputs=input_key(Path(data), extra, tag),
+    # the bytes actually validated (hashed once; () means a file changed during the load)
+    store_key = job_fingerprint(inputs=input_key(Path(data), extra, tag, digests=ds.inputs or None),
                                 profile=profile, version=__version__)
     try:
         meta = read_meta(store)
@@ -544,8 +551,10 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
     national_seconds = time.perf_counter() - t0
 
     window = make_window(ds.sales["period"], profile.get("period_end"), profile.get("period_months", 3))
+    kpis = tables["kpis"]
+    periods = dict(zip(kpis["territory_id"].astype(str), kpis["analysis_period"].astype(str)))
     job_list = _jobs(ds, profile, selected, out, work, store, window, notebooks, renderer_name, timeout, hashes,
-                     kernels, lock)
+                     kernels, lock, periods)
 
     manifest = read_manifest(out)
     manifest.update({"generated": now(), "version": __version__, "data": str(Path(data).resolve()),
