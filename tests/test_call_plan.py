@@ -96,3 +96,13 @@ def test_workbook_one_sheet_per_rep_with_crm_headers(tmp_path):
     assert rows[0]["Next Call Due Date"].strftime("%Y-%m-%d") == "2026-04-01" and rows[0]["Overdue"] == "yes"
     assert rows[0]["Owner ID"] == "R2" and rows[0]["Calls Per Month"] == 3
     assert "segment B" in rows[0]["Reason"]
+
+
+def test_workbook_is_the_same_bytes_for_the_same_plan(tmp_path):
+    import time
+
+    from analysis.report.exports import call_plan_workbook
+
+    first = call_plan_workbook(plan(), tmp_path / "a.xlsx").read_bytes()
+    time.sleep(1.1)  # zip entries and document properties would carry the time
+    assert call_plan_workbook(plan(), tmp_path / "b.xlsx").read_bytes() == first

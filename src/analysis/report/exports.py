@@ -7,6 +7,7 @@ tables (``regions``, ``nation``) belong to the roll-up reports.
 """
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 
 import pandas as pd
@@ -122,6 +123,9 @@ def call_plan_workbook(plan: pd.DataFrame, path, min_rate_base: int = 5):
     the rep's rows in rank order with :data:`CRM_COLUMNS` headers; dates are Excel dates;
     customers no rep could be given to are on a sheet "unassigned". A plan without rows
     writes one sheet saying so. Needs ``openpyxl``. Returns the path.
+
+    The file is the same bytes for the same plan (no creation time inside; the zip
+    entries carry a fixed date), so an unchanged report republishes an unchanged workbook.
     """
     from pathlib import Path
 
@@ -148,4 +152,35 @@ def call_plan_workbook(plan: pd.DataFrame, path, min_rate_base: int = 5):
             for cells in ws.columns:
                 width = max(len(str(c.value)) if c.value is not None else 0 for c in cells[:200])
                 ws.column_dimensions[cells[0].column_letter].width = min(max(width + 2, 8), 60)
+        book = writer.book
+        book.properties.created = book.properties.modified = FIXED_TIME
+        book.properties.creator = "territory-reports"
+    _fix_zip_times(path)
     return path
+
+
+#: The one time written inside a workbook (Excel needs one; the real time would make
+#: every re-render a different file).
+FIXED_TIME = datetime.datetime(2000, 1, 1)
+
+
+def _fix_zip_times(path) -> None:
+    """Rewrite the zip at ``path`` with every entry dated :data:`FIXED_TIME`, in the same order
+    (and the document's "modified" time, which openpyxl sets while saving, fixed too)."""
+    import io
+    import re
+    import zipfile
+
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+
+    source = zipfile.ZipFile(path)
+    buffer = io.BytesIO()
+    with source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type, fixed.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + stamp + rb"\g<2>", data)
+            target.writestr(fixed, data)
+    path.write_bytes(buffer.getvalue())
