@@ -355,3 +355,15 @@ def test_user_error_prints_no_traceback_and_a_bug_prints_one_with_how_to_report(
     assert "Traceback (most recent call last)" in err and "ZeroDivisionError: a bug" in err
     assert "This is a bug in territory-reports" in err and "please report it" in err
     assert not (tmp_path / "o2" / ".work" / "lock").exists()  # the lock goes with the failed run
+
+
+def test_a_manifest_cut_short_by_a_kill_is_removed_by_the_next_run(tmp_path):
+    """atomic_write's temporary file, left when a run is killed between write and rename."""
+    from analysis.report.publish import remove_leftovers
+
+    (tmp_path / ".manifest.json.abc123.tmp").write_text('{"territories": {')
+    (tmp_path / ".index.html.x.tmp").write_text("<html>")
+    (tmp_path / "keep.tmp").write_text("not ours")
+    removed = remove_leftovers(tmp_path)
+    assert sorted(p.name for p in removed) == [".index.html.x.tmp", ".manifest.json.abc123.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.tmp"]

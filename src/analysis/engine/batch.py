@@ -47,8 +47,8 @@ from analysis.engine.kernels import KERNEL_NAMES, kernel_manager, register_kerne
 from analysis.engine.lock import RunLock, still_held
 from analysis.domain.national import national_pass, selected_territories
 from analysis.domain.periods import make_window
-from analysis.report.publish import (check_output, now, publish_folder, read_manifest, safe_name, verified_record,
-                                     write_index, write_manifest, write_tables)
+from analysis.report.publish import (check_output, now, publish_folder, read_manifest, remove_leftovers, safe_name,
+                                     verified_record, write_index, write_manifest, write_tables)
 from analysis.report.render import TEMPLATES, FrontMatter, get_renderer
 from analysis.contract.store import read_meta, read_table, read_territory, write_store
 
@@ -530,6 +530,7 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
     cache_dataset(ds, work / "input", extra_channels=extra, cache_tag=tag)  # inputs are valid
 
     shutil.rmtree(work / "staging", ignore_errors=True)  # leftovers of an interrupted run
+    remove_leftovers(out)  # a manifest or index cut short between its write and its rename
     if not tables_only:
         register_kernel(work)
     t0 = time.perf_counter()

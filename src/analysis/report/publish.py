@@ -62,6 +62,15 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         raise
 
 
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Remove the temporary files :func:`atomic_write` leaves in ``folder`` when a run is
+    killed between writing and renaming (``.<name>.<random>.tmp``); returns them."""
+    leftovers = [p for p in Path(folder).glob(".*.tmp") if p.is_file() and not p.is_symlink()]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
 def file_hash(path: Path) -> str:
     """sha256 of one file's bytes."""
     digest = hashlib.sha256()
