@@ -164,7 +164,7 @@ def load_dataset_periods(data) -> list[str]:
 # --- the analyst's workbench keeps what the analyst meant (one test per defect) ------------
 
 from analysis.contract import params as parameters  # noqa: E402
-from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASES  # noqa: E402
+from analysis.contract.schema import CHANNELS, DEFAULT_FIT  # noqa: E402
 
 
 def untick(explorer, phase="loyal", channel="phone"):

@@ -17,11 +17,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import read_text_table, tiny_tables, write_dataset
+from conftest import tiny_tables, write_dataset
 
 from analysis.contract.dataset import load_dataset, read_table
 from analysis.contract.importers import REGISTRY

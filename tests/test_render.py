@@ -23,7 +23,7 @@ import pytest
 
 from analysis.errors import RenderError
 from analysis.report.render import (BuiltinRenderer, FrontMatter, QuartoRenderer, cell_options, check_html,
-                                    clean_render_dir, get_renderer, notebook_to_markdown, quarto_notebook)
+                                    clean_render_dir, get_renderer, notebook_to_markdown)
 
 PERIOD = "Analysis period 2026-08 to 2026-10"
 

@@ -755,7 +755,6 @@ def region_trend(trend: pd.DataFrame, names: pd.Series | None = None, column: st
         return placeholder("Monthly trend", "No sales months in the data.")
     style()
     periods = sorted(trend["period"].astype(str).unique())
-    x = {p: i for i, p in enumerate(periods)}
     markets = sorted(trend["market"].astype(str).unique())
     windows = trend.drop_duplicates("period").set_index(trend.drop_duplicates("period")["period"].astype(str))["window"]
     territories = list(dict.fromkeys(trend["territory_id"].astype(str)))

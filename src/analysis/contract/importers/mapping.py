@@ -37,8 +37,7 @@ import difflib
 import os
 import re
 import string
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
