@@ -395,6 +395,28 @@ def _descendants() -> list:
     return kept
 
 
+def _wait_gone(processes: list, timeout: float) -> list:
+    """Wait until every process has ended (or is a zombie), up to ``timeout`` s; return the others.
+
+    Never reaps: ``psutil.wait_procs`` would collect the exit status of the process pool's
+    own workers, and the pool, unable to see them end, would then wait for them forever.
+    """
+    import psutil
+
+    def running(process) -> bool:
+        try:
+            return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    deadline = time.monotonic() + timeout
+    alive = [p for p in processes if running(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if running(p)]
+    return alive
+
+
 def _stop_processes(before: set[int]) -> int:
     """End every process this run started (workers, fork servers, kernels, renderers), and
     wait for them: nothing of an interrupted run may publish after it returns.
@@ -430,13 +452,13 @@ def _stop_processes(before: set[int]) -> int:
                 process.resume()
             except psutil.Error:
                 pass
-        _, alive = psutil.wait_procs(list(frozen.values()), timeout=STOP_GRACE)
+        alive = _wait_gone(list(frozen.values()), STOP_GRACE)
         for process in alive:
             try:
                 process.kill()
             except psutil.Error:
                 pass
-        psutil.wait_procs(alive, timeout=STOP_GRACE)
+        _wait_gone(alive, STOP_GRACE)
         for folder in folders:
             if folder.name.startswith("territory-reports-kernels-"):
                 shutil.rmtree(folder, ignore_errors=True)
