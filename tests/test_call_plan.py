@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from analysis.contract.reduction import contacts
 from analysis.domain.call_plan import call_plan
 from analysis.domain.maintenance import maintenance_list
 
@@ -32,9 +33,9 @@ CONTACTS = {"A": 2, "B": 3, "C": 1, "D": 0}
 
 
 def plan(has_activities=True):
-    maint = maintenance_list(CUSTOMERS, FRAME, ACTIVITIES, AS_OF, {"distributor": 60},
+    maint = maintenance_list(CUSTOMERS, FRAME, contacts(ACTIVITIES), AS_OF, {"distributor": 60},
                              has_activities=has_activities)
-    return call_plan(FRAME, CUSTOMERS, REPS, ACTIVITIES, maint, AS_OF, CONTACTS, ("A", "B"),
+    return call_plan(FRAME, CUSTOMERS, REPS, contacts(ACTIVITIES), maint, AS_OF, CONTACTS, ("A", "B"),
                      has_activities=has_activities)
 
 
@@ -74,8 +75,8 @@ def test_without_activities_due_dates_are_unknown_not_now():
 def test_no_activity_before_the_plan_starts_means_never_contacted():
     """Every activity after as_of (a period end before the activity data starts): no last contact."""
     later = ACTIVITIES.assign(date=ACTIVITIES["date"] + pd.Timedelta(days=365))
-    maint = maintenance_list(CUSTOMERS, FRAME, later, AS_OF, {"distributor": 60})
-    p = call_plan(FRAME, CUSTOMERS, REPS, later, maint, AS_OF, CONTACTS, ("A", "B")).set_index("customer_id")
+    maint = maintenance_list(CUSTOMERS, FRAME, contacts(later), AS_OF, {"distributor": 60})
+    p = call_plan(FRAME, CUSTOMERS, REPS, contacts(later), maint, AS_OF, CONTACTS, ("A", "B")).set_index("customer_id")
     assert p["last_contact"].isna().all()
     assert (p["due_date"] == pd.Timestamp("2026-04-01")).all() and p["overdue"].astype(bool).all()
 

@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.contract.reduction import contacts
 from analysis.domain.maintenance import DEFAULT_CADENCE, maintenance_list
 
 AS_OF = pd.Timestamp("2026-06-30")
@@ -30,12 +31,14 @@ def data():
         "customer_id": ["s1", "s1", "s2", "p1", "p1", "h1", "h2"],
         "date": [days_ago(100), days_ago(30), days_ago(91), days_ago(10), AS_OF + pd.Timedelta(days=3),
                  days_ago(31), days_ago(400)],
+        "rep_id": "R1", "cost": 10.0,
     })
     return customers, frame, activities
 
 
 def test_maintenance_list():
-    out = maintenance_list(*data(), as_of=AS_OF)
+    customers, frame, activities = data()
+    out = maintenance_list(customers, frame, contacts(activities), as_of=AS_OF)
     assert out.columns.tolist() == ["territory_id", "customer_id", "customer_name", "city", "customer_type", "vip",
                                     "last_contact", "days_since", "cadence_days", "overdue"]
     assert out["city"].isna().all()  # the customers table has no city: missing
@@ -63,26 +66,26 @@ def test_maintenance_list():
 def test_cadence_override_and_string_date():
     customers, frame, activities = data()
     activities = activities.assign(date=activities["date"].dt.strftime("%Y-%m-%d"))
-    out = maintenance_list(customers, frame, activities, as_of="2026-06-30",
+    out = maintenance_list(customers, frame, contacts(activities), as_of="2026-06-30",
                            cadence={"vip": 31, "supplier": 91}).set_index("customer_id")
     # h1: 31 days against a 31-day VIP cadence -> not overdue; s2: 91 against 91 -> not overdue
     assert out.loc["h1", "cadence_days"] == 31 and not out.loc["h1", "overdue"]
     assert out.loc["s2", "cadence_days"] == 91 and not out.loc["s2", "overdue"]
     assert out.loc["w1", "cadence_days"] == DEFAULT_CADENCE["distributor"]
     with pytest.raises(ValueError):
-        maintenance_list(customers, frame, activities, AS_OF, cadence={"vip": -1})
+        maintenance_list(customers, frame, contacts(activities), AS_OF, cadence={"vip": -1})
 
 
 def test_no_activities():
     customers, frame, activities = data()
-    out = maintenance_list(customers, frame, activities.iloc[:0], AS_OF)
+    out = maintenance_list(customers, frame, contacts(activities.iloc[:0]), AS_OF)
     # an activities table without rows: nobody was ever contacted, so everyone listed is overdue
     assert out["overdue"].all() and out["days_since"].isna().all() and len(out) == 5
 
 
 def test_without_activity_data_contact_is_unknown_not_never():
     customers, frame, activities = data()
-    out = maintenance_list(customers, frame, activities.iloc[:0], AS_OF, has_activities=False)
+    out = maintenance_list(customers, frame, contacts(activities.iloc[:0]), AS_OF, has_activities=False)
     # DESIGN 4.4: no activities table -> maintenance due dates are not available (NA), never "overdue"
     assert len(out) == 5 and out["overdue"].isna().all()
     assert out["last_contact"].isna().all() and out["days_since"].isna().all()
@@ -94,5 +97,5 @@ def test_without_activity_data_contact_is_unknown_not_never():
 def test_city_tells_customers_named_alike_apart():
     customers, frame, activities = data()
     customers = customers.assign(customer_name="Clinic", city=["Izmir", "Ankara", "Bursa", "Adana", "Konya", "Rize"])
-    out = maintenance_list(customers, frame, activities, AS_OF).set_index("customer_id")
+    out = maintenance_list(customers, frame, contacts(activities), AS_OF).set_index("customer_id")
     assert out["city"].to_dict() == {"w1": "Bursa", "s2": "Ankara", "h1": "Konya", "s1": "Izmir", "p1": "Adana"}

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.contract.reduction import contacts, sales_by_month
 from analysis.domain.periods import Window
 from analysis.domain.trend import monthly_activity, monthly_trend
 
@@ -27,7 +28,7 @@ WINDOW = Window("2026-03", 1)
 
 
 def test_units_support_and_prescribers_per_month():
-    t = monthly_trend(SALES, PRODUCTS, CUSTOMERS, ["T1"], ["m"], WINDOW)
+    t = monthly_trend(sales_by_month(SALES, PRODUCTS, CUSTOMERS), ["T1"], ["m"], WINDOW)
     assert t["period"].tolist() == ["2026-01", "2026-02", "2026-03"]
     assert t["own_units"].tolist() == [10, 4, 8]
     assert t["market_units"].tolist() == [25, 8, 8]
@@ -37,18 +38,18 @@ def test_units_support_and_prescribers_per_month():
 
 
 def test_a_month_the_data_lacks_is_absent_and_a_quiet_territory_is_zero():
-    t = monthly_trend(SALES[SALES["period"] != "2026-02"], PRODUCTS, CUSTOMERS, ["T1", "T2"], ["m"], WINDOW)
+    t = monthly_trend(sales_by_month(SALES[SALES["period"] != "2026-02"], PRODUCTS, CUSTOMERS), ["T1", "T2"], ["m"], WINDOW)
     assert t.loc[t["territory_id"] == "T1", "period"].tolist() == ["2026-01", "2026-03"]
     quiet = t[t["territory_id"] == "T2"]
     assert quiet["own_units"].tolist() == [0, 0] and quiet["support"].isna().all()
 
 
 def test_effort_coverage_and_contacts_per_month():
-    a = monthly_activity(ACTIVITIES, CUSTOMERS, ["T1"], WINDOW)
+    a = monthly_activity(contacts(ACTIVITIES), CUSTOMERS, ["T1"], WINDOW)
     assert a["period"].tolist() == ["2026-01", "2026-02", "2026-03"]
     assert a["activities"].tolist() == [2, 0, 1]
     assert a["cost"].tolist() == [150, 0, 30]
     assert a["customers_contacted"].tolist() == [1, 0, 1]
     assert a["coverage"].tolist() == pytest.approx([0.5, 0.0, 0.5])
     assert a["contacts_per_customer"].iloc[0] == 2 and np.isnan(a["contacts_per_customer"].iloc[1])
-    assert monthly_activity(ACTIVITIES, CUSTOMERS, ["T1"], WINDOW, has_activities=False).empty
+    assert monthly_activity(contacts(ACTIVITIES), CUSTOMERS, ["T1"], WINDOW, has_activities=False).empty

@@ -45,6 +45,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from analysis.contract import reduction
+from analysis.contract.reduction import Summaries
 from analysis.contract.schema import (
     BOOL, CHANNEL_KIND, CHANNELS, DATE, DATE_PATTERN, INTEGER, NUMBER, PERIOD,
     ID, ID_CONTROL_PATTERN, PERIOD_PATTERN, TABLES, TEXT, TEXT_CONTROL_PATTERN, TableSpec, enum_values,
@@ -92,6 +94,16 @@ class Dataset:
     #: the key of the input cache. None when not known (then the files are hashed when
     #: cached); ``()`` when they changed while being read (then nothing is cached).
     inputs: tuple[FileDigest, ...] | None = None
+    #: The monthly summaries of sales and activities (:mod:`analysis.contract.reduction`):
+    #: made by the out-of-core loader from the files, else by :meth:`with_summaries`.
+    summaries: Summaries | None = None
+
+    def with_summaries(self) -> Dataset:
+        """This dataset with its :attr:`summaries` (made from the frames when not yet made)."""
+        if self.summaries is not None:
+            return self
+        return replace(self, summaries=reduction.summaries(self.sales, self.products, self.customers,
+                                                           self.activities))
 
     @property
     def has_activities(self) -> bool:
@@ -127,6 +139,7 @@ class Dataset:
             sales=of_customers(self.sales),
             activities=of_customers(self.activities),
             phases=of_customers(self.phases),
+            summaries=None if self.summaries is None else self.summaries.subset(ids, keep),
             inputs=(),  # a slice is not the dataset of the input files: never cached as it
         )
 

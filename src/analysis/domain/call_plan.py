@@ -36,6 +36,7 @@ import pandas as pd
 
 from analysis.contract.schema import SEGMENTABLE_TYPES
 from analysis.domain.actions import untapped
+from analysis.domain.maintenance import contacts_until, last_contacts
 
 #: Days a month counts for the contact interval.
 DAYS_PER_MONTH = 30
@@ -49,17 +50,17 @@ CALL_PLAN_COLUMNS = [
 ]
 
 
-def _rep_of(candidates: pd.DataFrame, activities: pd.DataFrame, reps: pd.DataFrame, as_of: pd.Timestamp,
+def _rep_of(candidates: pd.DataFrame, contacts: pd.DataFrame, reps: pd.DataFrame, as_of: pd.Timestamp,
             has_activities: bool) -> pd.DataFrame:
     """rep_id and assigned_by of each candidate customer (territory_id, customer_id, customer_type)."""
     out = candidates[["territory_id", "customer_id", "customer_type"]].copy()
     out["rep_id"], out["assigned_by"] = None, None
     reps = reps[["rep_id", "territory_id", "role"]]
-    if has_activities and len(activities):
-        dates = pd.to_datetime(activities["date"])
-        acts = activities.loc[dates.notna() & (dates <= as_of), ["customer_id", "rep_id"]]
+    if has_activities and len(contacts):
+        acts = contacts_until(contacts, as_of)[["customer_id", "rep_id", "activities"]]
         acts = acts.merge(reps[["rep_id", "territory_id"]], on="rep_id", how="inner")
-        counts = acts.groupby(["territory_id", "customer_id", "rep_id"], sort=False).size().rename("n").reset_index()
+        counts = acts.groupby(["territory_id", "customer_id", "rep_id"], sort=False)["activities"].sum().rename(
+            "n").reset_index()
         counts = counts.sort_values(["territory_id", "customer_id", "n", "rep_id"],
                                     ascending=[True, True, False, True], kind="mergesort")
         top = counts.drop_duplicates(["territory_id", "customer_id"]).set_index(["territory_id", "customer_id"])
@@ -93,12 +94,14 @@ def _rep_of(candidates: pd.DataFrame, activities: pd.DataFrame, reps: pd.DataFra
     return out[["customer_id", "rep_id", "assigned_by"]]
 
 
-def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, activities: pd.DataFrame,
+def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, contacts: pd.DataFrame,
               maintenance: pd.DataFrame, as_of: pd.Timestamp, contacts_per_month: Mapping[str, float],
               priority, *, has_activities: bool = True) -> pd.DataFrame:
     """The ranked call plan of every rep (see the module docstring for the rules).
 
-    ``frame``: the customer x market table with next best channel; ``maintenance``:
+    ``frame``: the customer x market table with next best channel; ``contacts``: the
+    activities summarised per customer, rep and month
+    (:func:`analysis.contract.reduction.contacts`); ``maintenance``:
     :func:`analysis.domain.maintenance.maintenance_list`; ``as_of``: the last day of the
     analysis period; ``contacts_per_month``: segment label -> contacts per month;
     ``priority``: the scheme's priority segments.
@@ -133,10 +136,8 @@ def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, 
     info = [c for c in ("customer_id", "customer_name", "city") if c in customers]
     plan = plan.drop(columns=[c for c in ("customer_name", "city") if c in plan]).merge(
         customers[info].drop_duplicates("customer_id"), on="customer_id", how="left")
-    if has_activities and len(activities):
-        dates = pd.to_datetime(activities["date"])
-        keep = dates.notna() & (dates <= as_of)
-        last = dates[keep].groupby(activities.loc[keep, "customer_id"]).max()
+    if has_activities and len(contacts):
+        last = last_contacts(contacts, as_of)
         # a lookup by index (Series.map fails on an empty datetime Series: no activity before as_of)
         plan["last_contact"] = pd.to_datetime(pd.Series(last.reindex(plan["customer_id"]).to_numpy(),
                                                         index=plan.index))
@@ -148,7 +149,7 @@ def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, 
         plan["due_date"] = pd.NaT
         plan["overdue"] = pd.array([pd.NA] * len(plan), dtype="boolean")
     plan["priority"] = plan["segment"].isin(list(priority))
-    owners = _rep_of(plan, activities, reps, as_of, has_activities)
+    owners = _rep_of(plan, contacts, reps, as_of, has_activities)
     plan = plan.merge(owners, on="customer_id", how="left")
     plan = plan.merge(reps[["rep_id", "rep_name"]], on="rep_id", how="left")
     plan = plan.sort_values(["territory_id", "rep_id", "due_date", "contacts_per_month", "untapped_potential",

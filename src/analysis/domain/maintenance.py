@@ -49,21 +49,38 @@ def vip_customers(frame: pd.DataFrame) -> pd.Series:
     return flags.groupby(frame["customer_id"]).any().rename("vip")
 
 
-def last_contacts(activities: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
-    """customer_id -> date of the latest activity on or before ``as_of``."""
-    dates = pd.to_datetime(activities["date"])
-    keep = dates.notna() & (dates <= pd.Timestamp(as_of))
-    return dates[keep].groupby(activities.loc[keep, "customer_id"]).max().rename("last_contact")
+def _as_of_month(as_of) -> str:
+    """The month of ``as_of``, which must be a month's last day (contacts are summarised per month)."""
+    as_of = pd.Timestamp(as_of)
+    if as_of.normalize() != as_of or (as_of + pd.Timedelta(days=1)).day != 1:
+        raise ValueError(f"as_of {as_of.date()} is not the last day of a month (contacts are counted per month)")
+    return as_of.strftime("%Y-%m")
 
 
-def maintenance_list(customers: pd.DataFrame, frame: pd.DataFrame, activities: pd.DataFrame,
+def contacts_until(contacts: pd.DataFrame, as_of) -> pd.DataFrame:
+    """The rows of ``contacts`` (:func:`analysis.contract.reduction.contacts`) on or before
+    ``as_of``, the last day of a month."""
+    return contacts[(contacts["period"].astype(str) <= _as_of_month(as_of)).to_numpy()]
+
+
+def last_contacts(contacts: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+    """customer_id -> date of the latest activity on or before ``as_of`` (a month's last day).
+
+    ``contacts``: :func:`analysis.contract.reduction.contacts` of the activities.
+    """
+    rows = contacts_until(contacts, as_of)
+    return pd.to_datetime(rows["last_date"]).groupby(rows["customer_id"]).max().rename("last_contact")
+
+
+def maintenance_list(customers: pd.DataFrame, frame: pd.DataFrame, contacts: pd.DataFrame,
                      as_of: pd.Timestamp, cadence: Mapping[str, int] | None = None, *,
                      has_activities: bool = True) -> pd.DataFrame:
     """The relationship maintenance list of every territory.
 
     Rows: the ``supplier``, ``distributor`` and ``peripheral`` customers and the VIPs
-    (``vip`` True in any market of ``frame``). ``activities`` should be all activities
-    (not only the analysis window); only those dated on or before ``as_of`` count.
+    (``vip`` True in any market of ``frame``). ``contacts`` summarise all activities
+    (:func:`analysis.contract.reduction.contacts`, not only the analysis window); only
+    those on or before ``as_of`` (the last day of a month) count.
 
     Columns: territory_id, customer_id, customer_name, customer_type, vip (bool),
     last_contact (latest activity date <= ``as_of``; NaT if never), days_since (whole
@@ -94,7 +111,7 @@ def maintenance_list(customers: pd.DataFrame, frame: pd.DataFrame, activities: p
         raise ValueError(f"no maintenance cadence for customer type(s) {', '.join(missing)}")
     out["cadence_days"] = cadence_days.astype("int64")
 
-    out = out.join(last_contacts(activities, as_of), on="customer_id")
+    out = out.join(last_contacts(contacts, as_of), on="customer_id")
     out["last_contact"] = pd.to_datetime(out["last_contact"])
     out["days_since"] = (as_of - out["last_contact"]).dt.days.astype(float)
     out["overdue"] = (out["last_contact"].isna() | (out["days_since"] > out["cadence_days"])).astype("boolean")

@@ -231,7 +231,8 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None) -> dict[str, 
     roi = {by: roi_by(frame, p.facts, by, margins.margin, has_comparison=shape.has_comparison)
            for by in ("rep_id", "segment", "channel")}
     as_of = window.end_date("analysis") - pd.Timedelta(days=1)
-    maintenance = maintenance_list(ds.customers, frame, ds.activities, as_of, params["cadence"],
+    summaries = ds.with_summaries().summaries
+    maintenance = maintenance_list(ds.customers, frame, summaries.contacts, as_of, params["cadence"],
                                    has_activities=shape.has_activities)
     value = "own_units" if params.get("vip_by") == "own_units" else "potential"
     caveats = shape.caveats(profile_fields=bool(profile.notna().any()), roi_units_only=margins.defaulted)
@@ -265,13 +266,13 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None) -> dict[str, 
         "flag_customers": flag_customers(frame, customers, ds.products),
         "profile_gaps": profile_gaps(customers, params["profile_fields"], profile.loc[customers.index],
                                      params["norms"]["profile_completeness"], priority_customers),
-        "trend": monthly_trend(ds.sales, ds.products, customers, territory_ids, selected_markets(ds, params), window),
-        "trend_activity": monthly_activity(ds.activities, customers, territory_ids, window,
+        "trend": monthly_trend(summaries.sales_by_month, territory_ids, selected_markets(ds, params), window),
+        "trend_activity": monthly_activity(summaries.contacts, customers, territory_ids, window,
                                            has_activities=shape.has_activities),
         "phase_forecast": phase_forecast(migrated),
         "competitors": competitor_shares(p.sales, frame, ds.products, scheme.labels,
                                          has_comparison=shape.has_comparison),
-        "call_plan": call_plan(frame, customers, ds.reps, ds.activities, maintenance, as_of,
+        "call_plan": call_plan(frame, customers, ds.reps, summaries.contacts, maintenance, as_of,
                                params["call_plan"]["contacts_per_month"], scheme.priority,
                                has_activities=shape.has_activities),
     }
@@ -418,6 +419,7 @@ def national_pass(ds: Dataset, profile: Mapping) -> dict[str, pd.DataFrame]:
     group's tables.
     """
     territory_ids = selected_territories(ds, profile)
+    ds = ds.with_summaries()  # once for every group (a group's slice carries its part)
     has_activities = bool(ds.has_activities and len(ds.activities) > 0)
     everyone = len(territory_ids) == len(ds.territories)
     prepared = [prepare(ds if everyone and len(ids) == len(territory_ids) else ds.subset(ids), eff, has_activities)

@@ -34,22 +34,18 @@ def _grid(territories, markets, periods) -> pd.DataFrame:
     return index.to_frame(index=False)
 
 
-def monthly_trend(sales: pd.DataFrame, products: pd.DataFrame, customers: pd.DataFrame, territories,
-                  markets, window: Window) -> pd.DataFrame:
-    """Own and market units, support and prescribing customers per territory x market x month."""
-    periods = sorted(p for p in pd.unique(sales["period"].astype(str)) if p <= window.period_end)
-    prescribing = customers.loc[customers["customer_type"].isin(SEGMENTABLE_TYPES), ["customer_id", "territory_id"]]
-    rows = sales.assign(period=sales["period"].astype(str))
-    rows = rows[rows["period"] <= window.period_end]
-    rows = rows.merge(products[["product_id", "market", "is_own"]], on="product_id", how="inner")
-    rows = rows[rows["market"].isin(list(markets))].merge(prescribing, on="customer_id", how="inner")
-    rows = rows.assign(own=rows["units"].where(rows["is_own"].astype(bool), 0.0))
-    per_customer = rows.groupby(["territory_id", "market", "period", "customer_id"], sort=False).agg(
-        own_units=("own", "sum"), market_units=("units", "sum")).reset_index()
-    per_customer["prescribing"] = (per_customer["own_units"] > 0).astype("int64")
-    sums = per_customer.groupby(["territory_id", "market", "period"], sort=False).agg(
+def monthly_trend(sales_by_month: pd.DataFrame, territories, markets, window: Window) -> pd.DataFrame:
+    """Own and market units, support and prescribing customers per territory x market x month.
+
+    ``sales_by_month``: :func:`analysis.contract.reduction.sales_by_month` of the sales.
+    """
+    rows = sales_by_month
+    periods = sorted(p for p in pd.unique(rows["period"].astype(str)) if p <= window.period_end)
+    rows = rows[rows["prescribing"].astype(bool) & rows["market"].isin(list(markets))
+                & (rows["period"].astype(str) <= window.period_end)]
+    sums = rows.groupby(["territory_id", "market", "period"], sort=False).agg(
         own_units=("own_units", "sum"), market_units=("market_units", "sum"),
-        prescribing_customers=("prescribing", "sum")).reset_index()
+        prescribing_customers=("prescribing_customers", "sum")).reset_index()
     out = _grid(territories, markets, periods).merge(sums, on=["territory_id", "market", "period"], how="left")
     out = out.fillna({"own_units": 0.0, "market_units": 0.0, "prescribing_customers": 0})
     out["support"] = out["own_units"] / out["market_units"].where(out["market_units"] > 0)
@@ -58,28 +54,27 @@ def monthly_trend(sales: pd.DataFrame, products: pd.DataFrame, customers: pd.Dat
     return out[TREND_COLUMNS].sort_values(["territory_id", "market", "period"], ignore_index=True)
 
 
-def monthly_activity(activities: pd.DataFrame, customers: pd.DataFrame, territories, window: Window,
+def monthly_activity(contacts: pd.DataFrame, customers: pd.DataFrame, territories, window: Window,
                      has_activities: bool = True) -> pd.DataFrame:
-    """Effort, coverage and contacts per territory x month (no rows without activities)."""
-    if not has_activities or activities is None or len(activities) == 0:
+    """Effort, coverage and contacts per territory x month (no rows without activities).
+
+    ``contacts``: :func:`analysis.contract.reduction.contacts` of the activities.
+    """
+    if not has_activities or contacts is None or len(contacts) == 0:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c not in ("territory_id", "period", "window")
                                           else object) for c in ACTIVITY_COLUMNS})
-    stamps = pd.to_datetime(activities["date"])
-    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
-        stamps = stamps.dt.tz_localize(None)
-    month = stamps.dt.strftime("%Y-%m")
-    known = month.dropna()
-    first, last = known.min(), min(known.max(), window.period_end)
+    month = contacts["period"].astype(str)
+    first, last = month.min(), min(month.max(), window.period_end)
     periods = [p.strftime("%Y-%m") for p in pd.period_range(first, last, freq="M")] if first <= last else []
     base = customers[["customer_id", "territory_id", "customer_type"]].drop_duplicates("customer_id")
-    rows = pd.DataFrame({"customer_id": activities["customer_id"].to_numpy(), "period": month.to_numpy(),
-                         "cost": pd.to_numeric(activities["cost"]).to_numpy(dtype=float)})
-    rows = rows[rows["period"].isin(periods)].merge(base, on="customer_id", how="inner")
+    rows = contacts[month.isin(periods).to_numpy()][["customer_id", "period", "activities", "cost"]]
+    rows = rows.merge(base, on="customer_id", how="inner")
     rows["prescribing"] = rows["customer_type"].isin(SEGMENTABLE_TYPES)
     sums = rows.groupby(["territory_id", "period"], sort=False).agg(
-        activities=("cost", "size"), cost=("cost", "sum")).reset_index()
-    prescribing = rows[rows["prescribing"]].groupby(["territory_id", "period"], sort=False)["customer_id"]
-    contacted = pd.DataFrame({"customers_contacted": prescribing.nunique(), "_contacts": prescribing.size()})
+        activities=("activities", "sum"), cost=("cost", "sum")).reset_index()
+    prescribing = rows[rows["prescribing"]].groupby(["territory_id", "period"], sort=False)
+    contacted = pd.DataFrame({"customers_contacted": prescribing["customer_id"].nunique(),
+                              "_contacts": prescribing["activities"].sum()})
     index = pd.MultiIndex.from_product([list(territories), periods], names=["territory_id", "period"])
     out = index.to_frame(index=False).merge(sums, on=["territory_id", "period"], how="left")
     out = out.join(contacted, on=["territory_id", "period"])

@@ -1,0 +1,142 @@
+"""The raw rows reduced to the monthly summaries the analyses read over the whole history.
+
+The windowed analyses (segments, phases, channels, coaching) read the rows of their
+windows; the tables that span every month (the trend, the last contact of each
+customer, who calls on whom) need only these two summaries, made by one SQL each in an
+embedded DuckDB, whether the validated tables are pandas frames in memory or files:
+
+``sales_by_month``
+    territory_id, market, period, prescribing (the customer type is segmentable: the
+    types the headline counts), own_units, market_units, prescribing_customers
+    (customers with own units > 0 in that market and month). One row per territory x
+    market x month x prescribing flag that has sales rows.
+``contacts``
+    customer_id, rep_id, period, activities (their number), cost (their sum) and
+    last_date (the latest activity date of that customer, rep and month). One row per
+    customer x rep x month with activities.
+
+Sums are compensated (DuckDB's ``fsum``, as pandas' groupby sums are), so they do not
+depend on the order DuckDB's threads add rows in.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analysis.contract.schema import SEGMENTABLE_TYPES
+
+SALES_BY_MONTH_COLUMNS = ("territory_id", "market", "period", "prescribing", "own_units", "market_units",
+                          "prescribing_customers")
+CONTACTS_COLUMNS = ("customer_id", "rep_id", "period", "activities", "cost", "last_date")
+
+_SEGMENTABLE = ", ".join("'" + t + "'" for t in SEGMENTABLE_TYPES)
+
+#: Over relations ``sales`` (customer_id, product_id, period, units), ``products``
+#: (product_id, market, is_own) and ``customers`` (customer_id, territory_id, customer_type).
+SALES_BY_MONTH_SQL = f"""
+WITH per_customer AS (
+    SELECT c.territory_id, p.market, s.period, c.customer_type IN ({_SEGMENTABLE}) AS prescribing,
+           fsum(CASE WHEN p.is_own THEN s.units ELSE 0.0 END) AS own_units, fsum(s.units) AS market_units
+    FROM sales AS s
+    JOIN products AS p ON p.product_id = s.product_id
+    JOIN customers AS c ON c.customer_id = s.customer_id
+    GROUP BY c.territory_id, p.market, s.period, prescribing, s.customer_id
+)
+SELECT territory_id, market, period, prescribing, fsum(own_units) AS own_units,
+       fsum(market_units) AS market_units, count(*) FILTER (WHERE own_units > 0) AS prescribing_customers
+FROM per_customer
+GROUP BY territory_id, market, period, prescribing
+ORDER BY territory_id, market, period, prescribing
+"""
+
+#: Over a relation ``activities`` (customer_id, rep_id, date, cost).
+CONTACTS_SQL = """
+SELECT customer_id, rep_id, strftime(date, '%Y-%m') AS period, count(*) AS activities,
+       fsum(coalesce(cost, 0.0)) AS cost, max(date) AS last_date
+FROM activities
+WHERE date IS NOT NULL
+GROUP BY customer_id, rep_id, period
+ORDER BY customer_id, rep_id, period
+"""
+
+
+@dataclass(frozen=True)
+class Summaries:
+    """The two summaries of a dataset (see the module docstring)."""
+
+    sales_by_month: pd.DataFrame
+    contacts: pd.DataFrame
+
+    def subset(self, territory_ids: Iterable[str], customer_ids: Iterable[str]) -> Summaries:
+        """The summaries of some territories (``customer_ids``: their customers)."""
+        sales = self.sales_by_month
+        contacts = self.contacts
+        return Summaries(
+            sales[sales["territory_id"].isin(list(territory_ids))].reset_index(drop=True),
+            contacts[contacts["customer_id"].isin(pd.Index(customer_ids))].reset_index(drop=True))
+
+
+def _query(con, sql: str) -> pd.DataFrame:
+    from analysis.contract.dataset import _default_strings  # noqa: PLC0415 - the loader's string dtype
+
+    arrow = con.sql(sql).to_arrow_table()
+    frame = arrow.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if str(t) in ("string", "large_string")
+                            else None)
+    return _default_strings(frame)
+
+
+def _connection(**frames: pd.DataFrame):
+    import duckdb  # noqa: PLC0415 - only when reducing
+
+    con = duckdb.connect(config={"threads": 2, "preserve_insertion_order": True})
+    for name, frame in frames.items():
+        con.register(name, frame)
+    return con
+
+
+def sales_by_month_sql(con) -> pd.DataFrame:
+    """:data:`SALES_BY_MONTH_SQL` on a connection holding ``sales``, ``products``, ``customers``."""
+    out = _query(con, SALES_BY_MONTH_SQL)
+    if out.empty:
+        out = pd.DataFrame({c: pd.Series(dtype=object) for c in SALES_BY_MONTH_COLUMNS})
+    return out.astype({"prescribing": bool, "own_units": "float64", "market_units": "float64",
+                       "prescribing_customers": "int64"})[list(SALES_BY_MONTH_COLUMNS)]
+
+
+def contacts_sql(con) -> pd.DataFrame:
+    """:data:`CONTACTS_SQL` on a connection holding ``activities``."""
+    out = _query(con, CONTACTS_SQL)
+    if out.empty:
+        out = pd.DataFrame({c: pd.Series(dtype=object) for c in CONTACTS_COLUMNS})
+    return out.astype({"activities": "int64", "cost": "float64", "last_date": "datetime64[ns]"})[
+        list(CONTACTS_COLUMNS)]
+
+
+def sales_by_month(sales: pd.DataFrame, products: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """The ``sales_by_month`` summary of validated frames."""
+    con = _connection(sales=sales[["customer_id", "product_id", "period", "units"]],
+                      products=products[["product_id", "market", "is_own"]].astype({"is_own": bool}),
+                      customers=customers[["customer_id", "territory_id", "customer_type"]])
+    try:
+        return sales_by_month_sql(con)
+    finally:
+        con.close()
+
+
+def contacts(activities: pd.DataFrame) -> pd.DataFrame:
+    """The ``contacts`` summary of validated activities (any frame with customer_id, rep_id, date, cost)."""
+    rows = activities[["customer_id", "rep_id", "date", "cost"]].assign(
+        date=pd.to_datetime(activities["date"]), cost=pd.to_numeric(activities["cost"]).astype(float))
+    con = _connection(activities=rows)
+    try:
+        return contacts_sql(con)
+    finally:
+        con.close()
+
+
+def summaries(sales: pd.DataFrame, products: pd.DataFrame, customers: pd.DataFrame,
+              activities: pd.DataFrame) -> Summaries:
+    """Both summaries of validated frames."""
+    return Summaries(sales_by_month(sales, products, customers), contacts(activities))
