@@ -30,13 +30,16 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
 from analysis.contract import dataset as _ds
+from analysis.contract import reduction
+from analysis.contract.reduction import Summaries
 from analysis.contract.schema import (
     CHANNEL_KIND, DATE, DATE_PATTERN, ID, ID_CONTROL_PATTERN, INTEGER, NUMBER, PERIOD, PERIOD_PATTERN, TABLES,
     TEXT, TEXT_CONTROL_PATTERN, TableSpec, enum_values,
@@ -233,6 +236,27 @@ def read_valid(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...]
                known: Mapping[str, pa.Array]) -> pd.DataFrame:
     """The normalized table in ``path`` when it breaks no rule (``known``: the values each
     reference must take, from the validated small tables); raises :class:`Fallback` otherwise."""
+    table, columns = validate(con, path, spec, extra_channels, known)
+    try:
+        return fetch(con, table, columns, spec)
+    finally:
+        con.execute(f"DROP TABLE {table}")
+
+
+def fetch(con, table: str, columns: list[str], spec: TableSpec, where: str = "") -> pd.DataFrame:
+    """The rows of a validated table (``where``: an SQL condition; default: all) as pandas frames."""
+    condition = f" WHERE {where}" if where else ""
+    arrow = con.sql(f"SELECT {', '.join(_quote(c) for c in columns)} FROM {table}{condition}").to_arrow_table()
+    return _frame(arrow, spec)
+
+
+def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
+             known: Mapping[str, pa.Array]) -> tuple[str, list[str]]:
+    """Check ``path`` against ``spec`` into a temporary table of normalized values.
+
+    Returns the table's name and its columns; raises :class:`Fallback` when the file
+    breaks a rule or DuckDB leaves it to pandas.
+    """
     source, types = _source(con, path)
     csv = not path.name.lower().endswith(".parquet")
     types = {c: t for c, t in types.items() if not str(c).startswith("__index_level_")}
@@ -279,9 +303,7 @@ def read_valid(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...]
     if unnamed:  # a column without a name and without values (a trailing comma) is dropped
         counts = con.execute(f"SELECT {', '.join(f'count({_quote(c)})' for c in unnamed)} FROM {table}").fetchall()[0]
         values = {c: v for c, v in values.items() if c not in {u for u, n in zip(unnamed, counts) if n == 0}}
-    arrow = con.sql(f"SELECT {', '.join(_quote(c) for c in values)} FROM {table}").to_arrow_table()
-    con.execute(f"DROP TABLE {table}")
-    return _frame(arrow, spec)
+    return table, list(values)
 
 
 def _frame(arrow: pa.Table, spec: TableSpec) -> pd.DataFrame:
@@ -304,12 +326,36 @@ def _frame(arrow: pa.Table, spec: TableSpec) -> pd.DataFrame:
     return pd.DataFrame(columns).reset_index(drop=True)
 
 
-def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None = None
-                ) -> tuple[dict[str, pd.DataFrame], dict[str, Path]] | None:
+#: The months a dataset's raw sales and activities rows are kept for: given the monthly
+#: summaries and the territory ids, the first and last month (``YYYY-MM``) the analyses
+#: read rows of (None: all).
+SpanOf = Callable[[Summaries, list], "tuple[str, str] | None"]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What :func:`load_tables` read: the frames, their files, the monthly summaries of
+    the whole history (None when a large table was left to pandas) and the months the
+    raw rows of the large tables were kept for (None: all)."""
+
+    frames: dict[str, pd.DataFrame]
+    files: dict[str, Path]
+    summaries: Summaries | None = None
+    span: tuple[str, str] | None = None
+
+
+def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None = None,
+                span_of: SpanOf | None = None) -> Loaded | None:
     """Every table of ``folder``, validated and normalized (the large ones in DuckDB),
     and the file of each; None when the dataset breaks a rule, or DuckDB leaves a table
     to pandas and pandas finds it broken: the caller then validates with pandas, for
-    the contract's messages (see the module's docstring)."""
+    the contract's messages (see the module's docstring).
+
+    When DuckDB validated every large table, the monthly summaries of the whole history
+    (:mod:`analysis.contract.reduction`) are made there too, and with ``span_of`` only
+    the raw rows of the months it names reach pandas (the windows' months; see
+    :func:`analysis.domain.national.rows_span`).
+    """
     checks: dict[str, _ds._TableCheck] = {}
     files: dict[str, Path] = {}
     for name, spec in TABLES.items():
@@ -333,9 +379,10 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
     frames = {name: check.normalized() for name, check in checks.items()}
     large = [name for name in LARGE_TABLES if name in files]
     if not large:
-        return frames, files
+        return Loaded(frames, files)
     con, spill = connect(work)
     try:
+        validated: dict[str, tuple[str, list[str]]] = {}
         for name in large:
             spec = TABLES[name]
             known = {}
@@ -343,16 +390,52 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
                 if parent in checks and target in checks[parent].values:
                     known[column] = pa.array(checks[parent].values[target].dropna().unique(), type=pa.string())
             try:
-                frames[name] = read_valid(con, files[name], spec, extra_channels, known)
+                validated[name] = validate(con, files[name], spec, extra_channels, known)
             except Fallback:
                 frame = _pandas_table(files[name], spec, extra_channels, checks)
                 if frame is None:
                     return None
                 frames[name] = frame
+        if len(validated) < len(large):  # a table pandas read: the pass reduces the frames itself
+            for name, (table, columns) in validated.items():
+                frames[name] = fetch(con, table, columns, TABLES[name])
+            return Loaded(frames, files)
+        summaries = _summaries(con, frames, validated)
+        territory_ids = frames["territories"]["territory_id"].astype(str).tolist()
+        span = span_of(summaries, territory_ids) if span_of is not None else None
+        for name, (table, columns) in validated.items():
+            frames[name] = fetch(con, table, columns, TABLES[name], _within(name, span))
+        return Loaded(frames, files, summaries, span)
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
-    return frames, files
+
+
+def _summaries(con, frames: Mapping[str, pd.DataFrame], validated: Mapping[str, tuple[str, list[str]]]
+               ) -> Summaries:
+    """The monthly summaries of the validated tables, made where they are (in DuckDB)."""
+    con.register("products", frames["products"][["product_id", "market", "is_own"]].astype({"is_own": bool}))
+    con.register("customers", frames["customers"][["customer_id", "territory_id", "customer_type"]])
+    con.execute(f"CREATE OR REPLACE TEMP VIEW sales AS SELECT * FROM {validated['sales'][0]}")
+    sales = reduction.sales_by_month_sql(con)
+    if "activities" in validated:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW activities AS SELECT * FROM {validated['activities'][0]}")
+        contacts = reduction.contacts_sql(con)
+    else:
+        contacts = reduction.contacts(_ds._empty(TABLES["activities"]))
+    return Summaries(sales, contacts)
+
+
+def _within(name: str, span: tuple[str, str] | None) -> str:
+    """The SQL condition keeping the rows of ``name`` in the months of ``span`` (None: all)."""
+    if span is None:
+        return ""
+    first, last = span
+    if name == "sales":
+        return f"period BETWEEN {_literal(first)} AND {_literal(last)}"
+    start = pd.Period(first, freq="M").start_time.strftime("%Y-%m-%d")
+    after = (pd.Period(last, freq="M") + 1).start_time.strftime("%Y-%m-%d")
+    return f"date >= TIMESTAMP {_literal(start)} AND date < TIMESTAMP {_literal(after)}"
 
 
 def _pandas_table(path: Path, spec: TableSpec, extra_channels: tuple[str, ...],

@@ -97,6 +97,25 @@ class Dataset:
     #: The monthly summaries of sales and activities (:mod:`analysis.contract.reduction`):
     #: made by the out-of-core loader from the files, else by :meth:`with_summaries`.
     summaries: Summaries | None = None
+    #: The first and last month whose raw sales and activities rows the frames hold (the
+    #: out-of-core loader keeps only the analysis windows' months); None: every month.
+    #: The summaries always cover the whole history.
+    span: tuple[str, str] | None = None
+
+    @property
+    def sales_periods(self) -> list[str]:
+        """Every month the sales data holds, sorted (also when the rows hold only :attr:`span`)."""
+        source = self.sales if self.summaries is None else self.summaries.sales_by_month
+        return sorted(str(p) for p in pd.unique(source["period"]))
+
+    @property
+    def has_activity_rows(self) -> bool:
+        """Whether the dataset has activities (a table with at least one row, in any month)."""
+        if not self.has_activities:
+            return False
+        if self.span is not None and self.summaries is not None:
+            return len(self.summaries.contacts) > 0
+        return len(self.activities) > 0
 
     def with_summaries(self) -> Dataset:
         """This dataset with its :attr:`summaries` (made from the frames when not yet made)."""
@@ -187,7 +206,8 @@ ENGINES = ("pandas", "duckdb")
 
 
 def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cache: str | Path | None = None,
-                 cache_tag: str = "", engine: str = "pandas", work: str | Path | None = None) -> Dataset:
+                 cache_tag: str = "", engine: str = "pandas", work: str | Path | None = None,
+                 span_of=None) -> Dataset:
     """Read and validate the dataset in ``folder``.
 
     ``extra_channels`` are accepted in ``activities.channel`` besides the ten of the
@@ -206,7 +226,11 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     ``engine="duckdb"`` reads and validates the large tables (sales, activities) out of
     core in an embedded DuckDB (see :mod:`analysis.contract.columnar`; ``work``: the
     folder it may spill into, else a temporary one): the same frames, and for broken
-    inputs the same violations (they are then reported by the pandas checks).
+    inputs the same violations (they are then reported by the pandas checks). It also
+    makes the monthly summaries (:attr:`Dataset.summaries`) there, and with ``span_of``
+    (given the summaries and territory ids, the first and last month the analyses read rows of)
+    keeps only those months' raw rows (:attr:`Dataset.span`): such a dataset is never
+    written to the input cache.
     """
     if engine not in ENGINES:
         raise ParameterError(f"unknown engine {engine!r}; expected {', '.join(ENGINES)}")
@@ -226,9 +250,10 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     if engine == "duckdb":
         from analysis.contract.columnar import load_tables
 
-        loaded = load_tables(folder, extra, Path(work) if work is not None else None)
+        loaded = load_tables(folder, extra, Path(work) if work is not None else None, span_of)
         if loaded is not None:
-            return _dataset(folder, *loaded, files=files, stamps=stamps, digests=digests)
+            ds = _dataset(folder, loaded.frames, loaded.files, files=files, stamps=stamps, digests=digests)
+            return replace(ds, summaries=loaded.summaries, span=loaded.span)
     violations: list[Violation] = []
     checks: dict[str, _TableCheck] = {}
     for name, spec in TABLES.items():
@@ -435,6 +460,8 @@ def cache_dataset(ds: Dataset, cache: str | Path, *, extra_channels: Iterable[st
     """
     cache = Path(cache)
     extra = tuple(str(c) for c in extra_channels)
+    if ds.span is not None:  # the rows of some months only: not the dataset of the files
+        return None
     if ds.inputs == ():
         _warn(f"the dataset is not the one validated from the files in {ds.source} (they changed while "
               "being read, or it is a slice of it): the input cache is not written")

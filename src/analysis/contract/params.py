@@ -550,7 +550,7 @@ def check_against_data(profile: Mapping, ds: Dataset, source: str = "parameters"
     profile = check(profile, source)
     problems = _territory_problems(profile, ds.territories["territory_id"])
     markets = [str(m) for m in ds.markets["market"]]
-    periods = sorted(str(p) for p in pd.unique(ds.sales["period"]))
+    periods = ds.sales_periods
     scopes = [("", profile)] + [(f"overrides.{tid}.", o) for tid, o in (profile.get("overrides") or {}).items()]
     for prefix, scope in scopes:
         if isinstance(scope.get("markets"), list):

@@ -272,6 +272,11 @@ def pseudonymise_dataset(ds: Dataset, key: bytes) -> Dataset:
         elif name in ("activities", "phases"):
             frame = _reduce(frame, TABLES[name].columns)
         out[name] = frame
+    if ds.summaries is not None:  # their ids too (the sales summary holds territory ids only)
+        contacts = ds.summaries.contacts
+        contacts = contacts.assign(customer_id=_replace(contacts["customer_id"], mappings.get("customer", {})),
+                                   rep_id=_replace(contacts["rep_id"], mappings.get("rep", {})))
+        out["summaries"] = replace(ds.summaries, contacts=contacts)
     return replace(ds, **out)
 
 

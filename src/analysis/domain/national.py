@@ -15,6 +15,7 @@ import pandas as pd
 
 from analysis.contract import params as parameters
 from analysis.contract.dataset import Dataset
+from analysis.contract.reduction import Summaries
 from analysis.contract.schema import CHANNELS
 from analysis.domain.actions import action_list
 from analysis.domain.call_plan import call_plan
@@ -200,9 +201,28 @@ class Prepared:
     shape: DataShape
 
 
+def rows_span(profile: Mapping, territory_ids: list[str], summaries: Summaries) -> tuple[str, str] | None:
+    """The first and last month whose raw rows the pass reads for ``territory_ids``:
+    every window of every parameter group, each group's default period end being the
+    latest month of its territories' sales (from the ``summaries``); None without sales."""
+    sales = summaries.sales_by_month
+    windows = []
+    for eff, ids in parameter_groups(territory_ids, profile):
+        periods = sales.loc[sales["territory_id"].isin(ids), "period"]
+        if eff.get("period_end") is None and len(periods) == 0:
+            continue
+        windows.append(make_window(periods, eff.get("period_end"), eff.get("period_months", 3)))
+    if not windows:
+        return None
+    return min(w.before[0] for w in windows), max(w.analysis[-1] for w in windows)
+
+
 def prepare(ds: Dataset, params: Mapping, has_activities: bool) -> Prepared:
     """Customers, segments, phases and activity facts of a group sharing ``params``."""
-    window = make_window(ds.sales["period"], params.get("period_end"), params.get("period_months", 3))
+    window = make_window(pd.Series(ds.sales_periods), params.get("period_end"), params.get("period_months", 3))
+    if ds.span is not None and (window.before[0] < ds.span[0] or window.analysis[-1] > ds.span[1]):
+        raise ValueError(f"the dataset holds the rows of {ds.span[0]} to {ds.span[1]} only, not of the windows "
+                         f"{window.before[0]} to {window.analysis[-1]}: load it for this profile")
     sales = window_sales(ds.sales, ds.products, window)
     shape = DataShape(has_activities=has_activities, has_comparison=bool((sales["window"] == "comparison").any()))
     frame = customer_table(ds, sales, window, params)
@@ -420,7 +440,7 @@ def national_pass(ds: Dataset, profile: Mapping) -> dict[str, pd.DataFrame]:
     """
     territory_ids = selected_territories(ds, profile)
     ds = ds.with_summaries()  # once for every group (a group's slice carries its part)
-    has_activities = bool(ds.has_activities and len(ds.activities) > 0)
+    has_activities = ds.has_activity_rows
     everyone = len(territory_ids) == len(ds.territories)
     prepared = [prepare(ds if everyone and len(ids) == len(territory_ids) else ds.subset(ids), eff, has_activities)
                 for eff, ids in parameter_groups(territory_ids, profile)]
