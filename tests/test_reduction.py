@@ -1,0 +1,144 @@
+"""The monthly summaries (analysis.contract.reduction) and the out-of-core loader's span.
+
+The summaries are worked by hand on a few rows; made in DuckDB from the files they equal
+those made from the frames; a dataset whose raw rows hold only the windows' months
+gives the same pass as the whole one, is never cached, and refuses windows it lacks.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis.contract import privacy, reduction
+from analysis.contract.dataset import cache_dataset, load_dataset
+from analysis.domain.national import national_pass, prepare, rows_span
+from analysis.engine.batch import _span_of
+
+CUSTOMERS = pd.DataFrame({"customer_id": ["C1", "C2", "W1"], "territory_id": ["T1", "T1", "T2"],
+                          "customer_type": ["hcp", "pharmacy", "distributor"]})
+PRODUCTS = pd.DataFrame({"product_id": ["P1", "P2", "Q1"], "market": ["m", "m", "n"], "is_own": [True, False, True]})
+SALES = pd.DataFrame({
+    "customer_id": ["C1", "C1", "C2", "C2", "W1", "C1"],
+    "product_id": ["P1", "P2", "P2", "Q1", "P1", "P1"],
+    "period": ["2026-01", "2026-01", "2026-01", "2026-01", "2026-01", "2026-02"],
+    "units": [3.0, 2.0, 5.0, 0.0, 7.0, 1.5],
+})
+ACTIVITIES = pd.DataFrame({
+    "customer_id": ["C1", "C1", "C1", "C2", "C1"], "rep_id": ["R1", "R1", "R2", "R1", "R1"],
+    "date": pd.to_datetime(["2026-01-03", "2026-01-20", "2026-01-09", "2026-02-01", "2026-02-27"]),
+    "cost": [10.0, 2.5, 4.0, 1.0, 8.0],
+})
+
+
+def test_sales_by_month_by_hand():
+    s = reduction.sales_by_month(SALES, PRODUCTS, CUSTOMERS).set_index(["territory_id", "market", "period",
+                                                                        "prescribing"])
+    # T1, m, Jan, prescribing: C1 own 3 + comp 2, C2 comp 5 -> own 3, market 10, 1 prescribing (C1)
+    assert s.loc[("T1", "m", "2026-01", True)].tolist() == [3.0, 10.0, 1]
+    # T1, n, Jan: C2 own 0 -> a row with 0 prescribing customers
+    assert s.loc[("T1", "n", "2026-01", True)].tolist() == [0.0, 0.0, 0]
+    # the distributor's sales are kept apart (not prescribing)
+    assert s.loc[("T2", "m", "2026-01", False)].tolist() == [7.0, 7.0, 1]
+    assert s.loc[("T1", "m", "2026-02", True)].tolist() == [1.5, 1.5, 1]
+    assert len(s) == 4 and s.index.is_unique
+
+
+def test_contacts_by_hand():
+    c = reduction.contacts(ACTIVITIES).set_index(["customer_id", "rep_id", "period"])
+    assert c.loc[("C1", "R1", "2026-01"), "activities"] == 2
+    assert c.loc[("C1", "R1", "2026-01"), "cost"] == 12.5
+    assert c.loc[("C1", "R1", "2026-01"), "last_date"] == pd.Timestamp("2026-01-20")
+    assert c.loc[("C1", "R2", "2026-01")].tolist()[:2] == [1, 4.0]
+    assert c.loc[("C1", "R1", "2026-02"), "last_date"] == pd.Timestamp("2026-02-27")
+    assert len(c) == 4 and c["activities"].sum() == len(ACTIVITIES)
+    assert c["cost"].sum() == ACTIVITIES["cost"].sum()
+    assert c["last_date"].dtype == "datetime64[ns]"
+
+
+def test_empty_inputs_give_empty_summaries_of_the_right_columns():
+    s = reduction.sales_by_month(SALES.iloc[:0], PRODUCTS, CUSTOMERS)
+    c = reduction.contacts(ACTIVITIES.iloc[:0])
+    assert s.empty and list(s.columns) == list(reduction.SALES_BY_MONTH_COLUMNS)
+    assert c.empty and list(c.columns) == list(reduction.CONTACTS_COLUMNS)
+
+
+def test_a_subset_keeps_its_territories_rows():
+    whole = reduction.summaries(SALES, PRODUCTS, CUSTOMERS, ACTIVITIES)
+    part = whole.subset(["T2"], ["W1"])
+    assert set(part.sales_by_month["territory_id"]) == {"T2"} and part.contacts.empty
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory):
+    from analysis.contract.demo import generate, write
+
+    folder = tmp_path_factory.mktemp("reduction") / "demo"
+    write(generate(seed=3, n_regions=2, n_territories=4, n_customers=240), folder, fmt="parquet")
+    return folder
+
+
+PROFILES = {
+    "defaults": {},
+    "overrides": {"period_months": 2, "overrides": {"T02": {"period_end": "2026-06"},
+                                                    "T03": {"period_months": 4}}},
+}
+
+
+def _periods_of(ds):
+    return sorted(ds.sales["period"].unique())
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_summaries_from_the_files_equal_those_from_the_frames(demo_folder, name):
+    profile = PROFILES[name]
+    whole = load_dataset(demo_folder)
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=_span_of(profile))
+    made = whole.with_summaries().summaries
+    pd.testing.assert_frame_equal(duck.summaries.sales_by_month, made.sales_by_month, check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(duck.summaries.contacts, made.contacts, check_exact=False, rtol=1e-12)
+    assert duck.sales_periods == whole.sales_periods == _periods_of(whole)
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_the_windows_rows_give_the_whole_datasets_pass(demo_folder, name):
+    profile = PROFILES[name]
+    whole = load_dataset(demo_folder)
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=_span_of(profile))
+    first, last = duck.span
+    assert duck.span == rows_span(profile, whole.territories["territory_id"].tolist(),
+                                  whole.with_summaries().summaries)
+    # only the windows' months reach pandas, and all of them
+    assert _periods_of(duck) == [p for p in _periods_of(whole) if first <= p <= last]
+    assert len(duck.sales) < len(whole.sales) and len(duck.activities) <= len(whole.activities)
+    assert duck.activities["date"].min() >= pd.Period(first, freq="M").start_time
+    left, right = national_pass(whole, profile), national_pass(duck, profile)
+    assert left.keys() == right.keys()
+    for table in left:
+        pd.testing.assert_frame_equal(right[table], left[table], check_exact=False, rtol=1e-12, obj=table)
+
+
+def test_a_windows_only_dataset_refuses_other_windows_and_is_never_cached(demo_folder, tmp_path):
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=_span_of({}))
+    with pytest.raises(ValueError, match="holds the rows of"):
+        prepare(duck.with_summaries(), {"period_end": duck.span[0], "period_months": 3}, True)
+    assert cache_dataset(duck, tmp_path / "cache") is None and not (tmp_path / "cache").exists()
+
+
+def test_activities_only_outside_the_windows_still_count_as_activities(demo_folder):
+    """has_activity_rows reads the summaries: activities of other months are activities."""
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=lambda summaries, ids: ("2020-01", "2020-03"))
+    assert duck.activities.empty and duck.has_activity_rows
+
+
+def test_pseudonymised_summaries_carry_pseudonyms_only(demo_folder):
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=_span_of({}))
+    key = b"k" * 32
+    private = privacy.pseudonymise_dataset(duck, key)
+    contacts = private.summaries.contacts
+    assert set(contacts["customer_id"]) <= set(private.customers["customer_id"])
+    assert set(contacts["rep_id"]) <= set(private.reps["rep_id"])
+    assert not set(contacts["customer_id"]) & set(duck.customers["customer_id"])
+    assert not set(contacts["rep_id"]) & set(duck.reps["rep_id"])
+    # and the pass of the pseudonymised dataset reads them (its call plan's owners are reps)
+    tables = national_pass(private, {})
+    assert set(tables["call_plan"]["rep_id"].dropna()) <= set(private.reps["rep_id"])
