@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from analysis import __version__
 from analysis.contract import params as parameters
 from analysis.contract import privacy
+from analysis.contract.columnar import choose_engine
 from analysis.contract.dataset import cache_dataset, cached_dataset, input_key, load_dataset
 from analysis.errors import NotebookTimeoutError, TerritoryReportsError
 from analysis.engine.executors import get_executor
@@ -471,7 +472,7 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
         notebook: Path | None = None, rollup_notebook: Path | None = None, timeout: int = 600, progress: bool = True,
         territories: list[str] | None = None, force: bool = False, executor: str = "local",
         scheduler: str | None = None, kernels: str = "warm", privacy_key: Path | None = None,
-        tables_only: bool = False, loader: str = "pandas") -> dict:
+        tables_only: bool = False, loader: str = "auto") -> dict:
     """Render every selected territory and the roll-ups; returns the manifest (also in ``out``).
 
     ``territories`` narrows which territory reports are rendered (e.g. one to look at);
@@ -486,9 +487,12 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
 
     ``tables_only``: the national pass and every report's exported tables (``tables/``,
     the same files as a full run's), no notebook and no render (what BI users and the
-    scale benchmark run). ``loader``: ``pandas`` (default) or ``duckdb`` (reading,
-    validation and reduction of the large tables out of core, see
-    :mod:`analysis.contract.columnar`; its database and spill files under ``.work/duckdb``).
+    scale benchmark run). ``loader``: ``pandas`` (in memory, then kept in the input
+    cache), ``duckdb`` (reading, validation and reduction of the large tables out of core,
+    see :mod:`analysis.contract.columnar`; its spill files under ``.work/duckdb``; only
+    the windows' months of raw rows reach pandas, and they are not cached) or ``auto``
+    (default: ``duckdb`` from :data:`~analysis.contract.columnar.AUTO_ROWS` rows of sales
+    and activities, else ``pandas``).
     """
     if kernels not in KERNEL_NAMES:
         raise TerritoryReportsError(f"unknown kernels {kernels!r}; expected {', '.join(KERNEL_NAMES)}")
@@ -534,7 +538,7 @@ def _span_of(profile: dict):
 def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: Path, lock: RunLock, started: float,
          notebooks: dict, *, jobs: int | None, renderer: str, timeout: int, progress: bool,
          territories: list[str] | None, force: bool, executor: str, scheduler: str | None, kernels: str,
-         privacy_key: Path | None, tables_only: bool = False, loader: str = "pandas") -> dict:
+         privacy_key: Path | None, tables_only: bool = False, loader: str = "auto") -> dict:
     """:func:`run` once the output folder is checked (and locked, when it existed)."""
     t0 = time.perf_counter()
     extra = tuple(profile.get("extra_channels", ()))
@@ -542,6 +546,7 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
     tag = privacy.cache_tag(profile, key)  # the cache never serves the other privacy mode, or another key
     ds = cached_dataset(Path(data), work / "input", extra_channels=extra, cache_tag=tag)
     if ds is None:  # pseudonymised here, before the input cache (or anything else) is written
+        loader = choose_engine(Path(data), loader)
         ds = privacy.apply_dataset(load_dataset(Path(data), extra_channels=extra, engine=loader,
                                                 work=work / "duckdb", span_of=_span_of(profile)), profile, key)
     load_seconds = time.perf_counter() - t0

@@ -168,9 +168,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--tables-only", action="store_true",
                      help="the national pass and every report's exported tables (tables/*.csv, as a full run "
                           "writes them), no notebooks and no PDF/HTML")
-    run.add_argument("--engine", choices=("pandas", "duckdb"), default="pandas",
-                     help="how the data is read and validated: pandas (in memory), or duckdb (the large tables "
-                          "out of core, spilling under OUT/.work/duckdb; same checks and messages)")
+    run.add_argument("--engine", choices=("auto", "pandas", "duckdb"), default="auto",
+                     help="how the data is read and validated: pandas (in memory, kept in the input cache), "
+                          "duckdb (the large tables checked and reduced out of core, spilling under "
+                          "OUT/.work/duckdb; same checks and messages; only the analysis windows' rows reach "
+                          "memory) or auto (default: duckdb from a million rows of sales and activities)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
     return p
