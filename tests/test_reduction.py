@@ -111,6 +111,7 @@ def test_the_windows_rows_give_the_whole_datasets_pass(demo_folder, name):
     assert _periods_of(duck) == [p for p in _periods_of(whole) if first <= p <= last]
     assert len(duck.sales) < len(whole.sales) and len(duck.activities) <= len(whole.activities)
     assert duck.activities["date"].min() >= pd.Period(first, freq="M").start_time
+    assert "content" in whole.activities and "content" not in duck.activities  # no analysis reads it
     left, right = national_pass(whole, profile), national_pass(duck, profile)
     assert left.keys() == right.keys()
     for table in left:

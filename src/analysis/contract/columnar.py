@@ -66,6 +66,10 @@ _NUMBER_TYPES = ("DOUBLE", "FLOAT", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", 
 _DATE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "VARCHAR")
 
 
+#: Columns of the large tables no analysis reads: a windows-only dataset (``span_of``)
+#: leaves them out (an activity's free-text ``content`` is most of its bytes).
+UNREAD_COLUMNS = {"activities": ("content",)}
+
 #: ``engine="auto"`` reads with DuckDB from this many rows of sales and activities (together;
 #: Parquet row counts from the metadata, CSV estimated from the size): below it the
 #: pandas path and its input cache are as fast and reruns faster.
@@ -391,7 +395,7 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
     When DuckDB validated every large table, the monthly summaries of the whole history
     (:mod:`analysis.contract.reduction`) are made there too, and with ``span_of`` only
     the raw rows of the months it names reach pandas (the windows' months; see
-    :func:`analysis.domain.national.rows_span`).
+    :func:`analysis.domain.national.rows_span`), without the :data:`UNREAD_COLUMNS`.
     """
     checks: dict[str, _ds._TableCheck] = {}
     files: dict[str, Path] = {}
@@ -441,6 +445,8 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
         territory_ids = frames["territories"]["territory_id"].astype(str).tolist()
         span = span_of(summaries, territory_ids) if span_of is not None else None
         for name, (table, columns) in validated.items():
+            if span is not None:  # the analyses' columns only
+                columns = [c for c in columns if c not in UNREAD_COLUMNS.get(name, ())]
             frames[name] = fetch(con, table, columns, TABLES[name], _within(name, span))
         return Loaded(frames, files, summaries, span)
     finally:

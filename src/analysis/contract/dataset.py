@@ -229,8 +229,9 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     inputs the same violations (they are then reported by the pandas checks). It also
     makes the monthly summaries (:attr:`Dataset.summaries`) there, and with ``span_of``
     (given the summaries and territory ids, the first and last month the analyses read rows of)
-    keeps only those months' raw rows (:attr:`Dataset.span`): such a dataset is never
-    written to the input cache.
+    keeps only those months' raw rows (:attr:`Dataset.span`), without the columns no
+    analysis reads (``activities.content``): such a dataset is never written to the
+    input cache.
     """
     if engine not in ENGINES:
         raise ParameterError(f"unknown engine {engine!r}; expected {', '.join(ENGINES)}")
