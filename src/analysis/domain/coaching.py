@@ -123,6 +123,17 @@ def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return numerator.astype(float) / denominator.where(denominator > 0)
 
 
+def _codes(values: pd.Series) -> pd.Series:
+    """``values`` as a categorical (already one: as it is), for grouping many rows fast."""
+    return values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+
+
+def _labels(table: pd.DataFrame, columns) -> pd.DataFrame:
+    """``table`` with its categorical ``columns`` as plain labels, in the dtype grouping
+    by labels gives (pandas infers it as for an index: text, else object)."""
+    return table.assign(**{c: pd.Index(table[c].astype(object).to_numpy()) for c in columns})
+
+
 def _as_bool(values: pd.Series) -> pd.Series:
     """A boolean-ish Series as plain bool (missing -> False)."""
     return values.astype("boolean").fillna(False).astype(bool)
@@ -357,19 +368,22 @@ def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_mar
     facts = facts.reset_index(drop=True)
     frame = frame.reset_index(drop=True)
     split = split_cost(facts)
-    rows = pd.DataFrame({"territory_id": facts["territory_id"].astype(object), by: facts[by].astype(object),
-                         "customer_id": facts["customer_id"].to_numpy(), "market": facts["market"].astype(object),
-                         "cost": split, "_count": split_cost(facts.assign(cost=1.0))})
-    cost = rows.groupby(keys, sort=False, dropna=False)["cost"].sum().reset_index()
+    # the (many) activity rows are grouped on category codes; the (few) groups' keys are
+    # then plain labels, as the customer frame's
+    rows = pd.DataFrame({"territory_id": _codes(facts["territory_id"]), by: _codes(facts[by]),
+                         "customer_id": _codes(facts["customer_id"]), "cost": split,
+                         "_count": split_cost(facts.assign(cost=1.0))})
+    cost = _labels(rows.groupby(keys, sort=False, dropna=False, observed=True)["cost"].sum().reset_index(), keys)
     changes = _unit_changes(frame, unit_margin_by_market).assign(
         territory_id=frame["territory_id"].astype(object), customer_id=frame["customer_id"],
         market=frame["market"].astype(object), segment=frame["segment"].astype(object))
     if by == "segment":
-        touched = rows[["territory_id", "customer_id"]].drop_duplicates()
+        touched = _labels(rows[["territory_id", "customer_id"]].drop_duplicates(), ["territory_id", "customer_id"])
         parts = changes.merge(touched, on=["territory_id", "customer_id"], how="inner")
     else:
-        per = rows.groupby(["territory_id", "customer_id", by], sort=False, dropna=False)[["cost", "_count"]].sum()
-        per = per.reset_index()
+        per = rows.groupby(["territory_id", "customer_id", by], sort=False, dropna=False, observed=True)[
+            ["cost", "_count"]].sum()
+        per = _labels(per.reset_index(), ["territory_id", "customer_id", by])
         total = per.groupby(["territory_id", "customer_id"], sort=False)[["cost", "_count"]].transform("sum")
         per["weight"] = np.where(total["cost"] > 0, per["cost"] / total["cost"].where(total["cost"] > 0),
                                  per["_count"] / total["_count"])
