@@ -143,3 +143,17 @@ def test_pseudonymised_summaries_carry_pseudonyms_only(demo_folder):
     # and the pass of the pseudonymised dataset reads them (its call plan's owners are reps)
     tables = national_pass(private, {})
     assert set(tables["call_plan"]["rep_id"].dropna()) <= set(private.reps["rep_id"])
+
+
+def test_auto_engine_reads_large_data_with_duckdb(tmp_path, demo_folder):
+    from analysis.contract import columnar
+
+    rows = columnar.estimated_rows(demo_folder)
+    whole = load_dataset(demo_folder)
+    assert rows == len(whole.sales) + len(whole.activities)  # Parquet: from the metadata
+    assert columnar.choose_engine(demo_folder) == "pandas"  # a few thousand rows
+    assert columnar.choose_engine(demo_folder, "duckdb") == "duckdb"
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "sales.csv").write_bytes(b"x" * (columnar.AUTO_ROWS * columnar._CSV_ROW_BYTES))
+    assert columnar.choose_engine(big) == "duckdb"  # CSV: estimated from the size
