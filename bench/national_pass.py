@@ -126,12 +126,22 @@ def _loop(folder: str, limit: int | None, queue) -> None:
                "rows": rows, "peak_mb": _peak_mb()})
 
 
-def _child(target, *args) -> dict:
+def _child(target, *args) -> dict | None:
+    """``target`` run in a process of its own: its result, or None when it died (out of memory)."""
+    import queue as queues
+
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=5)
+            break
+        except queues.Empty:
+            if not proc.is_alive():
+                print(f"  the measuring process died (exit code {proc.exitcode}: out of memory?)", flush=True)
+                return None
     proc.join()
     return result
 
@@ -179,7 +189,10 @@ def main(argv=None) -> int:
     for size, fmt, engine in runs:
         folder = dataset_folder(max(1, size // CUSTOMERS_PER_TERRITORY), size, args.activities, fmt)
         work = OUT / "work" / engine
-        r = results[size, fmt, engine] = _child(_engine, str(folder), engine, str(work))
+        r = _child(_engine, str(folder), engine, str(work))
+        if r is None:
+            continue
+        results[size, fmt, engine] = r
         print(_line(size, fmt, engine, r), flush=True)
     print()
     for (size, fmt, engine), new in results.items():

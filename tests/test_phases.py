@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analysis.contract.reduction import contacts
 from analysis.contract.schema import BELOW_TRIAL, PHASE_LEVELS, PHASES, SALES_ONLY_PHASES
 from analysis.domain.periods import WINDOWS, Window
 from analysis.domain.phases import (
@@ -127,7 +128,7 @@ def test_responses_by_window_counts():
         ("C1", "2025-01-01", "engaged"),    # outside every window: ignored
         ("C2", "2026-04-30", "opened"),     # analysis
     ])
-    out = responses_by_window(acts, WINDOW)
+    out = responses_by_window(contacts(acts), WINDOW)
     assert list(out.columns) == ["customer_id", "window", "activities", "responses", "positive"]
     got = {(c, str(w)): (a, r, p) for c, w, a, r, p in out.itertuples(index=False)}
     assert got == {
@@ -140,7 +141,7 @@ def test_responses_by_window_counts():
 
 def test_responses_without_outcome_column():
     acts = activities_frame([("C1", "2026-05-03", "engaged")]).drop(columns="outcome")
-    out = responses_by_window(acts, WINDOW)
+    out = responses_by_window(contacts(acts), WINDOW)
     assert out[["activities", "responses", "positive"]].iloc[0].tolist() == [1, 0, 0]
 
 
@@ -153,7 +154,7 @@ def test_customer_moves_two_phases_up():
         # analysis: own 10 of 100 -> support 0.1 < 0.2 (not adopter), own > 0 -> trial
         {"customer_id": "C1", "units": {"analysis": (10, 100)}},
     ])
-    responses = responses_by_window(activities_frame([("C1", "2026-02-10", "opened")]), WINDOW)
+    responses = responses_by_window(contacts(activities_frame([("C1", "2026-02-10", "opened")])), WINDOW)
     out = derive_phases(frame, responses)
     assert phases_of(out) == {("C1", "M1"): ("aware", "trial")}
     assert phase_change(out).tolist() == [2.0]   # trial(3) - aware(1)
@@ -224,7 +225,7 @@ def test_interested_needs_two_positive_responses_aware_one_response():
         ("C9", "2026-04-02", "none"),       # C9: an activity without a response -> unaware
         ("C9", "2026-05-02", None),
     ])
-    out = derive_phases(frame, responses_by_window(acts, WINDOW))
+    out = derive_phases(frame, responses_by_window(contacts(acts), WINDOW))
     assert phases_of(out) == {
         ("C6", "M1"): ("unaware", "interested"),
         ("C6", "M2"): ("unaware", "interested"),
@@ -233,7 +234,7 @@ def test_interested_needs_two_positive_responses_aware_one_response():
         ("C9", "M1"): ("unaware", "unaware"),
     }
     # interested_positive=1: C8's single engaged response is enough
-    out = derive_phases(frame, responses_by_window(acts, WINDOW), interested_positive=1)
+    out = derive_phases(frame, responses_by_window(contacts(acts), WINDOW), interested_positive=1)
     assert phases_of(out)[("C8", "M1")] == ("interested", "interested")
 
 
@@ -243,7 +244,7 @@ def test_sales_rules_win_over_responses():
         {"customer_id": "C1", "units": {"analysis": (5, 100)}},
     ])
     acts = activities_frame([("C1", "2026-04-02", "engaged"), ("C1", "2026-04-09", "engaged")])
-    assert phases_of(derive_phases(frame, responses_by_window(acts, WINDOW))) == {("C1", "M1"): ("unaware", "trial")}
+    assert phases_of(derive_phases(frame, responses_by_window(contacts(acts), WINDOW))) == {("C1", "M1"): ("unaware", "trial")}
 
 
 def test_derive_phases_needs_window_columns():
@@ -279,7 +280,7 @@ def test_without_activities_the_rungs_below_trial_are_below_trial():
     assert out["phase"].dtype == PHASE_DTYPE
     # responses cannot lift a customer above below_trial when the run has no activities
     acts = activities_frame([("C1", "2026-04-02", "engaged"), ("C1", "2026-04-09", "attended")])
-    again = derive_phases(frame, responses_by_window(acts, WINDOW), has_activities=False)
+    again = derive_phases(frame, responses_by_window(contacts(acts), WINDOW), has_activities=False)
     assert phases_of(again)[("C1", "M1")] == ("below_trial", "below_trial")
     # below_trial -> adopter moved up two rungs (2 -> 4)
     assert phase_change(out).tolist() == [0.0, 0.0, 0.0, 2.0, 0.0]
@@ -295,7 +296,7 @@ def test_without_comparison_the_previous_phase_is_missing():
     # the national pass sets the comparison units to NaN when the data has no comparison months
     frame = frame.assign(own_units_comparison=nan, market_units_comparison=nan)
     acts = activities_frame([("C2", "2026-05-02", "opened")])
-    out = derive_phases(frame, responses_by_window(acts, WINDOW), has_comparison=False)
+    out = derive_phases(frame, responses_by_window(contacts(acts), WINDOW), has_comparison=False)
     # phase_previous is missing (never "unaware"); the analysis phase is still derived
     assert phases_of(out) == {("C1", "M1"): (None, "adopter"), ("C2", "M1"): (None, "aware")}
     assert out["phase_previous"].isna().all() and out["phase_previous"].dtype == PHASE_DTYPE
@@ -481,7 +482,7 @@ def test_property_phases_and_migration(rows):
         row["customer_id"] = f"C{i}"
     frame = customer_frame(rows)
     acts = [(row["customer_id"], d, o) for row in rows for d, o in row["outcomes"]]
-    responses = responses_by_window(activities_frame(acts), WINDOW) if acts else None
+    responses = responses_by_window(contacts(activities_frame(acts)), WINDOW) if acts else None
     out = derive_phases(frame, responses)
     # every phase is on the ladder, none missing
     assert out["phase"].notna().all() and out["phase_previous"].notna().all()

@@ -27,6 +27,7 @@ ACTIVITIES = pd.DataFrame({
     "customer_id": ["C1", "C1", "C1", "C2", "C1"], "rep_id": ["R1", "R1", "R2", "R1", "R1"],
     "date": pd.to_datetime(["2026-01-03", "2026-01-20", "2026-01-09", "2026-02-01", "2026-02-27"]),
     "cost": [10.0, 2.5, 4.0, 1.0, 8.0],
+    "outcome": ["engaged", "none", "opened", None, "attended"],
 })
 
 
@@ -48,7 +49,11 @@ def test_contacts_by_hand():
     assert c.loc[("C1", "R1", "2026-01"), "activities"] == 2
     assert c.loc[("C1", "R1", "2026-01"), "cost"] == 12.5
     assert c.loc[("C1", "R1", "2026-01"), "last_date"] == pd.Timestamp("2026-01-20")
-    assert c.loc[("C1", "R2", "2026-01")].tolist()[:2] == [1, 4.0]
+    # responses: an outcome other than none (engaged yes, none no); positive: engaged or attended
+    assert c.loc[("C1", "R1", "2026-01"), ["responses", "positive"]].tolist() == [1, 1]
+    assert c.loc[("C1", "R2", "2026-01"), ["activities", "responses", "positive", "cost"]].tolist() == [1, 1, 0, 4.0]
+    assert c.loc[("C2", "R1", "2026-02"), ["responses", "positive"]].tolist() == [0, 0]  # no outcome
+    assert reduction.contacts(ACTIVITIES.drop(columns="outcome"))[["responses", "positive"]].sum().tolist() == [0, 0]
     assert c.loc[("C1", "R1", "2026-02"), "last_date"] == pd.Timestamp("2026-02-27")
     assert len(c) == 4 and c["activities"].sum() == len(ACTIVITIES)
     assert c["cost"].sum() == ACTIVITIES["cost"].sum()
@@ -104,13 +109,14 @@ def test_the_windows_rows_give_the_whole_datasets_pass(demo_folder, name):
     profile = PROFILES[name]
     whole = load_dataset(demo_folder)
     duck = load_dataset(demo_folder, engine="duckdb", span_of=_span_of(profile))
-    first, last = duck.span
-    assert duck.span == rows_span(profile, whole.territories["territory_id"].tolist(),
-                                  whole.with_summaries().summaries)
+    assert duck.spans == rows_span(profile, whole.territories["territory_id"].tolist(),
+                                   whole.with_summaries().summaries)
+    first, last = duck.spans["sales"]
+    assert duck.spans["activities"][1] == last and duck.spans["activities"][0] > first
     # only the windows' months reach pandas, and all of them
     assert _periods_of(duck) == [p for p in _periods_of(whole) if first <= p <= last]
     assert len(duck.sales) < len(whole.sales) and len(duck.activities) <= len(whole.activities)
-    assert duck.activities["date"].min() >= pd.Period(first, freq="M").start_time
+    assert duck.activities["date"].min() >= pd.Period(duck.spans["activities"][0], freq="M").start_time
     assert "content" in whole.activities and "content" not in duck.activities  # no analysis reads it
     left, right = national_pass(whole, profile), national_pass(duck, profile)
     assert left.keys() == right.keys()
@@ -120,14 +126,16 @@ def test_the_windows_rows_give_the_whole_datasets_pass(demo_folder, name):
 
 def test_a_windows_only_dataset_refuses_other_windows_and_is_never_cached(demo_folder, tmp_path):
     duck = load_dataset(demo_folder, engine="duckdb", span_of=_span_of({}))
-    with pytest.raises(ValueError, match="holds the rows of"):
-        prepare(duck.with_summaries(), {"period_end": duck.span[0], "period_months": 3}, True)
+    with pytest.raises(ValueError, match="holds the sales rows of"):
+        prepare(duck.with_summaries(), {"period_end": duck.spans["sales"][0], "period_months": 3}, True)
     assert cache_dataset(duck, tmp_path / "cache") is None and not (tmp_path / "cache").exists()
 
 
 def test_activities_only_outside_the_windows_still_count_as_activities(demo_folder):
     """has_activity_rows reads the summaries: activities of other months are activities."""
-    duck = load_dataset(demo_folder, engine="duckdb", span_of=lambda summaries, ids: ("2020-01", "2020-03"))
+    duck = load_dataset(demo_folder, engine="duckdb",
+                        span_of=lambda summaries, ids: {"sales": ("2020-01", "2020-03"),
+                                                        "activities": ("2020-01", "2020-03")})
     assert duck.activities.empty and duck.has_activity_rows
 
 

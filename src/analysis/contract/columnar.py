@@ -368,9 +368,9 @@ def _frame(arrow: pa.Table, spec: TableSpec) -> pd.DataFrame:
 
 
 #: The months a dataset's raw sales and activities rows are kept for: given the monthly
-#: summaries and the territory ids, the first and last month (``YYYY-MM``) the analyses
-#: read rows of (None: all).
-SpanOf = Callable[[Summaries, list], "tuple[str, str] | None"]
+#: summaries and the territory ids, per large table the first and last month
+#: (``YYYY-MM``) the analyses read rows of (None: all).
+SpanOf = Callable[[Summaries, list], "dict[str, tuple[str, str]] | None"]
 
 
 @dataclass(frozen=True)
@@ -382,7 +382,7 @@ class Loaded:
     frames: dict[str, pd.DataFrame]
     files: dict[str, Path]
     summaries: Summaries | None = None
-    span: tuple[str, str] | None = None
+    spans: dict[str, tuple[str, str]] | None = None
 
 
 def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None = None,
@@ -443,12 +443,12 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
             return Loaded(frames, files)
         summaries = _summaries(con, frames, validated)
         territory_ids = frames["territories"]["territory_id"].astype(str).tolist()
-        span = span_of(summaries, territory_ids) if span_of is not None else None
+        spans = span_of(summaries, territory_ids) if span_of is not None else None
         for name, (table, columns) in validated.items():
-            if span is not None:  # the analyses' columns only
+            if spans is not None:  # the analyses' columns only
                 columns = [c for c in columns if c not in UNREAD_COLUMNS.get(name, ())]
-            frames[name] = fetch(con, table, columns, TABLES[name], _within(name, span))
-        return Loaded(frames, files, summaries, span)
+            frames[name] = fetch(con, table, columns, TABLES[name], _within(name, (spans or {}).get(name)))
+        return Loaded(frames, files, summaries, spans)
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
@@ -462,8 +462,9 @@ def _summaries(con, frames: Mapping[str, pd.DataFrame], validated: Mapping[str, 
     con.execute(f"CREATE OR REPLACE TEMP VIEW sales AS SELECT * FROM {validated['sales'][0]}")
     sales = reduction.sales_by_month_sql(con)
     if "activities" in validated:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW activities AS SELECT * FROM {validated['activities'][0]}")
-        contacts = reduction.contacts_sql(con)
+        table, columns = validated["activities"]
+        con.execute(f"CREATE OR REPLACE TEMP VIEW activities AS SELECT * FROM {table}")
+        contacts = reduction.contacts_sql(con, has_outcome="outcome" in columns)
     else:
         contacts = reduction.contacts(_ds._empty(TABLES["activities"]))
     return Summaries(sales, contacts)

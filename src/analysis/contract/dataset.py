@@ -97,14 +97,14 @@ class Dataset:
     #: The monthly summaries of sales and activities (:mod:`analysis.contract.reduction`):
     #: made by the out-of-core loader from the files, else by :meth:`with_summaries`.
     summaries: Summaries | None = None
-    #: The first and last month whose raw sales and activities rows the frames hold (the
-    #: out-of-core loader keeps only the analysis windows' months); None: every month.
-    #: The summaries always cover the whole history.
-    span: tuple[str, str] | None = None
+    #: Per large table (``sales``, ``activities``), the first and last month whose raw
+    #: rows the frame holds (the out-of-core loader keeps only the months the analyses read
+    #: row by row); None: every month. The summaries always cover the whole history.
+    spans: dict[str, tuple[str, str]] | None = None
 
     @property
     def sales_periods(self) -> list[str]:
-        """Every month the sales data holds, sorted (also when the rows hold only :attr:`span`)."""
+        """Every month the sales data holds, sorted (also when the rows hold only :attr:`spans`)."""
         source = self.sales if self.summaries is None else self.summaries.sales_by_month
         return sorted(str(p) for p in pd.unique(source["period"]))
 
@@ -113,7 +113,7 @@ class Dataset:
         """Whether the dataset has activities (a table with at least one row, in any month)."""
         if not self.has_activities:
             return False
-        if self.span is not None and self.summaries is not None:
+        if self.spans is not None and self.summaries is not None:
             return len(self.summaries.contacts) > 0
         return len(self.activities) > 0
 
@@ -228,8 +228,9 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     folder it may spill into, else a temporary one): the same frames, and for broken
     inputs the same violations (they are then reported by the pandas checks). It also
     makes the monthly summaries (:attr:`Dataset.summaries`) there, and with ``span_of``
-    (given the summaries and territory ids, the first and last month the analyses read rows of)
-    keeps only those months' raw rows (:attr:`Dataset.span`), without the columns no
+    (given the summaries and territory ids, the first and last month whose rows the
+    analyses read, per large table)
+    keeps only those months' raw rows (:attr:`Dataset.spans`), without the columns no
     analysis reads (``activities.content``): such a dataset is never written to the
     input cache.
     """
@@ -254,7 +255,7 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
         loaded = load_tables(folder, extra, Path(work) if work is not None else None, span_of)
         if loaded is not None:
             ds = _dataset(folder, loaded.frames, loaded.files, files=files, stamps=stamps, digests=digests)
-            return replace(ds, summaries=loaded.summaries, span=loaded.span)
+            return replace(ds, summaries=loaded.summaries, spans=loaded.spans)
     violations: list[Violation] = []
     checks: dict[str, _TableCheck] = {}
     for name, spec in TABLES.items():
@@ -461,7 +462,7 @@ def cache_dataset(ds: Dataset, cache: str | Path, *, extra_channels: Iterable[st
     """
     cache = Path(cache)
     extra = tuple(str(c) for c in extra_channels)
-    if ds.span is not None:  # the rows of some months only: not the dataset of the files
+    if ds.spans is not None:  # the rows of some months only: not the dataset of the files
         return None
     if ds.inputs == ():
         _warn(f"the dataset is not the one validated from the files in {ds.source} (they changed while "

@@ -11,9 +11,14 @@ embedded DuckDB, whether the validated tables are pandas frames in memory or fil
     (customers with own units > 0 in that market and month). One row per territory x
     market x month x prescribing flag that has sales rows.
 ``contacts``
-    customer_id, rep_id, period, activities (their number), cost (their sum) and
-    last_date (the latest activity date of that customer, rep and month). One row per
-    customer x rep x month with activities.
+    customer_id, rep_id, period, activities (their number), responses (those whose
+    outcome is present and not ``none``), positive (outcome ``engaged`` or
+    ``attended``), cost (their sum) and last_date (the latest activity date of that
+    customer, rep and month). One row per customer x rep x month with activities.
+
+The windows are whole months, so a window's counts are the sums of its months' rows:
+the phases read the before and comparison windows' responses from ``contacts``, and only
+the analysis window's activities are needed row by row.
 
 Sums are compensated (DuckDB's ``fsum``, as pandas' groupby sums are), so they do not
 depend on the order DuckDB's threads add rows in.
@@ -25,11 +30,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis.contract.schema import SEGMENTABLE_TYPES
+from analysis.contract.schema import POSITIVE_OUTCOMES, SEGMENTABLE_TYPES
 
 SALES_BY_MONTH_COLUMNS = ("territory_id", "market", "period", "prescribing", "own_units", "market_units",
                           "prescribing_customers")
-CONTACTS_COLUMNS = ("customer_id", "rep_id", "period", "activities", "cost", "last_date")
+CONTACTS_COLUMNS = ("customer_id", "rep_id", "period", "activities", "responses", "positive", "cost", "last_date")
 
 _SEGMENTABLE = ", ".join("'" + t + "'" for t in SEGMENTABLE_TYPES)
 
@@ -51,10 +56,17 @@ GROUP BY territory_id, market, period, prescribing
 ORDER BY territory_id, market, period, prescribing
 """
 
-#: Over a relation ``activities`` (customer_id, rep_id, date, cost).
-CONTACTS_SQL = """
+_POSITIVE = ", ".join("'" + o + "'" for o in POSITIVE_OUTCOMES)
+
+
+def contacts_query(has_outcome: bool = True) -> str:
+    """The SQL of ``contacts`` over a relation ``activities`` (customer_id, rep_id, date,
+    cost, and outcome when ``has_outcome``: without it, nobody responded)."""
+    responses = ("count(*) FILTER (WHERE outcome IS NOT NULL AND outcome <> 'none')" if has_outcome else "0")
+    positive = f"count(*) FILTER (WHERE outcome IN ({_POSITIVE}))" if has_outcome else "0"
+    return f"""
 SELECT customer_id, rep_id, strftime(date, '%Y-%m') AS period, count(*) AS activities,
-       fsum(coalesce(cost, 0.0)) AS cost, max(date) AS last_date
+       {responses} AS responses, {positive} AS positive, fsum(cost) AS cost, max(date) AS last_date
 FROM activities
 WHERE date IS NOT NULL
 GROUP BY customer_id, rep_id, period
@@ -105,13 +117,13 @@ def sales_by_month_sql(con) -> pd.DataFrame:
                        "prescribing_customers": "int64"})[list(SALES_BY_MONTH_COLUMNS)]
 
 
-def contacts_sql(con) -> pd.DataFrame:
-    """:data:`CONTACTS_SQL` on a connection holding ``activities``."""
-    out = _query(con, CONTACTS_SQL)
+def contacts_sql(con, has_outcome: bool = True) -> pd.DataFrame:
+    """:func:`contacts_query` on a connection holding ``activities``."""
+    out = _query(con, contacts_query(has_outcome))
     if out.empty:
         out = pd.DataFrame({c: pd.Series(dtype=object) for c in CONTACTS_COLUMNS})
-    return out.astype({"activities": "int64", "cost": "float64", "last_date": "datetime64[ns]"})[
-        list(CONTACTS_COLUMNS)]
+    return out.astype({"activities": "int64", "responses": "int64", "positive": "int64", "cost": "float64",
+                       "last_date": "datetime64[ns]"})[list(CONTACTS_COLUMNS)]
 
 
 def sales_by_month(sales: pd.DataFrame, products: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
@@ -126,12 +138,17 @@ def sales_by_month(sales: pd.DataFrame, products: pd.DataFrame, customers: pd.Da
 
 
 def contacts(activities: pd.DataFrame) -> pd.DataFrame:
-    """The ``contacts`` summary of validated activities (any frame with customer_id, rep_id, date, cost)."""
-    rows = activities[["customer_id", "rep_id", "date", "cost"]].assign(
-        date=pd.to_datetime(activities["date"]), cost=pd.to_numeric(activities["cost"]).astype(float))
+    """The ``contacts`` summary of validated activities (customer_id, rep_id, date, cost
+    and the optional outcome)."""
+    has_outcome = "outcome" in activities
+    columns = ["customer_id", "rep_id", "date", "cost", *(["outcome"] if has_outcome else [])]
+    rows = activities[columns].assign(date=pd.to_datetime(activities["date"]),
+                                      cost=pd.to_numeric(activities["cost"]).astype(float))
+    if has_outcome:  # text, also when the column holds no value at all
+        rows["outcome"] = rows["outcome"].astype(pd.StringDtype("pyarrow"))
     con = _connection(activities=rows)
     try:
-        return contacts_sql(con)
+        return contacts_sql(con, has_outcome)
     finally:
         con.close()
 

@@ -99,7 +99,8 @@ def analysis_activities(activities: pd.DataFrame, window: Window) -> pd.DataFram
 def customer_phases(ds: Dataset, sales: pd.DataFrame, frame: pd.DataFrame, window: Window,
                     params: Mapping, shape: DataShape) -> pd.DataFrame:
     """Phases, competitor position, effort and the 3C flags on the customer frame."""
-    frame = derive_phases(frame, responses_by_window(ds.activities, window), **params["phases"],
+    frame = derive_phases(frame, responses_by_window(ds.with_summaries().summaries.contacts, window),
+                          **params["phases"],
                           has_activities=shape.has_activities, has_comparison=shape.has_comparison)
     frame = phases_from_table(frame, ds.phases, window)
     positions = competitor_position(product_units(sales, "analysis"),
@@ -201,10 +202,15 @@ class Prepared:
     shape: DataShape
 
 
-def rows_span(profile: Mapping, territory_ids: list[str], summaries: Summaries) -> tuple[str, str] | None:
-    """The first and last month whose raw rows the pass reads for ``territory_ids``:
-    every window of every parameter group, each group's default period end being the
-    latest month of its territories' sales (from the ``summaries``); None without sales."""
+def rows_span(profile: Mapping, territory_ids: list[str], summaries: Summaries) -> dict[str, tuple[str, str]] | None:
+    """Per large table, the first and last month whose raw rows the pass reads for
+    ``territory_ids`` (each parameter group's default period end being the latest month
+    of its territories' sales, from the ``summaries``; None without sales).
+
+    Sales: every window (units per window, the "before" window included). Activities:
+    the analysis windows (the phases read the earlier windows' counts from the
+    ``contacts`` summary; effort, channels and coaching read the analysis window).
+    """
     sales = summaries.sales_by_month
     windows = []
     for eff, ids in parameter_groups(territory_ids, profile):
@@ -214,15 +220,20 @@ def rows_span(profile: Mapping, territory_ids: list[str], summaries: Summaries) 
         windows.append(make_window(periods, eff.get("period_end"), eff.get("period_months", 3)))
     if not windows:
         return None
-    return min(w.before[0] for w in windows), max(w.analysis[-1] for w in windows)
+    last = max(w.analysis[-1] for w in windows)
+    return {"sales": (min(w.before[0] for w in windows), last),
+            "activities": (min(w.analysis[0] for w in windows), last)}
 
 
 def prepare(ds: Dataset, params: Mapping, has_activities: bool) -> Prepared:
     """Customers, segments, phases and activity facts of a group sharing ``params``."""
     window = make_window(pd.Series(ds.sales_periods), params.get("period_end"), params.get("period_months", 3))
-    if ds.span is not None and (window.before[0] < ds.span[0] or window.analysis[-1] > ds.span[1]):
-        raise ValueError(f"the dataset holds the rows of {ds.span[0]} to {ds.span[1]} only, not of the windows "
-                         f"{window.before[0]} to {window.analysis[-1]}: load it for this profile")
+    needed = {"sales": (window.before[0], window.analysis[-1]), "activities": (window.analysis[0], window.analysis[-1])}
+    for table, (first, last) in needed.items():
+        held = (ds.spans or {}).get(table)
+        if held is not None and (first < held[0] or last > held[1]):
+            raise ValueError(f"the dataset holds the {table} rows of {held[0]} to {held[1]} only, not of "
+                             f"{first} to {last}: load it for this profile")
     sales = window_sales(ds.sales, ds.products, window)
     shape = DataShape(has_activities=has_activities, has_comparison=bool((sales["window"] == "comparison").any()))
     frame = customer_table(ds, sales, window, params)

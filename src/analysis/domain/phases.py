@@ -86,29 +86,22 @@ def phase_change(frame: pd.DataFrame) -> pd.Series:
     return (phase_rank(frame["phase"]) - phase_rank(frame["phase_previous"])).rename("phase_change")
 
 
-def responses_by_window(activities: pd.DataFrame, window: Window) -> pd.DataFrame:
+def responses_by_window(contacts: pd.DataFrame, window: Window) -> pd.DataFrame:
     """Activity and response counts per customer and window.
 
-    Columns customer_id, window (categorical of ``WINDOWS``), activities (all
-    activities), responses (activities whose outcome is present and not ``none``),
-    positive (outcome ``engaged`` or ``attended``). Activities outside the three windows
-    are ignored; a customer x window without activities is absent (treat as zero).
+    ``contacts``: :func:`analysis.contract.reduction.contacts` of the activities (their
+    counts per customer, rep and month: the windows are whole months). Columns
+    customer_id, window (categorical of ``WINDOWS``), activities (all activities),
+    responses (activities whose outcome is present and not ``none``), positive (outcome
+    ``engaged`` or ``attended``). Activities outside the three windows are ignored; a
+    customer x window without activities is absent (treat as zero).
     """
-    _require(activities, ["customer_id", "date"], "activities")
-    codes = window_codes(activities["date"], window)
-    if "outcome" in activities.columns:
-        outcome = activities["outcome"]
-        known = outcome.notna().to_numpy(dtype=bool)
-        responded = known & (outcome != "none").fillna(False).to_numpy(dtype=bool)
-        positive = known & outcome.isin(POSITIVE_OUTCOMES).to_numpy(dtype=bool)
-    else:
-        responded = positive = np.zeros(len(activities), dtype=bool)
+    _require(contacts, ["customer_id", "period", *COUNTS], "contacts")
+    names = window.assign(contacts["period"].astype(str))
     rows = pd.DataFrame({
-        "customer_id": activities["customer_id"].to_numpy(),
-        "window": pd.Categorical.from_codes(codes, categories=list(WINDOWS)),
-        "activities": 1,
-        "responses": responded.astype(int),
-        "positive": positive.astype(int),
+        "customer_id": contacts["customer_id"].to_numpy(),
+        "window": pd.Categorical(names, categories=list(WINDOWS)),
+        **{c: contacts[c].to_numpy() for c in COUNTS},
     })
     rows = rows[rows["window"].notna()]
     out = rows.groupby(["customer_id", "window"], observed=True, sort=True)[list(COUNTS)].sum().reset_index()
