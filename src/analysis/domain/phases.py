@@ -29,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.contract.schema import (BELOW_TRIAL, PHASE_LEVELS, PHASE_RANK, PHASES, SALES_ONLY_PHASES, SEGMENTABLE_TYPES)
+from analysis.contract.schema import (BELOW_TRIAL, PHASE_LEVELS, PHASE_RANK, PHASES, SALES_ONLY_PHASES,
+                                     SEGMENTABLE_TYPES)
 from analysis.domain.periods import WINDOWS, Window
 from analysis.domain.support import support
 
