@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from analysis.contract.reduction import contacts
 from analysis.contract.schema import BELOW_TRIAL, PHASE_LEVELS, PHASES, SALES_ONLY_PHASES
-from analysis.domain.periods import WINDOWS, Window
+from analysis.domain.periods import WINDOWS, Window, window_codes
 from analysis.domain.phases import (
     PHASE_DTYPE,
     PHASE_RANK,
@@ -20,7 +20,6 @@ from analysis.domain.phases import (
     phase_rank,
     phases_from_table,
     responses_by_window,
-    window_codes,
 )
 
 # analysis 2026-04..2026-06, comparison 2026-01..2026-03, before 2025-10..2025-12
