@@ -165,3 +165,36 @@ def test_auto_engine_reads_large_data_with_duckdb(tmp_path, demo_folder):
     big.mkdir()
     (big / "sales.csv").write_bytes(b"x" * (columnar.AUTO_ROWS * columnar._CSV_ROW_BYTES))
     assert columnar.choose_engine(big) == "duckdb"  # CSV: estimated from the size
+
+
+def _write_frames(ds, folder):
+    """The tables of ``ds`` (those it has files for) written as CSV to ``folder``."""
+    folder.mkdir(parents=True)
+    for name in ds.files:
+        frame = getattr(ds, name)
+        frame.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+    return folder
+
+
+@pytest.mark.parametrize("shape", ["sales_only", "single_period", "no_profile", "one_market",
+                                   "sales_only_single_period", "cms_part_d"])
+def test_every_data_shape_gives_the_same_pass_out_of_core(demo_folder, tmp_path, shape):
+    """Each data shape of the consistency tests, as files, read out of core with only the
+    windows' rows: the same tables as the whole dataset read by pandas."""
+    from shapes import CMS_FILE, CMS_PROFILE, SHAPES, cms_dataset
+
+    if shape == "cms_part_d":
+        if not CMS_FILE.is_file():
+            pytest.skip("the shared CMS Part D sample is not beside the project")
+        whole, profile = cms_dataset(tmp_path / "cms"), CMS_PROFILE
+        folder = tmp_path / "cms"
+    else:
+        shaped, profile = SHAPES[shape](load_dataset(demo_folder)), {}
+        folder = _write_frames(shaped, tmp_path / shape)
+        whole = load_dataset(folder)
+    duck = load_dataset(folder, engine="duckdb", span_of=_span_of(profile))
+    assert duck.spans is not None and duck.summaries is not None  # DuckDB vouched for every table
+    left, right = national_pass(whole, profile), national_pass(duck, profile)
+    assert left.keys() == right.keys()
+    for table in left:
+        pd.testing.assert_frame_equal(right[table], left[table], check_exact=False, rtol=1e-12, obj=table)
