@@ -174,8 +174,9 @@ def three_c_matrix(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.
     keys = [*GROUP, "phase", "competitor_position"]
     sums = cells.groupby(keys, sort=False, dropna=False).agg(
         customers=("potential", "size"), potential=("potential", "sum"),
-        effort_cost=("effort_cost", lambda v: v.sum(min_count=1)),
+        effort_cost=("effort_cost", "sum"), _known=("effort_cost", "count"),
     ).reset_index()
+    sums["effort_cost"] = sums["effort_cost"].where(sums.pop("_known") > 0)  # no known effort: NaN, not 0
     known_effort = bool(np.isfinite(cells["effort_cost"]).any()) or not len(cells)
     phases = [p for p in PHASE_LEVELS if p in set(phases) | set(cells["phase"])]
     phases += [None] if cells["phase"].isna().any() else []
