@@ -457,8 +457,8 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
 def _summaries(con, frames: Mapping[str, pd.DataFrame], validated: Mapping[str, tuple[str, list[str]]]
                ) -> Summaries:
     """The monthly summaries of the validated tables, made where they are (in DuckDB)."""
-    con.register("products", frames["products"][["product_id", "market", "is_own"]].astype({"is_own": bool}))
-    con.register("customers", frames["customers"][["customer_id", "territory_id", "customer_type"]])
+    for name, frame in reduction.lookups(frames["products"], frames["customers"]).items():
+        con.register(name, frame)
     con.execute(f"CREATE OR REPLACE TEMP VIEW sales AS SELECT * FROM {validated['sales'][0]}")
     sales = reduction.sales_by_month_sql(con)
     if "activities" in validated:

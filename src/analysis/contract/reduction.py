@@ -126,11 +126,15 @@ def contacts_sql(con, has_outcome: bool = True) -> pd.DataFrame:
                        "last_date": "datetime64[ns]"})[list(CONTACTS_COLUMNS)]
 
 
+def lookups(products: pd.DataFrame, customers: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The ``products`` and ``customers`` relations :data:`SALES_BY_MONTH_SQL` reads."""
+    return {"products": products[["product_id", "market", "is_own"]].astype({"is_own": bool}),
+            "customers": customers[["customer_id", "territory_id", "customer_type"]]}
+
+
 def sales_by_month(sales: pd.DataFrame, products: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
     """The ``sales_by_month`` summary of validated frames."""
-    con = _connection(sales=sales[["customer_id", "product_id", "period", "units"]],
-                      products=products[["product_id", "market", "is_own"]].astype({"is_own": bool}),
-                      customers=customers[["customer_id", "territory_id", "customer_type"]])
+    con = _connection(sales=sales[["customer_id", "product_id", "period", "units"]], **lookups(products, customers))
     try:
         return sales_by_month_sql(con)
     finally:
