@@ -80,13 +80,12 @@ def _digest(tables) -> str:
 
 def _engine(folder: str, engine: str, work: str, queue) -> None:
     from analysis.contract.dataset import load_dataset
-    from analysis.domain.national import national_pass
-    from analysis.engine.batch import _span_of
+    from analysis.domain.national import national_pass, span_of
 
     start = time.perf_counter()
     # as the batch loads: the DuckDB path keeps the raw rows of the windows' months only
-    span_of = _span_of({}) if engine == "duckdb" else None
-    ds = load_dataset(folder, engine=engine, work=work, span_of=span_of)
+    kept = span_of({}) if engine == "duckdb" else None
+    ds = load_dataset(folder, engine=engine, work=work, span_of=kept)
     load = time.perf_counter() - start
     load_peak = _peak_mb()
     start = time.perf_counter()

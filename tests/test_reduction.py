@@ -11,8 +11,7 @@ import pytest
 
 from analysis.contract import privacy, reduction
 from analysis.contract.dataset import cache_dataset, load_dataset
-from analysis.domain.national import national_pass, prepare, rows_span
-from analysis.engine.batch import _span_of
+from analysis.domain.national import national_pass, prepare, rows_span, span_of
 
 CUSTOMERS = pd.DataFrame({"customer_id": ["C1", "C2", "W1"], "territory_id": ["T1", "T1", "T2"],
                           "customer_type": ["hcp", "pharmacy", "distributor"]})
@@ -97,7 +96,7 @@ def _periods_of(ds):
 def test_summaries_from_the_files_equal_those_from_the_frames(demo_folder, name):
     profile = PROFILES[name]
     whole = load_dataset(demo_folder)
-    duck = load_dataset(demo_folder, engine="duckdb", span_of=_span_of(profile))
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=span_of(profile))
     made = whole.with_summaries().summaries
     pd.testing.assert_frame_equal(duck.summaries.sales_by_month, made.sales_by_month, check_exact=False, rtol=1e-12)
     pd.testing.assert_frame_equal(duck.summaries.contacts, made.contacts, check_exact=False, rtol=1e-12)
@@ -108,7 +107,7 @@ def test_summaries_from_the_files_equal_those_from_the_frames(demo_folder, name)
 def test_the_windows_rows_give_the_whole_datasets_pass(demo_folder, name):
     profile = PROFILES[name]
     whole = load_dataset(demo_folder)
-    duck = load_dataset(demo_folder, engine="duckdb", span_of=_span_of(profile))
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=span_of(profile))
     assert duck.spans == rows_span(profile, whole.territories["territory_id"].tolist(),
                                    whole.with_summaries().summaries)
     first, last = duck.spans["sales"]
@@ -125,7 +124,7 @@ def test_the_windows_rows_give_the_whole_datasets_pass(demo_folder, name):
 
 
 def test_a_windows_only_dataset_refuses_other_windows_and_is_never_cached(demo_folder, tmp_path):
-    duck = load_dataset(demo_folder, engine="duckdb", span_of=_span_of({}))
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=span_of({}))
     with pytest.raises(ValueError, match="holds the sales rows of"):
         prepare(duck.with_summaries(), {"period_end": duck.spans["sales"][0], "period_months": 3}, True)
     assert cache_dataset(duck, tmp_path / "cache") is None and not (tmp_path / "cache").exists()
@@ -140,7 +139,7 @@ def test_activities_only_outside_the_windows_still_count_as_activities(demo_fold
 
 
 def test_pseudonymised_summaries_carry_pseudonyms_only(demo_folder):
-    duck = load_dataset(demo_folder, engine="duckdb", span_of=_span_of({}))
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=span_of({}))
     key = b"k" * 32
     private = privacy.pseudonymise_dataset(duck, key)
     contacts = private.summaries.contacts
@@ -192,7 +191,7 @@ def test_every_data_shape_gives_the_same_pass_out_of_core(demo_folder, tmp_path,
         shaped, profile = SHAPES[shape](load_dataset(demo_folder)), {}
         folder = _write_frames(shaped, tmp_path / shape)
         whole = load_dataset(folder)
-    duck = load_dataset(folder, engine="duckdb", span_of=_span_of(profile))
+    duck = load_dataset(folder, engine="duckdb", span_of=span_of(profile))
     assert duck.spans is not None and duck.summaries is not None  # DuckDB vouched for every table
     left, right = national_pass(whole, profile), national_pass(duck, profile)
     assert left.keys() == right.keys()

@@ -99,8 +99,7 @@ def analysis_activities(activities: pd.DataFrame, window: Window) -> pd.DataFram
 def customer_phases(ds: Dataset, sales: pd.DataFrame, frame: pd.DataFrame, window: Window,
                     params: Mapping, shape: DataShape) -> pd.DataFrame:
     """Phases, competitor position, effort and the 3C flags on the customer frame."""
-    frame = derive_phases(frame, responses_by_window(ds.with_summaries().summaries.contacts, window),
-                          **params["phases"],
+    frame = derive_phases(frame, responses_by_window(ds.summaries.contacts, window), **params["phases"],
                           has_activities=shape.has_activities, has_comparison=shape.has_comparison)
     frame = phases_from_table(frame, ds.phases, window)
     positions = competitor_position(product_units(sales, "analysis"),
@@ -225,8 +224,15 @@ def rows_span(profile: Mapping, territory_ids: list[str], summaries: Summaries) 
             "activities": (min(w.analysis[0] for w in windows), last)}
 
 
+def span_of(profile: Mapping):
+    """The out-of-core loader's ``span_of`` for ``profile``: given the data's monthly
+    summaries and territory ids, :func:`rows_span` (every territory's windows)."""
+    return lambda summaries, territory_ids: rows_span(profile, territory_ids, summaries)
+
+
 def prepare(ds: Dataset, params: Mapping, has_activities: bool) -> Prepared:
     """Customers, segments, phases and activity facts of a group sharing ``params``."""
+    ds = ds.with_summaries()  # made once here when the caller has not (national_pass has)
     window = make_window(pd.Series(ds.sales_periods), params.get("period_end"), params.get("period_months", 3))
     needed = {"sales": (window.before[0], window.analysis[-1]), "activities": (window.analysis[0], window.analysis[-1])}
     for table, (first, last) in needed.items():
@@ -262,7 +268,7 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None) -> dict[str, 
     roi = {by: roi_by(frame, p.facts, by, margins.margin, has_comparison=shape.has_comparison)
            for by in ("rep_id", "segment", "channel")}
     as_of = window.end_date("analysis") - pd.Timedelta(days=1)
-    summaries = ds.with_summaries().summaries
+    summaries = ds.summaries  # made by prepare
     maintenance = maintenance_list(ds.customers, frame, summaries.contacts, as_of, params["cadence"],
                                    has_activities=shape.has_activities)
     value = "own_units" if params.get("vip_by") == "own_units" else "potential"
