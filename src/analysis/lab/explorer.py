@@ -107,12 +107,12 @@ class Explorer:
         self.profile_path = Path(profile_path) if profile_path else None
         self.profile = self._read_profile(checked_against=None)
         self.ds = privacy.apply_dataset(load_dataset(Path(data_path), extra_channels=self.profile.get("extra_channels", ())),
-                                        self.profile)
+                                        self.profile).with_summaries()  # once: each territory's slice carries its part
         self.profile = parameters.check_against_data(self.profile, self.ds, source=str(self.profile_path or "parameters"))
         self.channels = tuple(dict.fromkeys((*CHANNELS, *self.profile.get("extra_channels", ()))))
         self.keys: tuple[Key, ...] = (PERIOD, GRID, CUT, Q, POTENTIAL, SUPPORT, *(_fit_key(p) for p in PHASES))
         territories = self.ds.territories
-        periods = sorted(str(p) for p in self.ds.sales["period"].unique())
+        periods = self.ds.sales_periods
         self.latest_period = periods[-1]
         first = str(territory_id or territories["territory_id"].iloc[0])
         region = territories.loc[territories["territory_id"] == first, "region"].iloc[0]
