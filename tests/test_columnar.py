@@ -54,8 +54,20 @@ def load_error(folder, engine):
     return info.value
 
 
-def same_error(folder):
-    pandas, duck = load_error(folder, "pandas"), load_error(folder, "duckdb")
+def same_error(folder, out_of_core=None):
+    """The pandas path's error, asserting the DuckDB path gives the same. ``out_of_core``
+    (a monkeypatch): also that DuckDB checked the large tables itself (their offending
+    rows only: no large table read whole by pandas)."""
+    pandas = load_error(folder, "pandas")
+    if out_of_core is not None:
+        whole = columnar._pandas_check
+
+        def refuse(path, spec, *args):
+            assert spec.name not in columnar.LARGE_TABLES, f"{path.name} was read whole by pandas"
+            return whole(path, spec, *args)
+
+        out_of_core.setattr(columnar, "_pandas_check", refuse)
+    duck = load_error(folder, "duckdb")
     assert str(duck) == str(pandas)
     assert len(duck.violations) == len(pandas.violations)
     for v, w in zip(duck.violations, pandas.violations):
@@ -156,10 +168,10 @@ def test_demo_pass_tables_bit_for_bit(demo, fmt):
 # --- broken data: the same errors ---------------------------------------------------------
 
 @pytest.mark.parametrize("case", list(BROKEN), ids=list(BROKEN))
-def test_catalogue_broken_cases_same_errors(tiny_dataset, case):
+def test_catalogue_broken_cases_same_errors(tiny_dataset, case, monkeypatch):
     table, change, *_ = BROKEN[case]
     rewrite(tiny_dataset, table, change)
-    same_error(tiny_dataset)
+    same_error(tiny_dataset, out_of_core=monkeypatch)
 
 
 def _cell(table, row, column, value):
@@ -189,18 +201,70 @@ MORE_BROKEN = {
 
 
 @pytest.mark.parametrize("case", list(MORE_BROKEN), ids=list(MORE_BROKEN))
-def test_more_broken_cases_same_errors(tiny_dataset, case):
+def test_more_broken_cases_same_errors(tiny_dataset, case, monkeypatch):
     table, change = MORE_BROKEN[case]
     rewrite(tiny_dataset, table, change)
-    same_error(tiny_dataset)
+    same_error(tiny_dataset, out_of_core=monkeypatch)
 
 
-def test_several_broken_tables_same_errors(tiny_dataset):
+@pytest.mark.parametrize("case", list(MORE_BROKEN)[:8], ids=list(MORE_BROKEN)[:8])
+def test_broken_parquet_cases_same_errors(tiny_dataset, case, monkeypatch):
+    """Row numbers of Parquet files: the offending rows read by row group, never whole."""
+    table, change = MORE_BROKEN[case]
+    rewrite(tiny_dataset, table, change)
+    frame = read_text_table(tiny_dataset, table).replace("", None)
+    path = write_table(tiny_dataset, table, frame, fmt="parquet")
+    frame.to_parquet(path, index=False, row_group_size=7)  # several row groups
+    same_error(tiny_dataset, out_of_core=monkeypatch)
+
+
+def test_several_broken_tables_same_errors(tiny_dataset, monkeypatch):
     rewrite(tiny_dataset, "sales", lambda s: s.__setitem__("units", s["units"].where(s.index != 2, "-5")))
     rewrite(tiny_dataset, "activities", lambda a: a.__setitem__("channel", a["channel"].where(a.index != 0, "fax")))
     rewrite(tiny_dataset, "customers", lambda c: c.__setitem__("customer_type",
                                                                c["customer_type"].where(c.index != 0, "vet")))
-    assert len(same_error(tiny_dataset).violations) == 3
+    assert len(same_error(tiny_dataset, out_of_core=monkeypatch).violations) == 3
+
+
+def test_many_broken_rules_and_blank_lines_same_errors(tiny_dataset, monkeypatch):
+    """Line numbers past blank lines and a row of empty cells, several rules in one file, a
+    repeated key, an unknown reference and a broken small table, all out of core."""
+    sales = read_text_table(tiny_dataset, "sales")
+    sales.loc[3, "units"] = "-1"
+    sales.loc[5, "period"] = "2026/02"
+    sales.loc[6, "customer_id"] = "C404"
+    sales = pd.concat([sales, sales.iloc[[8]]], ignore_index=True)
+    lines = sales.to_csv(index=False).splitlines(keepends=True)
+    text = "".join([*lines[:2], "\n", "\n", *lines[2:5], ",,,\n", "\n", *lines[5:], "\n"])
+    (tiny_dataset / "sales.csv").write_text(text, encoding="utf-8")
+    rewrite(tiny_dataset, "reps", lambda r: r.__setitem__("role", r["role"].where(r.index != 0, "senior")))
+    error = same_error(tiny_dataset, out_of_core=monkeypatch)
+    assert {v.rule.split(" ")[0] for v in error.violations} >= {"units", "period", "customer_id", "each", "role"}
+    rows = pd.concat([v.examples for v in error.violations if v.table == "sales"])
+    # past lines 3, 4 (blank), 8 (empty cells) and 9 (blank); the repeated key's copy is the last line
+    assert set(rows["line"]) == {7, 11, 12, 14, len(sales) + 5}
+
+
+def test_missing_sales_column_out_of_core(tiny_dataset, monkeypatch):
+    rewrite(tiny_dataset, "sales", lambda s: s.drop(columns="units"))
+    rewrite(tiny_dataset, "activities", lambda a: a.__setitem__("cost", a["cost"].where(a.index != 1, "-3")))
+    same_error(tiny_dataset, out_of_core=monkeypatch)
+
+
+def test_more_offending_rows_than_checked(tiny_dataset, monkeypatch):
+    """Beyond MAX_ROWS offending rows the first are checked and the count says so."""
+    from analysis.contract import offending
+
+    rewrite(tiny_dataset, "sales", lambda s: s.__setitem__("units", "-1"))
+    rows = len(read_text_table(tiny_dataset, "sales"))
+    monkeypatch.setattr(offending, "MAX_ROWS", 4)
+    error = load_error(tiny_dataset, "duckdb")
+    (violation,) = error.violations
+    assert violation.rule == "units must be >= 0" and violation.n_failing == 4
+    assert violation.examples["line"].tolist() == [2, 3, 4, 5]
+    assert violation.hint.endswith(f"Counted in the first 4 of the {rows:,} rows breaking a rule of this file: "
+                                   "fix these and check again for the others.")
+    assert load_error(tiny_dataset, "pandas").violations[0].n_failing == rows
 
 
 @pytest.mark.parametrize("content", ["a,b\n1\n", "\xff\xfe not utf-8", ""])
@@ -252,3 +316,19 @@ def test_tables_only_writes_the_full_runs_tables(published, tmp_path):
     again = tmp_path / "bi-duckdb"
     assert main([*args[:6], str(again), *args[7:], "--engine", "duckdb"]) == 0
     assert {k: v for k, v in _tables(again).items() if not k.endswith("call_plan.xlsx")} == full
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1 << 20])
+def test_blank_lines_and_line_numbers(tmp_path, monkeypatch, chunk):
+    """The lines DuckDB skips (empty, also CRLF ones; a row of empty cells is not one),
+    whatever the read size, and each data row's line number past them."""
+    from analysis.contract import offending
+
+    monkeypatch.setattr(offending, "_CHUNK", chunk)
+    for text, blank, lines in [("a,b\n1,2\n\n3,4\n,\n5,6\n", [3], [2, 4, 5, 6]),
+                               ("a,b\r\n1,2\r\n\r\n\r\n3,4\r\n", [3, 4], [2, 5, 6, 7]),
+                               ("a,b\n\n\n1,2\n\n", [2, 3, 5], [4, 6, 7, 8])]:
+        path = tmp_path / "t.csv"
+        path.write_bytes(text.encode())
+        assert offending.blank_lines(path).tolist() == blank
+        assert offending.line_numbers(np.array([1, 2, 3, 4]), offending.blank_lines(path)).tolist() == lines

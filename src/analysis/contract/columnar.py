@@ -16,14 +16,16 @@ validated table already the customer x product x period sums the analyses use. T
 activities are kept per activity (the analyses count activities, follow reps and dates
 per activity): see the README's performance notes.
 
-The messages promise (file, column, rule, up to five offending rows with line numbers)
-is kept by construction: DuckDB decides only that a table is *valid*. When it finds
-any violation, or meets an input it does not vouch for (a ``;``-separated export with
-decimal commas, a quoted line break, a Parquet column of another type, extra Parquet
-columns, a file DuckDB cannot parse), :func:`load_tables` returns None and the caller
-validates the dataset with pandas, whose messages are the contract's. So the same
-broken input gives the same :class:`~analysis.errors.DataValidationError`, whichever
-engine is asked for; a valid input gives the same frames.
+The messages promise (file, column, rule, up to five offending rows with line numbers,
+nothing written) is kept by the contract's own pandas checks, run on what DuckDB finds:
+when a large table breaks a rule, its offending rows alone are read as they are in the
+file, with their line numbers, and checked by pandas (:mod:`analysis.contract.offending`),
+so a broken file of any size gives the error pandas would give reading it whole. An
+input DuckDB does not vouch for (a ``;``-separated export with decimal commas, a quoted
+line break, a Parquet column of another type, extra Parquet columns, a file DuckDB
+cannot parse) is read whole by pandas instead. So the same broken input gives the same
+:class:`~analysis.errors.DataValidationError`, whichever engine is asked for; a valid
+input gives the same frames.
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 
 from analysis.contract import dataset as _ds
-from analysis.contract import reduction
+from analysis.contract import offending, reduction
 from analysis.contract.reduction import Summaries
 from analysis.contract.schema import (
     CHANNEL_KIND, DATE, DATE_PATTERN, ID, ID_CONTROL_PATTERN, INTEGER, NUMBER, PERIOD, PERIOD_PATTERN, TABLES,
@@ -107,8 +109,17 @@ def choose_engine(folder: Path, engine: str = "auto") -> str:
     return "duckdb" if estimated_rows(Path(folder)) >= AUTO_ROWS else "pandas"
 
 
+class Broken(Exception):
+    """DuckDB found a large table breaking a rule: ``offending`` holds its offending rows,
+    checked by the pandas checks (their violations are the error's)."""
+
+    def __init__(self, found: offending.Offending):
+        super().__init__(f"{found.total} offending row(s)")
+        self.offending = found
+
+
 class Fallback(Exception):
-    """DuckDB does not vouch for this table (a violation, or an input shape it leaves to pandas)."""
+    """DuckDB does not vouch for this table: an input shape it leaves to pandas."""
 
 
 def _quote(name: str) -> str:
@@ -133,6 +144,7 @@ def connect(work: Path | None = None, *, memory_limit: str | None = None, thread
         spill = Path(tempfile.mkdtemp(prefix="territory-reports-duckdb-"))
     con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads,
                                  "temp_directory": str(spill), "preserve_insertion_order": True})
+    con.execute("SET enable_progress_bar = false")  # the batch reports progress itself
     return con, spill
 
 
@@ -295,56 +307,108 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
              known: Mapping[str, pa.Array]) -> tuple[str, list[str]]:
     """Check ``path`` against ``spec`` into a temporary table of normalized values.
 
-    Returns the table's name and its columns; raises :class:`Fallback` when the file
-    breaks a rule or DuckDB leaves it to pandas.
+    ``known``: the values each reference must take (a reference without them is not
+    checked: its table is missing or empty, which is reported). Returns the table's name
+    and its columns; raises :class:`Broken` with the offending rows when the file breaks
+    a rule, :class:`Fallback` when DuckDB leaves it to pandas.
     """
     source, types = _source(con, path)
     csv = not path.name.lower().endswith(".parquet")
     types = {c: t for c, t in types.items() if not str(c).startswith("__index_level_")}
-    missing = [c for c in spec.required if c not in types]
-    if missing:
-        raise Fallback(f"missing columns {missing}")
-    stage1, stage2, stage3, bad = _columns(spec, types, extra_channels, csv)
-    values = {c: None for c in types if c in stage3}
+    values = [c for c in types if c in _columns(spec, types, extra_channels, csv)[2]]
     table = f"t_{spec.name}"
-    project = lambda stage: ", ".join(f"{sql} AS {_quote(c)}" for c, sql in stage.items())
-    flags = " OR ".join(bad) if bad else "false"
-    where = ""
-    if csv:  # rows of empty cells only are dropped (pandas: blank lines)
-        where = "WHERE " + " OR ".join(f"{_quote(c)} IS NOT NULL" for c in types)
-    query = (f"SELECT {', '.join(_quote(c) for c in values)}, ({flags}) AS __bad FROM ("
-             f"SELECT {project(stage3)} FROM (SELECT {project(stage2)} FROM (SELECT {project(stage1)} "
-             f"FROM {source} {where})))")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {query}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {_query(source, spec, types, extra_channels, csv)}")
         rows, broken = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __bad) FROM {table}").fetchall()[0]
     except Exception as exc:  # noqa: BLE001 - not UTF-8, ragged rows, ...: pandas names the problem
         raise Fallback(f"DuckDB: {type(exc).__name__}: {str(exc)[:200]}") from None
-    if broken or (spec.required_table and rows == 0):
-        raise Fallback(f"{broken} row(s) break a rule")
+    conditions = ["__bad"] if broken else []  # SQL, over the normalized values, of the offending rows
     for column, (parent, target) in spec.references.items():
-        known_values = known.get(column)
-        if known_values is None:
-            raise Fallback(f"{column}: {parent}.{target} not known")
+        if known.get(column) is None or column not in types:
+            continue
         ref = f"ref_{spec.name}_{column}"
-        con.register(ref, pa.table({"v": known_values}))
-        unknown = con.execute(f"SELECT count(*) FROM {table} t ANTI JOIN {ref} r ON t.{_quote(column)} = r.v "
-                              f"WHERE t.{_quote(column)} IS NOT NULL").fetchall()[0][0]
-        con.unregister(ref)
+        con.register(ref, pa.table({"v": known[column]}))
+        q = _quote(column)
+        unknown = con.execute(f"SELECT count(*) FROM {table} t ANTI JOIN {ref} r ON t.{q} = r.v "
+                              f"WHERE t.{q} IS NOT NULL").fetchall()[0][0]
         if unknown:
-            raise Fallback(f"{unknown} unknown {column}")
-    if spec.key:
+            conditions.append(f"({q} IS NOT NULL AND {q} NOT IN (SELECT v FROM {ref}))")
+    if spec.key and all(c in types for c in spec.key):
         key = ", ".join(_quote(c) for c in spec.key)
         complete = " AND ".join(f"{_quote(c)} IS NOT NULL" for c in spec.key)
-        repeated = con.execute(f"SELECT count(*) FROM (SELECT {key} FROM {table} WHERE {complete} GROUP BY {key} "
-                               "HAVING count(*) > 1)").fetchall()[0][0]
-        if repeated:
-            raise Fallback(f"{repeated} repeated keys")
+        repeated = f"repeated_{spec.name}"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {repeated} AS SELECT {key} FROM {table} WHERE {complete} "
+                    f"GROUP BY {key} HAVING count(*) > 1")
+        if con.execute(f"SELECT count(*) FROM {repeated}").fetchall()[0][0]:
+            same = " AND ".join(f"r.{_quote(c)} = o.{_quote(c)}" for c in spec.key)
+            conditions.append(f"EXISTS (SELECT 1 FROM {repeated} r WHERE {same})")
+    missing = [c for c in spec.required if c not in types]
+    if conditions or missing or (spec.required_table and rows == 0):
+        condition = " OR ".join(conditions) or "false"
+        con.execute(f"DROP TABLE {table}")
+        raise Broken(_offending_rows(con, path, spec, types, extra_channels, csv, condition, rows))
     unnamed = [c for c in values if str(c).startswith("unnamed_") and c not in spec.columns]
     if unnamed:  # a column without a name and without values (a trailing comma) is dropped
         counts = con.execute(f"SELECT {', '.join(f'count({_quote(c)})' for c in unnamed)} FROM {table}").fetchall()[0]
-        values = {c: v for c, v in values.items() if c not in {u for u, n in zip(unnamed, counts) if n == 0}}
-    return table, list(values)
+        values = [c for c in values if c not in {u for u, n in zip(unnamed, counts) if n == 0}]
+    return table, values
+
+
+def _query(source: str, spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[str, ...], csv: bool,
+           numbered: bool = False) -> str:
+    """The SQL of the normalized values of ``source`` and ``__bad`` (the row breaks a rule
+    of its cells). ``numbered`` (``source`` from :func:`_numbered_source`): also ``__n``
+    (the row's number), ``__nl`` (a cell holds a line break) and, for CSV, the raw text
+    of the i-th column as ``__raw_<i>``."""
+    stage1, stage2, stage3, bad = _columns(spec, types, extra_channels, csv)
+    selected = [*(_quote(c) for c in types if c in stage3), f"({' OR '.join(bad) or 'false'}) AS __bad"]
+    if numbered:
+        carried = {"__n": _quote("__n")}
+        if csv:
+            carried.update({f"__raw_{i}": f"nullif({_quote(c)}, '')" for i, c in enumerate(types)})
+        stage1 = {**carried, **stage1}
+        for name in carried:
+            stage2[name] = stage3[name] = _quote(name)
+        breaks = [_quote(c) for c in stage3 if c.startswith("__nl_")]
+        selected = [*map(_quote, carried), *selected, f"({' OR '.join(breaks) or 'false'}) AS __nl"]
+    project = lambda stage: ", ".join(f"{sql} AS {_quote(c)}" for c, sql in stage.items())
+    where = ""
+    if csv:  # rows of empty cells only are dropped (pandas: blank lines)
+        where = "WHERE " + " OR ".join(f"{_quote(c)} IS NOT NULL" for c in types)
+    return (f"SELECT {', '.join(selected)} FROM (SELECT {project(stage3)} FROM (SELECT {project(stage2)} "
+            f"FROM (SELECT {project(stage1)} FROM {source} {where})))")
+
+
+def _numbered_source(source: str, path: Path, csv: bool) -> str:
+    """``source`` (from :func:`_source`) with ``__n``: each row's number, from 1, in the
+    file's order (CSV: DuckDB skips blank lines, see :func:`offending.line_numbers`)."""
+    if csv:
+        return f"(SELECT row_number() OVER () AS __n, * FROM {source})"
+    return (f"(SELECT file_row_number + 1 AS __n, * EXCLUDE (file_row_number) "
+            f"FROM read_parquet({_literal(str(path))}, file_row_number=true))")
+
+
+def _offending_rows(con, path: Path, spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[str, ...],
+                    csv: bool, condition: str, rows: int) -> offending.Offending:
+    """The rows of ``path`` meeting ``condition`` (SQL over :func:`_query`'s columns, as
+    ``o``; ``rows``: the file's rows), checked by pandas: the first
+    :data:`~analysis.contract.offending.MAX_ROWS`, read as they are in the file. Raises
+    :class:`Fallback` for a CSV cell holding a line break (pandas then reports it)."""
+    source = _numbered_source(_source(con, path)[0], path, csv)
+    found = f"({_query(source, spec, types, extra_channels, csv, numbered=True)}) o WHERE {condition}"
+    total, breaks = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __nl) FROM {found}").fetchall()[0]
+    if breaks:
+        raise Fallback("a line break inside a CSV cell")
+    raw = [f"__raw_{i}" for i in range(len(types))] if csv else []
+    first = con.sql(f"SELECT {', '.join(['__n', *raw])} FROM {found} ORDER BY __n LIMIT {offending.MAX_ROWS}"
+                    ).to_arrow_table()
+    numbers = first["__n"].to_numpy()
+    if csv:
+        lines = offending.line_numbers(numbers, offending.blank_lines(path))
+        raw_rows, label = offending.csv_rows(first.select(raw), list(types), lines), "line"
+    else:
+        raw_rows, label = offending.parquet_rows(path, numbers), "row"
+    return offending.Offending.checked(spec, path, raw_rows, label, extra_channels, rows, total)
 
 
 def _frame(arrow: pa.Table, spec: TableSpec) -> pd.DataFrame:
@@ -386,11 +450,12 @@ class Loaded:
 
 
 def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None = None,
-                span_of: SpanOf | None = None) -> Loaded | None:
+                span_of: SpanOf | None = None) -> Loaded:
     """Every table of ``folder``, validated and normalized (the large ones in DuckDB),
-    and the file of each; None when the dataset breaks a rule, or DuckDB leaves a table
-    to pandas and pandas finds it broken: the caller then validates with pandas, for
-    the contract's messages (see the module's docstring).
+    and the file of each. Raises :class:`~analysis.errors.DataValidationError` with
+    every violation when the dataset breaks a rule: the same as pandas reading every
+    file whole would, a broken large table checked on its offending rows alone (see
+    :mod:`analysis.contract.offending`).
 
     When DuckDB validated every large table, the monthly summaries of the whole history
     (:mod:`analysis.contract.reduction`) are made there too, and with ``span_of`` only
@@ -399,45 +464,42 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
     """
     checks: dict[str, _ds._TableCheck] = {}
     files: dict[str, Path] = {}
+    violations = []
     for name, spec in TABLES.items():
         path, problem = _ds._locate(folder, spec)
         if problem is not None:
-            return None
+            violations.append(problem)
         if path is None:
             continue
         files[name] = path
-        if name in LARGE_TABLES:
-            continue
-        try:
-            raw, label = _ds._read(path)
-        except _ds._ReadError:
-            return None
-        checks[name] = _ds._TableCheck(spec, path, raw, label, extra_channels)
-        checks[name].run()
-    _ds._check_references(checks)
-    if any(check.violations for check in checks.values()):
-        return None
-    frames = {name: check.normalized() for name, check in checks.items()}
+        if name not in LARGE_TABLES:
+            check = _pandas_check(path, spec, extra_channels, violations)
+            if check is not None:
+                checks[name] = check
     large = [name for name in LARGE_TABLES if name in files]
-    if not large:
-        return Loaded(frames, files)
     con, spill = connect(work)
     try:
         validated: dict[str, tuple[str, list[str]]] = {}
+        broken: list[offending.Offending] = []
         for name in large:
             spec = TABLES[name]
-            known = {}
-            for column, (parent, target) in spec.references.items():
-                if parent in checks and target in checks[parent].values:
-                    known[column] = pa.array(checks[parent].values[target].dropna().unique(), type=pa.string())
             try:
-                validated[name] = validate(con, files[name], spec, extra_channels, known)
-            except Fallback:
-                frame = _pandas_table(files[name], spec, extra_channels, checks)
-                if frame is None:
-                    return None
-                frames[name] = frame
-        if len(validated) < len(large):  # a table pandas read: the pass reduces the frames itself
+                validated[name] = validate(con, files[name], spec, extra_channels, _known(spec, checks))
+            except Broken as exc:
+                broken.append(exc.offending)
+                checks[name] = exc.offending.check
+            except Fallback:  # read whole, as the pandas path would
+                check = _pandas_check(files[name], spec, extra_channels, violations)
+                if check is not None:
+                    checks[name] = check
+        _ds._check_references(checks)
+        violations += [v for name, check in checks.items() if name not in {b.check.spec.name for b in broken}
+                       for v in check.violations]
+        violations += [v for found in broken for v in found.violations()]
+        if violations:
+            raise _ds.validation_error(violations, folder)
+        frames = {name: check.normalized() for name, check in checks.items()}
+        if len(validated) < len(large) or not large:  # a table pandas read: the pass reduces the frames itself
             for name, (table, columns) in validated.items():
                 frames[name] = fetch(con, table, columns, TABLES[name])
             return Loaded(frames, files)
@@ -452,6 +514,17 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+def _known(spec: TableSpec, checks: Mapping[str, _ds._TableCheck]) -> dict[str, pa.Array]:
+    """The values each reference of ``spec`` must take, from the checked tables (none for
+    a reference to a missing or empty table: pandas does not check it either)."""
+    known = {}
+    for column, (parent, target) in spec.references.items():
+        check = checks.get(parent)
+        if check is not None and target in check.values and len(check.raw):
+            known[column] = pa.array(check.values[target].dropna().unique(), type=pa.string())
+    return known
 
 
 def _summaries(con, frames: Mapping[str, pd.DataFrame], validated: Mapping[str, tuple[str, list[str]]]
@@ -482,16 +555,15 @@ def _within(name: str, span: tuple[str, str] | None) -> str:
     return f"date >= TIMESTAMP {_literal(start)} AND date < TIMESTAMP {_literal(after)}"
 
 
-def _pandas_table(path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
-                  checks: dict[str, _ds._TableCheck]) -> pd.DataFrame | None:
-    """A large table DuckDB left to pandas, checked there (None: it breaks a rule)."""
+def _pandas_check(path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
+                  violations: list) -> _ds._TableCheck | None:
+    """The pandas check of the table in ``path`` (read whole), run; None when the file
+    cannot be read (its violation is added to ``violations``)."""
     try:
         raw, label = _ds._read(path)
-    except _ds._ReadError:
+    except _ds._ReadError as exc:
+        violations.append(exc.violation(path, spec.name))
         return None
     check = _ds._TableCheck(spec, path, raw, label, extra_channels)
     check.run()
-    _ds._check_references({**checks, spec.name: check})
-    if check.violations or any(c.violations for c in checks.values()):
-        return None
-    return check.normalized()
+    return check

@@ -226,7 +226,7 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     ``engine="duckdb"`` reads and validates the large tables (sales, activities) out of
     core in an embedded DuckDB (see :mod:`analysis.contract.columnar`; ``work``: the
     folder it may spill into, else a temporary one): the same frames, and for broken
-    inputs the same violations (they are then reported by the pandas checks). It also
+    inputs the same violations (the pandas checks run on the offending rows alone). It also
     makes the monthly summaries (:attr:`Dataset.summaries`) there, and with ``span_of``
     (given the summaries and territory ids, the first and last month whose rows the
     analyses read, per large table)
@@ -253,9 +253,8 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
         from analysis.contract.columnar import load_tables
 
         loaded = load_tables(folder, extra, Path(work) if work is not None else None, span_of)
-        if loaded is not None:
-            ds = _dataset(folder, loaded.frames, loaded.files, files=files, stamps=stamps, digests=digests)
-            return replace(ds, summaries=loaded.summaries, spans=loaded.spans)
+        ds = _dataset(folder, loaded.frames, loaded.files, files=files, stamps=stamps, digests=digests)
+        return replace(ds, summaries=loaded.summaries, spans=loaded.spans)
     violations: list[Violation] = []
     checks: dict[str, _TableCheck] = {}
     for name, spec in TABLES.items():
@@ -275,13 +274,18 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     for check in checks.values():
         violations.extend(check.violations)
     if violations:
-        order = list(TABLES)
-        violations.sort(key=lambda v: order.index(v.table))  # stable: keeps order within a table
-        raise DataValidationError(violations, folder)
+        raise validation_error(violations, folder)
 
     frames = {name: check.normalized() for name, check in checks.items()}
     return _dataset(folder, frames, {name: check.path for name, check in checks.items()}, files=files,
                     stamps=stamps, digests=digests)
+
+
+def validation_error(violations: Iterable[Violation], folder: Path) -> DataValidationError:
+    """The error reporting ``violations``, in the order of the contract's tables (and, within
+    a table, in the order found)."""
+    order = list(TABLES)
+    return DataValidationError(sorted(violations, key=lambda v: order.index(v.table)), folder)
 
 
 def _dataset(folder: Path, frames: dict[str, pd.DataFrame], paths: dict[str, Path], *, files, stamps,
@@ -992,12 +996,15 @@ class _TableCheck:
     raw: pd.DataFrame
     label: str
     extra_channels: tuple[str, ...] = ()
+    #: The rows of the file when ``raw`` holds some of them only (its offending rows, found
+    #: out of core: :mod:`analysis.contract.offending`); None: ``raw`` is the whole table.
+    rows: int | None = None
     values: dict[str, pd.Series] = field(default_factory=dict)
     violations: list[Violation] = field(default_factory=list)
 
     def run(self) -> None:
         """Check rows, columns, values and the key; foreign keys are checked across tables."""
-        if self.spec.required_table and len(self.raw) == 0:
+        if self.spec.required_table and (len(self.raw) if self.rows is None else self.rows) == 0:
             self.violations.append(Violation(
                 str(self.path), self.spec.name, None, "the table has no rows: a required table needs at least one",
                 hint="The file holds only its header (or blank lines): export the data again."))
