@@ -297,10 +297,11 @@ def read_valid(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...]
 
 
 def fetch(con, table: str, columns: list[str], spec: TableSpec, where: str = "") -> pd.DataFrame:
-    """The rows of a validated table (``where``: an SQL condition; default: all) as pandas frames."""
+    """The rows of a validated table (``where``: an SQL condition; default: all) as pandas
+    frames, a column at a time (only one column is ever held twice, as Arrow and pandas)."""
     condition = f" WHERE {where}" if where else ""
-    arrow = con.sql(f"SELECT {', '.join(_quote(c) for c in columns)} FROM {table}{condition}").to_arrow_table()
-    return _frame(arrow, spec)
+    return pd.DataFrame({c: _series(con.sql(f"SELECT {_quote(c)} FROM {table}{condition}").to_arrow_table()[0],
+                                    spec.columns.get(c)) for c in columns})
 
 
 def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
@@ -411,24 +412,16 @@ def _offending_rows(con, path: Path, spec: TableSpec, types: Mapping[str, str], 
     return offending.Offending.checked(spec, path, raw_rows, label, extra_channels, rows, total)
 
 
-def _frame(arrow: pa.Table, spec: TableSpec) -> pd.DataFrame:
-    """An Arrow table of normalized values in the dtypes of :func:`load_dataset`'s frames."""
-    columns = {}
-    for name in arrow.column_names:
-        kind = spec.columns.get(name)
-        column = arrow[name].combine_chunks()  # one chunk: pandas works fastest on it
-        if kind in (NUMBER, INTEGER):
-            columns[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype="float64")
-        elif kind == DATE:
-            columns[name] = pd.Series(column.to_pandas()).astype("datetime64[ns]")
-        else:
-            if pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
-                column = column.cast(pa.string())
-            text = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([column])))
-            columns[name] = _ds._default_str(text)
-        del column
-    arrow = None
-    return pd.DataFrame(columns).reset_index(drop=True)
+def _series(column: pa.ChunkedArray, kind: str | None) -> pd.Series:
+    """A column of normalized values (of ``kind``) in the dtype of :func:`load_dataset`'s frames."""
+    column = column.combine_chunks()  # one chunk: pandas works fastest on it
+    if kind in (NUMBER, INTEGER):
+        return pd.Series(column.to_numpy(zero_copy_only=False), dtype="float64")
+    if kind == DATE:
+        return pd.Series(column.to_pandas()).astype("datetime64[ns]")
+    if pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
+        column = column.cast(pa.string())
+    return _ds._default_str(pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([column]))))
 
 
 #: The months a dataset's raw sales and activities rows are kept for: given the monthly
@@ -506,10 +499,18 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
         summaries = _summaries(con, frames, validated)
         territory_ids = frames["territories"]["territory_id"].astype(str).tolist()
         spans = span_of(summaries, territory_ids) if span_of is not None else None
-        for name, (table, columns) in validated.items():
+        kept = {}
+        for name, (table, columns) in validated.items():  # the rows to fetch, then DuckDB's memory freed
             if spans is not None:  # the analyses' columns only
                 columns = [c for c in columns if c not in UNREAD_COLUMNS.get(name, ())]
-            frames[name] = fetch(con, table, columns, TABLES[name], _within(name, (spans or {}).get(name)))
+            condition = _within(name, (spans or {}).get(name))
+            con.execute(f"CREATE TEMP TABLE kept_{name} AS SELECT {', '.join(map(_quote, columns))} FROM {table}"
+                        + (f" WHERE {condition}" if condition else ""))
+            con.execute(f"DROP TABLE {table}")
+            kept[name] = (f"kept_{name}", columns)
+        for name, (table, columns) in kept.items():
+            frames[name] = fetch(con, table, columns, TABLES[name])
+            con.execute(f"DROP TABLE {table}")
         return Loaded(frames, files, summaries, spans)
     finally:
         con.close()
