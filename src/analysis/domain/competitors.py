@@ -41,8 +41,8 @@ def competitor_shares(sales: pd.DataFrame, frame: pd.DataFrame, products: pd.Dat
                       has_comparison: bool = True) -> pd.DataFrame:
     """The competitor table of every territory and market of ``frame``.
 
-    ``sales``: :func:`analysis.domain.market.window_sales` rows (customer_id,
-    product_id, units, market, is_own, window); ``frame``: the customer x market table
+    ``sales``: :func:`analysis.domain.market.window_sales` (customer_id, product_id,
+    units, market, is_own, window: the units of each window); ``frame``: the customer x market table
     (territory_id, customer_id, market, segment); ``segments``: the scheme's labels in
     report order. One row per territory x market x scope ("all", then the segments
     present) x product of the market.
