@@ -29,7 +29,6 @@ input gives the same frames.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -49,10 +48,6 @@ from analysis.contract.schema import (
 
 #: The tables read by DuckDB (the others are small: pandas reads them).
 LARGE_TABLES = ("sales", "activities")
-#: DuckDB's memory limit (beyond it, it spills to its temporary folder) and threads;
-#: ``TERRITORY_REPORTS_DUCKDB_MEMORY`` / ``TERRITORY_REPORTS_DUCKDB_THREADS`` override them.
-MEMORY_LIMIT = "2GB"
-THREADS = 2
 
 #: The characters pandas/Arrow strip from both ends of a cell (Unicode White_Space, and
 #: the information separators U+001C..U+001F, as ``utf8_trim_whitespace`` does).
@@ -131,19 +126,17 @@ def _literal(text: str) -> str:
 
 
 def connect(work: Path | None = None, *, memory_limit: str | None = None, threads: int | None = None):
-    """An in-process DuckDB (no server) with a memory limit, spilling into ``work``
-    (a temporary folder when None). Returns ``(connection, spill folder, remove it after)``."""
+    """An in-process DuckDB (no server) with a memory limit (see
+    :func:`~analysis.contract.reduction.duckdb_config`), spilling into ``work`` (a
+    temporary folder when None). Returns ``(connection, spill folder, remove it after)``."""
     import duckdb
 
-    memory_limit = memory_limit or os.environ.get("TERRITORY_REPORTS_DUCKDB_MEMORY", MEMORY_LIMIT)
-    threads = threads or int(os.environ.get("TERRITORY_REPORTS_DUCKDB_THREADS", THREADS))
     if work is not None:
         Path(work).mkdir(parents=True, exist_ok=True)
         spill = Path(tempfile.mkdtemp(dir=work, prefix="spill-"))
     else:
         spill = Path(tempfile.mkdtemp(prefix="territory-reports-duckdb-"))
-    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads,
-                                 "temp_directory": str(spill), "preserve_insertion_order": True})
+    con = duckdb.connect(config={**reduction.duckdb_config(memory_limit, threads), "temp_directory": str(spill)})
     con.execute("SET enable_progress_bar = false")  # the batch reports progress itself
     return con, spill
 

@@ -25,6 +25,7 @@ depend on the order DuckDB's threads add rows in.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -35,6 +36,20 @@ from analysis.contract.schema import POSITIVE_OUTCOMES, SEGMENTABLE_TYPES
 SALES_BY_MONTH_COLUMNS = ("territory_id", "market", "period", "prescribing", "own_units", "market_units",
                           "prescribing_customers")
 CONTACTS_COLUMNS = ("customer_id", "rep_id", "period", "activities", "responses", "positive", "cost", "last_date")
+
+#: DuckDB's memory limit (beyond it, it spills to its temporary folder) and threads;
+#: ``TERRITORY_REPORTS_DUCKDB_MEMORY`` / ``TERRITORY_REPORTS_DUCKDB_THREADS`` override them.
+MEMORY_LIMIT = "2GB"
+THREADS = 2
+
+
+def duckdb_config(memory_limit: str | None = None, threads: int | None = None) -> dict:
+    """The settings of every DuckDB connection of the project (explicit values, else the
+    environment's, else the defaults above); rows keep their order."""
+    return {"memory_limit": memory_limit or os.environ.get("TERRITORY_REPORTS_DUCKDB_MEMORY", MEMORY_LIMIT),
+            "threads": threads or int(os.environ.get("TERRITORY_REPORTS_DUCKDB_THREADS", THREADS)),
+            "preserve_insertion_order": True}
+
 
 _SEGMENTABLE = ", ".join("'" + t + "'" for t in SEGMENTABLE_TYPES)
 
@@ -102,7 +117,8 @@ def _query(con, sql: str) -> pd.DataFrame:
 def _connection(**frames: pd.DataFrame):
     import duckdb  # noqa: PLC0415 - only when reducing
 
-    con = duckdb.connect(config={"threads": 2, "preserve_insertion_order": True})
+    con = duckdb.connect(config=duckdb_config())
+    con.execute("SET enable_progress_bar = false")
     for name, frame in frames.items():
         con.register(name, frame)
     return con

@@ -92,8 +92,10 @@ def customer_table(ds: Dataset, sales: pd.DataFrame, window: Window, params: Map
 
 
 def analysis_activities(activities: pd.DataFrame, window: Window) -> pd.DataFrame:
-    """The activities dated inside the analysis window."""
-    return activities[window_codes(activities["date"], window) == WINDOWS.index("analysis")]
+    """The activities dated inside the analysis window (``activities`` itself when all
+    are, as out of core: no copy)."""
+    inside = window_codes(activities["date"], window) == WINDOWS.index("analysis")
+    return activities if inside.all() else activities[inside]
 
 
 def customer_phases(ds: Dataset, sales: pd.DataFrame, frame: pd.DataFrame, window: Window,
