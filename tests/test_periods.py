@@ -24,3 +24,23 @@ def test_assign_and_default_end():
     dates = pd.Series(pd.to_datetime(["2026-04-01", "2026-03-31"]))
     assert w.assign_dates(dates).tolist() == ["analysis", "comparison"]
     assert w.start_date() == pd.Timestamp("2026-04-01") and w.end_date() == pd.Timestamp("2026-07-01")
+
+
+def test_window_sales_sums_each_window():
+    """Worked by hand: monthly rows summed per customer x product x window, in the order
+    of their first row; months outside the windows and unknown products left out."""
+    from analysis.domain.market import window_sales
+
+    sales = pd.DataFrame({
+        "customer_id": ["c1", "c1", "c1", "c1", "c2", "c2", "c1"],
+        "product_id": ["own", "own", "rival", "own", "rival", "own", "gone"],
+        "period": ["2026-06", "2026-05", "2026-06", "2026-02", "2025-12", "2024-01", "2026-06"],
+        "units": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
+    })
+    products = pd.DataFrame({"product_id": ["own", "rival"], "market": ["m", "m"], "is_own": [True, False]})
+    out = window_sales(sales, products, Window("2026-06", 3))
+    assert out.to_dict("list") == {
+        "customer_id": ["c1", "c1", "c1", "c2"], "product_id": ["own", "rival", "own", "rival"],
+        "window": ["analysis", "analysis", "comparison", "before"], "units": [3.0, 4.0, 8.0, 16.0],
+        "market": ["m"] * 4, "is_own": [True, False, True, False],
+    }
