@@ -178,7 +178,8 @@ def three_c_matrix(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.
     ).reset_index()
     sums["effort_cost"] = sums["effort_cost"].where(sums.pop("_known") > 0)  # no known effort: NaN, not 0
     known_effort = bool(np.isfinite(cells["effort_cost"]).any()) or not len(cells)
-    phases = [p for p in PHASE_LEVELS if p in set(phases) | set(cells["phase"])]
+    present = set(phases) | set(pd.unique(cells["phase"]))  # once, not once per phase level
+    phases = [p for p in PHASE_LEVELS if p in present]
     phases += [None] if cells["phase"].isna().any() else []
     grid = _grid(frame, phase=phases, competitor_position=list(POSITIONS))
     grid["phase"], sums["phase"] = grid["phase"].astype(object), sums["phase"].astype(object)
