@@ -140,7 +140,7 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     _check_phases(frame["phase_previous"], "phase_previous")
     _check_phases(frame["phase"], "phase")
     # everything per customer x market is computed on the (small) customer frame, then
-    # carried to the (large) activity rows by one merge
+    # carried to the (large) activity rows by one join
     customers = frame[["territory_id", "customer_id", "market"]].assign(
         region=frame["region"] if "region" in frame else np.nan,
         segment=frame["segment"] if "segment" in frame else np.nan,
@@ -149,23 +149,86 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
         moved_up=(_rank(frame["phase"]) > _rank(frame["phase_previous"])).to_numpy(),
     )
     customers["market_count"] = customers.groupby("customer_id", sort=False)["market"].transform("size")
-    clashing = [c for c in activities.columns if c in customers.columns and c != "customer_id"]
-    acts = activities.drop(columns=clashing)
+    acts = activities
     if "outcome" not in acts:
         acts = acts.assign(outcome="missing")
     if "date" not in acts:
         acts = acts.assign(date=pd.NaT)
     acts = acts.assign(outcome=acts["outcome"].fillna("missing"), cost=acts["cost"].astype(float))
     acts["positive"] = acts["outcome"].isin(POSITIVE_OUTCOMES).to_numpy(dtype=bool)
-    facts = acts.merge(customers, on="customer_id", how="inner")
+    # the inner join of activities and customer rows on customer_id, as positions, and
+    # its rows put in the final order before any column is gathered (one take each)
+    left, right = _join_positions(acts["customer_id"], customers["customer_id"])
+    # few distinct values, many rows: categories make every later groupby work on codes
+    categorical = ("territory_id", "region", "market", "rep_id", "channel", "outcome", "phase", "phase_now",
+                   "segment")
+    from_customers = [c for c in FACT_COLUMNS if c in customers.columns and c != "customer_id"]
+    from_activities = [c for c in FACT_COLUMNS if c in acts.columns and c not in from_customers]
+    # converted on the (smaller) source tables, then gathered by their codes
+    as_category = {c: table[c].astype("category") for table, columns in ((customers, from_customers),
+                                                                        (acts, from_activities))
+                   for c in columns if c in categorical}
+    order = np.lexsort((_sort_rank(acts["activity_id"])[left], _codes(as_category["market"])[right],
+                        _codes(as_category["territory_id"])[right]))
+    left, right = left[order], right[order]
+    columns = {}
+    for table, names, positions in ((customers, from_customers, right), (acts, from_activities, left)):
+        for c in names:
+            if c in as_category:
+                trim = not isinstance(table[c].dtype, pd.CategoricalDtype)
+                columns[c] = _taken_categories(as_category[c], positions, trim=trim)
+            else:
+                columns[c] = table[c].take(positions).reset_index(drop=True)
+    facts = pd.DataFrame(columns)
     facts["moved_up"] = facts["moved_up"].astype(bool)
     facts["fits"] = _fits(fit, facts["phase"], facts["channel"])
     facts["on_ladder"] = facts["phase"].notna().to_numpy(dtype=bool)
-    # few distinct values, many rows: categories make every later groupby work on codes
-    low_cardinality = {c: "category" for c in ("territory_id", "region", "market", "rep_id", "channel", "outcome",
-                                                "phase", "phase_now", "segment") if c in facts}
-    facts = facts[FACT_COLUMNS].astype(low_cardinality)
-    return facts.sort_values(["territory_id", "market", "activity_id"], kind="mergesort", ignore_index=True)
+    return facts[FACT_COLUMNS]
+
+
+def _join_positions(left_keys: pd.Series, right_keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of the inner join of ``left_keys`` with ``right_keys`` (as ``merge(how="inner")``
+    orders them: left rows in order, each with its matching right rows in their order)."""
+    right_codes, uniques = pd.factorize(right_keys)
+    left_codes = pd.Index(uniques).get_indexer(left_keys)
+    matches = np.bincount(right_codes[right_codes >= 0], minlength=len(uniques))
+    by_code = np.argsort(right_codes, kind="stable")[np.count_nonzero(right_codes < 0):]
+    first = np.concatenate([[0], np.cumsum(matches)[:-1]]).astype(np.int64)
+    rows = np.flatnonzero(left_codes >= 0)
+    counts = matches[left_codes[rows]]
+    left = np.repeat(rows, counts)
+    within = np.arange(len(left)) - np.repeat(np.cumsum(counts) - counts, counts)
+    right = by_code[np.repeat(first[left_codes[rows]], counts) + within]
+    return left, right
+
+
+def _taken_categories(values: pd.Series, positions: np.ndarray, trim: bool) -> pd.Categorical:
+    """The categorical ``values`` at ``positions``; with ``trim``, with the categories
+    ``astype("category")`` of the taken labels would give (the values present, sorted)."""
+    codes = np.asarray(values.cat.codes)[positions]
+    dtype = values.dtype
+    if trim:  # by a count of each code (remove_unused_categories sorts them all)
+        used = np.bincount(codes[codes >= 0], minlength=len(dtype.categories)) > 0
+        codes = np.where(codes >= 0, (np.cumsum(used) - 1)[codes], -1)
+        dtype = pd.CategoricalDtype(dtype.categories[used], ordered=dtype.ordered)
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """The sort keys of a categorical: its codes, missing (-1) after every value as a sort places it."""
+    return _last_missing(np.asarray(values.cat.codes))
+
+
+def _sort_rank(values: pd.Series) -> np.ndarray:
+    """Each value's rank among the distinct values (ascending; missing last), to sort by."""
+    codes, _ = pd.factorize(values, sort=True)
+    return _last_missing(codes)
+
+
+def _last_missing(codes: np.ndarray) -> np.ndarray:
+    """Codes (-1: missing) as int64 sort keys, with the missing ones after every other."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return np.where(codes < 0, np.iinfo(np.int64).max, codes)
 
 
 def _fits(fit: pd.DataFrame, phases: pd.Series, channels: pd.Series) -> np.ndarray:
