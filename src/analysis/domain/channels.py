@@ -246,17 +246,58 @@ def _fits(fit: pd.DataFrame, phases: pd.Series, channels: pd.Series) -> np.ndarr
 
 def _cell_stats(facts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Activities, cost, responses, customers touched and moved up per ``keys`` x cell."""
-    rows = facts.assign(phase=facts["phase"].astype(object))
     by = [*keys, *CELL]
-    acts = rows.groupby(by, sort=False, observed=True, dropna=False).agg(
-        activities=("activity_id", "size"), cost=("cost", "sum"), responses=("positive", "sum"),
-    )
+    grouped = facts.groupby(by, sort=False, observed=True, dropna=False)
+    acts = grouped.agg(activities=("activity_id", "size"), cost=("cost", "sum"), responses=("positive", "sum"))
     # moved_up is a per customer x market fact: count each customer once per cell
-    per_customer = rows.groupby([*by, "customer_id"], sort=False, observed=True,
-                                dropna=False)["moved_up"].max().astype(int)
-    customers = per_customer.groupby(level=by, sort=False, observed=True, dropna=False).agg(["size", "sum"])
-    customers.columns = ["customers_touched", "customers_moved_up"]
-    return acts.join(customers).reset_index()
+    touched, moved = _distinct_customers(grouped.ngroup().to_numpy(), len(acts), _customer_codes(facts),
+                                         facts["moved_up"].to_numpy(dtype=bool))
+    acts["customers_touched"], acts["customers_moved_up"] = touched, moved
+    out = acts.reset_index()
+    out["phase"] = pd.Index(out["phase"].astype(object).to_numpy())  # plain labels (as grouping by labels gives)
+    return out
+
+
+def _customer_codes(facts: pd.DataFrame) -> np.ndarray:
+    """An integer code of each row's customer (one factorisation, to group by it cheaply)."""
+    return pd.factorize(facts["customer_id"], use_na_sentinel=False)[0]
+
+
+def _distinct_customers(groups: np.ndarray, n_groups: int, customers: np.ndarray,
+                        *flags: np.ndarray) -> list[np.ndarray]:
+    """Per group code 0..n_groups-1 (rows of code -1 belong to none): the distinct customers
+    of its rows, then for each of ``flags`` how many of them have it on at least one of their
+    rows of the group (all int64)."""
+    rows = groups >= 0
+    width = int(customers.max(initial=0)) + 1
+    pair = groups[rows].astype(np.int64) * width + customers[rows]
+    any_flag = pd.DataFrame({i: flag[rows] for i, flag in enumerate(flags)}).groupby(pair, sort=False).any()
+    pair_group = (any_flag.index.to_numpy() // width).astype(np.intp)
+    counts = [np.bincount(pair_group, minlength=n_groups)]
+    counts += [np.bincount(pair_group, weights=any_flag[i].to_numpy(dtype=float), minlength=n_groups)
+               for i in range(len(flags))]
+    return [count.astype(np.int64) for count in counts]
+
+
+def _labels(table: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """``table`` with its (categorical) ``columns`` as plain labels, in the dtype grouping by
+    labels gives (inferred as for an index: text, else object)."""
+    return table.assign(**{c: pd.Index(table[c].astype(object).to_numpy()) for c in columns})
+
+
+def _first_rows(facts: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """Whether each row is the first with its values of ``columns`` (as ``drop_duplicates``
+    keeps them; missing equals missing), from integer codes of the columns."""
+    key = np.zeros(len(facts), dtype=np.int64)
+    for column in columns:
+        values = facts[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes, width = np.asarray(values.cat.codes, dtype=np.int64) + 1, len(values.cat.categories) + 1
+        else:
+            codes, uniques = pd.factorize(values, use_na_sentinel=False)
+            width = len(uniques)
+        key = pd.factorize(key * width + codes)[0]  # renumbered densely: no overflow
+    return ~pd.Series(key).duplicated().to_numpy()
 
 
 def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
@@ -328,20 +369,22 @@ def channel_summary(facts: pd.DataFrame) -> pd.DataFrame:
     if facts.empty:
         return pd.DataFrame(columns=CHANNEL_COLUMNS)
     split = split_cost(facts)
-    keys = [facts["territory_id"].astype(object), facts["channel"].astype(object)]
     rows = pd.DataFrame({"cost": split, "_off": split.where(facts["on_ladder"] & ~facts["fits"].astype(bool), 0.0),
                          "_placed": split.where(facts["on_ladder"], 0.0)})
-    out = rows.groupby(keys, sort=False).sum()
-    once = facts.drop_duplicates(["territory_id", "activity_id"])
-    per_activity = once.groupby([once["territory_id"].astype(object), once["channel"].astype(object)], sort=False)
-    out["activities"] = per_activity.size()
-    out["responses"] = per_activity["positive"].sum().astype("int64")
-    per_customer = pd.DataFrame({"moved": facts["moved_up"].astype(bool), "placed": facts["on_ladder"].astype(bool)})
-    per_customer = per_customer.groupby([*keys, facts["customer_id"]], sort=False).any()
-    touched = per_customer.groupby(level=[0, 1], sort=False).agg(
-        customers_touched=("moved", "size"), customers_placed=("placed", "sum"), customers_moved_up=("moved", "sum"))
-    out = out.join(touched.astype("int64"))
-    out = out.rename_axis(["territory_id", "channel"]).reset_index()
+    # grouped on the (categorical) columns as they are; labels once the groups are made
+    grouped = rows.groupby([facts["territory_id"], facts["channel"]], sort=False, observed=True)
+    out = grouped.sum()
+    groups = grouped.ngroup().fillna(-1).to_numpy(dtype=np.int64)
+    once = _first_rows(facts, ["territory_id", "activity_id"]) & (groups >= 0)
+    out["activities"] = np.bincount(groups[once], minlength=len(out)).astype("int64")
+    responses = np.bincount(groups[once], weights=facts["positive"].to_numpy(dtype=float)[once], minlength=len(out))
+    out["responses"] = responses.astype("int64")
+    known = facts["customer_id"].notna().to_numpy()  # rows without a customer count for no customer
+    touched, placed, moved = _distinct_customers(np.where(known, groups, -1), len(out), _customer_codes(facts),
+                                                 facts["on_ladder"].to_numpy(dtype=bool),
+                                                 facts["moved_up"].to_numpy(dtype=bool))
+    out["customers_touched"], out["customers_placed"], out["customers_moved_up"] = touched, placed, moved
+    out = _labels(out.rename_axis(["territory_id", "channel"]).reset_index(), ["territory_id", "channel"])
     total = out.groupby("territory_id", sort=False)["cost"].transform("sum")
     out["effort_share"] = _rate(out["cost"], total)
     out["response_rate"] = _rate(out["responses"], out["activities"])
@@ -369,12 +412,14 @@ def effort_shares(facts: pd.DataFrame, by: Sequence[str], priority: Sequence[str
     placed = facts["on_ladder"].astype(bool)
     parts = pd.DataFrame({
         "cost": cost,
-        "priority_cost": cost.where(facts["segment"].astype(object).isin(list(priority)), 0.0),
+        "priority_cost": cost.where(facts["segment"].isin(list(priority)), 0.0),
         "placed_cost": cost.where(placed, 0.0),
         "mismatched_cost": cost.where(placed & ~facts["fits"].astype(bool), 0.0),
-        "loyal_cost": cost.where(placed & (facts["phase"].astype(object) == PHASES[-1]), 0.0),
+        "loyal_cost": cost.where(placed & facts["phase"].isin([PHASES[-1]]), 0.0),
     })
-    out = parts.groupby([facts[k].astype(object) for k in by], sort=True).sum()
+    # grouped on the (categorical) columns as they are, then as labels in label order
+    out = parts.groupby([facts[k] for k in by], sort=False, observed=True).sum()
+    out = _labels(out.rename_axis(by).reset_index(), by).sort_values(by, kind="mergesort").set_index(by)
     out["effort_on_priority"] = _rate(out["priority_cost"], out["cost"])
     out["mismatched_effort"] = _rate(out["mismatched_cost"], out["placed_cost"])
     out["over_service"] = _rate(out["loyal_cost"], out["placed_cost"])
