@@ -220,9 +220,12 @@ def _codes(values: pd.Series) -> np.ndarray:
 
 
 def _sort_rank(values: pd.Series) -> np.ndarray:
-    """Each value's rank among the distinct values (ascending; missing last), to sort by."""
-    codes, _ = pd.factorize(values, sort=True)
-    return _last_missing(codes)
+    """Each row's position in a stable ascending sort of ``values`` (missing last): as the
+    last sort key it orders rows as a stable sort by ``values`` does."""
+    order = values.array.argsort(kind="stable", na_position="last")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
 
 
 def _last_missing(codes: np.ndarray) -> np.ndarray:
