@@ -288,21 +288,6 @@ def _labels(table: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     return table.assign(**{c: pd.Index(table[c].astype(object).to_numpy()) for c in columns})
 
 
-def _first_rows(facts: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """Whether each row is the first with its values of ``columns`` (as ``drop_duplicates``
-    keeps them; missing equals missing), from integer codes of the columns."""
-    key = np.zeros(len(facts), dtype=np.int64)
-    for column in columns:
-        values = facts[column]
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            codes, width = np.asarray(values.cat.codes, dtype=np.int64) + 1, len(values.cat.categories) + 1
-        else:
-            codes, uniques = pd.factorize(values, use_na_sentinel=False)
-            width = len(uniques)
-        key = pd.factorize(key * width + codes)[0]  # renumbered densely: no overflow
-    return ~pd.Series(key).duplicated().to_numpy()
-
-
 def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     """numerator / denominator as float; NaN where the denominator is zero."""
     denominator = denominator.astype(float)
@@ -378,7 +363,7 @@ def channel_summary(facts: pd.DataFrame) -> pd.DataFrame:
     grouped = rows.groupby([facts["territory_id"], facts["channel"]], sort=False, observed=True)
     out = grouped.sum()
     groups = grouped.ngroup().fillna(-1).to_numpy(dtype=np.int64)
-    once = _first_rows(facts, ["territory_id", "activity_id"]) & (groups >= 0)
+    once = ~facts.duplicated(["territory_id", "activity_id"]).to_numpy() & (groups >= 0)  # each activity once
     out["activities"] = np.bincount(groups[once], minlength=len(out)).astype("int64")
     responses = np.bincount(groups[once], weights=facts["positive"].to_numpy(dtype=float)[once], minlength=len(out))
     out["responses"] = responses.astype("int64")
