@@ -127,7 +127,7 @@ def customer_effort(activities: pd.DataFrame, window: Window, which: str = "anal
     _require(activities, ["customer_id", "date", "cost"], "activities")
     inside = window_codes(activities["date"], window) == WINDOWS.index(which)
     rows = pd.DataFrame({
-        "customer_id": activities["customer_id"].to_numpy()[inside],
+        "customer_id": activities["customer_id"].array[inside],  # as stored: no object array of strings
         "cost": np.nan_to_num(pd.to_numeric(activities["cost"]).to_numpy(dtype=float, na_value=np.nan)[inside]),
     })
     out = rows.groupby("customer_id", sort=True).agg(activities=("cost", "size"), effort_cost=("cost", "sum"))
