@@ -538,9 +538,10 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
     cand["level"] = np.where(has_t, "territory", np.where(has_r, "region", "fit"))
     cand["score"] = cand["score_t"].where(has_t, cand["score_r"].where(~has_t & has_r))
     cand["base"] = cand["base_t"].where(has_t, cand["base_r"].where(~has_t & has_r))
-    cand["_neg"] = -cand["score"].fillna(-np.inf)
-    best = (cand.sort_values(["_row", "_neg", "fit_order"], kind="mergesort")
-            .drop_duplicates("_row").set_index("_row").reindex(np.arange(len(base))))
+    # per row the best score (none last), then the fit order: a stable sort on the numeric keys
+    order = np.lexsort((cand["fit_order"].to_numpy(), -cand["score"].fillna(-np.inf).to_numpy(),
+                        cand["_row"].to_numpy()))
+    best = cand.iloc[order].drop_duplicates("_row").set_index("_row").reindex(np.arange(len(base)))
 
     phase_known = base["phase"].notna().to_numpy()
     basis = np.where(best["level"].notna(), best["level"].astype(object), np.where(phase_known, "no_fit", "no_phase"))
