@@ -208,8 +208,9 @@ def _taken_categories(values: pd.Series, positions: np.ndarray, trim: bool) -> p
     codes = np.asarray(values.cat.codes)[positions]
     dtype = values.dtype
     if trim:  # by a count of each code (remove_unused_categories sorts them all)
-        used = np.bincount(codes[codes >= 0], minlength=len(dtype.categories)) > 0
-        codes = np.where(codes >= 0, (np.cumsum(used) - 1)[codes], -1)
+        known = codes >= 0
+        used = np.bincount(codes[known], minlength=len(dtype.categories)) > 0
+        codes[known] = (np.cumsum(used) - 1)[codes[known]]
         dtype = pd.CategoricalDtype(dtype.categories[used], ordered=dtype.ordered)
     return pd.Categorical.from_codes(codes, dtype=dtype)
 
