@@ -168,8 +168,8 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     as_category = {c: table[c].astype("category") for table, columns in ((customers, from_customers),
                                                                         (acts, from_activities))
                    for c in columns if c in categorical}
-    order = np.lexsort((_sort_rank(acts["activity_id"])[left], _codes(as_category["market"])[right],
-                        _codes(as_category["territory_id"])[right]))
+    order = np.lexsort((_sort_rank(acts["activity_id"])[left], _sort_codes(as_category["market"])[right],
+                        _sort_codes(as_category["territory_id"])[right]))
     left, right = left[order], right[order]
     columns = {}
     for table, names, positions in ((customers, from_customers, right), (acts, from_activities, left)):
@@ -215,7 +215,7 @@ def _taken_categories(values: pd.Series, positions: np.ndarray, trim: bool) -> p
     return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
-def _codes(values: pd.Series) -> np.ndarray:
+def _sort_codes(values: pd.Series) -> np.ndarray:
     """The sort keys of a categorical: its codes, missing (-1) after every value as a sort places it."""
     return _last_missing(np.asarray(values.cat.codes))
 
