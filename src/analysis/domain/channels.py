@@ -140,7 +140,7 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     _check_phases(frame["phase_previous"], "phase_previous")
     _check_phases(frame["phase"], "phase")
     # everything per customer x market is computed on the (small) customer frame, then
-    # carried to the (large) activity rows by one merge
+    # carried to the (large) activity rows by one join
     customers = frame[["territory_id", "customer_id", "market"]].assign(
         region=frame["region"] if "region" in frame else np.nan,
         segment=frame["segment"] if "segment" in frame else np.nan,
@@ -149,23 +149,90 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
         moved_up=(_rank(frame["phase"]) > _rank(frame["phase_previous"])).to_numpy(),
     )
     customers["market_count"] = customers.groupby("customer_id", sort=False)["market"].transform("size")
-    clashing = [c for c in activities.columns if c in customers.columns and c != "customer_id"]
-    acts = activities.drop(columns=clashing)
+    acts = activities
     if "outcome" not in acts:
         acts = acts.assign(outcome="missing")
     if "date" not in acts:
         acts = acts.assign(date=pd.NaT)
     acts = acts.assign(outcome=acts["outcome"].fillna("missing"), cost=acts["cost"].astype(float))
     acts["positive"] = acts["outcome"].isin(POSITIVE_OUTCOMES).to_numpy(dtype=bool)
-    facts = acts.merge(customers, on="customer_id", how="inner")
+    # the inner join of activities and customer rows on customer_id, as positions, and
+    # its rows put in the final order before any column is gathered (one take each)
+    left, right = _join_positions(acts["customer_id"], customers["customer_id"])
+    # few distinct values, many rows: categories make every later groupby work on codes
+    categorical = ("territory_id", "region", "market", "rep_id", "channel", "outcome", "phase", "phase_now",
+                   "segment")
+    from_customers = [c for c in FACT_COLUMNS if c in customers.columns and c != "customer_id"]
+    from_activities = [c for c in FACT_COLUMNS if c in acts.columns and c not in from_customers]
+    # converted on the (smaller) source tables, then gathered by their codes
+    as_category = {c: table[c].astype("category") for table, columns in ((customers, from_customers),
+                                                                        (acts, from_activities))
+                   for c in columns if c in categorical}
+    order = np.lexsort((_sort_rank(acts["activity_id"])[left], _sort_codes(as_category["market"])[right],
+                        _sort_codes(as_category["territory_id"])[right]))
+    left, right = left[order], right[order]
+    columns = {}
+    for table, names, positions in ((customers, from_customers, right), (acts, from_activities, left)):
+        for c in names:
+            if c in as_category:
+                trim = not isinstance(table[c].dtype, pd.CategoricalDtype)
+                columns[c] = _taken_categories(as_category[c], positions, trim=trim)
+            else:
+                columns[c] = table[c].take(positions).reset_index(drop=True)
+    facts = pd.DataFrame(columns)
     facts["moved_up"] = facts["moved_up"].astype(bool)
     facts["fits"] = _fits(fit, facts["phase"], facts["channel"])
     facts["on_ladder"] = facts["phase"].notna().to_numpy(dtype=bool)
-    # few distinct values, many rows: categories make every later groupby work on codes
-    low_cardinality = {c: "category" for c in ("territory_id", "region", "market", "rep_id", "channel", "outcome",
-                                                "phase", "phase_now", "segment") if c in facts}
-    facts = facts[FACT_COLUMNS].astype(low_cardinality)
-    return facts.sort_values(["territory_id", "market", "activity_id"], kind="mergesort", ignore_index=True)
+    return facts[FACT_COLUMNS]
+
+
+def _join_positions(left_keys: pd.Series, right_keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of the inner join of ``left_keys`` with ``right_keys`` (as ``merge(how="inner")``
+    orders them: left rows in order, each with its matching right rows in their order)."""
+    right_codes, uniques = pd.factorize(right_keys)
+    left_codes = pd.Index(uniques).get_indexer(left_keys)
+    matches = np.bincount(right_codes[right_codes >= 0], minlength=len(uniques))
+    by_code = np.argsort(right_codes, kind="stable")[np.count_nonzero(right_codes < 0):]
+    first = np.concatenate([[0], np.cumsum(matches)[:-1]]).astype(np.int64)
+    rows = np.flatnonzero(left_codes >= 0)
+    counts = matches[left_codes[rows]]
+    left = np.repeat(rows, counts)
+    within = np.arange(len(left)) - np.repeat(np.cumsum(counts) - counts, counts)
+    right = by_code[np.repeat(first[left_codes[rows]], counts) + within]
+    return left, right
+
+
+def _taken_categories(values: pd.Series, positions: np.ndarray, trim: bool) -> pd.Categorical:
+    """The categorical ``values`` at ``positions``; with ``trim``, with the categories
+    ``astype("category")`` of the taken labels would give (the values present, sorted)."""
+    codes = np.asarray(values.cat.codes)[positions]
+    dtype = values.dtype
+    if trim:  # by a count of each code (remove_unused_categories sorts them all)
+        known = codes >= 0
+        used = np.bincount(codes[known], minlength=len(dtype.categories)) > 0
+        codes[known] = (np.cumsum(used) - 1)[codes[known]]
+        dtype = pd.CategoricalDtype(dtype.categories[used], ordered=dtype.ordered)
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
+def _sort_codes(values: pd.Series) -> np.ndarray:
+    """The sort keys of a categorical: its codes, missing (-1) after every value as a sort places it."""
+    return _last_missing(np.asarray(values.cat.codes))
+
+
+def _sort_rank(values: pd.Series) -> np.ndarray:
+    """Each row's position in a stable ascending sort of ``values`` (missing last): as the
+    last sort key it orders rows as a stable sort by ``values`` does."""
+    order = values.array.argsort(kind="stable", na_position="last")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def _last_missing(codes: np.ndarray) -> np.ndarray:
+    """Codes (-1: missing) as int64 sort keys, with the missing ones after every other."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return np.where(codes < 0, np.iinfo(np.int64).max, codes)
 
 
 def _fits(fit: pd.DataFrame, phases: pd.Series, channels: pd.Series) -> np.ndarray:
@@ -183,17 +250,43 @@ def _fits(fit: pd.DataFrame, phases: pd.Series, channels: pd.Series) -> np.ndarr
 
 def _cell_stats(facts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Activities, cost, responses, customers touched and moved up per ``keys`` x cell."""
-    rows = facts.assign(phase=facts["phase"].astype(object))
     by = [*keys, *CELL]
-    acts = rows.groupby(by, sort=False, observed=True, dropna=False).agg(
-        activities=("activity_id", "size"), cost=("cost", "sum"), responses=("positive", "sum"),
-    )
+    grouped = facts.groupby(by, sort=False, observed=True, dropna=False)
+    acts = grouped.agg(activities=("activity_id", "size"), cost=("cost", "sum"), responses=("positive", "sum"))
     # moved_up is a per customer x market fact: count each customer once per cell
-    per_customer = rows.groupby([*by, "customer_id"], sort=False, observed=True,
-                                dropna=False)["moved_up"].max().astype(int)
-    customers = per_customer.groupby(level=by, sort=False, observed=True, dropna=False).agg(["size", "sum"])
-    customers.columns = ["customers_touched", "customers_moved_up"]
-    return acts.join(customers).reset_index()
+    touched, moved = _distinct_customers(grouped.ngroup().to_numpy(), len(acts), _customer_codes(facts),
+                                         facts["moved_up"].to_numpy(dtype=bool))
+    acts["customers_touched"], acts["customers_moved_up"] = touched, moved
+    out = acts.reset_index()
+    out["phase"] = pd.Index(out["phase"].astype(object).to_numpy())  # plain labels (as grouping by labels gives)
+    return out
+
+
+def _customer_codes(facts: pd.DataFrame) -> np.ndarray:
+    """An integer code of each row's customer (one factorisation, to group by it cheaply)."""
+    return pd.factorize(facts["customer_id"], use_na_sentinel=False)[0]
+
+
+def _distinct_customers(groups: np.ndarray, n_groups: int, customers: np.ndarray,
+                        *flags: np.ndarray) -> list[np.ndarray]:
+    """Per group code 0..n_groups-1 (rows of code -1 belong to none): the distinct customers
+    of its rows, then for each of ``flags`` how many of them have it on at least one of their
+    rows of the group (all int64)."""
+    rows = groups >= 0
+    width = int(customers.max(initial=0)) + 1
+    pair = groups[rows].astype(np.int64) * width + customers[rows]
+    any_flag = pd.DataFrame({i: flag[rows] for i, flag in enumerate(flags)}).groupby(pair, sort=False).any()
+    pair_group = (any_flag.index.to_numpy() // width).astype(np.intp)
+    counts = [np.bincount(pair_group, minlength=n_groups)]
+    counts += [np.bincount(pair_group, weights=any_flag[i].to_numpy(dtype=float), minlength=n_groups)
+               for i in range(len(flags))]
+    return [count.astype(np.int64) for count in counts]
+
+
+def _labels(table: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """``table`` with its (categorical) ``columns`` as plain labels, in the dtype grouping by
+    labels gives (inferred as for an index: text, else object)."""
+    return table.assign(**{c: pd.Index(table[c].astype(object).to_numpy()) for c in columns})
 
 
 def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
@@ -265,20 +358,22 @@ def channel_summary(facts: pd.DataFrame) -> pd.DataFrame:
     if facts.empty:
         return pd.DataFrame(columns=CHANNEL_COLUMNS)
     split = split_cost(facts)
-    keys = [facts["territory_id"].astype(object), facts["channel"].astype(object)]
     rows = pd.DataFrame({"cost": split, "_off": split.where(facts["on_ladder"] & ~facts["fits"].astype(bool), 0.0),
                          "_placed": split.where(facts["on_ladder"], 0.0)})
-    out = rows.groupby(keys, sort=False).sum()
-    once = facts.drop_duplicates(["territory_id", "activity_id"])
-    per_activity = once.groupby([once["territory_id"].astype(object), once["channel"].astype(object)], sort=False)
-    out["activities"] = per_activity.size()
-    out["responses"] = per_activity["positive"].sum().astype("int64")
-    per_customer = pd.DataFrame({"moved": facts["moved_up"].astype(bool), "placed": facts["on_ladder"].astype(bool)})
-    per_customer = per_customer.groupby([*keys, facts["customer_id"]], sort=False).any()
-    touched = per_customer.groupby(level=[0, 1], sort=False).agg(
-        customers_touched=("moved", "size"), customers_placed=("placed", "sum"), customers_moved_up=("moved", "sum"))
-    out = out.join(touched.astype("int64"))
-    out = out.rename_axis(["territory_id", "channel"]).reset_index()
+    # grouped on the (categorical) columns as they are; labels once the groups are made
+    grouped = rows.groupby([facts["territory_id"], facts["channel"]], sort=False, observed=True)
+    out = grouped.sum()
+    groups = grouped.ngroup().fillna(-1).to_numpy(dtype=np.int64)
+    once = ~facts.duplicated(["territory_id", "activity_id"]).to_numpy() & (groups >= 0)  # each activity once
+    out["activities"] = np.bincount(groups[once], minlength=len(out)).astype("int64")
+    responses = np.bincount(groups[once], weights=facts["positive"].to_numpy(dtype=float)[once], minlength=len(out))
+    out["responses"] = responses.astype("int64")
+    known = facts["customer_id"].notna().to_numpy()  # rows without a customer count for no customer
+    touched, placed, moved = _distinct_customers(np.where(known, groups, -1), len(out), _customer_codes(facts),
+                                                 facts["on_ladder"].to_numpy(dtype=bool),
+                                                 facts["moved_up"].to_numpy(dtype=bool))
+    out["customers_touched"], out["customers_placed"], out["customers_moved_up"] = touched, placed, moved
+    out = _labels(out.rename_axis(["territory_id", "channel"]).reset_index(), ["territory_id", "channel"])
     total = out.groupby("territory_id", sort=False)["cost"].transform("sum")
     out["effort_share"] = _rate(out["cost"], total)
     out["response_rate"] = _rate(out["responses"], out["activities"])
@@ -306,12 +401,14 @@ def effort_shares(facts: pd.DataFrame, by: Sequence[str], priority: Sequence[str
     placed = facts["on_ladder"].astype(bool)
     parts = pd.DataFrame({
         "cost": cost,
-        "priority_cost": cost.where(facts["segment"].astype(object).isin(list(priority)), 0.0),
+        "priority_cost": cost.where(facts["segment"].isin(list(priority)), 0.0),
         "placed_cost": cost.where(placed, 0.0),
         "mismatched_cost": cost.where(placed & ~facts["fits"].astype(bool), 0.0),
-        "loyal_cost": cost.where(placed & (facts["phase"].astype(object) == PHASES[-1]), 0.0),
+        "loyal_cost": cost.where(placed & facts["phase"].isin([PHASES[-1]]), 0.0),
     })
-    out = parts.groupby([facts[k].astype(object) for k in by], sort=True).sum()
+    # grouped on the (categorical) columns as they are, then as labels in label order
+    out = parts.groupby([facts[k] for k in by], sort=False, observed=True).sum()
+    out = _labels(out.rename_axis(by).reset_index(), by).sort_values(by, kind="mergesort").set_index(by)
     out["effort_on_priority"] = _rate(out["priority_cost"], out["cost"])
     out["mismatched_effort"] = _rate(out["mismatched_cost"], out["placed_cost"])
     out["over_service"] = _rate(out["loyal_cost"], out["placed_cost"])
@@ -442,9 +539,10 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
     cand["level"] = np.where(has_t, "territory", np.where(has_r, "region", "fit"))
     cand["score"] = cand["score_t"].where(has_t, cand["score_r"].where(~has_t & has_r))
     cand["base"] = cand["base_t"].where(has_t, cand["base_r"].where(~has_t & has_r))
-    cand["_neg"] = -cand["score"].fillna(-np.inf)
-    best = (cand.sort_values(["_row", "_neg", "fit_order"], kind="mergesort")
-            .drop_duplicates("_row").set_index("_row").reindex(np.arange(len(base))))
+    # per row the best score (none last), then the fit order: a stable sort on the numeric keys
+    order = np.lexsort((cand["fit_order"].to_numpy(), -cand["score"].fillna(-np.inf).to_numpy(),
+                        cand["_row"].to_numpy()))
+    best = cand.iloc[order].drop_duplicates("_row").set_index("_row").reindex(np.arange(len(base)))
 
     phase_known = base["phase"].notna().to_numpy()
     basis = np.where(best["level"].notna(), best["level"].astype(object), np.where(phase_known, "no_fit", "no_phase"))

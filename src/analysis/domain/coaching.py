@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import ROLES
-from analysis.domain.channels import effort_shares, split_cost
+from analysis.domain.channels import _labels, effort_shares, split_cost
 
 #: DESIGN 4.6 default norms, in one place (same keys as ``params.DEFAULTS["norms"]``).
 #: Every norm is inclusive: a value exactly at the norm is not flagged.
@@ -126,12 +126,6 @@ def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
 def _codes(values: pd.Series) -> pd.Series:
     """``values`` as a categorical (already one: as it is), for grouping many rows fast."""
     return values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
-
-
-def _labels(table: pd.DataFrame, columns) -> pd.DataFrame:
-    """``table`` with its categorical ``columns`` as plain labels, in the dtype grouping
-    by labels gives (pandas infers it as for an index: text, else object)."""
-    return table.assign(**{c: pd.Index(table[c].astype(object).to_numpy()) for c in columns})
 
 
 def _as_bool(values: pd.Series) -> pd.Series:

@@ -37,6 +37,33 @@ def _leaders(rows: pd.DataFrame) -> pd.DataFrame:
     return per.drop_duplicates(["customer_id", "market", "window"], keep="first")
 
 
+def _coded(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with its text keys as categoricals (each hashed once, then grouped and sorted
+    on codes; the categories are sorted, so a sort by them is a sort by label), the
+    ``segment`` categories including the :data:`ALL` scope."""
+    keys = ["territory_id", "market", "window", "customer_id", "product_id", "segment"]
+    out = rows.astype({key: "category" for key in keys})
+    if ALL not in out["segment"].cat.categories:
+        out["segment"] = out["segment"].cat.add_categories([ALL])
+    return out
+
+
+def _by_scope(rows: pd.DataFrame, keys: list[str], units: bool) -> pd.Series:
+    """Per ``keys`` (segment among them) and also with every segment as the :data:`ALL`
+    scope: the sum of ``units`` (``units`` True) or the count of rows, indexed by labels."""
+    whole = [k for k in keys if k != "segment"]
+    parts = []
+    for by in (keys, whole):
+        grouped = rows.groupby(by, sort=False, observed=True)
+        part = grouped["units"].sum() if units else grouped.size()
+        if by is whole:
+            part = pd.concat({ALL: part}, names=["segment"]).reorder_levels(keys)
+        parts.append(part)
+    out = pd.concat(parts)
+    out.index = pd.MultiIndex.from_arrays([out.index.get_level_values(k).astype(object) for k in keys], names=keys)
+    return out
+
+
 def competitor_shares(sales: pd.DataFrame, frame: pd.DataFrame, products: pd.DataFrame, segments,
                       has_comparison: bool = True) -> pd.DataFrame:
     """The competitor table of every territory and market of ``frame``.
@@ -53,11 +80,10 @@ def competitor_shares(sales: pd.DataFrame, frame: pd.DataFrame, products: pd.Dat
         seg, on=["customer_id", "market"], how="inner")
     rows = rows.assign(segment=rows["segment"].astype(str), is_own=rows["is_own"].astype(bool),
                        window=rows["window"].astype(str))
-    both = pd.concat([rows, rows.assign(segment=ALL)], ignore_index=True)
+    rows = _coded(rows)
     keys = [*GROUP, "segment", "window", "product_id"]
-    units = both.groupby(keys, sort=False)["units"].sum()
-    leaders = _leaders(rows)
-    led = pd.concat([leaders, leaders.assign(segment=ALL)]).groupby(keys, sort=False).size()
+    units = _by_scope(rows, keys, units=True)
+    led = _by_scope(_leaders(rows), keys, units=False)
     scopes = seg.assign(segment=seg["segment"].astype(str))[[*GROUP, "segment"]].drop_duplicates()
     scopes = pd.concat([seg[GROUP].drop_duplicates().assign(segment=ALL), scopes], ignore_index=True)
     market_products = products[["product_id", "product_name", "market", "is_own"]].assign(

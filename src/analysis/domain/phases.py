@@ -99,7 +99,7 @@ def responses_by_window(contacts: pd.DataFrame, window: Window) -> pd.DataFrame:
     _require(contacts, ["customer_id", "period", *COUNTS], "contacts")
     names = window.assign(contacts["period"].astype(str))
     rows = pd.DataFrame({
-        "customer_id": contacts["customer_id"].to_numpy(),
+        "customer_id": contacts["customer_id"].array,  # as stored: no object array of strings
         "window": pd.Categorical(names, categories=list(WINDOWS)),
         **{c: contacts[c].to_numpy() for c in COUNTS},
     })

@@ -127,7 +127,7 @@ def customer_effort(activities: pd.DataFrame, window: Window, which: str = "anal
     _require(activities, ["customer_id", "date", "cost"], "activities")
     inside = window_codes(activities["date"], window) == WINDOWS.index(which)
     rows = pd.DataFrame({
-        "customer_id": activities["customer_id"].to_numpy()[inside],
+        "customer_id": activities["customer_id"].array[inside],  # as stored: no object array of strings
         "cost": np.nan_to_num(pd.to_numeric(activities["cost"]).to_numpy(dtype=float, na_value=np.nan)[inside]),
     })
     out = rows.groupby("customer_id", sort=True).agg(activities=("cost", "size"), effort_cost=("cost", "sum"))
@@ -178,7 +178,8 @@ def three_c_matrix(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.
     ).reset_index()
     sums["effort_cost"] = sums["effort_cost"].where(sums.pop("_known") > 0)  # no known effort: NaN, not 0
     known_effort = bool(np.isfinite(cells["effort_cost"]).any()) or not len(cells)
-    phases = [p for p in PHASE_LEVELS if p in set(phases) | set(cells["phase"])]
+    present = set(phases) | set(pd.unique(cells["phase"]))  # once, not once per phase level
+    phases = [p for p in PHASE_LEVELS if p in present]
     phases += [None] if cells["phase"].isna().any() else []
     grid = _grid(frame, phase=phases, competitor_position=list(POSITIONS))
     grid["phase"], sums["phase"] = grid["phase"].astype(object), sums["phase"].astype(object)
