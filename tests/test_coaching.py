@@ -478,3 +478,13 @@ def test_actions_name_the_scheme_priority_and_do_not_round_onto_the_norm():
     assert text["over_service"] == ("30.4% of effort goes to loyal customers (norm ≤ 30%): move calls to "
                                     "high-potential customers not yet loyal.")
     assert coaching_action({"flags": ""}, resolve_norms(None), SCHEME_2X2) == {}
+
+
+def test_coaching_reads_the_roi_table_it_is_given():
+    """The pass hands its ROI-by-rep table to the coaching table (one producer): the same
+    table as the one it makes itself."""
+    reps, customers, frame, facts = scenario()[:4]
+    made = coaching_table(reps, customers, frame, facts, _completeness(customers), MARGINS)
+    given = coaching_table(reps, customers, frame, facts, _completeness(customers), MARGINS,
+                           roi_rep=roi_by(frame, facts, "rep_id", MARGINS))
+    pd.testing.assert_frame_equal(given, made, check_exact=True)

@@ -190,7 +190,8 @@ def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame,
 def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFrame, facts: pd.DataFrame,
                    completeness: pd.Series | None, unit_margin_by_market,
                    norms: Mapping[str, float] | None = None, *, priority: tuple[str, ...] = PRIORITY_SEGMENTS,
-                   has_activities: bool = True, has_comparison: bool = True) -> pd.DataFrame:
+                   has_activities: bool = True, has_comparison: bool = True,
+                   roi_rep: pd.DataFrame | None = None) -> pd.DataFrame:
     """The coaching table: one row per rep of ``reps`` (every territory at once).
 
     Columns:
@@ -210,8 +211,8 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
     * cost: the rep's activity cost (each activity once).
     * own_units_change, margin_change: the rep's share of its customers' change
       (:func:`roi_by` by ``rep_id``: each customer's change split between the reps that
-      touched it in proportion to their cost); roi: margin_change / cost (NaN when cost
-      is 0).
+      touched it in proportion to their cost; ``roi_rep``: that table when the caller has
+      made it, else made here); roi: margin_change / cost (NaN when cost is 0).
     * progressions: distinct covered customers who moved up at least one phase in any
       market (``moved_up`` in ``facts``).
     * flags: the missed norms, ";"-joined codes of :data:`FLAGS` ("" when none).
@@ -268,7 +269,8 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
     cand = rep_territory.merge(prioritised, on="territory_id", how="inner").merge(
         pairs[["rep_id", "customer_id"]].assign(_covered=True), on=["rep_id", "customer_id"], how="left")
     priority_uncovered = cand[cand["_covered"].isna()].groupby("rep_id").size().rename("priority_uncovered")
-    changes = roi_by(frame, facts, "rep_id", unit_margin_by_market, has_comparison=has_comparison)
+    changes = (roi_by(frame, facts, "rep_id", unit_margin_by_market, has_comparison=has_comparison)
+               if roi_rep is None else roi_rep)
     changes = changes.assign(rep_id=changes["rep_id"].astype(object)).set_index("rep_id")
 
     out = base.join(effort[["cost", "effort_on_priority", "mismatched_effort", "over_service"]], on="rep_id")

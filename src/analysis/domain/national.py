@@ -264,11 +264,11 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None) -> dict[str, 
                               region_cells=region_cells, has_activities=shape.has_activities)
     margins = unit_margins(ds.products)
     profile = completeness(ds.customers, params["profile_fields"])
-    coaching = coaching_table(ds.reps, ds.customers, frame, p.facts, profile, margins.margin, params["norms"],
-                              priority=scheme.priority, has_activities=shape.has_activities,
-                              has_comparison=shape.has_comparison)
     roi = {by: roi_by(frame, p.facts, by, margins.margin, has_comparison=shape.has_comparison)
            for by in ("rep_id", "segment", "channel")}
+    coaching = coaching_table(ds.reps, ds.customers, frame, p.facts, profile, margins.margin, params["norms"],
+                              priority=scheme.priority, has_activities=shape.has_activities,
+                              has_comparison=shape.has_comparison, roi_rep=roi["rep_id"])
     as_of = window.end_date("analysis") - pd.Timedelta(days=1)
     summaries = ds.summaries  # made by prepare
     maintenance = maintenance_list(ds.customers, frame, summaries.contacts, as_of, params["cadence"],
