@@ -157,7 +157,7 @@ def test_demo_pass_tables_bit_for_bit(demo, fmt):
         fast_path(folder, table)  # DuckDB vouches for the demo's tables (no fallback)
     pandas, duck = load_dataset(folder), load_dataset(folder, engine="duckdb", work=demo / f"work-{fmt}")
     assert_same_dataset(duck, pandas)
-    assert not list((demo / f"work-{fmt}").iterdir())  # the spill folder is removed afterwards
+    assert not (demo / f"work-{fmt}").exists()  # the spill folder, and the folder made for it, are removed after
     profile = {}
     left, right = national_pass(pandas, profile), national_pass(duck, profile)
     assert left.keys() == right.keys()
@@ -243,6 +243,15 @@ def test_many_broken_rules_and_blank_lines_same_errors(tiny_dataset, monkeypatch
     rows = pd.concat([v.examples for v in error.violations if v.table == "sales"])
     # past lines 3, 4 (blank), 8 (empty cells) and 9 (blank); the repeated key's copy is the last line
     assert set(rows["line"]) == {7, 11, 12, 14, len(sales) + 5}
+
+
+def test_a_broken_file_leaves_no_work_folder(tiny_dataset, tmp_path):
+    """Out of core, a load that fails writes nothing: not even DuckDB's spill folder."""
+    rewrite(tiny_dataset, "sales", lambda s: s.__setitem__("units", s["units"].where(s.index != 2, "-5")))
+    out = tmp_path / "reports"
+    with pytest.raises(DataValidationError):
+        load_dataset(tiny_dataset, engine="duckdb", work=out / ".work" / "duckdb")
+    assert not out.exists()
 
 
 def test_missing_sales_column_out_of_core(tiny_dataset, monkeypatch):

@@ -32,6 +32,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,25 @@ def connect(work: Path | None = None, *, memory_limit: str | None = None, thread
     con = duckdb.connect(config={**reduction.duckdb_config(memory_limit, threads), "temp_directory": str(spill)})
     con.execute("SET enable_progress_bar = false")  # the batch reports progress itself
     return con, spill
+
+
+@contextmanager
+def connected(work: Path | None = None, **settings):
+    """:func:`connect` for a ``with`` block: on leaving it, the connection is closed and
+    its spill folder removed, and so are the folders made for it (``work`` and its
+    missing parents) when left empty: a load that fails writes nothing."""
+    missing = [] if work is None else [p for p in (Path(work), *Path(work).parents) if not p.exists()]
+    con, spill = connect(work, **settings)
+    try:
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+        for folder in missing:  # the deepest first
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or not ours to remove): kept with what it holds
+                break
 
 
 def _source(con, path: Path) -> tuple[str, dict[str, str]]:
@@ -463,8 +483,7 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
             if check is not None:
                 checks[name] = check
     large = [name for name in LARGE_TABLES if name in files]
-    con, spill = connect(work)
-    try:
+    with connected(work) as con:
         validated: dict[str, tuple[str, list[str]]] = {}
         broken: list[offending.Offending] = []
         for name in large:
@@ -479,8 +498,8 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
                 if check is not None:
                     checks[name] = check
         _ds._check_references(checks)
-        violations += [v for name, check in checks.items() if name not in {b.check.spec.name for b in broken}
-                       for v in check.violations]
+        checked_whole = [check for name, check in checks.items() if all(name != b.check.spec.name for b in broken)]
+        violations += [v for check in checked_whole for v in check.violations]
         violations += [v for found in broken for v in found.violations()]
         if violations:
             raise _ds.validation_error(violations, folder)
@@ -505,9 +524,6 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
             frames[name] = fetch(con, table, columns, TABLES[name])
             con.execute(f"DROP TABLE {table}")
         return Loaded(frames, files, summaries, spans)
-    finally:
-        con.close()
-        shutil.rmtree(spill, ignore_errors=True)
 
 
 def _known(spec: TableSpec, checks: Mapping[str, _ds._TableCheck]) -> dict[str, pa.Array]:
