@@ -731,3 +731,20 @@ def test_effort_shares_are_shares_of_the_cost_of_placed_activities():
     assert none_placed["cost"] == 20 and none_placed["effort_on_priority"] == 0.0
     assert math.isnan(none_placed["mismatched_effort"]) and math.isnan(none_placed["over_service"])
     assert not mismatched_effort(only_c3)["mismatched_flag"].any()
+
+
+def test_join_positions_is_the_inner_merge():
+    """The facts' join on positions gives exactly pandas' inner merge: its rows, in its order
+    (left rows in order, each with its matching right rows in theirs), with keys repeated on
+    both sides and absent from the other; a missing key matches nothing (pandas pairs missing
+    with missing; customer ids are never missing)."""
+    from analysis.domain.channels import _join_positions
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        left = pd.Series(rng.choice(["a", "b", "c", "d", None], size=int(rng.integers(0, 40))), dtype="str")
+        right = pd.Series(rng.choice(["b", "c", "e", None], size=int(rng.integers(0, 12))), dtype="str")
+        merged = pd.DataFrame({"k": left, "i": np.arange(len(left))}).dropna().merge(
+            pd.DataFrame({"k": right, "j": np.arange(len(right))}).dropna(), on="k", how="inner")
+        rows, matches = _join_positions(left, right)
+        assert rows.tolist() == merged["i"].tolist() and matches.tolist() == merged["j"].tolist()

@@ -188,7 +188,8 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
 
 def _join_positions(left_keys: pd.Series, right_keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Row positions of the inner join of ``left_keys`` with ``right_keys`` (as ``merge(how="inner")``
-    orders them: left rows in order, each with its matching right rows in their order)."""
+    orders them: left rows in order, each with its matching right rows in their order). A
+    missing key matches nothing (``merge`` would pair missing with missing)."""
     right_codes, uniques = pd.factorize(right_keys)
     left_codes = pd.Index(uniques).get_indexer(left_keys)
     matches = np.bincount(right_codes[right_codes >= 0], minlength=len(uniques))
