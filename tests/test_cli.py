@@ -121,3 +121,19 @@ def test_run_with_a_month_the_data_lacks_writes_nothing(tiny_dataset, tmp_path, 
     err = capsys.readouterr().err
     assert "'period_end' is '2031-01'; expected a month of the sales data" in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb", "auto"])
+def test_validate_engines_report_the_same_problem(tiny_dataset, capsys, engine):
+    """``validate --engine``: out of core (duckdb) the same message, with the same line."""
+    sales = read_text_table(tiny_dataset, "sales")
+    sales.loc[4, "units"] = "-5"
+    write_table(tiny_dataset, "sales", sales)
+    assert main(["validate", str(tiny_dataset), "--engine", engine]) == 2
+    err = capsys.readouterr().err
+    assert "units must be >= 0 (1 row)" in err and "     6 " in err  # line 6: the header is line 1
+    tiny = tiny_dataset.parent / "valid"
+    tiny.mkdir()
+    assert main(["demo-data", str(tiny), "--territories", "2", "--customers", "60"]) == 0
+    assert main(["validate", str(tiny), "--engine", engine]) == 0
+    assert "valid (" in capsys.readouterr().out

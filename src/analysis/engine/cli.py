@@ -24,6 +24,9 @@ from analysis import __version__
 from analysis.contract.importers.cli import add_import_parser
 from analysis.errors import TerritoryReportsError
 
+#: ``--engine``: how the data is read and validated (see :func:`analysis.contract.columnar.choose_engine`).
+LOADERS = ("auto", "pandas", "duckdb")
+
 #: Signals handled like Ctrl-C.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -40,11 +43,13 @@ def _demo_data(args) -> int:
 
 
 def _validate(args) -> int:
+    from analysis.contract.columnar import choose_engine
     from analysis.contract.dataset import load_dataset
     from analysis.contract.params import check_against_data, load_profile
 
     profile = load_profile(args.params)  # types, ranges and choices: before reading any data
-    ds = load_dataset(Path(args.data), extra_channels=profile.get("extra_channels", ()))
+    ds = load_dataset(Path(args.data), extra_channels=profile.get("extra_channels", ()),
+                      engine=choose_engine(Path(args.data), args.engine))
     check_against_data(profile, ds, source=str(args.params or "parameters"))  # names the data must have
     counts = ", ".join(f"{name} {len(getattr(ds, name)):,}" for name in
                        ("territories", "reps", "customers", "products", "markets", "sales", "activities"))
@@ -134,6 +139,10 @@ def parser() -> argparse.ArgumentParser:
     val.add_argument("data", help="data folder (one CSV or Parquet file per table)")
     val.add_argument("--params", help="run profile (YAML): its parameters are checked too (types, ranges, and the "
                                       "territories, markets and months it names)")
+    val.add_argument("--engine", choices=LOADERS, default="auto",
+                     help="how the data is read and checked: pandas (in memory), duckdb (the large tables checked "
+                          "out of core: a broken file's offending rows alone reach memory; same checks and messages) "
+                          "or auto (default: duckdb from a million rows of sales and activities)")
     val.set_defaults(func=_validate)
 
     nbs = sub.add_parser("notebooks", help="write copies of the packaged notebooks, to edit and run with --notebook")
@@ -168,7 +177,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--tables-only", action="store_true",
                      help="the national pass and every report's exported tables (tables/*.csv, as a full run "
                           "writes them), no notebooks and no PDF/HTML")
-    run.add_argument("--engine", choices=("auto", "pandas", "duckdb"), default="auto",
+    run.add_argument("--engine", choices=LOADERS, default="auto",
                      help="how the data is read and validated: pandas (in memory, kept in the input cache), "
                           "duckdb (the large tables checked and reduced out of core, spilling under "
                           "OUT/.work/duckdb; same checks and messages; only the analysis windows' rows reach "
