@@ -360,7 +360,7 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
     if conditions or missing or (spec.required_table and rows == 0):
         condition = " OR ".join(conditions) or "false"
         con.execute(f"DROP TABLE {table}")
-        raise Broken(_offending_rows(con, path, spec, types, extra_channels, csv, condition, rows))
+        raise Broken(_offending_rows(con, source, path, spec, types, extra_channels, csv, condition, rows))
     unnamed = [c for c in values if str(c).startswith("unnamed_") and c not in spec.columns]
     if unnamed:  # a column without a name and without values (a trailing comma) is dropped
         counts = con.execute(f"SELECT {', '.join(f'count({_quote(c)})' for c in unnamed)} FROM {table}").fetchall()[0]
@@ -402,14 +402,14 @@ def _numbered_source(source: str, path: Path, csv: bool) -> str:
             f"FROM read_parquet({_literal(str(path))}, file_row_number=true))")
 
 
-def _offending_rows(con, path: Path, spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[str, ...],
-                    csv: bool, condition: str, rows: int) -> offending.Offending:
-    """The rows of ``path`` meeting ``condition`` (SQL over :func:`_query`'s columns, as
-    ``o``; ``rows``: the file's rows), checked by pandas: the first
+def _offending_rows(con, source: str, path: Path, spec: TableSpec, types: Mapping[str, str],
+                    extra_channels: tuple[str, ...], csv: bool, condition: str, rows: int) -> offending.Offending:
+    """The rows of ``path`` (read by ``source``, from :func:`_source`) meeting ``condition``
+    (SQL over :func:`_query`'s columns, as ``o``; ``rows``: the file's rows), checked by pandas: the first
     :data:`~analysis.contract.offending.MAX_ROWS`, read as they are in the file. Raises
     :class:`Fallback` for a CSV cell holding a line break (pandas then reports it)."""
-    source = _numbered_source(_source(con, path)[0], path, csv)
-    found = f"({_query(source, spec, types, extra_channels, csv, numbered=True)}) o WHERE {condition}"
+    numbered = _numbered_source(source, path, csv)
+    found = f"({_query(numbered, spec, types, extra_channels, csv, numbered=True)}) o WHERE {condition}"
     total, breaks = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __nl) FROM {found}").fetchall()[0]
     if breaks:
         raise Fallback("a line break inside a CSV cell")

@@ -694,8 +694,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         table = pa.table({name: _decimal_point(table[name]) for name in table.column_names})
     frame = table.to_pandas(types_mapper=_arrow_string_mapper)
     frame.index = pd.RangeIndex(2, len(frame) + 2)
-    unnamed_empty = [c for c in frame.columns if c.startswith("unnamed_") and frame[c].isna().all()]
-    frame = frame.drop(columns=unnamed_empty)
+    frame = _without_unnamed_empty(frame)
     blank = frame.isna().all(axis=1).to_numpy()
     return frame.loc[~blank] if blank.any() else frame
 
@@ -803,8 +802,13 @@ def _read_xlsx(path: Path, sheet: str | None = None) -> pd.DataFrame:
     table = pa.table({name: pa.array(values, type=pa.string()) for name, values in zip(header, columns)})
     frame = table.to_pandas(types_mapper=_arrow_string_mapper)
     frame.index = pd.Index(index, dtype="int64")
-    unnamed_empty = [c for c in frame.columns if c.startswith("unnamed_") and frame[c].isna().all()]
-    return frame.drop(columns=unnamed_empty)
+    return _without_unnamed_empty(frame)
+
+
+def _without_unnamed_empty(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without its columns of no name (``unnamed_<i>``, see :func:`_csv_header`)
+    and no value: a trailing separator, not a column."""
+    return frame.drop(columns=[c for c in frame.columns if c.startswith("unnamed_") and frame[c].isna().all()])
 
 
 def _arrow_string_mapper(arrow_type: pa.DataType):

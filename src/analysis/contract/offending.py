@@ -70,7 +70,7 @@ def csv_rows(arrow: pa.Table, header: list[str], lines: np.ndarray) -> pd.DataFr
     name, in order), as :func:`analysis.contract.dataset._read` reads them."""
     frame = pa.table(dict(zip(header, arrow.columns))).to_pandas(types_mapper=_ds._arrow_string_mapper)
     frame.index = pd.Index(lines, dtype="int64")
-    return frame
+    return _ds._without_unnamed_empty(frame)
 
 
 def parquet_rows(path: Path, rows: np.ndarray) -> pd.DataFrame:
@@ -104,8 +104,7 @@ class Offending:
     def checked(cls, spec: TableSpec, path: Path, raw: pd.DataFrame, label: str, extra_channels: tuple[str, ...],
                 rows: int, total: int) -> Offending:
         """The pandas checks of ``raw`` (offending rows of a file of ``rows`` rows), run."""
-        unnamed_empty = [c for c in raw.columns if str(c).startswith("unnamed_") and raw[c].isna().all()]
-        check = _ds._TableCheck(spec, path, raw.drop(columns=unnamed_empty), label, extra_channels, rows=rows)
+        check = _ds._TableCheck(spec, path, raw, label, extra_channels, rows=rows)
         check.run()
         return cls(check, total)
 
