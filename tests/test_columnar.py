@@ -80,10 +80,20 @@ def same_error(folder, out_of_core=None):
     return pandas
 
 
+@pytest.fixture(params=["by value", "by cell"])
+def checking(request, monkeypatch):
+    """Both ways DuckDB checks a column's cells: on its distinct values (a tiny table's
+    every column but the activity id) or cell by cell (no column has few enough values)."""
+    if request.param == "by cell":
+        monkeypatch.setattr(columnar, "PROFILE_VALUES", -1)
+        monkeypatch.setattr(columnar, "PROFILE_SHARE", 0)
+    return request.param
+
+
 # --- valid data: the same frames, through DuckDB ----------------------------------------
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_tiny_dataset_same_frames_and_fast_path(tiny_dataset, fmt):
+def test_tiny_dataset_same_frames_and_fast_path(tiny_dataset, fmt, checking):
     if fmt == "parquet":
         for name in ("sales", "activities"):
             frame = read_text_table(tiny_dataset, name).replace("", None)
@@ -106,7 +116,7 @@ def test_typed_parquet_same_frames(tiny_dataset):
     assert_same_dataset(load_dataset(tiny_dataset, engine="duckdb"), load_dataset(tiny_dataset))
 
 
-def test_tolerances_on_the_fast_path(tiny_dataset):
+def test_tolerances_on_the_fast_path(tiny_dataset, checking):
     """BOM, padded cells (also no-break spaces), blank lines, an extra column and an unnamed empty one."""
     sales = read_text_table(tiny_dataset, "sales")
     sales.loc[0, "customer_id"] = " C0001\u00a0"
@@ -128,6 +138,27 @@ def test_tolerances_on_the_fast_path(tiny_dataset):
     ds = load_dataset(tiny_dataset, engine="duckdb")
     assert ds.sales.loc[0, "customer_id"] == "C0001" and "note" in ds.sales and "unnamed_6" not in ds.sales
     assert_same_dataset(ds, load_dataset(tiny_dataset))
+
+
+def test_columns_checked_on_their_values(tiny_dataset):
+    """The clean columns are those whose every distinct value is kept as it is and breaks
+    no rule; a value to strip or a broken one leaves its column to the cell-by-cell checks."""
+    def clean_of(table):
+        con, spill = columnar.connect()
+        try:
+            source, types = columnar._source(con, tiny_dataset / f"{table}.csv")
+            rows = columnar._rows(con, source, TABLES[table], types, csv=True)
+            return columnar._profile(con, rows, TABLES[table], types, (), csv=True)
+        finally:
+            con.close()
+
+    assert clean_of("sales") == ({"customer_id", "product_id", "period", "units"}, False)
+    assert clean_of("activities") == ({"customer_id", "rep_id", "date", "channel", "cost", "outcome"},
+                                      False)  # not the activity id: as many values as rows
+    rewrite(tiny_dataset, "sales", lambda s: s.__setitem__("period", s["period"].where(s.index != 1, " 2026-01")))
+    rewrite(tiny_dataset, "activities", lambda a: a.__setitem__("cost", a["cost"].where(a.index != 1, "-5")))
+    assert clean_of("sales") == ({"customer_id", "product_id", "units"}, False)
+    assert clean_of("activities") == ({"customer_id", "rep_id", "date", "channel", "outcome"}, True)
 
 
 def test_extra_channels(tiny_dataset):
@@ -201,7 +232,7 @@ MORE_BROKEN = {
 
 
 @pytest.mark.parametrize("case", list(MORE_BROKEN), ids=list(MORE_BROKEN))
-def test_more_broken_cases_same_errors(tiny_dataset, case, monkeypatch):
+def test_more_broken_cases_same_errors(tiny_dataset, case, monkeypatch, checking):
     table, change = MORE_BROKEN[case]
     rewrite(tiny_dataset, table, change)
     same_error(tiny_dataset, out_of_core=monkeypatch)

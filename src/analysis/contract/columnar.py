@@ -11,6 +11,11 @@ the references to the small tables) and normalized (stripped text, float64 numbe
 in a batch run) when they exceed DuckDB's memory limit. Only the normalized frames
 reach pandas; the raw text never does.
 
+A column of few distinct values (ids of customers, products and reps, periods, dates,
+channels, amounts) is checked on those values, found in one scan, and its cells are
+then only typed; the rows are never copied normalized: the view of them reads the
+Parquet file again, or a CSV file's text parsed once (see :func:`validate`).
+
 Sales need no further reduction: their key (customer x product x period) makes the
 validated table already the customer x product x period sums the analyses use. The
 activities are kept per activity (the analyses count activities, follow reps and dates
@@ -31,7 +36,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,12 +203,16 @@ def _kind_ok(kind: str, dtype: str) -> bool:
 #: Cells that need no stripping and hold no control character (most cells): kept as they are.
 _PLAIN_ID = "[!-~]+"
 _PLAIN_ENDS = "(?s)[!-~](.*[!-~])?"
+#: A typed number column's value (NaN in a numeric column is pandas' missing value).
+_TYPED_NUMBER = "CASE WHEN isnan(CAST({q} AS DOUBLE)) THEN NULL ELSE CAST({q} AS DOUBLE) END"
 
 
-def _columns(spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[str, ...], csv: bool):
+def _columns(spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[str, ...], csv: bool,
+             clean: Collection[str] = ()):
     """Three projections over the file: the stripped text of each text cell, then typed
     values (and the cells that do not parse), then the range checks; and the flags of
-    row-local violations (any rule of the contract broken by a cell).
+    row-local violations (any rule of the contract broken by a cell). A ``clean`` column
+    (every value of it plain and breaking no rule: see :func:`_profile`) is only typed.
 
     Returns ``(stage1, stage2, stage3, bad)``: column -> SQL of each stage (each stage
     reads the previous one's columns by name) and the boolean SQL of each rule (over
@@ -223,6 +232,17 @@ def _columns(spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[st
             raise Fallback(f"{column}: Parquet type {dtype}")
         required = column in spec.required
         text = dtype == "VARCHAR"
+        if column in clean:  # the typed value of each cell, as the stages below would give it
+            stage1[column] = q
+            if kind in (NUMBER, INTEGER):
+                stage2[column] = f"CAST({q} AS DOUBLE)" if text else _TYPED_NUMBER.format(q=q)
+            elif kind == DATE:
+                stage2[column] = (f"CAST(try_strptime({q}, '%Y-%m-%d') AS TIMESTAMP)" if text
+                                  else f"CAST({q} AS TIMESTAMP)")
+            else:
+                stage2[column] = q
+            carry(column, (stage3,))
+            continue
         if text:
             plain = _PLAIN_ENDS if kind == TEXT else _PLAIN_ID
             p = _quote(f"__plain_{column}")
@@ -245,8 +265,8 @@ def _columns(spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[st
                                     f"{_literal(PLAIN_NUMBER)}), false))")
                 carry(unparsed, (stage3,))
                 bad.append(_quote(unparsed))
-            else:  # NaN in a numeric column is pandas' missing value
-                stage2[column] = f"CASE WHEN isnan(CAST({q} AS DOUBLE)) THEN NULL ELSE CAST({q} AS DOUBLE) END"
+            else:
+                stage2[column] = _TYPED_NUMBER.format(q=q)
             carry(column, (stage3,))
             bad.append(f"coalesce(NOT isfinite({q}), false)")
             if kind == INTEGER:
@@ -302,11 +322,11 @@ def read_valid(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...]
                known: Mapping[str, pa.Array]) -> pd.DataFrame:
     """The normalized table in ``path`` when it breaks no rule (``known``: the values each
     reference must take, from the validated small tables); raises :class:`Fallback` otherwise."""
-    table, columns = validate(con, path, spec, extra_channels, known)
+    relation, columns = validate(con, path, spec, extra_channels, known)
     try:
-        return fetch(con, table, columns, spec)
+        return fetch(con, relation, columns, spec)
     finally:
-        con.execute(f"DROP TABLE {table}")
+        release(con, spec.name)
 
 
 def fetch(con, table: str, columns: list[str], spec: TableSpec, where: str = "") -> pd.DataFrame:
@@ -319,85 +339,173 @@ def fetch(con, table: str, columns: list[str], spec: TableSpec, where: str = "")
 
 def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
              known: Mapping[str, pa.Array]) -> tuple[str, list[str]]:
-    """Check ``path`` against ``spec`` into a temporary table of normalized values.
+    """Check ``path`` against ``spec``; its normalized values become a temporary view.
 
     ``known``: the values each reference must take (a reference without them is not
-    checked: its table is missing or empty, which is reported). Returns the table's name
-    and its columns; raises :class:`Broken` with the offending rows when the file breaks
-    a rule, :class:`Fallback` when DuckDB leaves it to pandas.
+    checked: its table is missing or empty, which is reported). Returns the view's name
+    and its columns (:func:`release` drops them); raises :class:`Broken` with the
+    offending rows when the file breaks a rule, :class:`Fallback` when DuckDB leaves it
+    to pandas.
+
+    The rules of a cell are checked on each column's distinct values where it has few
+    (:func:`_profile`): a clean column's cells are then only typed, and the rows are
+    read again from the file (Parquet) or from one copy of its text (CSV), never copied
+    normalized. Only the other columns (the key when it is one column, free text, and
+    any column holding a value to strip or a broken one) are checked cell by cell.
     """
     source, types = _source(con, path)
     csv = not path.name.lower().endswith(".parquet")
     types = {c: t for c, t in types.items() if not str(c).startswith("__index_level_")}
     values = [c for c in types if c in _columns(spec, types, extra_channels, csv)[2]]
-    table = f"t_{spec.name}"
+    view = f"v_{spec.name}"
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {_query(source, spec, types, extra_channels, csv)}")
-        rows, broken = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __bad) FROM {table}").fetchall()[0]
+        rows_source = _rows(con, source, spec, types, csv)
+        clean, broken_values = _profile(con, rows_source, spec, types, extra_channels, csv)
+        query = _query(rows_source, spec, types, extra_channels, csv, clean=clean)
+        keyed = spec.key and all(c in types for c in spec.key)
+        complete = " AND ".join(f"{_quote(c)} IS NOT NULL" for c in spec.key)
+        key = ", ".join(_quote(c) for c in spec.key)
+        repeats = (f"count(*) FILTER (WHERE {complete}) - count(DISTINCT row({key})) FILTER (WHERE {complete})"
+                   if keyed else "0")
+        rows, broken, repeats = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __bad), {repeats} "
+                                            f"FROM ({query})").fetchall()[0]
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(map(_quote, values))} FROM ({query})")
     except Exception as exc:  # noqa: BLE001 - not UTF-8, ragged rows, ...: pandas names the problem
+        release(con, spec.name)
         raise Fallback(f"DuckDB: {type(exc).__name__}: {str(exc)[:200]}") from None
-    conditions = ["__bad"] if broken else []  # SQL, over the normalized values, of the offending rows
+    conditions = ["__bad"] if broken or broken_values else []  # SQL, over the normalized values, of the offending rows
     for column, (parent, target) in spec.references.items():
         if known.get(column) is None or column not in types:
             continue
         ref = f"ref_{spec.name}_{column}"
         con.register(ref, pa.table({"v": known[column]}))
         q = _quote(column)
-        unknown = con.execute(f"SELECT count(*) FROM {table} t ANTI JOIN {ref} r ON t.{q} = r.v "
+        among = f"(SELECT {q} FROM profile_{spec.name} WHERE {_quote('__in_' + column)})" if column in clean else view
+        unknown = con.execute(f"SELECT count(*) FROM {among} t ANTI JOIN {ref} r ON t.{q} = r.v "
                               f"WHERE t.{q} IS NOT NULL").fetchall()[0][0]
         if unknown:
             conditions.append(f"({q} IS NOT NULL AND {q} NOT IN (SELECT v FROM {ref}))")
-    if spec.key and all(c in types for c in spec.key):
-        key = ", ".join(_quote(c) for c in spec.key)
-        complete = " AND ".join(f"{_quote(c)} IS NOT NULL" for c in spec.key)
+    if repeats:  # the repeated keys, for the offending rows
         repeated = f"repeated_{spec.name}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {repeated} AS SELECT {key} FROM {table} WHERE {complete} "
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {repeated} AS SELECT {key} FROM {view} WHERE {complete} "
                     f"GROUP BY {key} HAVING count(*) > 1")
-        if con.execute(f"SELECT count(*) FROM {repeated}").fetchall()[0][0]:
-            same = " AND ".join(f"r.{_quote(c)} = o.{_quote(c)}" for c in spec.key)
-            conditions.append(f"EXISTS (SELECT 1 FROM {repeated} r WHERE {same})")
+        same = " AND ".join(f"r.{_quote(c)} = o.{_quote(c)}" for c in spec.key)
+        conditions.append(f"EXISTS (SELECT 1 FROM {repeated} r WHERE {same})")
     missing = [c for c in spec.required if c not in types]
     if conditions or missing or (spec.required_table and rows == 0):
         condition = " OR ".join(conditions) or "false"
-        con.execute(f"DROP TABLE {table}")
+        release(con, spec.name)
         raise Broken(_offending_rows(con, source, path, spec, types, extra_channels, csv, condition, rows))
     unnamed = [c for c in values if str(c).startswith("unnamed_") and c not in spec.columns]
     if unnamed:  # a column without a name and without values (a trailing comma) is dropped
-        counts = con.execute(f"SELECT {', '.join(f'count({_quote(c)})' for c in unnamed)} FROM {table}").fetchall()[0]
+        counts = con.execute(f"SELECT {', '.join(f'count({_quote(c)})' for c in unnamed)} FROM {view}").fetchall()[0]
         values = [c for c in values if c not in {u for u, n in zip(unnamed, counts) if n == 0}]
-    return table, values
+    return view, values
+
+
+def release(con, name: str) -> None:
+    """Drop what :func:`validate` made for table ``name`` (its view, profile and text copy)."""
+    con.execute(f"DROP VIEW IF EXISTS v_{name}")
+    for made in ("profile", "text"):
+        con.execute(f"DROP TABLE IF EXISTS {made}_{name}")
+
+
+def _rows(con, source: str, spec: TableSpec, types: Mapping[str, str], csv: bool) -> str:
+    """The relation of the file's rows: a Parquet file is read where it is; a CSV file is
+    parsed once into a table of its text (``text_<name>``, spilling when large), without
+    its rows of empty cells only (pandas drops them as blank lines)."""
+    if not csv:
+        return source
+    table = f"text_{spec.name}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {_non_empty(source, types)}")
+    return table
+
+
+def _non_empty(source: str, types: Mapping[str, str]) -> str:
+    """``source`` without its rows of empty cells only."""
+    return f"(SELECT * FROM {source} WHERE {' OR '.join(f'{_quote(c)} IS NOT NULL' for c in types)})"
+
+
+#: A column is checked on its distinct values (:func:`_profile`) when it has at most this
+#: share of the rows' count of them (or :data:`PROFILE_VALUES`): each value is then
+#: checked once instead of in every cell it fills.
+PROFILE_SHARE = 0.1
+PROFILE_VALUES = 10_000
+
+
+def _profiled(con, source: str, spec: TableSpec, types: Mapping[str, str]) -> list[str]:
+    """The columns of the contract that hold few distinct values (an estimate, from one
+    scan): all but a key of one column (as many values as rows) and, usually, free text."""
+    unique = spec.key if len(spec.key) == 1 else ()
+    candidates = [c for c in types if c in spec.columns and c not in unique]
+    if not candidates:
+        return []
+    counts = con.execute(f"SELECT count(*), {', '.join(f'approx_count_distinct({_quote(c)})' for c in candidates)} "
+                         f"FROM {source}").fetchall()[0]
+    most = max(PROFILE_VALUES, PROFILE_SHARE * counts[0])
+    return [c for c, n in zip(candidates, counts[1:]) if n <= most]
+
+
+def _profile(con, source: str, spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[str, ...],
+             csv: bool) -> tuple[set[str], bool]:
+    """The distinct values of the :func:`_profiled` columns, in one more scan of ``source``, into
+    ``profile_<name>`` (a column's values where ``__in_<column>``), and what they hold:
+    the clean columns (every value breaks no rule and is kept as it is, so its cells
+    need only be typed) and whether a value breaks a rule."""
+    profiled = _profiled(con, source, spec, types)
+    if not profiled:
+        return set(), False
+    sets = ", ".join(f"({_quote(c)})" for c in profiled)
+    flags = ", ".join(f"GROUPING({_quote(c)}) = 0 AS {_quote('__in_' + c)}" for c in profiled)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE profile_{spec.name} AS SELECT {', '.join(map(_quote, profiled))}, "
+                f"{flags} FROM {source} GROUP BY GROUPING SETS ({sets})")
+    clean, broken = set(), False
+    for column in profiled:
+        q, one = _quote(column), {column: types[column]}
+        stage1 = _columns(spec, one, extra_channels, csv)[0][column]
+        kept = f"(({stage1}) IS NOT DISTINCT FROM {q})" if types[column] == "VARCHAR" else "true"
+        distinct = f"(SELECT {q} FROM profile_{spec.name} WHERE {_quote('__in_' + column)})"
+        checked = _query(distinct, spec, one, extra_channels, csv, carried={"__kept": kept})
+        bad, kept_all = con.execute(f"SELECT coalesce(bool_or(__bad), false), coalesce(bool_and(__kept), true) "
+                                    f"FROM ({checked})").fetchall()[0]
+        broken |= bad
+        if not bad and kept_all:
+            clean.add(column)
+    return clean, broken
 
 
 def _query(source: str, spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[str, ...], csv: bool,
-           numbered: bool = False) -> str:
+           numbered: bool = False, clean: Collection[str] = (), carried: Mapping[str, str] | None = None) -> str:
     """The SQL of the normalized values of ``source`` and ``__bad`` (the row breaks a rule
-    of its cells). ``numbered`` (``source`` from :func:`_numbered_source`): also ``__n``
-    (the row's number), ``__nl`` (a cell holds a line break) and, for CSV, the raw text
-    of the i-th column as ``__raw_<i>``."""
-    stage1, stage2, stage3, bad = _columns(spec, types, extra_channels, csv)
+    of its cells; ``clean`` columns: see :func:`_columns`); ``carried``: more columns (name
+    -> SQL over ``source``) passed through. ``numbered`` (``source`` from
+    :func:`_numbered_source`): also ``__n`` (the row's number), ``__nl`` (a cell holds a
+    line break) and, for CSV, the raw text of the i-th column as ``__raw_<i>``."""
+    stage1, stage2, stage3, bad = _columns(spec, types, extra_channels, csv, clean)
     selected = [*(_quote(c) for c in types if c in stage3), f"({' OR '.join(bad) or 'false'}) AS __bad"]
+    carried = dict(carried or {})
     if numbered:
-        carried = {"__n": _quote("__n")}
+        carried["__n"] = _quote("__n")
         if csv:
             carried.update({f"__raw_{i}": f"nullif({_quote(c)}, '')" for i, c in enumerate(types)})
-        stage1 = {**carried, **stage1}
-        for name in carried:
-            stage2[name] = stage3[name] = _quote(name)
+    stage1 = {**carried, **stage1}
+    for name in carried:
+        stage2[name] = stage3[name] = _quote(name)
+    selected = [*map(_quote, carried), *selected]
+    if numbered:
         breaks = [_quote(c) for c in stage3 if c.startswith("__nl_")]
-        selected = [*map(_quote, carried), *selected, f"({' OR '.join(breaks) or 'false'}) AS __nl"]
+        selected.append(f"({' OR '.join(breaks) or 'false'}) AS __nl")
     project = lambda stage: ", ".join(f"{sql} AS {_quote(c)}" for c, sql in stage.items())
-    where = ""
-    if csv:  # rows of empty cells only are dropped (pandas: blank lines)
-        where = "WHERE " + " OR ".join(f"{_quote(c)} IS NOT NULL" for c in types)
     return (f"SELECT {', '.join(selected)} FROM (SELECT {project(stage3)} FROM (SELECT {project(stage2)} "
-            f"FROM (SELECT {project(stage1)} FROM {source} {where})))")
+            f"FROM (SELECT {project(stage1)} FROM {source})))")
 
 
-def _numbered_source(source: str, path: Path, csv: bool) -> str:
+def _numbered_source(source: str, path: Path, types: Mapping[str, str], csv: bool) -> str:
     """``source`` (from :func:`_source`) with ``__n``: each row's number, from 1, in the
-    file's order (CSV: DuckDB skips blank lines, see :func:`offending.line_numbers`)."""
+    file's order (CSV: DuckDB skips blank lines, see :func:`offending.line_numbers`; the
+    rows of empty cells only are then dropped, as pandas does)."""
     if csv:
-        return f"(SELECT row_number() OVER () AS __n, * FROM {source})"
+        return _non_empty(f"(SELECT row_number() OVER () AS __n, * FROM {source})", types)
     return (f"(SELECT file_row_number + 1 AS __n, * EXCLUDE (file_row_number) "
             f"FROM read_parquet({_literal(str(path))}, file_row_number=true))")
 
@@ -408,7 +516,7 @@ def _offending_rows(con, source: str, path: Path, spec: TableSpec, types: Mappin
     (SQL over :func:`_query`'s columns, as ``o``; ``rows``: the file's rows), checked by pandas: the first
     :data:`~analysis.contract.offending.MAX_ROWS`, read as they are in the file. Raises
     :class:`Fallback` for a CSV cell holding a line break (pandas then reports it)."""
-    numbered = _numbered_source(source, path, csv)
+    numbered = _numbered_source(source, path, types, csv)
     found = f"({_query(numbered, spec, types, extra_channels, csv, numbered=True)}) o WHERE {condition}"
     total, breaks = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __nl) FROM {found}").fetchall()[0]
     if breaks:
@@ -518,7 +626,7 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
             condition = _within(name, (spans or {}).get(name))
             con.execute(f"CREATE TEMP TABLE kept_{name} AS SELECT {', '.join(map(_quote, columns))} FROM {table}"
                         + (f" WHERE {condition}" if condition else ""))
-            con.execute(f"DROP TABLE {table}")
+            release(con, name)
             kept[name] = (f"kept_{name}", columns)
         for name, (table, columns) in kept.items():
             frames[name] = fetch(con, table, columns, TABLES[name])
