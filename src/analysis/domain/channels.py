@@ -249,8 +249,10 @@ def _fits(fit: pd.DataFrame, phases: pd.Series, channels: pd.Series) -> np.ndarr
 # ------------------------------------------------------------------ channel x phase
 
 
-def _cell_stats(facts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Activities, cost, responses, customers touched and moved up per ``keys`` x cell."""
+def cell_stats(facts: pd.DataFrame, keys: Sequence[str] = tuple(GROUP)) -> pd.DataFrame:
+    """Activities, cost, responses, customers touched and moved up per ``keys`` x cell
+    (channel x phase), the counts :func:`channel_phase` and :func:`rate_cells` read:
+    made once, passed to both."""
     by = [*keys, *CELL]
     grouped = facts.groupby(by, sort=False, observed=True, dropna=False)
     acts = grouped.agg(activities=("activity_id", "size"), cost=("cost", "sum"), responses=("positive", "sum"))
@@ -297,7 +299,8 @@ def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
 
 
 def channel_phase(facts: pd.DataFrame,
-                  fit: pd.DataFrame | Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+                  fit: pd.DataFrame | Mapping[str, Sequence[str]] | None = None,
+                  stats: pd.DataFrame | None = None) -> pd.DataFrame:
     """The channel x phase effort, response and progression table per territory and market.
 
     A complete grid for every territory x market in ``facts``: every channel of the fit
@@ -312,7 +315,8 @@ def channel_phase(facts: pd.DataFrame,
     when it is 0), response_rate (positive responses / activities), progression_rate
     (share of distinct customers touched in the cell who moved up at least one phase),
     customers_touched, fits, and the counts behind the rates: responses,
-    customers_moved_up. Rates are NaN where the cell has no activity.
+    customers_moved_up. Rates are NaN where the cell has no activity. ``stats``: the
+    facts' :func:`cell_stats` by territory and market (default: made here).
     """
     fit = _as_fit(fit)
     extra = sorted(set(facts["channel"].dropna()) - set(fit["channel"]))  # undeclared channels seen
@@ -321,7 +325,7 @@ def channel_phase(facts: pd.DataFrame,
     unplaced = [None] if facts["phase"].isna().any() else []
     cells = pd.DataFrame([(c, p) for c in channels for p in [*PHASES, *unplaced]], columns=CELL)
     grid = keys.merge(cells, how="cross")
-    stats = _cell_stats(facts, GROUP)
+    stats = (cell_stats(facts, GROUP) if stats is None else stats).copy()
     grid["phase"], stats["phase"] = grid["phase"].astype(object), stats["phase"].astype(object)
     for frame_ in (grid, stats):  # merge keys: observed categories as plain labels
         for key in GROUP:
@@ -470,14 +474,15 @@ NEXT_BEST_COLUMNS = ["next_best_channel", "next_best_basis", "next_best_rate_kin
 NEXT_BEST_BASES = ("territory", "region", "fit", "no_phase", "no_fit", "no_activities")
 
 
-def rate_cells(facts: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+def rate_cells(facts: pd.DataFrame, keys: Sequence[str], stats: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per ``keys`` x channel x phase: the counts, both rates, and the rate that ranks channels.
 
     ``rate_kind`` is ``response`` for the phases in :data:`RESPONSE_RANKED` and
     ``progression`` otherwise; ``rate`` is that rate; ``base`` the customers touched in
     the cell (the base a rate needs, ``min_rate_base``). Cells without a phase are left out.
+    ``stats``: the facts' :func:`cell_stats` by ``keys`` (default: made here).
     """
-    stats = _cell_stats(facts, list(keys))
+    stats = cell_stats(facts, list(keys)) if stats is None else stats
     stats = stats[stats["phase"].notna()].copy()
     stats["phase"] = stats["phase"].astype(object)
     stats["response_rate"] = _rate(stats["responses"], stats["activities"])
@@ -494,7 +499,7 @@ def rate_cells(facts: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
                       fit: pd.DataFrame | Mapping[str, Sequence[str]] | None = None, *,
                       min_rate_base: int = 5, region_cells: pd.DataFrame | None = None,
-                      has_activities: bool = True) -> pd.DataFrame:
+                      territory_cells: pd.DataFrame | None = None, has_activities: bool = True) -> pd.DataFrame:
     """Add the next best channel columns (:data:`NEXT_BEST_COLUMNS`) to the customer frame.
 
     For each customer x market, among the channels that fit the customer's current
@@ -505,7 +510,8 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
     customers touched; when no fitting channel has such a cell, the same in the region
     (``region_cells``: :func:`rate_cells` over every territory of the region, whatever
     their parameters; default: computed from ``facts``); otherwise the first channel in
-    the fit order. Ties go to the earlier channel in the fit order.
+    the fit order. Ties go to the earlier channel in the fit order. ``territory_cells``:
+    :func:`rate_cells` by territory and market (default: computed from ``facts``).
 
     ``next_best_basis`` says which (``territory``, ``region``, ``fit``) or why there is no
     channel (``no_phase``, ``no_fit``, ``no_activities``: without activities no channel is
@@ -525,6 +531,8 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
     cand = rows.merge(fitting, on="phase", how="inner")
     if region_cells is None:
         region_cells = rate_cells(facts, ["region", "market"])
+    if territory_cells is None:
+        territory_cells = rate_cells(facts, GROUP)
 
     def scored(cells: pd.DataFrame, keys: list[str], level: str) -> pd.DataFrame:
         valid = cells["base"] >= min_rate_base
@@ -532,7 +540,7 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
             f"score_{level}": cells["rate"].where(valid), f"base_{level}": cells["base"],
             f"kind_{level}": cells["rate_kind"]})
 
-    cand = cand.merge(scored(rate_cells(facts, GROUP), GROUP, "t"), on=[*GROUP, *CELL], how="left")
+    cand = cand.merge(scored(territory_cells, GROUP, "t"), on=[*GROUP, *CELL], how="left")
     cand = cand.merge(scored(region_cells, ["region", "market"], "r"), on=["region", "market", *CELL], how="left")
     by_row = cand.groupby("_row", sort=False)
     has_t = by_row["score_t"].transform("count") > 0

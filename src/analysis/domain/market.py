@@ -5,9 +5,10 @@ market, so a customer with no sales still appears (with zero units and no suppor
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from analysis.domain.periods import WINDOWS, Window
+from analysis.domain.periods import WINDOWS, Window, period_codes
 
 
 def customer_markets(customers: pd.DataFrame, markets: pd.Series) -> pd.DataFrame:
@@ -26,10 +27,22 @@ def window_sales(sales: pd.DataFrame, products: pd.DataFrame, window: Window) ->
     the monthly rows (a third as many with the default three-month windows), in the
     order of their first monthly row.
     """
-    names = window.assign(sales["period"])
-    inside = names.notna().to_numpy()
-    rows = sales.loc[inside, ["customer_id", "product_id"]].assign(window=names[inside], units=sales["units"][inside])
-    summed = rows.groupby(["customer_id", "product_id", "window"], sort=False)["units"].sum().reset_index()
+    codes = period_codes(sales["period"], window)
+    inside = codes >= 0
+    if not inside.all():  # (out of core, the loaded rows are the windows': no copy)
+        sales, codes = sales.loc[inside, ["customer_id", "product_id", "units"]], codes[inside]
+    # grouped on one integer key per customer x product x window (in the order of first
+    # appearance, as a groupby without sorting), each group's rows summed in row order
+    customer_codes, customers = pd.factorize(sales["customer_id"])
+    product_codes, products_sold = pd.factorize(sales["product_id"])
+    known = (customer_codes >= 0) & (product_codes >= 0)  # a missing key is no group
+    key = (customer_codes.astype(np.int64) * len(products_sold) + product_codes) * len(WINDOWS) + codes
+    groups, keys = pd.factorize(key[known])
+    units = pd.Series(sales["units"].array[known]).groupby(groups).sum().to_numpy()
+    summed = pd.DataFrame({"customer_id": customers.take(keys // (len(products_sold) * len(WINDOWS))),
+                           "product_id": products_sold.take(keys // len(WINDOWS) % len(products_sold)),
+                           "window": np.array(WINDOWS, dtype=object)[keys % len(WINDOWS)],
+                           "units": units})
     return summed.merge(products[["product_id", "market", "is_own"]], on="product_id", how="inner")
 
 

@@ -19,8 +19,8 @@ from analysis.contract.reduction import Summaries
 from analysis.contract.schema import CHANNELS
 from analysis.domain.actions import action_list
 from analysis.domain.call_plan import call_plan
-from analysis.domain.channels import (activity_facts, channel_phase, channel_summary, effort_shares, fit_matrix,
-                                      next_best_channel, rate_cells)
+from analysis.domain.channels import (GROUP, activity_facts, cell_stats, channel_phase, channel_summary,
+                                      effort_shares, fit_matrix, next_best_channel, rate_cells)
 from analysis.domain.coaching import coaching_table, roi_by, unit_margins
 from analysis.domain.coaching import flag_counts as coaching_flag_counts
 from analysis.domain.competitors import competitor_shares
@@ -260,8 +260,10 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None) -> dict[str, 
     channel x phase rates over all territories; default: from this group alone)."""
     ds, params, window, shape = p.ds, p.params, p.window, p.shape
     scheme = scheme_of(params)
+    stats = cell_stats(p.facts, GROUP)  # read by the channel x phase table and the next best channel
     frame = next_best_channel(p.frame, p.facts, p.fit, min_rate_base=params["min_rate_base"],
-                              region_cells=region_cells, has_activities=shape.has_activities)
+                              region_cells=region_cells, territory_cells=rate_cells(p.facts, GROUP, stats),
+                              has_activities=shape.has_activities)
     margins = unit_margins(ds.products)
     profile = completeness(ds.customers, params["profile_fields"])
     roi = {by: roi_by(frame, p.facts, by, margins.margin, has_comparison=shape.has_comparison)
@@ -292,7 +294,7 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None) -> dict[str, 
         "three_c": three_c_matrix(frame, ladder(shape.has_activities)),
         "three_c_flags": flag_counts(frame),
         "migration": migration_rates(migrated),
-        "channel_phase": channel_phase(p.facts, p.fit),
+        "channel_phase": channel_phase(p.facts, p.fit, stats),
         "channels": channel_summary(p.facts),
         "coaching": coaching,
         "coaching_flags": coaching_flag_counts(coaching),

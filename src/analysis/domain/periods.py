@@ -60,10 +60,8 @@ class Window:
 
     def assign(self, periods: pd.Series) -> pd.Series:
         """Map a Series of ``YYYY-MM`` periods to window names (missing when outside)."""
-        lookup = {p: w for w in WINDOWS for p in self.periods(w)}
-        codes, uniques = pd.factorize(periods)  # few distinct periods: map those, then take
-        names = pd.Series([lookup.get(u) for u in uniques] + [None], dtype=object)
-        return pd.Series(names.to_numpy()[codes], index=periods.index, dtype=object)
+        names = np.array([*WINDOWS, None], dtype=object)
+        return pd.Series(names[period_codes(periods, self)], index=periods.index, dtype=object)
 
     def assign_dates(self, dates: pd.Series) -> pd.Series:
         """Map a Series of dates to window names (missing when outside)."""
@@ -80,6 +78,14 @@ def make_window(sales_periods: pd.Series, period_end: str | None = None, months:
             raise ValueError("no sales periods: cannot default period_end")
         period_end = str(pd.Series(sales_periods).max())
     return Window(str(period_end), int(months))
+
+
+def period_codes(periods: pd.Series, window: Window) -> np.ndarray:
+    """Index into ``WINDOWS`` of each ``YYYY-MM`` period (-1 outside, or missing): the
+    mapping of :meth:`Window.assign`, as codes."""
+    lookup = {p: code for code, w in enumerate(WINDOWS) for p in window.periods(w)}
+    codes, uniques = pd.factorize(periods)  # few distinct periods: map those, then take
+    return np.array([lookup.get(u, -1) for u in uniques] + [-1], dtype=np.int8)[codes]
 
 
 def window_codes(dates: pd.Series, window: Window) -> np.ndarray:
