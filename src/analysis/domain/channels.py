@@ -160,9 +160,10 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     # its rows put in the final order before any column is gathered (one take each)
     left, right = _join_positions(acts["customer_id"], customers["customer_id"])
     # few distinct values, many rows: categories make every later groupby work on codes
-    categorical = ("territory_id", "region", "market", "rep_id", "channel", "outcome", "phase", "phase_now",
-                   "segment")
-    from_customers = [c for c in FACT_COLUMNS if c in customers.columns and c != "customer_id"]
+    # (the customer ids too: the facts' many rows of the window's customers)
+    categorical = ("territory_id", "region", "market", "customer_id", "rep_id", "channel", "outcome", "phase",
+                   "phase_now", "segment")
+    from_customers = [c for c in FACT_COLUMNS if c in customers.columns]  # the join's customer ids
     from_activities = [c for c in FACT_COLUMNS if c in acts.columns and c not in from_customers]
     # converted on the (smaller) source tables, then gathered by their codes
     as_category = {c: table[c].astype("category") for table, columns in ((customers, from_customers),
@@ -556,7 +557,7 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
     phase_known = base["phase"].notna().to_numpy()
     basis = np.where(best["level"].notna(), best["level"].astype(object), np.where(phase_known, "no_fit", "no_phase"))
     kind = np.where(base["phase"].astype(object).isin(RESPONSE_RANKED), "response", "progression")
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the columns added below alone are new
     out["next_best_channel"] = best["channel"].to_numpy(dtype=object)
     out["next_best_basis"] = basis
     out["next_best_rate_kind"] = np.where(phase_known, kind, None)
