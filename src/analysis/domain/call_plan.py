@@ -36,6 +36,7 @@ import pandas as pd
 
 from analysis.contract.schema import SEGMENTABLE_TYPES
 from analysis.domain.actions import untapped
+from analysis.domain.keys import among
 from analysis.domain.maintenance import contacts_until, last_contacts
 
 #: Days a month counts for the contact interval.
@@ -48,12 +49,6 @@ CALL_PLAN_COLUMNS = [
     "next_best_basis", "next_best_rate_kind", "next_best_rate", "next_best_base", "contacts_per_month",
     "cadence_days", "interval_days", "last_contact", "due_date", "overdue", "reason", "assigned_by",
 ]
-
-
-def _among(values: pd.Series, candidates: pd.Series) -> np.ndarray:
-    """``values.isin(candidates)`` by one hash lookup (isin on arrow strings converts every
-    candidate in a Python loop, slow for the many customer ids here)."""
-    return pd.Index(pd.unique(candidates)).get_indexer(values) >= 0
 
 
 def _rep_of(candidates: pd.DataFrame, contacts: pd.DataFrame, reps: pd.DataFrame, as_of: pd.Timestamp,
@@ -124,12 +119,12 @@ def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, 
     best = best[best["contacts_per_month"] > 0]
     maint = maintenance[["territory_id", "customer_id", "cadence_days"]].drop_duplicates("customer_id")
     plan = best.merge(maint.drop(columns="territory_id"), on="customer_id", how="left")
-    others = maint[~_among(maint["customer_id"], plan["customer_id"])]
+    others = maint[~among(maint["customer_id"], plan["customer_id"])]
     if len(others):
-        extra = rows[_among(rows["customer_id"], others["customer_id"])].drop_duplicates("customer_id")
+        extra = rows[among(rows["customer_id"], others["customer_id"])].drop_duplicates("customer_id")
         extra = extra.merge(maint.drop(columns="territory_id"), on="customer_id", how="left")
         base = customers[["customer_id", "territory_id", "customer_type"]].drop_duplicates("customer_id")
-        missing = others[~_among(others["customer_id"], extra["customer_id"])].merge(
+        missing = others[~among(others["customer_id"], extra["customer_id"])].merge(
             base.drop(columns="territory_id"), on="customer_id", how="left")
         plan = pd.concat([plan, extra, missing], ignore_index=True)
     target = plan["contacts_per_month"].fillna(0) > 0

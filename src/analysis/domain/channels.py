@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
+from analysis.domain.keys import positions_in
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
@@ -169,15 +170,18 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     as_category = {c: table[c].astype("category") for table, columns in ((customers, from_customers),
                                                                         (acts, from_activities))
                    for c in columns if c in categorical}
-    order = np.lexsort((_sort_rank(acts["activity_id"])[left], _sort_codes(as_category["market"])[right],
-                        _sort_codes(as_category["territory_id"])[right]))
+    # sorted by territory, market, then activity id: one integer key (the activity's rank
+    # makes it unique), the key of the customer row first, made on the customer frame
+    place = _combined(_sort_codes(as_category["territory_id"]), _sort_codes(as_category["market"]))
+    order = np.argsort(place[right] * len(acts) + _sort_rank(acts["activity_id"])[left])
     left, right = left[order], right[order]
     columns = {}
     for table, names, positions in ((customers, from_customers, right), (acts, from_activities, left)):
+        taken = np.bincount(positions, minlength=len(table))  # how often each row is taken
         for c in names:
             if c in as_category:
                 trim = not isinstance(table[c].dtype, pd.CategoricalDtype)
-                columns[c] = _taken_categories(as_category[c], positions, trim=trim)
+                columns[c] = _taken_categories(as_category[c], positions, taken if trim else None)
             else:
                 columns[c] = table[c].take(positions).reset_index(drop=True)
     facts = pd.DataFrame(columns)
@@ -192,7 +196,7 @@ def _join_positions(left_keys: pd.Series, right_keys: pd.Series) -> tuple[np.nda
     orders them: left rows in order, each with its matching right rows in their order). A
     missing key matches nothing (``merge`` would pair missing with missing)."""
     right_codes, uniques = pd.factorize(right_keys)
-    left_codes = pd.Index(uniques).get_indexer(left_keys)
+    left_codes = positions_in(left_keys, uniques)
     matches = np.bincount(right_codes[right_codes >= 0], minlength=len(uniques))
     by_code = np.argsort(right_codes, kind="stable")[np.count_nonzero(right_codes < 0):]
     first = np.concatenate([[0], np.cumsum(matches)[:-1]]).astype(np.int64)
@@ -204,22 +208,34 @@ def _join_positions(left_keys: pd.Series, right_keys: pd.Series) -> tuple[np.nda
     return left, right
 
 
-def _taken_categories(values: pd.Series, positions: np.ndarray, trim: bool) -> pd.Categorical:
-    """The categorical ``values`` at ``positions``; with ``trim``, with the categories
-    ``astype("category")`` of the taken labels would give (the values present, sorted)."""
-    codes = np.asarray(values.cat.codes)[positions]
+def _taken_categories(values: pd.Series, positions: np.ndarray, taken: np.ndarray | None = None) -> pd.Categorical:
+    """The categorical ``values`` at ``positions``; given ``taken`` (how many times each
+    row is at ``positions``), with the categories ``astype("category")`` of the taken
+    labels would give (the values present, sorted), found and renumbered on ``values``."""
+    codes = np.asarray(values.cat.codes)
     dtype = values.dtype
-    if trim:  # by a count of each code (remove_unused_categories sorts them all)
+    if taken is not None:  # by a count of each code (remove_unused_categories sorts them all)
         known = codes >= 0
-        used = np.bincount(codes[known], minlength=len(dtype.categories)) > 0
-        codes[known] = (np.cumsum(used) - 1)[codes[known]]
+        used = np.bincount(codes[known], weights=taken[known], minlength=len(dtype.categories)) > 0
+        renumbered = np.append(np.cumsum(used) - 1, -1)  # the code -1 (missing) picks the last: stays -1
+        codes = renumbered[codes].astype(codes.dtype)
         dtype = pd.CategoricalDtype(dtype.categories[used], ordered=dtype.ordered)
-    return pd.Categorical.from_codes(codes, dtype=dtype)
+    return pd.Categorical.from_codes(codes[positions], dtype=dtype)
+
+
+def _combined(*keys: np.ndarray) -> np.ndarray:
+    """One int64 key ordering rows as the ``keys`` (non-negative int64, most significant first) do together."""
+    key = np.zeros(len(keys[0]), dtype=np.int64)
+    for k in keys:
+        key = key * (int(k.max(initial=0)) + 1) + k
+    return key
 
 
 def _sort_codes(values: pd.Series) -> np.ndarray:
-    """The sort keys of a categorical: its codes, missing (-1) after every value as a sort places it."""
-    return _last_missing(np.asarray(values.cat.codes))
+    """The sort keys of a categorical: its codes (int64), missing (-1) after every value
+    as a sort places it (as the code after the last category's)."""
+    codes = np.asarray(values.cat.codes, dtype=np.int64)
+    return np.where(codes < 0, len(values.cat.categories), codes)
 
 
 def _sort_rank(values: pd.Series) -> np.ndarray:
@@ -229,12 +245,6 @@ def _sort_rank(values: pd.Series) -> np.ndarray:
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     return rank
-
-
-def _last_missing(codes: np.ndarray) -> np.ndarray:
-    """Codes (-1: missing) as int64 sort keys, with the missing ones after every other."""
-    codes = np.asarray(codes, dtype=np.int64)
-    return np.where(codes < 0, np.iinfo(np.int64).max, codes)
 
 
 def _fits(fit: pd.DataFrame, phases: pd.Series, channels: pd.Series) -> np.ndarray:

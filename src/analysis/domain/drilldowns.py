@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import SEGMENTABLE_TYPES
+from analysis.domain.keys import among
 from analysis.domain.profile import EPS, filled, profile_columns
 from analysis.domain.three_c import FLAGS
 
@@ -93,7 +94,7 @@ def profile_gaps(customers: pd.DataFrame, fields: Mapping[str, Sequence[str] | s
         "territory_id": rows["territory_id"], "customer_id": rows["customer_id"],
         "customer_name": rows["customer_name"], "customer_type": rows["customer_type"],
         "city": rows["city"] if "city" in rows else None,
-        "priority": rows["customer_id"].isin(priority_customers if priority_customers is not None else []),
+        "priority": among(rows["customer_id"], priority_customers if priority_customers is not None else []),
         "profile_completeness": pd.to_numeric(completeness[keep]).astype(float),
         "fields_filled": present.sum(axis=1).astype("int64"), "fields_total": len(columns),
         "missing_fields": missing, "missing_groups": groups,

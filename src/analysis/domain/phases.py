@@ -69,7 +69,9 @@ def as_phase(values) -> pd.Series:
 
 def phase_rank(values: pd.Series) -> pd.Series:
     """Rank of each phase on the ladder (unaware 0 ... loyal 5; below_trial 2), NaN when missing."""
-    return as_phase(values).astype(object).map(PHASE_RANK).astype(float)
+    phases = as_phase(values)
+    ranks = np.array([PHASE_RANK.get(p, np.nan) for p in PHASE_DTYPE.categories] + [np.nan], dtype=float)
+    return pd.Series(ranks[phases.cat.codes.to_numpy()], index=phases.index, name=phases.name)
 
 
 def ladder(has_activities: bool) -> tuple[str, ...]:
