@@ -1,4 +1,6 @@
+import numpy as np
 import pandas as pd
+import pytest
 
 from analysis.domain.periods import Window, make_window, shift, span
 
@@ -44,3 +46,30 @@ def test_window_sales_sums_each_window():
         "window": ["analysis", "analysis", "comparison", "before"], "units": [3.0, 4.0, 8.0, 16.0],
         "market": ["m"] * 4, "is_own": [True, False, True, False],
     }
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_window_sales_is_the_groupby_of_the_monthly_rows(seed):
+    """The same frame as grouping the labels (sums of fractional units to the bit, first-row
+    order, dtypes), also with a missing id, an unknown product and a product listed twice."""
+    from analysis.domain.market import window_sales
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    sales = pd.DataFrame({
+        "customer_id": pd.Series([f"c{i}" for i in rng.integers(0, 30, n)], dtype="str"),
+        "product_id": pd.Series([f"p{i}" for i in rng.integers(0, 5, n)], dtype="str"),
+        "period": pd.Series([f"2026-{m:02d}" for m in rng.integers(1, 13, n)], dtype="str"),
+        "units": rng.random(n) * 100,
+    })
+    sales.loc[3, "customer_id"] = None
+    products = pd.DataFrame({"product_id": pd.Series(["p0", "p1", "p2", "p3"], dtype="str"),  # p4 unknown
+                             "market": pd.Series(["m", "m", "n", "n"], dtype="str"), "is_own": [True, False] * 2})
+    window = Window("2026-11", 3)
+    names = window.assign(sales["period"])
+    inside = names.notna().to_numpy()
+    rows = sales.loc[inside, ["customer_id", "product_id"]].assign(window=names[inside], units=sales["units"][inside])
+    summed = rows.groupby(["customer_id", "product_id", "window"], sort=False)["units"].sum().reset_index()
+    for table in (products, pd.concat([products, products.iloc[[1]]], ignore_index=True)):
+        expected = summed.merge(table[["product_id", "market", "is_own"]], on="product_id", how="inner")
+        pd.testing.assert_frame_equal(window_sales(sales, table, window), expected, check_exact=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.domain.keys import positions_in
 from analysis.domain.periods import WINDOWS, Window, period_codes
 
 
@@ -39,11 +40,18 @@ def window_sales(sales: pd.DataFrame, products: pd.DataFrame, window: Window) ->
     key = (customer_codes.astype(np.int64) * len(products_sold) + product_codes) * len(WINDOWS) + codes
     groups, keys = pd.factorize(key[known])
     units = pd.Series(sales["units"].array[known]).groupby(groups).sum().to_numpy()
+    product = keys // len(WINDOWS) % len(products_sold)
     summed = pd.DataFrame({"customer_id": customers.take(keys // (len(products_sold) * len(WINDOWS))),
-                           "product_id": products_sold.take(keys // len(WINDOWS) % len(products_sold)),
+                           "product_id": products_sold.take(product),
                            "window": np.array(WINDOWS, dtype=object)[keys % len(WINDOWS)],
                            "units": units})
-    return summed.merge(products[["product_id", "market", "is_own"]], on="product_id", how="inner")
+    lookup = products[["product_id", "market", "is_own"]]
+    if not lookup["product_id"].is_unique:  # each sold product's rows repeated per product row: the merge does it
+        return summed.merge(lookup, on="product_id", how="inner")
+    row = positions_in(products_sold, lookup["product_id"])[product]  # the sold product's row (-1: unknown)
+    summed = summed[row >= 0].reset_index(drop=True)  # as the inner merge: unknown products dropped
+    row = row[row >= 0]
+    return summed.assign(market=lookup["market"].array.take(row), is_own=lookup["is_own"].array.take(row))
 
 
 def units_by_window(rows: pd.DataFrame) -> pd.DataFrame:
