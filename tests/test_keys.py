@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analysis.domain.keys import among, positions_in
+from analysis.domain.keys import among, mapped, positions_in
 
 VALUES = ["C3", "C1", None, "C9", "C1", "", "c1"]
 KEYS = ["C1", "C2", "C3", ""]
@@ -39,3 +39,21 @@ def test_among_is_isin():
     candidates = pd.Series([f"C{i}" for i in rng.integers(0, 50, 40)], dtype="str")  # repeated ones too
     assert (among(values, candidates) == values.isin(candidates).to_numpy()).all()
     assert not among(values, []).any()
+
+
+@pytest.mark.parametrize("mapping", [
+    pd.Series([1.5, 2.5], index=pd.Index(["C1", "C3"], dtype="str")),
+    pd.Series([4, 5], index=pd.Index(["C1", ""], dtype=object)),  # ints: float where a value has none
+    {"C1": "beds", "C9": "catchment"},
+])
+def test_mapped_is_map(mapping):
+    values = pd.Series(VALUES, dtype="str", name="customer_id", index=range(10, 17))
+    pd.testing.assert_series_equal(mapped(values, mapping), values.map(mapping))
+
+
+def test_mapped_on_repeated_keys_fails_as_map():
+    values, mapping = pd.Series(["a"], dtype="str"), pd.Series([1, 2], index=["a", "a"])
+    with pytest.raises(pd.errors.InvalidIndexError):
+        values.map(mapping)
+    with pytest.raises(pd.errors.InvalidIndexError):
+        mapped(values, mapping)

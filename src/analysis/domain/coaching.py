@@ -26,6 +26,7 @@ import pandas as pd
 
 from analysis.contract.schema import ROLES
 from analysis.domain.channels import _labels, effort_shares, split_cost
+from analysis.domain.keys import mapped
 
 #: DESIGN 4.6 default norms, in one place (same keys as ``params.DEFAULTS["norms"]``).
 #: Every norm is inclusive: a value exactly at the norm is not flagged.
@@ -110,7 +111,7 @@ def _unit_changes(frame: pd.DataFrame, unit_margin_by_market) -> pd.DataFrame:
     margins = _margin_lookup(unit_margin_by_market)
     change = (pd.to_numeric(frame["own_units_analysis"]).astype(float).fillna(0.0)
               - pd.to_numeric(frame["own_units_comparison"]).astype(float).fillna(0.0))
-    margin = frame["market"].astype(object).map(margins).astype(float).fillna(1.0)
+    margin = mapped(frame["market"], margins).astype(float).fillna(1.0)
     return pd.DataFrame({"own_units_change": change, "margin_change": change * margin}, index=frame.index)
 
 

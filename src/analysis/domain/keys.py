@@ -18,6 +18,8 @@ def positions_in(values, keys) -> np.ndarray:
     ``pd.Index(keys).get_indexer(values)``. A missing value is found only where ``keys``
     holds a missing one, as there."""
     left, right = _arrow_text(values), _arrow_text(keys)
+    if left is not None and right is None:  # e.g. a mapping's index of Python strings: as Arrow text
+        right = _as_arrow_text(keys)
     if left is None or right is None:
         return pd.Index(keys).get_indexer(values)
     found = pc.index_in(left, value_set=right.combine_chunks().cast(left.type), skip_nulls=False)
@@ -30,6 +32,16 @@ def among(values, candidates) -> np.ndarray:
     return positions_in(values, pd.unique(pd.Series(candidates))) >= 0
 
 
+def mapped(values: pd.Series, mapping: pd.Series | dict) -> pd.Series:
+    """``values.map(mapping)``: each value's entry in ``mapping`` (a Series on distinct keys,
+    or a dict), missing where it has none."""
+    mapping = pd.Series(mapping) if isinstance(mapping, dict) else mapping
+    if not mapping.index.is_unique:  # pandas says what is wrong
+        return values.map(mapping)
+    taken = mapping.array.take(positions_in(values, mapping.index), allow_fill=True)
+    return pd.Series(taken, index=values.index, name=values.name)
+
+
 def _arrow_text(values) -> pa.ChunkedArray | None:
     """``values`` as the Arrow text array that holds them (None: not Arrow-backed text)."""
     array = getattr(values, "array", values)
@@ -37,3 +49,12 @@ def _arrow_text(values) -> pa.ChunkedArray | None:
         return None
     held = array.__arrow_array__()
     return held if isinstance(held, pa.ChunkedArray) else pa.chunked_array([held])
+
+
+def _as_arrow_text(keys) -> pa.ChunkedArray | None:
+    """Keys of Python strings (and missing values) as Arrow text (None: other values)."""
+    try:
+        array = pa.array(np.asarray(keys, dtype=object), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    return pa.chunked_array([array]) if pa.types.is_string(array.type) or pa.types.is_large_string(array.type) else None

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import POTENTIAL_METHODS
+from analysis.domain.keys import mapped
 
 METHODS = POTENTIAL_METHODS
 FALLBACK = "market_sum_fallback"
@@ -49,7 +50,7 @@ def choose_method(frame: pd.DataFrame, default: str = "market_sum",
             raise ValueError(f"unknown potential method {method!r}; expected one of {', '.join(METHODS)}")
     method = pd.Series(default, index=frame.index, dtype=object)
     for column, mapping in (("market", by_market), ("customer_type", by_customer_type)):
-        chosen = frame[column].map(dict(mapping or {})).astype(object)
+        chosen = mapped(frame[column], dict(mapping or {})).astype(object)
         method = chosen.where(chosen.notna(), method)
     return method.rename("method")
 

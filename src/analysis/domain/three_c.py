@@ -22,6 +22,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from analysis.domain.keys import mapped
 from analysis.domain.periods import WINDOWS, Window, window_codes
 from analysis.contract.schema import BELOW_TRIAL, PHASE_LEVELS
 from analysis.domain.phases import GROUP, PHASE_RANK, PHASES, _grid, _require, as_phase, phase_rank
@@ -141,8 +142,8 @@ def attach_effort(frame: pd.DataFrame, effort: pd.DataFrame) -> pd.DataFrame:
     """
     lookup = effort.set_index("customer_id")
     return frame.assign(
-        activities=frame["customer_id"].map(lookup["activities"]).fillna(0).astype("int64"),
-        effort_cost=frame["customer_id"].map(lookup["effort_cost"]).fillna(0.0).astype("float64"),
+        activities=mapped(frame["customer_id"], lookup["activities"]).fillna(0).astype("int64"),
+        effort_cost=mapped(frame["customer_id"], lookup["effort_cost"]).fillna(0.0).astype("float64"),
     )
 
 
