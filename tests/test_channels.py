@@ -550,6 +550,13 @@ def test_next_best_channel_region_cells_cover_every_territory():
     # a bigger minimum than any cell's base: the fit order, whatever the region says
     strict = next_best_channel(t2, t2_facts, fit, min_rate_base=3, region_cells=region)
     assert evidence(by_customer(strict, "u2")) == ("email", "fit", "response", None, None)
+    # region cells listing a cell twice: the better scored one is the evidence, as if
+    # each candidate had been joined to both; a cell no customer could use changes nothing
+    worse = region[(region["channel"] == "web_lecture") & (region["phase"] == "aware")].assign(rate=0.5, base=7)
+    other = region.iloc[[0]].assign(region="R9")
+    twice = pd.concat([worse, region, other], ignore_index=True)
+    with_twice = next_best_channel(t2, t2_facts, fit, min_rate_base=2, region_cells=twice)
+    assert evidence(by_customer(with_twice, "u2")) == ("web_lecture", "region", "response", 1.0, 2)
 
 
 def test_next_best_sentences_come_from_the_text_module(nbc):

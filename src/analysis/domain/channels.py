@@ -223,6 +223,17 @@ def _taken_categories(values: pd.Series, positions: np.ndarray, taken: np.ndarra
     return pd.Categorical.from_codes(codes[positions], dtype=dtype)
 
 
+def _combined_codes(codes: Sequence[np.ndarray], widths: Sequence[int]) -> np.ndarray:
+    """One int64 key per row of the codes (code -1: absent, the key -1), each column's
+    codes below its width."""
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    absent = np.zeros(len(codes[0]), dtype=bool)
+    for c, width in zip(codes, widths):
+        key = key * width + c
+        absent |= c < 0
+    return np.where(absent, -1, key)
+
+
 def _combined(*keys: np.ndarray) -> np.ndarray:
     """One int64 key ordering rows as the ``keys`` (non-negative int64, most significant first) do together."""
     key = np.zeros(len(keys[0]), dtype=np.int64)
@@ -531,38 +542,49 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
     """
     fit = _as_fit(fit)
     base = frame.reset_index(drop=True)
-    rows = pd.DataFrame({
-        "_row": np.arange(len(base)),
-        "territory_id": base["territory_id"].astype(object),
-        "region": (base["region"] if "region" in base else pd.Series(np.nan, index=base.index)).astype(object),
-        "market": base["market"].astype(object),
-        "phase": base["phase"].astype(object),
-    })
-    fitting = fit.loc[fit["fits"], ["phase", "channel", "fit_order"]]
-    cand = rows.merge(fitting, on="phase", how="inner")
+    region = base["region"] if "region" in base else pd.Series(np.nan, index=base.index)
+    # the candidates: each customer x market with each channel fitting its phase (a row
+    # per pair, in row then fit order), keyed by integer codes of their labels
+    fitting = fit.loc[fit["fits"], ["phase", "channel", "fit_order"]].reset_index(drop=True)
+    row, pick = _join_positions(base["phase"].astype(object), fitting["phase"])
+    labels = {"territory_id": base["territory_id"], "region": region, "market": base["market"],
+              "phase": base["phase"]}
+    coded = {k: pd.factorize(v.astype(object), use_na_sentinel=False) for k, v in labels.items()}
+    coded["channel"] = pd.factorize(fitting["channel"].astype(object), use_na_sentinel=False)
+    cand = {k: (codes[pick] if k == "channel" else codes[row]) for k, (codes, _) in coded.items()}
     if region_cells is None:
         region_cells = rate_cells(facts, ["region", "market"])
     if territory_cells is None:
         territory_cells = rate_cells(facts, GROUP)
 
-    def scored(cells: pd.DataFrame, keys: list[str], level: str) -> pd.DataFrame:
-        valid = cells["base"] >= min_rate_base
-        return cells[[*keys, *CELL]].assign(**{
-            f"score_{level}": cells["rate"].where(valid), f"base_{level}": cells["base"],
-            f"kind_{level}": cells["rate_kind"]})
+    def scored(cells: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each candidate's score (the rate where the base suffices) and base in ``cells``
+        (NaN where it has no cell; of cells repeating a key, the best scored)."""
+        cells = cells.assign(_score=cells["rate"].where(cells["base"] >= min_rate_base))
+        cells = cells.sort_values("_score", ascending=False, kind="mergesort", na_position="last")
+        cells = cells.drop_duplicates([*keys, *CELL]).reset_index(drop=True)
+        by = [*keys, *CELL]
+        width = [len(coded[k][1]) for k in by]
+        cell_keys = _combined_codes([positions_in(cells[k].astype(object), coded[k][1]) for k in by], width)
+        known = np.flatnonzero(cell_keys >= 0)  # (a cell of labels no candidate has: never found)
+        found = pd.Index(cell_keys[known]).get_indexer(_combined_codes([cand[k] for k in by], width))
+        found = np.append(known, len(cells))[found]  # -1 picks the end: no cell
+        score = np.append(cells["_score"].to_numpy(dtype=float), np.nan)[found]
+        return score, np.append(cells["base"].to_numpy(dtype=float), np.nan)[found]
 
-    cand = cand.merge(scored(territory_cells, GROUP, "t"), on=[*GROUP, *CELL], how="left")
-    cand = cand.merge(scored(region_cells, ["region", "market"], "r"), on=["region", "market", *CELL], how="left")
-    by_row = cand.groupby("_row", sort=False)
-    has_t = by_row["score_t"].transform("count") > 0
-    has_r = by_row["score_r"].transform("count") > 0
-    cand["level"] = np.where(has_t, "territory", np.where(has_r, "region", "fit"))
-    cand["score"] = cand["score_t"].where(has_t, cand["score_r"].where(~has_t & has_r))
-    cand["base"] = cand["base_t"].where(has_t, cand["base_r"].where(~has_t & has_r))
+    score_t, base_t = scored(territory_cells, GROUP)
+    score_r, base_r = scored(region_cells, ["region", "market"])
+    # per customer x market: scored in its territory, else in its region, else the fit order
+    has_t = (np.bincount(row, weights=~np.isnan(score_t), minlength=len(base)) > 0)[row]
+    has_r = (np.bincount(row, weights=~np.isnan(score_r), minlength=len(base)) > 0)[row]
+    level = np.where(has_t, "territory", np.where(has_r, "region", "fit")).astype(object)
+    score = np.where(has_t, score_t, np.where(has_r, score_r, np.nan))
+    rate_base = np.where(has_t, base_t, np.where(has_r, base_r, np.nan))
     # per row the best score (none last), then the fit order: a stable sort on the numeric keys
-    order = np.lexsort((cand["fit_order"].to_numpy(), -cand["score"].fillna(-np.inf).to_numpy(),
-                        cand["_row"].to_numpy()))
-    best = cand.iloc[order].drop_duplicates("_row").set_index("_row").reindex(np.arange(len(base)))
+    order = np.lexsort((fitting["fit_order"].to_numpy()[pick], -np.nan_to_num(score, nan=-np.inf), row))
+    first = order[np.flatnonzero(np.diff(row[order], prepend=-1))]  # the best candidate of each row
+    best = pd.DataFrame({"channel": fitting["channel"].to_numpy(dtype=object)[pick[first]], "level": level[first],
+                         "score": score[first], "base": rate_base[first]}, index=row[first]).reindex(np.arange(len(base)))
 
     phase_known = base["phase"].notna().to_numpy()
     basis = np.where(best["level"].notna(), best["level"].astype(object), np.where(phase_known, "no_fit", "no_phase"))
