@@ -37,8 +37,9 @@ def _info(customers: pd.DataFrame) -> pd.DataFrame:
 def flag_customers(frame: pd.DataFrame, customers: pd.DataFrame, products: pd.DataFrame | None = None) -> pd.DataFrame:
     """The customers carrying each 3C flag (a flag that is NA, i.e. cannot be computed, raises no row)."""
     parts = []
+    read = [c for c in frame.columns if c in {*FLAG_COLUMNS, *FLAGS}]  # the columns kept: no copy of the rest
     for flag in FLAGS:
-        hit = frame[frame[flag].astype("boolean").fillna(False).astype(bool).to_numpy()]
+        hit = frame.loc[frame[flag].astype("boolean").fillna(False).astype(bool).to_numpy(), read]
         parts.append(hit.assign(flag=flag))
     rows = pd.concat(parts, ignore_index=True) if parts else frame.iloc[0:0].assign(flag=None)
     rows = rows.merge(_info(customers), on="customer_id", how="left")

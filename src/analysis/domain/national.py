@@ -142,7 +142,10 @@ def headline(ds: Dataset, frame: pd.DataFrame, facts: pd.DataFrame, roi_rep: pd.
     (the same function as each rep's), its ROI from the attributed changes. A territory
     without customers has counts and totals of 0 (a true zero) and no shares.
     """
-    seg = frame[frame["segment"].notna()]
+    read = ["territory_id", "customer_id", "potential", "own_units_analysis", "own_units_comparison",
+            "market_units_analysis", "market_units_comparison", "vip", "activities", "phase", "phase_previous",
+            "competitor_locked", "stalled"]
+    seg = frame.loc[frame["segment"].notna(), read]  # the columns read: no copy of the rest
     by_territory = seg.groupby("territory_id")
     out = by_territory.agg(
         customers=("customer_id", "nunique"),

@@ -256,7 +256,7 @@ def migration(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.DataF
     phase_previous, phase, customers.
     """
     _require(frame, [*GROUP, *PHASE_COLUMNS], "customer frame")
-    both = frame[frame["phase_previous"].notna() & frame["phase"].notna()]
+    both = frame.loc[frame["phase_previous"].notna() & frame["phase"].notna(), [*GROUP, *PHASE_COLUMNS]]
     counts = pd.DataFrame({
         **{k: both[k].to_numpy() for k in GROUP},
         "phase_previous": both["phase_previous"].astype(object).to_numpy(),

@@ -204,7 +204,8 @@ def segment_summary(frame: pd.DataFrame, scheme: SegmentScheme = SCHEME_2X2) -> 
     ``priority`` says whether the segment is a priority segment of ``scheme``; rows are in
     the scheme's label order.
     """
-    rows = frame[frame["segment"].notna()]
+    rows = frame.loc[frame["segment"].notna(), [*GROUP, "segment", "customer_id", "potential", "own_units",
+                                                "market_units"]]  # the columns read: no copy of the rest
     summary = rows.groupby([*GROUP, "segment"], sort=True).agg(
         customers=("customer_id", "nunique"),
         potential=("potential", "sum"),

@@ -257,7 +257,7 @@ def flag_counts(frame: pd.DataFrame) -> pd.DataFrame:
     that cannot be computed for any customer of the group (no comparison period, no
     activities) is NA, never 0.
     """
-    rows = frame[frame["segment"].notna()]
+    rows = frame.loc[frame["segment"].notna(), [*GROUP, "customer_id", *FLAGS]]  # the columns read
     grouped = rows.groupby(GROUP, sort=True, observed=True)
     out = grouped["customer_id"].nunique().rename("customers").to_frame()
     for name in FLAGS:
