@@ -27,7 +27,11 @@ def action_list(frame: pd.DataFrame, customers: pd.DataFrame, per_territory: int
     (when the customers table has it), market, segment, phase, potential, support,
     untapped_potential, flags and the next best channel columns.
     """
-    rows = frame[frame["segment"].isin(list(priority)) & (frame["phase"].astype(str) != "loyal")]
+    columns = ["territory_id", "rank", "customer_id", "customer_name", "city", "market", "segment", "phase",
+               "potential", "support", "untapped_potential", "flags", "next_best_channel", "next_best_basis",
+               "next_best_rate_kind", "next_best_rate", "next_best_base"]
+    chosen = frame["segment"].isin(list(priority)) & (frame["phase"].astype(str) != "loyal")
+    rows = frame.loc[chosen, [c for c in frame.columns if c in columns]]  # the columns of the list only
     rows = rows.assign(untapped_potential=untapped(rows))
     rows = rows.sort_values(["territory_id", "untapped_potential", "customer_id"], ascending=[True, False, True],
                             kind="mergesort")
@@ -35,7 +39,4 @@ def action_list(frame: pd.DataFrame, customers: pd.DataFrame, per_territory: int
     rows = rows[rows["rank"] <= per_territory]
     info = [c for c in ("customer_id", "customer_name", "city") if c in customers]
     rows = rows.merge(customers[info], on="customer_id", how="left")
-    columns = ["territory_id", "rank", "customer_id", "customer_name", "city", "market", "segment", "phase",
-               "potential", "support", "untapped_potential", "flags", "next_best_channel", "next_best_basis",
-               "next_best_rate_kind", "next_best_rate", "next_best_base"]
     return rows[[c for c in columns if c in rows]].reset_index(drop=True)

@@ -109,7 +109,8 @@ def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, 
     """
     as_of = pd.Timestamp(as_of)
     start = as_of + pd.Timedelta(days=1)
-    rows = frame[frame["customer_type"].isin(SEGMENTABLE_TYPES)].copy()
+    read = [c for c in frame.columns if c in CALL_PLAN_COLUMNS]  # the columns of the plan (and of its merges)
+    rows = frame.loc[frame["customer_type"].isin(SEGMENTABLE_TYPES), read]
     rows["contacts_per_month"] = rows["segment"].astype(object).map(
         {str(k): float(v) for k, v in contacts_per_month.items()}).astype(float)
     rows["untapped_potential"] = untapped(rows)
