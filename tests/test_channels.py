@@ -755,3 +755,22 @@ def test_join_positions_is_the_inner_merge():
             pd.DataFrame({"k": right, "j": np.arange(len(right))}).dropna(), on="k", how="inner")
         rows, matches = _join_positions(left, right)
         assert rows.tolist() == merged["i"].tolist() and matches.tolist() == merged["j"].tolist()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_first_rows_are_those_duplicated_does_not_flag(seed):
+    """Each territory x activity once: by the activity's first row where every activity is
+    of one territory, else by pairs; missing ids and territories are values, as there."""
+    from analysis.domain.channels import _first_rows
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    activity = pd.Series([f"A{i}" for i in rng.integers(0, 80, n)], dtype="str")
+    territory_of = {f"A{i}": f"T{i % 3}" for i in range(80)}
+    facts = pd.DataFrame({"activity_id": activity, "territory_id": activity.map(territory_of).astype("category")})
+    facts.loc[[5, 9], "activity_id"] = None
+    moved = facts["territory_id"].astype(object).where(facts.index != 7, "T9").astype("category")  # in two
+    for frame in (facts, facts.assign(territory_id=moved)):
+        expected = ~frame.duplicated(["territory_id", "activity_id"]).to_numpy()
+        assert (_first_rows(frame) == expected).all()
+        assert (_first_rows(frame.assign(territory_id=frame["territory_id"].astype(object))) == expected).all()

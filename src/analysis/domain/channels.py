@@ -287,6 +287,24 @@ def cell_stats(facts: pd.DataFrame, keys: Sequence[str] = tuple(GROUP)) -> pd.Da
     return out
 
 
+def _first_rows(facts: pd.DataFrame) -> np.ndarray:
+    """Whether each row is the first of its territory x activity id:
+    ``~facts.duplicated(["territory_id", "activity_id"])``, by the first row of each
+    activity id when every activity is of one territory (as in :func:`activity_facts`:
+    the territory of its customer), without hashing the pairs."""
+    activity = pd.factorize(facts["activity_id"], use_na_sentinel=False)[0]
+    territory = facts["territory_id"]
+    territory = (np.asarray(territory.cat.codes) if isinstance(territory.dtype, pd.CategoricalDtype)
+                 else pd.factorize(territory, use_na_sentinel=False)[0])
+    rows = np.arange(len(facts))
+    first = np.full(activity.max(initial=-1) + 1, len(facts), dtype=np.int64)
+    np.minimum.at(first, activity, rows)
+    first = first[activity]
+    if (territory == territory[first]).all():
+        return first == rows
+    return ~facts.duplicated(["territory_id", "activity_id"]).to_numpy()
+
+
 def _customer_codes(facts: pd.DataFrame) -> np.ndarray:
     """An integer code of each row's customer (one factorisation, to group by it cheaply)."""
     return pd.factorize(facts["customer_id"], use_na_sentinel=False)[0]
@@ -391,7 +409,7 @@ def channel_summary(facts: pd.DataFrame) -> pd.DataFrame:
     grouped = rows.groupby([facts["territory_id"], facts["channel"]], sort=False, observed=True)
     out = grouped.sum()
     groups = grouped.ngroup().fillna(-1).to_numpy(dtype=np.int64)
-    once = ~facts.duplicated(["territory_id", "activity_id"]).to_numpy() & (groups >= 0)  # each activity once
+    once = _first_rows(facts) & (groups >= 0)  # each activity once
     out["activities"] = np.bincount(groups[once], minlength=len(out)).astype("int64")
     responses = np.bincount(groups[once], weights=facts["positive"].to_numpy(dtype=float)[once], minlength=len(out))
     out["responses"] = responses.astype("int64")
