@@ -43,17 +43,28 @@ def _demo_data(args) -> int:
 
 
 def _validate(args) -> int:
-    from analysis.contract.columnar import choose_engine
+    from analysis.contract.columnar import choose_engine, estimated_rows
     from analysis.contract.dataset import load_dataset
     from analysis.contract.params import check_against_data, load_profile
+    from analysis.domain.national import span_of
 
     profile = load_profile(args.params)  # types, ranges and choices: before reading any data
-    ds = load_dataset(Path(args.data), extra_channels=profile.get("extra_channels", ()),
-                      engine=choose_engine(Path(args.data), args.engine))
+    engine = choose_engine(Path(args.data), args.engine)
+    if engine == "duckdb":  # a national export: a minute or more, say so before
+        print(f"checking {args.data} out of core (about {estimated_rows(Path(args.data)):,} rows of sales and "
+              f"activities) ...", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    # out of core, every row is checked but only the windows' rows are kept, as a run keeps them
+    kept = span_of(profile) if engine == "duckdb" else None
+    ds = load_dataset(Path(args.data), extra_channels=profile.get("extra_channels", ()), engine=engine,
+                      span_of=kept)
     check_against_data(profile, ds, source=str(args.params or "parameters"))  # names the data must have
     counts = ", ".join(f"{name} {len(getattr(ds, name)):,}" for name in
                        ("territories", "reps", "customers", "products", "markets", "sales", "activities"))
-    print(f"{args.data}: valid ({counts})")
+    if ds.spans:  # every row was checked; these are the rows a run keeps
+        counts += "; rows of the months a run reads: " + ", ".join(f"{name} {first} to {last}"
+                                                                   for name, (first, last) in ds.spans.items())
+    print(f"{args.data}: valid ({counts}; checked in {time.perf_counter() - start:.1f}s)")
     if args.params:
         print(f"{args.params}: valid for this data")
     return 0
