@@ -57,3 +57,10 @@ def test_mapped_on_repeated_keys_fails_as_map():
         values.map(mapping)
     with pytest.raises(pd.errors.InvalidIndexError):
         mapped(values, mapping)
+
+
+def test_combined_codes_by_hand():
+    from analysis.domain.keys import combined_codes
+
+    key = combined_codes([np.array([0, 1, 2, -1]), np.array([1, 0, 1, 0])], [3, 2])
+    assert key.tolist() == [1, 2, 5, -1]  # 0*2+1, 1*2+0, 2*2+1; an absent code: no key

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
-from analysis.domain.keys import positions_in
+from analysis.domain.keys import combined_codes, positions_in
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
@@ -221,17 +221,6 @@ def _taken_categories(values: pd.Series, positions: np.ndarray, taken: np.ndarra
         codes = renumbered[codes].astype(codes.dtype)
         dtype = pd.CategoricalDtype(dtype.categories[used], ordered=dtype.ordered)
     return pd.Categorical.from_codes(codes[positions], dtype=dtype)
-
-
-def _combined_codes(codes: Sequence[np.ndarray], widths: Sequence[int]) -> np.ndarray:
-    """One int64 key per row of the codes (code -1: absent, the key -1), each column's
-    codes below its width."""
-    key = np.zeros(len(codes[0]), dtype=np.int64)
-    absent = np.zeros(len(codes[0]), dtype=bool)
-    for c, width in zip(codes, widths):
-        key = key * width + c
-        absent |= c < 0
-    return np.where(absent, -1, key)
 
 
 def _combined(*keys: np.ndarray) -> np.ndarray:
@@ -583,9 +572,9 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
         cells = cells.drop_duplicates([*keys, *CELL]).reset_index(drop=True)
         by = [*keys, *CELL]
         width = [len(coded[k][1]) for k in by]
-        cell_keys = _combined_codes([positions_in(cells[k].astype(object), coded[k][1]) for k in by], width)
+        cell_keys = combined_codes([positions_in(cells[k].astype(object), coded[k][1]) for k in by], width)
         known = np.flatnonzero(cell_keys >= 0)  # (a cell of labels no candidate has: never found)
-        found = pd.Index(cell_keys[known]).get_indexer(_combined_codes([cand[k] for k in by], width))
+        found = pd.Index(cell_keys[known]).get_indexer(combined_codes([cand[k] for k in by], width))
         found = np.append(known, len(cells))[found]  # -1 picks the end: no cell
         score = np.append(cells["_score"].to_numpy(dtype=float), np.nan)[found]
         return score, np.append(cells["base"].to_numpy(dtype=float), np.nan)[found]

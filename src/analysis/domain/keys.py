@@ -7,6 +7,8 @@ Other values (numbers, categoricals, Python strings) are looked up by pandas.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -40,6 +42,17 @@ def mapped(values: pd.Series, mapping: pd.Series | dict) -> pd.Series:
         return values.map(mapping)
     taken = mapping.array.take(positions_in(values, mapping.index), allow_fill=True)
     return pd.Series(taken, index=values.index, name=values.name)
+
+
+def combined_codes(codes: Sequence[np.ndarray], widths: Sequence[int]) -> np.ndarray:
+    """One int64 key per row of the codes (code -1: absent, the key -1), each column's
+    codes below its width."""
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    absent = np.zeros(len(codes[0]), dtype=bool)
+    for c, width in zip(codes, widths):
+        key = key * width + c
+        absent |= c < 0
+    return np.where(absent, -1, key)
 
 
 def _arrow_text(values) -> pa.ChunkedArray | None:
