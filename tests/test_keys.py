@@ -64,3 +64,16 @@ def test_combined_codes_by_hand():
 
     key = combined_codes([np.array([0, 1, 2, -1]), np.array([1, 0, 1, 0])], [3, 2])
     assert key.tolist() == [1, 2, 5, -1]  # 0*2+1, 1*2+0, 2*2+1; an absent code: no key
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_factorized_and_as_category_are_pandas(dtype):
+    from analysis.domain.keys import as_category, factorized
+
+    values = pd.Series(["b", "ä", None, "B", "b", "a", "", None], dtype=dtype, name="rep_id", index=range(3, 11))
+    codes, uniques = factorized(values)
+    expected_codes, expected_uniques = pd.factorize(values)
+    assert codes.tolist() == expected_codes.tolist() == [0, 1, -1, 2, 0, 3, 4, -1]  # first appearance
+    pd.testing.assert_index_equal(uniques, expected_uniques)
+    pd.testing.assert_series_equal(as_category(values), values.astype("category"))
+    pd.testing.assert_series_equal(as_category(values.iloc[[2, 7]]), values.iloc[[2, 7]].astype("category"))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
-from analysis.domain.keys import combined_codes, positions_in
+from analysis.domain.keys import as_category, combined_codes, positions_in
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
@@ -167,21 +167,20 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     from_customers = [c for c in FACT_COLUMNS if c in customers.columns]  # the join's customer ids
     from_activities = [c for c in FACT_COLUMNS if c in acts.columns and c not in from_customers]
     # converted on the (smaller) source tables, then gathered by their codes
-    as_category = {c: table[c].astype("category") for table, columns in ((customers, from_customers),
-                                                                        (acts, from_activities))
-                   for c in columns if c in categorical}
+    coded = {c: as_category(table[c]) for table, columns in ((customers, from_customers), (acts, from_activities))
+             for c in columns if c in categorical}
     # sorted by territory, market, then activity id: one integer key (the activity's rank
     # makes it unique), the key of the customer row first, made on the customer frame
-    place = _combined(_sort_codes(as_category["territory_id"]), _sort_codes(as_category["market"]))
+    place = _combined(_sort_codes(coded["territory_id"]), _sort_codes(coded["market"]))
     order = np.argsort(place[right] * len(acts) + _sort_rank(acts["activity_id"])[left])
     left, right = left[order], right[order]
     columns = {}
     for table, names, positions in ((customers, from_customers, right), (acts, from_activities, left)):
         taken = np.bincount(positions, minlength=len(table))  # how often each row is taken
         for c in names:
-            if c in as_category:
+            if c in coded:
                 trim = not isinstance(table[c].dtype, pd.CategoricalDtype)
-                columns[c] = _taken_categories(as_category[c], positions, taken if trim else None)
+                columns[c] = _taken_categories(coded[c], positions, taken if trim else None)
             else:
                 columns[c] = table[c].take(positions).reset_index(drop=True)
     facts = pd.DataFrame(columns)

@@ -28,6 +28,33 @@ def positions_in(values, keys) -> np.ndarray:
     return pc.fill_null(found, -1).to_numpy().astype(np.intp, copy=False)
 
 
+def factorized(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values)``: the code of each value (-1: missing) and the distinct
+    values in the order they first appear; Arrow text by Arrow's dictionary encoding."""
+    held = _arrow_text(values)
+    if held is None:
+        return pd.factorize(values)
+    encoded = pc.dictionary_encode(held).combine_chunks()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.intp, copy=False)
+    return codes, pd.Index(pd.array(encoded.dictionary, dtype=values.dtype))
+
+
+def as_category(values: pd.Series) -> pd.Series:
+    """``values.astype("category")`` (the distinct values, sorted, as categories); Arrow
+    text by Arrow's dictionary encoding, its few distinct values then sorted."""
+    held = _arrow_text(values)
+    if held is None:
+        return values.astype("category")
+    encoded = pc.dictionary_encode(held).combine_chunks()
+    order = pc.sort_indices(encoded.dictionary).to_numpy()  # UTF-8 byte order: code point order
+    rank = np.empty(len(order) + 1, dtype=np.intp)
+    rank[order], rank[-1] = np.arange(len(order)), -1  # a missing value (-1) stays missing
+    codes = rank[pc.fill_null(encoded.indices, -1).to_numpy()]
+    categories = pd.Index(pd.array(encoded.dictionary.take(order), dtype=values.dtype))
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)), index=values.index,
+                     name=values.name)
+
+
 def among(values, candidates) -> np.ndarray:
     """Whether each of ``values`` is one of ``candidates`` (any number of times):
     ``values.isin(candidates)`` for keys that are never missing."""

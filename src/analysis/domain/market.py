@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import positions_in
+from analysis.domain.keys import factorized, positions_in
 from analysis.domain.periods import WINDOWS, Window, period_codes
 
 
@@ -34,8 +34,8 @@ def window_sales(sales: pd.DataFrame, products: pd.DataFrame, window: Window) ->
         sales, codes = sales.loc[inside, ["customer_id", "product_id", "units"]], codes[inside]
     # grouped on one integer key per customer x product x window (in the order of first
     # appearance, as a groupby without sorting), each group's rows summed in row order
-    customer_codes, customers = pd.factorize(sales["customer_id"])
-    product_codes, products_sold = pd.factorize(sales["product_id"])
+    customer_codes, customers = factorized(sales["customer_id"])
+    product_codes, products_sold = factorized(sales["product_id"])
     known = (customer_codes >= 0) & (product_codes >= 0)  # a missing key is no group
     key = (customer_codes.astype(np.int64) * len(products_sold) + product_codes) * len(WINDOWS) + codes
     groups, keys = pd.factorize(key[known])

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.domain.keys import factorized
+
 WINDOWS = ("before", "comparison", "analysis")
 
 
@@ -84,7 +86,7 @@ def period_codes(periods: pd.Series, window: Window) -> np.ndarray:
     """Index into ``WINDOWS`` of each ``YYYY-MM`` period (-1 outside, or missing): the
     mapping of :meth:`Window.assign`, as codes."""
     lookup = {p: code for code, w in enumerate(WINDOWS) for p in window.periods(w)}
-    codes, uniques = pd.factorize(periods)  # few distinct periods: map those, then take
+    codes, uniques = factorized(periods)  # few distinct periods: map those, then take
     return np.array([lookup.get(u, -1) for u in uniques] + [-1], dtype=np.int8)[codes]
 
 
