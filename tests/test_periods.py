@@ -73,3 +73,23 @@ def test_window_sales_is_the_groupby_of_the_monthly_rows(seed):
     for table in (products, pd.concat([products, products.iloc[[1]]], ignore_index=True)):
         expected = summed.merge(table[["product_id", "market", "is_own"]], on="product_id", how="inner")
         pd.testing.assert_frame_equal(window_sales(sales, table, window), expected, check_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_units_by_window_is_the_groupby_of_the_window_sales(seed):
+    from analysis.domain.market import units_by_window
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    rows = pd.DataFrame({
+        "customer_id": pd.Series([f"c{i}" for i in rng.integers(0, 25, n)], dtype="str"),
+        "market": pd.Series(rng.choice(["m", "n"], n), dtype="str"),
+        "window": pd.Series(rng.choice(["before", "comparison", "analysis"], n), dtype="str"),
+        "units": rng.random(n) * 10, "is_own": rng.random(n) < 0.4})
+    rows.loc[7, "customer_id"] = None
+    for frame in (rows, rows.iloc[:0]):
+        own = frame.assign(own=frame["units"].where(frame["is_own"], 0.0))
+        expected = own.groupby(["customer_id", "market", "window"], observed=True, sort=False).agg(
+            own_units=("own", "sum"), market_units=("units", "sum")).reset_index()
+        expected["window"] = pd.Categorical(expected["window"], categories=["before", "comparison", "analysis"])
+        pd.testing.assert_frame_equal(units_by_window(frame), expected, check_exact=True)

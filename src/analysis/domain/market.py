@@ -5,10 +5,12 @@ market, so a customer with no sales still appears (with zero units and no suppor
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import factorized, positions_in
+from analysis.domain.keys import combined_codes, factorized, positions_in
 from analysis.domain.periods import WINDOWS, Window, period_codes
 
 
@@ -32,19 +34,12 @@ def window_sales(sales: pd.DataFrame, products: pd.DataFrame, window: Window) ->
     inside = codes >= 0
     if not inside.all():  # (out of core, the loaded rows are the windows': no copy)
         sales, codes = sales.loc[inside, ["customer_id", "product_id", "units"]], codes[inside]
-    # grouped on one integer key per customer x product x window (in the order of first
-    # appearance, as a groupby without sorting), each group's rows summed in row order
-    customer_codes, customers = factorized(sales["customer_id"])
-    product_codes, products_sold = factorized(sales["product_id"])
-    known = (customer_codes >= 0) & (product_codes >= 0)  # a missing key is no group
-    key = (customer_codes.astype(np.int64) * len(products_sold) + product_codes) * len(WINDOWS) + codes
-    groups, keys = pd.factorize(key[known])
-    units = pd.Series(sales["units"].array[known]).groupby(groups).sum().to_numpy()
-    product = keys // len(WINDOWS) % len(products_sold)
-    summed = pd.DataFrame({"customer_id": customers.take(keys // (len(products_sold) * len(WINDOWS))),
-                           "product_id": products_sold.take(product),
-                           "window": np.array(WINDOWS, dtype=object)[keys % len(WINDOWS)],
-                           "units": units})
+    customers, products_sold = factorized(sales["customer_id"]), factorized(sales["product_id"])
+    (customer, product, window_code), sums = _sums([customers, products_sold, (codes, WINDOWS)],
+                                                   {"units": sales["units"]})
+    products_sold = products_sold[1]
+    summed = pd.DataFrame({"customer_id": customers[1].take(customer), "product_id": products_sold.take(product),
+                           "window": np.array(WINDOWS, dtype=object)[window_code], "units": sums["units"].to_numpy()})
     lookup = products[["product_id", "market", "is_own"]]
     if not lookup["product_id"].is_unique:  # each sold product's rows repeated per product row: the merge does it
         return summed.merge(lookup, on="product_id", how="inner")
@@ -60,11 +55,33 @@ def units_by_window(rows: pd.DataFrame) -> pd.DataFrame:
     Returns columns customer_id, market, window, own_units, market_units; a
     customer x market x window with no sales rows is absent (treat as zero units).
     """
-    rows = rows.assign(own=rows["units"].where(rows["is_own"], 0.0))
-    grouped = rows.groupby(["customer_id", "market", "window"], observed=True, sort=False)
-    out = grouped.agg(own_units=("own", "sum"), market_units=("units", "sum")).reset_index()
+    coded = [factorized(rows[k]) for k in ("customer_id", "market", "window")]
+    positions, sums = _sums(coded, {"own_units": rows["units"].where(rows["is_own"], 0.0),
+                                    "market_units": rows["units"]})
+    out = pd.DataFrame({k: uniques.take(at) for k, (_, uniques), at in zip(("customer_id", "market", "window"),
+                                                                          coded, positions)})
+    out["own_units"], out["market_units"] = sums["own_units"].to_numpy(), sums["market_units"].to_numpy()
     out["window"] = pd.Categorical(out["window"], categories=WINDOWS)
     return out
+
+
+def _sums(coded: Sequence[tuple[np.ndarray, Sequence]], values: Mapping[str, pd.Series]
+          ) -> tuple[list[np.ndarray], pd.DataFrame]:
+    """A groupby without sorting, on one integer key: per distinct combination of the
+    ``coded`` keys (each: a code per row, -1 for a missing value, and its distinct
+    values), in the order it first appears, the position of each key's value among its
+    distinct values, and the sum of each of ``values`` over the combination's rows in
+    row order (a row with a missing key is in no group)."""
+    widths = [max(len(uniques), 1) for _, uniques in coded]
+    key = combined_codes([codes for codes, _ in coded], widths)
+    known = key >= 0
+    groups, firsts = pd.factorize(key[known])
+    sums = pd.DataFrame({name: column.array[known] for name, column in values.items()}).groupby(groups).sum()
+    positions = []
+    for width in reversed(widths):
+        positions.insert(0, firsts % width)
+        firsts = firsts // width
+    return positions, sums.reset_index(drop=True)
 
 
 def units_wide(units: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
