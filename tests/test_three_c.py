@@ -374,3 +374,25 @@ def test_property_competitor_shares(rows):
     sales = out[out["competitor_position"] != "no_sales"]
     assert ((sales["own_share"] + sales["competitor_share"]) <= 1 + 1e-9).all()
     assert out.loc[out["competitor_position"] == "no_sales", "own_share"].isna().all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_customer_effort_is_the_sorted_groupby(seed):
+    from analysis.domain.periods import Window
+    from analysis.domain.three_c import customer_effort
+
+    rng = np.random.default_rng(seed)
+    n = 200
+    acts = pd.DataFrame({"customer_id": pd.Series([f"c{i}" for i in rng.integers(0, 30, n)], dtype="str"),
+                         "date": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 200, n), unit="D"),
+                         "cost": rng.random(n) * 50})
+    acts.loc[[3, 4], "customer_id"] = None
+    acts.loc[5, "cost"] = np.nan
+    window = Window("2026-06", 3)
+    for rows in (acts, acts.iloc[:0]):
+        inside = window.assign_dates(rows["date"]) == "analysis"
+        kept = pd.DataFrame({"customer_id": rows["customer_id"][inside].reset_index(drop=True),
+                             "cost": rows["cost"][inside].fillna(0.0).to_numpy()})
+        expected = kept.groupby("customer_id", sort=True).agg(activities=("cost", "size"), effort_cost=("cost", "sum"))
+        expected = expected.reset_index().astype({"activities": "int64", "effort_cost": "float64"})
+        pd.testing.assert_frame_equal(customer_effort(rows, window), expected, check_exact=True)

@@ -31,6 +31,7 @@ import pandas as pd
 
 from analysis.contract.schema import (BELOW_TRIAL, PHASE_LEVELS, PHASE_RANK, PHASES, SALES_ONLY_PHASES,
                                      SEGMENTABLE_TYPES)
+from analysis.domain.keys import positions_in
 from analysis.domain.periods import WINDOWS, Window
 from analysis.domain.support import support
 
@@ -120,7 +121,7 @@ def window_counts(frame: pd.DataFrame, responses: pd.DataFrame | None, which: st
     if responses is None or len(responses) == 0:
         return out
     rows = responses[(responses["window"].astype(object) == which).to_numpy(dtype=bool)]
-    position = pd.Index(rows["customer_id"]).get_indexer(frame["customer_id"])
+    position = positions_in(frame["customer_id"], rows["customer_id"])
     found = position >= 0
     for col in COUNTS:
         if col in rows.columns:

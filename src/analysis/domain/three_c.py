@@ -22,7 +22,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import mapped
+from analysis.domain.keys import factorized, mapped
 from analysis.domain.periods import WINDOWS, Window, window_codes
 from analysis.contract.schema import BELOW_TRIAL, PHASE_LEVELS
 from analysis.domain.phases import GROUP, PHASE_RANK, PHASES, _grid, _require, as_phase, phase_rank
@@ -127,12 +127,14 @@ def customer_effort(activities: pd.DataFrame, window: Window, which: str = "anal
     """Our effort per customer in window ``which``: columns customer_id, activities, effort_cost."""
     _require(activities, ["customer_id", "date", "cost"], "activities")
     inside = window_codes(activities["date"], window) == WINDOWS.index(which)
-    rows = pd.DataFrame({
-        "customer_id": activities["customer_id"].array[inside],  # as stored: no object array of strings
-        "cost": np.nan_to_num(pd.to_numeric(activities["cost"]).to_numpy(dtype=float, na_value=np.nan)[inside]),
-    })
-    out = rows.groupby("customer_id", sort=True).agg(activities=("cost", "size"), effort_cost=("cost", "sum"))
-    return out.reset_index().astype({"activities": "int64", "effort_cost": "float64"})
+    codes, customers = factorized(pd.Series(activities["customer_id"].array[inside]))  # as stored: no object array
+    cost = np.nan_to_num(pd.to_numeric(activities["cost"]).to_numpy(dtype=float, na_value=np.nan)[inside])
+    known = codes >= 0  # an activity without a customer is no one's effort
+    per = pd.Series(cost[known]).groupby(codes[known]).agg(["size", "sum"])  # by code: every customer's row
+    order = customers.argsort()  # by customer id (distinct), as a sorted groupby
+    return pd.DataFrame({"customer_id": customers.take(order), "activities": per["size"].to_numpy()[order],
+                         "effort_cost": per["sum"].to_numpy()[order]}).astype({"activities": "int64",
+                                                                              "effort_cost": "float64"})
 
 
 def attach_effort(frame: pd.DataFrame, effort: pd.DataFrame) -> pd.DataFrame:
