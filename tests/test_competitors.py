@@ -40,21 +40,3 @@ def test_without_comparison_the_change_is_missing():
     for col in ("units_previous", "share_previous", "share_change", "customers_led_previous", "customers_led_change"):
         assert c[col].isna().all(), col
     assert not np.isnan(c["share"]).any()
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_rows_of_segmented_customers_are_the_inner_merge(seed):
-    from analysis.domain.competitors import _with_customer
-
-    rng = np.random.default_rng(seed)
-    seg = pd.DataFrame({"customer_id": pd.Series([f"c{i}" for i in range(40)] * 2, dtype="str"),
-                        "market": pd.Series(["m"] * 40 + ["n"] * 40, dtype="str")})
-    seg = seg.sample(frac=0.7, random_state=seed).reset_index(drop=True)  # some customer x markets absent
-    seg = seg.assign(territory_id=pd.Series([f"T{i % 3}" for i in range(len(seg))], dtype="str"),
-                     segment=pd.Categorical(rng.choice(["A", "B"], len(seg))))
-    rows = pd.DataFrame({"customer_id": pd.Series([f"c{i}" for i in rng.integers(0, 45, 200)], dtype="str"),
-                         "market": pd.Series(rng.choice(["m", "n"], 200), dtype="str"), "units": rng.random(200)})
-    keys = ["customer_id", "market"]
-    pd.testing.assert_frame_equal(_with_customer(rows, seg), rows.merge(seg, on=keys, how="inner"))
-    twice = pd.concat([seg, seg.iloc[:3]], ignore_index=True)  # a customer x market listed twice: the merge
-    pd.testing.assert_frame_equal(_with_customer(rows, twice), rows.merge(twice, on=keys, how="inner"))

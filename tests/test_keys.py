@@ -77,3 +77,25 @@ def test_factorized_and_as_category_are_pandas(dtype):
     pd.testing.assert_index_equal(uniques, expected_uniques)
     pd.testing.assert_series_equal(as_category(values), values.astype("category"))
     pd.testing.assert_series_equal(as_category(values.iloc[[2, 7]]), values.iloc[[2, 7]].astype("category"))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_inner_join_is_the_inner_merge(seed):
+    from analysis.domain.keys import inner_join
+
+    rng = np.random.default_rng(seed)
+    seg = pd.DataFrame({"customer_id": pd.Series([f"c{i}" for i in range(40)] * 2, dtype="str"),
+                        "market": pd.Series(["m"] * 40 + ["n"] * 40, dtype="str")})
+    seg = seg.sample(frac=0.7, random_state=seed).reset_index(drop=True)  # some customer x markets absent
+    seg = seg.assign(territory_id=pd.Series([f"T{i % 3}" for i in range(len(seg))], dtype="str"),
+                     segment=pd.Categorical(rng.choice(["A", "B"], len(seg))))
+    rows = pd.DataFrame({"customer_id": pd.Series([f"c{i}" for i in rng.integers(0, 45, 200)], dtype="str"),
+                         "market": pd.Series(rng.choice(["m", "n"], 200), dtype="str"), "units": rng.random(200)})
+    keys = ["customer_id", "market"]
+    pd.testing.assert_frame_equal(inner_join(rows, seg, keys), rows.merge(seg, on=keys, how="inner"))
+    twice = pd.concat([seg, seg.iloc[:3]], ignore_index=True)  # a customer x market listed twice: the merge
+    pd.testing.assert_frame_equal(inner_join(rows, twice, keys), rows.merge(twice, on=keys, how="inner"))
+    clash = rows.assign(segment="x")  # a column of both: the merge's suffixes
+    pd.testing.assert_frame_equal(inner_join(clash, seg, keys), clash.merge(seg, on=keys, how="inner"))
+    one = seg.drop_duplicates("customer_id")[["customer_id", "territory_id"]]  # one key column
+    pd.testing.assert_frame_equal(inner_join(rows, one, ["customer_id"]), rows.merge(one, on="customer_id"))

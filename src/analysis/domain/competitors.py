@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import combined_codes, positions_in
+from analysis.domain.keys import inner_join
 
 GROUP = ["territory_id", "market"]
 ALL = "all"
@@ -66,25 +66,6 @@ def _by_scope(rows: pd.DataFrame, keys: list[str], units: bool) -> pd.Series:
     return out
 
 
-def _with_customer(rows: pd.DataFrame, seg: pd.DataFrame) -> pd.DataFrame:
-    """``rows.merge(seg, on=["customer_id", "market"], how="inner")``: the rows of a segmented
-    customer x market, with its territory and segment, found by position when ``seg``
-    holds each customer x market once (as the customer frame does)."""
-    keys = ["customer_id", "market"]
-    if seg.duplicated(keys).any():
-        return rows.merge(seg, on=keys, how="inner")
-    customers, markets = pd.unique(seg["customer_id"]), pd.unique(seg["market"])
-    def key(table: pd.DataFrame) -> np.ndarray:
-        return combined_codes([positions_in(table["customer_id"], customers), positions_in(table["market"], markets)],
-                              [len(customers), len(markets)])
-
-    found = pd.Index(key(seg)).get_indexer(key(rows))
-    kept = found >= 0
-    rows = rows[kept].reset_index(drop=True)
-    return rows.assign(territory_id=seg["territory_id"].array.take(found[kept]),
-                       segment=seg["segment"].array.take(found[kept]))
-
-
 def competitor_shares(sales: pd.DataFrame, frame: pd.DataFrame, products: pd.DataFrame, segments,
                       has_comparison: bool = True) -> pd.DataFrame:
     """The competitor table of every territory and market of ``frame``.
@@ -98,7 +79,7 @@ def competitor_shares(sales: pd.DataFrame, frame: pd.DataFrame, products: pd.Dat
     seg = frame.loc[frame["segment"].notna(), ["territory_id", "customer_id", "market", "segment"]]
     rows = sales.loc[sales["window"].isin(list(WINDOW_SUFFIX)), ["customer_id", "product_id", "market", "is_own",
                                                                   "window", "units"]]
-    rows = _with_customer(rows, seg)
+    rows = inner_join(rows, seg, ["customer_id", "market"])
     rows = rows.assign(segment=rows["segment"].astype(str), is_own=rows["is_own"].astype(bool),
                        window=rows["window"].astype(str))
     rows = _coded(rows)

@@ -71,6 +71,25 @@ def mapped(values: pd.Series, mapping: pd.Series | dict) -> pd.Series:
     return pd.Series(taken, index=values.index, name=values.name)
 
 
+def inner_join(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str]) -> pd.DataFrame:
+    """``left.merge(right, on=on, how="inner")`` (rows, order, columns and dtypes), by the
+    position of each left row's keys among the right rows' when those are distinct (each
+    left row then matches one right row at most); by the merge otherwise."""
+    on = list(on)
+    if right.duplicated(on).any() or set(left.columns) & (set(right.columns) - set(on)):  # (suffixed columns)
+        return left.merge(right, on=on, how="inner")
+    distinct = [pd.unique(right[k]) for k in on]
+    widths = [max(len(values), 1) for values in distinct]
+
+    def key(table: pd.DataFrame) -> np.ndarray:
+        return combined_codes([positions_in(table[k], values) for k, values in zip(on, distinct)], widths)
+
+    found = pd.Index(key(right)).get_indexer(key(left))
+    kept = found >= 0
+    out = left[kept].reset_index(drop=True)
+    return out.assign(**{c: right[c].array.take(found[kept]) for c in right.columns if c not in on})
+
+
 def combined_codes(codes: Sequence[np.ndarray], widths: Sequence[int]) -> np.ndarray:
     """One int64 key per row of the codes (code -1: absent, the key -1), each column's
     codes below its width."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.contract.schema import SEGMENTABLE_TYPES
+from analysis.domain.keys import inner_join
 from analysis.domain.periods import Window
 
 TREND_COLUMNS = ["territory_id", "market", "period", "window", "own_units", "market_units", "support",
@@ -68,7 +69,7 @@ def monthly_activity(contacts: pd.DataFrame, customers: pd.DataFrame, territorie
     periods = [p.strftime("%Y-%m") for p in pd.period_range(first, last, freq="M")] if first <= last else []
     base = customers[["customer_id", "territory_id", "customer_type"]].drop_duplicates("customer_id")
     rows = contacts[month.isin(periods).to_numpy()][["customer_id", "period", "activities", "cost"]]
-    rows = rows.merge(base, on="customer_id", how="inner")
+    rows = inner_join(rows, base, ["customer_id"])
     rows["prescribing"] = rows["customer_type"].isin(SEGMENTABLE_TYPES)
     sums = rows.groupby(["territory_id", "period"], sort=False).agg(
         activities=("activities", "sum"), cost=("cost", "sum")).reset_index()
