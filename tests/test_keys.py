@@ -99,3 +99,16 @@ def test_inner_join_is_the_inner_merge(seed):
     pd.testing.assert_frame_equal(inner_join(clash, seg, keys), clash.merge(seg, on=keys, how="inner"))
     one = seg.drop_duplicates("customer_id")[["customer_id", "territory_id"]]  # one key column
     pd.testing.assert_frame_equal(inner_join(rows, one, ["customer_id"]), rows.merge(one, on="customer_id"))
+
+
+def test_left_join_is_the_left_merge():
+    from analysis.domain.keys import left_join
+
+    left = pd.DataFrame({"k": pd.Series(["a", "b", "z", None, "a"], dtype="str"), "x": range(5)}, index=range(7, 12))
+    right = pd.DataFrame({"k": pd.Series(["b", "a"], dtype="str"), "i": [10, 20], "b": [True, False],
+                          "c": pd.Categorical(["u", "v"]), "f": [0.5, 1.5]})
+    for rows in (left, left.iloc[[0, 1, 4]]):  # unmatched rows: widened dtypes; all matched: as they are
+        pd.testing.assert_frame_equal(left_join(rows, right, ["k"]), rows.merge(right, on="k", how="left"))
+    with_missing = pd.concat([right, pd.DataFrame({"k": pd.Series([None], dtype="str"), "i": [30], "b": [True],
+                                                   "c": pd.Categorical(["u"]), "f": [2.5]})], ignore_index=True)
+    pd.testing.assert_frame_equal(left_join(left, with_missing, ["k"]), left.merge(with_missing, on="k", how="left"))

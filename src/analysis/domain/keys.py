@@ -75,9 +75,18 @@ def inner_join(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str]) -> pd
     """``left.merge(right, on=on, how="inner")`` (rows, order, columns and dtypes), by the
     position of each left row's keys among the right rows' when those are distinct (each
     left row then matches one right row at most); by the merge otherwise."""
-    on = list(on)
+    return _joined(left, right, list(on), "inner")
+
+
+def left_join(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str]) -> pd.DataFrame:
+    """``left.merge(right, on=on, how="left")``, as :func:`inner_join` (a left row without a
+    right row keeps missing values, integers and booleans then widened as by the merge)."""
+    return _joined(left, right, list(on), "left")
+
+
+def _joined(left: pd.DataFrame, right: pd.DataFrame, on: list[str], how: str) -> pd.DataFrame:
     if right.duplicated(on).any() or set(left.columns) & (set(right.columns) - set(on)):  # (suffixed columns)
-        return left.merge(right, on=on, how="inner")
+        return left.merge(right, on=on, how=how)
     distinct = [pd.unique(right[k]) for k in on]
     widths = [max(len(values), 1) for values in distinct]
 
@@ -85,9 +94,12 @@ def inner_join(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str]) -> pd
         return combined_codes([positions_in(table[k], values) for k, values in zip(on, distinct)], widths)
 
     found = pd.Index(key(right)).get_indexer(key(left))
-    kept = found >= 0
-    out = left[kept].reset_index(drop=True)
-    return out.assign(**{c: right[c].array.take(found[kept]) for c in right.columns if c not in on})
+    if how == "inner":
+        kept = found >= 0
+        left, found = left[kept], found[kept]
+    fill = bool((found < 0).any())
+    out = left.reset_index(drop=True)
+    return out.assign(**{c: right[c].array.take(found, allow_fill=fill) for c in right.columns if c not in on})
 
 
 def combined_codes(codes: Sequence[np.ndarray], widths: Sequence[int]) -> np.ndarray:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import combined_codes, factorized, positions_in
+from analysis.domain.keys import combined_codes, factorized, left_join, positions_in
 from analysis.domain.periods import WINDOWS, Window, period_codes
 
 
@@ -97,7 +97,7 @@ def units_wide(units: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     )
     wide.columns = [f"{measure}_{window}" for measure, window in wide.columns]
     wide = wide.reset_index()
-    out = frame.merge(wide, on=["customer_id", "market"], how="left")
+    out = left_join(frame, wide, ["customer_id", "market"])
     for window in WINDOWS:
         for measure in ("own_units", "market_units"):
             col = f"{measure}_{window}"

@@ -26,6 +26,7 @@ from analysis.domain.coaching import flag_counts as coaching_flag_counts
 from analysis.domain.competitors import competitor_shares
 from analysis.domain.drilldowns import flag_customers, profile_gaps
 from analysis.domain.forecast import phase_forecast
+from analysis.domain.keys import left_join
 from analysis.domain.maintenance import maintenance_list
 from analysis.domain.market import customer_markets, product_units, units_by_window, units_wide, window_sales
 from analysis.domain.periods import WINDOWS, Window, make_window, window_codes
@@ -74,9 +75,9 @@ def customer_table(ds: Dataset, sales: pd.DataFrame, window: Window, params: Map
     frame = customer_markets(ds.customers, markets)
     customer_cols = [c for c in ("beds", "bed_turnover_per_month", "indication_share",
                                  "catchment_population", "incidence_rate") if c in ds.customers]
-    frame = frame.merge(ds.customers[["customer_id", *customer_cols]], on="customer_id", how="left")
+    frame = left_join(frame, ds.customers[["customer_id", *customer_cols]], ["customer_id"])
     if "boxes_per_patient" in ds.markets:
-        frame = frame.merge(ds.markets[["market", "boxes_per_patient"]], on="market", how="left")
+        frame = left_join(frame, ds.markets[["market", "boxes_per_patient"]], ["market"])
     units = units_by_window(sales)
     frame = units_wide(units, frame)
     pot = params["potential"]
@@ -248,7 +249,7 @@ def prepare(ds: Dataset, params: Mapping, has_activities: bool) -> Prepared:
     sales = window_sales(ds.sales, ds.products, window)
     shape = DataShape(has_activities=has_activities, has_comparison=bool((sales["window"] == "comparison").any()))
     frame = customer_table(ds, sales, window, params)
-    frame = frame.merge(ds.territories[["territory_id", "region"]], on="territory_id", how="left")
+    frame = left_join(frame, ds.territories[["territory_id", "region"]], ["territory_id"])
     if not shape.has_comparison:  # no sales in the comparison months: unknown, not zero
         frame = frame.assign(own_units_comparison=np.nan, market_units_comparison=np.nan)
     frame = customer_phases(ds, sales, frame, window, params, shape)
