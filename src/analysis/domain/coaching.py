@@ -26,7 +26,7 @@ import pandas as pd
 
 from analysis.contract.schema import ROLES
 from analysis.domain.channels import _labels, effort_shares, split_cost
-from analysis.domain.keys import mapped
+from analysis.domain.keys import inner_join, left_join, mapped
 
 #: DESIGN 4.6 default norms, in one place (same keys as ``params.DEFAULTS["norms"]``).
 #: Every norm is inclusive: a value exactly at the norm is not flagged.
@@ -250,7 +250,7 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
     pairs["_unqualified"] = pairs["_known"] & ~pairs["_qualified"]
     info = customers[["customer_id", "territory_id", "customer_type"]].drop_duplicates("customer_id").rename(
         columns={"territory_id": "_customer_territory"})
-    pairs = pairs.merge(info, on="customer_id", how="left").merge(rep_territory, on="rep_id", how="left")
+    pairs = left_join(left_join(pairs, info, ["customer_id"]), rep_territory, ["rep_id"])
     pairs["_department"] = ((pairs["customer_type"] == DEPARTMENT)
                             & (pairs["_customer_territory"] == pairs["territory_id"])).astype(bool)
     covered = pairs.groupby("rep_id", sort=False).agg(
@@ -376,7 +376,7 @@ def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_mar
         market=frame["market"].astype(object), segment=frame["segment"].astype(object))
     if by == "segment":
         touched = _labels(rows[["territory_id", "customer_id"]].drop_duplicates(), ["territory_id", "customer_id"])
-        parts = changes.merge(touched, on=["territory_id", "customer_id"], how="inner")
+        parts = inner_join(changes, touched, ["territory_id", "customer_id"])
     else:
         per = rows.groupby(["territory_id", "customer_id", by], sort=False, dropna=False, observed=True)[
             ["cost", "_count"]].sum()
@@ -386,7 +386,7 @@ def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_mar
                                  per["_count"] / total["_count"])
         change = changes.groupby(["territory_id", "customer_id"], sort=False)[
             ["own_units_change", "margin_change"]].sum().reset_index()
-        parts = per.merge(change, on=["territory_id", "customer_id"], how="left")
+        parts = left_join(per, change, ["territory_id", "customer_id"])
         for column in ("own_units_change", "margin_change"):
             parts[column] = parts[column].fillna(0.0) * parts["weight"]
     units = parts.groupby(keys, sort=False, dropna=False).agg(

@@ -22,7 +22,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import factorized, mapped
+from analysis.domain.keys import factorized, left_join, mapped
 from analysis.domain.periods import WINDOWS, Window, window_codes
 from analysis.contract.schema import BELOW_TRIAL, PHASE_LEVELS
 from analysis.domain.phases import GROUP, PHASE_RANK, PHASES, _grid, _require, as_phase, phase_rank
@@ -116,8 +116,7 @@ def attach_competitor_position(frame: pd.DataFrame, positions: pd.DataFrame) -> 
     Existing columns of the same names are replaced.
     """
     cols = ["leading_competitor", "competitor_share", "own_share", "competitor_position"]
-    out = frame.drop(columns=[c for c in cols if c in frame.columns]).merge(
-        positions[[*KEYS, *cols]], on=KEYS, how="left")
+    out = left_join(frame.drop(columns=[c for c in cols if c in frame.columns]), positions[[*KEYS, *cols]], KEYS)
     out.index = frame.index
     out["competitor_position"] = as_position(out["competitor_position"])
     return out
