@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
-from analysis.domain.keys import as_category, combined_codes, positions_in
+from analysis.domain.keys import as_category, combined_codes, factorized, positions_in
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
@@ -171,7 +171,8 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
              for c in columns if c in categorical}
     # sorted by territory, market, then activity id: one integer key (the activity's rank
     # makes it unique), the key of the customer row first, made on the customer frame
-    place = _combined(_sort_codes(coded["territory_id"]), _sort_codes(coded["market"]))
+    place = combined_codes([_sort_codes(coded[k]) for k in ("territory_id", "market")],
+                           [len(coded[k].cat.categories) + 1 for k in ("territory_id", "market")])
     order = np.argsort(place[right] * len(acts) + _sort_rank(acts["activity_id"])[left])
     left, right = left[order], right[order]
     columns = {}
@@ -220,14 +221,6 @@ def _taken_categories(values: pd.Series, positions: np.ndarray, taken: np.ndarra
         codes = renumbered[codes].astype(codes.dtype)
         dtype = pd.CategoricalDtype(dtype.categories[used], ordered=dtype.ordered)
     return pd.Categorical.from_codes(codes[positions], dtype=dtype)
-
-
-def _combined(*keys: np.ndarray) -> np.ndarray:
-    """One int64 key ordering rows as the ``keys`` (non-negative int64, most significant first) do together."""
-    key = np.zeros(len(keys[0]), dtype=np.int64)
-    for k in keys:
-        key = key * (int(k.max(initial=0)) + 1) + k
-    return key
 
 
 def _sort_codes(values: pd.Series) -> np.ndarray:
@@ -280,7 +273,8 @@ def _first_rows(facts: pd.DataFrame) -> np.ndarray:
     ``~facts.duplicated(["territory_id", "activity_id"])``, by the first row of each
     activity id when every activity is of one territory (as in :func:`activity_facts`:
     the territory of its customer), without hashing the pairs."""
-    activity = pd.factorize(facts["activity_id"], use_na_sentinel=False)[0]
+    activity, ids = factorized(facts["activity_id"])
+    activity = np.where(activity < 0, len(ids), activity)  # a missing id is one value, as for duplicated
     territory = facts["territory_id"]
     territory = (np.asarray(territory.cat.codes) if isinstance(territory.dtype, pd.CategoricalDtype)
                  else pd.factorize(territory, use_na_sentinel=False)[0])

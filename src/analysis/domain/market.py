@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import combined_codes, factorized, left_join, positions_in
+from analysis.domain.keys import combined_codes, factorized, inner_join, left_join
 from analysis.domain.periods import WINDOWS, Window, period_codes
 
 
@@ -37,16 +37,9 @@ def window_sales(sales: pd.DataFrame, products: pd.DataFrame, window: Window) ->
     customers, products_sold = factorized(sales["customer_id"]), factorized(sales["product_id"])
     (customer, product, window_code), sums = _sums([customers, products_sold, (codes, WINDOWS)],
                                                    {"units": sales["units"]})
-    products_sold = products_sold[1]
-    summed = pd.DataFrame({"customer_id": customers[1].take(customer), "product_id": products_sold.take(product),
+    summed = pd.DataFrame({"customer_id": customers[1].take(customer), "product_id": products_sold[1].take(product),
                            "window": np.array(WINDOWS, dtype=object)[window_code], "units": sums["units"].to_numpy()})
-    lookup = products[["product_id", "market", "is_own"]]
-    if not lookup["product_id"].is_unique:  # each sold product's rows repeated per product row: the merge does it
-        return summed.merge(lookup, on="product_id", how="inner")
-    row = positions_in(products_sold, lookup["product_id"])[product]  # the sold product's row (-1: unknown)
-    summed = summed[row >= 0].reset_index(drop=True)  # as the inner merge: unknown products dropped
-    row = row[row >= 0]
-    return summed.assign(market=lookup["market"].array.take(row), is_own=lookup["is_own"].array.take(row))
+    return inner_join(summed, products[["product_id", "market", "is_own"]], ["product_id"])
 
 
 def units_by_window(rows: pd.DataFrame) -> pd.DataFrame:

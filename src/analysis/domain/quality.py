@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import positions_in
+from analysis.domain.keys import mapped
 from analysis.domain.potential import FALLBACK
 
 
@@ -24,9 +24,9 @@ def data_quality(frame: pd.DataFrame, customers: pd.DataFrame, activities: pd.Da
     by_customer = frame.groupby(["territory_id", "customer_id"], observed=True)
     sales_less = (by_customer["market_units"].sum() == 0).groupby(level="territory_id").sum()
     fallback = (frame["potential_method"] == FALLBACK).groupby(frame["territory_id"]).sum()
-    of_customer = positions_in(activities["customer_id"], customers["customer_id"])  # -1: an unknown customer
-    territory = pd.Series(customers["territory_id"].array.take(of_customer, allow_fill=True), name="territory_id")
-    no_outcome = pd.Series(activities["outcome"].isna().to_numpy()).groupby(territory).sum()
+    territory = mapped(activities["customer_id"], customers.set_index("customer_id")["territory_id"]).rename(
+        "territory_id")
+    no_outcome = activities["outcome"].isna().groupby(territory).sum()
     phase_table = (frame.get("phase_source", pd.Series("derived", index=frame.index)) == "table").groupby(
         frame["territory_id"]).sum()
     checks = {
