@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analysis.domain.keys import among, mapped, positions_in
+from analysis.domain.keys import among, groups_of, mapped, positions_in
 
 VALUES = ["C3", "C1", None, "C9", "C1", "", "c1"]
 KEYS = ["C1", "C2", "C3", ""]
@@ -112,3 +112,39 @@ def test_left_join_is_the_left_merge():
     with_missing = pd.concat([right, pd.DataFrame({"k": pd.Series([None], dtype="str"), "i": [30], "b": [True],
                                                    "c": pd.Categorical(["u"]), "f": [2.5]})], ignore_index=True)
     pd.testing.assert_frame_equal(left_join(left, with_missing, ["k"]), left.merge(with_missing, on="k", how="left"))
+
+
+def test_groups_by_hand():
+    territory = pd.Series(["T2", "T1", "T2", None, "T1"], dtype="category", name="territory_id")
+    channel = pd.Series(["email", "visit", "email", "visit", "phone"], dtype="str", name="channel")
+    groups, labels = groups_of([territory, channel])
+    assert groups.tolist() == [0, 1, 0, -1, 2]  # in the order first seen; a missing territory: no group
+    assert labels.astype(object).values.tolist() == [["T2", "email"], ["T1", "visit"], ["T1", "phone"]]
+    assert labels["territory_id"].dtype == territory.dtype and labels["channel"].dtype == channel.dtype
+    groups, labels = groups_of([territory, channel], dropna=False)
+    assert groups.tolist() == [0, 1, 0, 2, 3]  # the missing territory is a group of its own
+    assert labels["territory_id"].isna().tolist() == [False, False, True, False]
+
+
+@pytest.mark.parametrize("dropna", [True, False])
+@pytest.mark.parametrize("seed", range(3))
+def test_groups_are_those_of_groupby(seed, dropna):
+    rng = np.random.default_rng(seed)
+    n = 400
+    frame = pd.DataFrame({
+        "territory_id": pd.Series([f"T{i}" for i in rng.integers(0, 6, n)], dtype="category"),
+        "rep_id": pd.Series([f"R{i}" for i in rng.integers(0, 9, n)], dtype="str"),
+        "phase": pd.Categorical.from_codes(rng.integers(-1, 4, n), categories=["a", "b", "c", "d", "unused"]),
+    })
+    frame.loc[rng.integers(0, n, 20), "rep_id"] = None
+    by = ["territory_id", "rep_id", "phase"]
+    grouped = frame.groupby(by, sort=False, observed=True, dropna=dropna)
+    groups, labels = groups_of([frame[k] for k in by], dropna=dropna)
+    assert groups.tolist() == grouped.ngroup().fillna(-1).astype(int).tolist()
+    expected = grouped.size().index.to_frame(index=False)
+    pd.testing.assert_frame_equal(labels, expected)
+
+
+def test_groups_of_no_rows():
+    groups, labels = groups_of([pd.Series([], dtype="category", name="t"), pd.Series([], dtype="str", name="c")])
+    assert len(groups) == 0 and list(labels.columns) == ["t", "c"] and len(labels) == 0

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
-from analysis.domain.keys import as_category, combined_codes, factorized, positions_in
+from analysis.domain.keys import as_category, combined_codes, factorized, groups_of, positions_in
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
@@ -256,14 +256,14 @@ def cell_stats(facts: pd.DataFrame, keys: Sequence[str] = tuple(GROUP)) -> pd.Da
     """Activities, cost, responses, customers touched and moved up per ``keys`` x cell
     (channel x phase), the counts :func:`channel_phase` and :func:`rate_cells` read:
     made once, passed to both."""
-    by = [*keys, *CELL]
-    grouped = facts.groupby(by, sort=False, observed=True, dropna=False)
-    acts = grouped.agg(activities=("activity_id", "size"), cost=("cost", "sum"), responses=("positive", "sum"))
+    groups, out = groups_of([facts[k] for k in (*keys, *CELL)], dropna=False)
+    out["activities"] = np.bincount(groups, minlength=len(out)).astype("int64")
+    out["cost"] = _group_sums(facts["cost"].to_numpy(dtype=float), groups, len(out))
+    out["responses"] = np.bincount(groups, weights=facts["positive"].to_numpy(dtype=float),
+                                   minlength=len(out)).astype("int64")
     # moved_up is a per customer x market fact: count each customer once per cell
-    touched, moved = _distinct_customers(grouped.ngroup().to_numpy(), len(acts), _customer_codes(facts),
-                                         facts["moved_up"].to_numpy(dtype=bool))
-    acts["customers_touched"], acts["customers_moved_up"] = touched, moved
-    out = acts.reset_index()
+    out["customers_touched"], out["customers_moved_up"] = _distinct_customers(
+        groups, len(out), _customer_codes(facts), facts["moved_up"].to_numpy(dtype=bool))
     out["phase"] = pd.Index(out["phase"].astype(object).to_numpy())  # plain labels (as grouping by labels gives)
     return out
 
@@ -285,6 +285,13 @@ def _first_rows(facts: pd.DataFrame) -> np.ndarray:
     if (territory == territory[first]).all():
         return first == rows
     return ~facts.duplicated(["territory_id", "activity_id"]).to_numpy()
+
+
+def _group_sums(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """The sum of ``values`` per group code 0..n_groups-1 (rows of code -1 in none), as a
+    groupby sums them (compensated, in row order); one column at a time."""
+    codes = pd.Categorical.from_codes(groups, categories=pd.RangeIndex(n_groups), validate=False)
+    return pd.Series(values).groupby(codes, observed=False).sum().to_numpy()
 
 
 def _customer_codes(facts: pd.DataFrame) -> np.ndarray:
@@ -341,7 +348,7 @@ def channel_phase(facts: pd.DataFrame,
     facts' :func:`cell_stats` by territory and market (default: made here).
     """
     fit = _as_fit(fit)
-    extra = sorted(set(facts["channel"].dropna()) - set(fit["channel"]))  # undeclared channels seen
+    extra = sorted(set(facts["channel"].dropna().unique()) - set(fit["channel"]))  # undeclared channels seen
     channels = list(dict.fromkeys([*fit["channel"], *extra]))
     keys = facts[GROUP].drop_duplicates().sort_values(GROUP, ignore_index=True)
     unplaced = [None] if facts["phase"].isna().any() else []
@@ -385,12 +392,12 @@ def channel_summary(facts: pd.DataFrame) -> pd.DataFrame:
     if facts.empty:
         return pd.DataFrame(columns=CHANNEL_COLUMNS)
     split = split_cost(facts)
-    rows = pd.DataFrame({"cost": split, "_off": split.where(facts["on_ladder"] & ~facts["fits"].astype(bool), 0.0),
-                         "_placed": split.where(facts["on_ladder"], 0.0)})
-    # grouped on the (categorical) columns as they are; labels once the groups are made
-    grouped = rows.groupby([facts["territory_id"], facts["channel"]], sort=False, observed=True)
-    out = grouped.sum()
-    groups = grouped.ngroup().fillna(-1).to_numpy(dtype=np.int64)
+    # grouped on the (categorical) columns' codes; labels once the groups are made
+    groups, out = groups_of([facts["territory_id"], facts["channel"]])
+    out["cost"] = _group_sums(split.to_numpy(), groups, len(out))
+    on_ladder = facts["on_ladder"].to_numpy(dtype=bool)
+    for name, part in (("_off", on_ladder & ~facts["fits"].to_numpy(dtype=bool)), ("_placed", on_ladder)):
+        out[name] = _group_sums(np.where(part, split.to_numpy(), 0.0), groups, len(out))
     once = _first_rows(facts) & (groups >= 0)  # each activity once
     out["activities"] = np.bincount(groups[once], minlength=len(out)).astype("int64")
     responses = np.bincount(groups[once], weights=facts["positive"].to_numpy(dtype=float)[once], minlength=len(out))
@@ -400,7 +407,7 @@ def channel_summary(facts: pd.DataFrame) -> pd.DataFrame:
                                                  facts["on_ladder"].to_numpy(dtype=bool),
                                                  facts["moved_up"].to_numpy(dtype=bool))
     out["customers_touched"], out["customers_placed"], out["customers_moved_up"] = touched, placed, moved
-    out = _labels(out.rename_axis(["territory_id", "channel"]).reset_index(), ["territory_id", "channel"])
+    out = _labels(out, ["territory_id", "channel"])
     total = out.groupby("territory_id", sort=False)["cost"].transform("sum")
     out["effort_share"] = _rate(out["cost"], total)
     out["response_rate"] = _rate(out["responses"], out["activities"])
@@ -425,17 +432,17 @@ def effort_shares(facts: pd.DataFrame, by: Sequence[str], priority: Sequence[str
     """
     by = list(by)
     cost = split_cost(facts, by)
-    placed = facts["on_ladder"].astype(bool)
-    parts = pd.DataFrame({
-        "cost": cost,
-        "priority_cost": cost.where(facts["segment"].isin(list(priority)), 0.0),
-        "placed_cost": cost.where(placed, 0.0),
-        "mismatched_cost": cost.where(placed & ~facts["fits"].astype(bool), 0.0),
-        "loyal_cost": cost.where(placed & facts["phase"].isin([PHASES[-1]]), 0.0),
-    })
-    # grouped on the (categorical) columns as they are, then as labels in label order
-    out = parts.groupby([facts[k] for k in by], sort=False, observed=True).sum()
-    out = _labels(out.rename_axis(by).reset_index(), by).sort_values(by, kind="mergesort").set_index(by)
+    placed = facts["on_ladder"].to_numpy(dtype=bool)
+    parts = {"priority_cost": facts["segment"].isin(list(priority)).to_numpy(dtype=bool),
+             "placed_cost": placed,
+             "mismatched_cost": placed & ~facts["fits"].to_numpy(dtype=bool),
+             "loyal_cost": placed & facts["phase"].isin([PHASES[-1]]).to_numpy(dtype=bool)}
+    # grouped on the (categorical) columns' codes, then as labels in label order
+    groups, out = groups_of([facts[k] for k in by])
+    out["cost"] = _group_sums(cost.to_numpy(), groups, len(out))
+    for name, part in parts.items():  # the cost of the rows of each part (one column at a time)
+        out[name] = _group_sums(np.where(part, cost.to_numpy(), 0.0), groups, len(out))
+    out = _labels(out, by).sort_values(by, kind="mergesort").set_index(by)
     out["effort_on_priority"] = _rate(out["priority_cost"], out["cost"])
     out["mismatched_effort"] = _rate(out["mismatched_cost"], out["placed_cost"])
     out["over_service"] = _rate(out["loyal_cost"], out["placed_cost"])

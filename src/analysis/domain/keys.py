@@ -102,6 +102,29 @@ def _joined(left: pd.DataFrame, right: pd.DataFrame, on: list[str], how: str) ->
     return out.assign(**{c: right[c].array.take(found, allow_fill=fill) for c in right.columns if c not in on})
 
 
+def groups_of(columns: Sequence[pd.Series], dropna: bool = True) -> tuple[np.ndarray, pd.DataFrame]:
+    """The groups of ``groupby(columns, sort=False, observed=True, dropna=dropna)``: each
+    row's group number, the groups numbered in the order they first appear (with
+    ``dropna``, -1 where a key is missing: in no group), and one row of keys per group
+    (categoricals keep their dtype). One hash of one integer key, made from the codes."""
+    coded = [(np.asarray(c.cat.codes, dtype=np.int64), c.cat.categories) if isinstance(c.dtype, pd.CategoricalDtype)
+             else factorized(c) for c in columns]
+    if not dropna:  # a missing key is one more value: the code after the last
+        coded = [(np.where(codes < 0, len(values), codes), values) for codes, values in coded]
+    widths = [len(values) + (0 if dropna else 1) or 1 for _, values in coded]
+    key = combined_codes([codes for codes, _ in coded], widths)
+    known = key >= 0
+    groups = np.full(len(key), -1, dtype=np.int64)
+    groups[known], firsts = pd.factorize(key[known])
+    labels = []
+    for column, (_, values), width in reversed(list(zip(columns, coded, widths))):  # the last key varies fastest
+        codes, firsts = firsts % width, firsts // width
+        codes = np.where(codes < len(values), codes, -1)  # (without dropna) the missing key's code
+        labels.insert(0, pd.Categorical.from_codes(codes, dtype=column.dtype)
+                      if isinstance(column.dtype, pd.CategoricalDtype) else values.take(codes, allow_fill=True))
+    return groups, pd.DataFrame(dict(zip([c.name for c in columns], labels)))
+
+
 def combined_codes(codes: Sequence[np.ndarray], widths: Sequence[int]) -> np.ndarray:
     """One int64 key per row of the codes (code -1: absent, the key -1), each column's
     codes below its width."""
