@@ -26,7 +26,7 @@ import pandas as pd
 
 from analysis.contract.schema import ROLES
 from analysis.domain.channels import effort_shares, split_cost
-from analysis.domain.keys import factorized, left_join, mapped, positions_in
+from analysis.domain.keys import factorized, mapped, positions_in
 
 #: DESIGN 4.6 default norms, in one place (same keys as ``params.DEFAULTS["norms"]``).
 #: Every norm is inclusive: a value exactly at the norm is not flagged.
@@ -169,7 +169,8 @@ def _sums(values: Mapping[str, np.ndarray] | pd.DataFrame, groups: np.ndarray, c
     """Per group 0 .. ``count`` - 1 (its rows: where ``groups`` holds it): the sum of each
     of ``values``, missing values skipped, as a pandas groupby sums them (row order)."""
     by = pd.Categorical.from_codes(groups, categories=pd.RangeIndex(count))
-    return pd.DataFrame(values).groupby(by, sort=True, observed=False).sum().reset_index(drop=True)
+    table = values if isinstance(values, pd.DataFrame) else pd.DataFrame(dict(values), copy=False)  # (no copy)
+    return table.groupby(by, sort=True, observed=False).sum().reset_index(drop=True)
 
 
 def _as_bool(values: pd.Series) -> pd.Series:
@@ -201,14 +202,65 @@ def _completeness_by_customer(customers: pd.DataFrame, completeness: pd.Series |
         values = completeness
     else:
         aligned = completeness if completeness.index.equals(customers.index) else completeness.reindex(customers.index)
-        values = pd.Series(aligned.to_numpy(), index=customers["customer_id"].to_numpy())
+        values = pd.Series(aligned.to_numpy(), index=pd.Index(customers["customer_id"].array))
     values = pd.to_numeric(values, errors="coerce").astype(float)
     return values[~values.index.duplicated(keep="first")]
 
 
-def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame,
-                         pairs: pd.DataFrame) -> pd.DataFrame:
-    """Per specialty rep: the territory's department customers the rep did not cover.
+class Coverage(NamedTuple):
+    """The rep x customer pairs of the facts: each pair's rep code * len(customers) +
+    customer code, codes of the categories ``reps`` and ``customers``."""
+
+    reps: pd.Index
+    customers: pd.Index
+    keys: pd.Index
+
+    def among(self, rep_ids: pd.Series, customer_ids: pd.Series) -> np.ndarray:
+        """Whether each rep x customer of ``rep_ids``, ``customer_ids`` is a pair (False
+        where either is missing)."""
+        r, c = positions_in(rep_ids, self.reps), positions_in(customer_ids, self.customers)
+        key = np.where((r >= 0) & (c >= 0), r.astype(np.int64) * len(self.customers) + c, -1)
+        return self.keys.get_indexer(key) >= 0
+
+
+def _rep_customers(rep: pd.Series, customer: pd.Series, moved: pd.Series) -> tuple[pd.DataFrame, Coverage]:
+    """The rep x customer pairs of the fact rows (categoricals ``rep``, ``customer``; a
+    missing one is no pair), in the order they first appear: columns _rep and _customer
+    (their codes) and _moved (some row of the pair moved up); and their :class:`Coverage`."""
+    groups, (r, c) = _grouped([_category_codes(rep), _category_codes(customer)])
+    moved_up = np.zeros(len(r), dtype=bool)
+    moved_up[groups[moved.to_numpy(dtype=bool)]] = True
+    kept = (r >= 0) & (c >= 0)
+    pairs = pd.DataFrame({"_rep": r[kept], "_customer": c[kept], "_moved": moved_up[kept]})
+    customers = customer.cat.categories
+    keys = pd.Index(pairs["_rep"].to_numpy() * len(customers) + pairs["_customer"].to_numpy())
+    return pairs, Coverage(rep.cat.categories, customers, keys)
+
+
+def _of_categories(categorical: pd.Series, mapping: pd.Series) -> np.ndarray:
+    """``mapping``'s entry for each category of ``categorical`` (missing where it has none)."""
+    return mapped(pd.Series(categorical.cat.categories), mapping).to_numpy()
+
+
+def _in_own_territory_department(pairs: pd.DataFrame, rep: pd.Series, customer: pd.Series,
+                                 customers: pd.DataFrame, rep_territory: pd.DataFrame) -> np.ndarray:
+    """Whether the customer of each of ``pairs`` (codes of ``rep``, ``customer``) is a
+    department of its rep's territory (customer type and territory from ``customers``,
+    the first row of each customer; the rep's territory from ``rep_territory``)."""
+    info = customers.loc[~customers["customer_id"].duplicated(), ["customer_id", "territory_id", "customer_type"]]
+    found = positions_in(pd.Series(customer.cat.categories), info["customer_id"])  # of each customer category
+    department = np.append((info["customer_type"] == DEPARTMENT).to_numpy(dtype=bool), False)[found]
+    territories = pd.Index(rep_territory["territory_id"].dropna().unique())
+    customer_territory = positions_in(info["territory_id"].array.take(found, allow_fill=True), territories)
+    rep_territory_code = positions_in(_of_categories(rep, rep_territory.set_index("rep_id")["territory_id"]),
+                                      territories)
+    c, r = pairs["_customer"].to_numpy(), pairs["_rep"].to_numpy()
+    return department[c] & (customer_territory[c] >= 0) & (customer_territory[c] == rep_territory_code[r])
+
+
+def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame, coverage: Coverage) -> pd.DataFrame:
+    """Per specialty rep: the territory's department customers the rep did not cover
+    (``coverage``: the rep x customer pairs of the facts).
 
     Returns rep_id, departments_missing (count) and departments_missing_names (their
     names, alphabetical, "; "-joined: data for the text module, not a sentence).
@@ -219,9 +271,7 @@ def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame,
     depts = depts[["territory_id", "customer_id"]].assign(
         _name=names.astype(object).where(names.notna(), depts["customer_id"]).astype(str))
     cand = specialty.merge(depts, on="territory_id", how="inner")
-    cand = cand.merge(pairs[["rep_id", "customer_id"]].assign(_covered=True),
-                      on=["rep_id", "customer_id"], how="left")
-    missing = cand[cand["_covered"].isna()].sort_values(["rep_id", "_name", "customer_id"], kind="mergesort")
+    missing = cand[~coverage.among(cand["rep_id"], cand["customer_id"])].sort_values(["rep_id", "_name", "customer_id"], kind="mergesort")
     grouped = missing.groupby("rep_id", sort=False)
     return pd.DataFrame({"departments_missing": grouped.size(),
                          "departments_missing_names": grouped["_name"].agg("; ".join)}).rename_axis(
@@ -283,21 +333,16 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
     effort = effort_shares(facts, ["rep_id"], priority).set_index("rep_id")
 
     # covered customers: one row per rep x customer
-    pairs = facts[["rep_id", "customer_id"]].assign(_moved=_as_bool(facts["moved_up"]))
-    pairs["rep_id"] = pairs["rep_id"].astype(object)
-    pairs = pairs.groupby(["rep_id", "customer_id"], sort=False)["_moved"].any().reset_index()
+    rep, customer = _codes(facts["rep_id"]), _codes(facts["customer_id"])
+    pairs, coverage = _rep_customers(rep, customer, _as_bool(facts["moved_up"]))
     by_customer = _completeness_by_customer(customers, completeness)
-    pairs["_completeness"] = pairs["customer_id"].map(by_customer).astype(float)
+    pairs["_completeness"] = _of_categories(customer, by_customer).astype(float)[pairs["_customer"].to_numpy()]
     pairs["_known"] = pairs["_completeness"].notna()
     pairs["_qualified"] = pairs["_known"] & (pairs["_completeness"] >= threshold - EPS)
     pairs["_unqualified"] = pairs["_known"] & ~pairs["_qualified"]
-    info = customers[["customer_id", "territory_id", "customer_type"]].drop_duplicates("customer_id").rename(
-        columns={"territory_id": "_customer_territory"})
-    pairs = left_join(left_join(pairs, info, ["customer_id"]), rep_territory, ["rep_id"])
-    pairs["_department"] = ((pairs["customer_type"] == DEPARTMENT)
-                            & (pairs["_customer_territory"] == pairs["territory_id"])).astype(bool)
-    covered = pairs.groupby("rep_id", sort=False).agg(
-        customers_covered=("customer_id", "size"),
+    pairs["_department"] = _in_own_territory_department(pairs, rep, customer, customers, rep_territory)
+    covered = pairs.groupby("_rep", sort=False).agg(
+        customers_covered=("_customer", "size"),
         departments_covered=("_department", "sum"),
         profile_completeness=("_completeness", "mean"),
         _known=("_known", "sum"),
@@ -305,14 +350,15 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
         profiles_unqualified_count=("_unqualified", "sum"),
         progressions=("_moved", "sum"),
     )
+    covered.index = _labels_of(rep, covered.index.to_numpy()).rename("rep_id")
     covered["profile_qualified_share"] = _rate(covered["_qualified"], covered["_known"])
 
     departments = (customers.loc[customers["customer_type"] == DEPARTMENT]
                    .groupby("territory_id")["customer_id"].nunique().rename("departments_in_territory"))
     prioritised = frame.loc[frame["segment"].isin(list(priority)), ["territory_id", "customer_id"]].drop_duplicates()
-    cand = rep_territory.merge(prioritised, on="territory_id", how="inner").merge(
-        pairs[["rep_id", "customer_id"]].assign(_covered=True), on=["rep_id", "customer_id"], how="left")
-    priority_uncovered = cand[cand["_covered"].isna()].groupby("rep_id").size().rename("priority_uncovered")
+    cand = rep_territory.merge(prioritised, on="territory_id", how="inner")
+    uncovered = ~coverage.among(cand["rep_id"], cand["customer_id"])
+    priority_uncovered = cand[uncovered].groupby("rep_id").size().rename("priority_uncovered")
     changes = (roi_by(frame, facts, "rep_id", unit_margin_by_market, has_comparison=has_comparison)
                if roi_rep is None else roi_rep)
     changes = changes.assign(rep_id=changes["rep_id"].astype(object)).set_index("rep_id")
@@ -327,7 +373,7 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
     for column in ("own_units_change", "margin_change"):
         out[column] = out[column].astype(float).fillna(0.0 if has_comparison else np.nan)
     out["roi"] = _rate(out["margin_change"], out["cost"])
-    missing = _missing_departments(base, customers, pairs)
+    missing = _missing_departments(base, customers, coverage)
     out = out.merge(missing, on="rep_id", how="left")
     out["departments_missing"] = out["departments_missing"].fillna(0).astype("int64")
     lo, hi = norms["coverage_min"], norms["coverage_max"]
@@ -414,16 +460,19 @@ def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_mar
     changes = _unit_changes(frame, unit_margin_by_market)
     if by == "segment":
         groups, (group_t, group_v) = _grouped([t, v])
+        cost = _sums({"cost": split}, groups, len(group_t))
+        del groups, split
         units = _segment_units(frame, changes, territory, customer)
     else:  # the territory x value groups of the customer x value groups, in the same order of appearance
         per, (per_t, per_c, per_v) = _grouped([t, c, v])
+        spent = _sums({"cost": split, "_count": _activity_share(facts)}, per, len(per_t))
         per_group, (group_t, group_v) = _grouped([per_t, per_v])
-        groups = per_group[per]
-        units = _attributed_units(frame, changes, territory, customer, per_t, per_c, per_group,
-                                  _sums({"cost": split, "_count": _activity_share(facts)}, per, len(per_t)))
+        cost = _sums({"cost": split}, per_group[per], len(group_t))
+        del per, split
+        units = _attributed_units(frame, changes, territory, customer, per_t, per_c, per_group, spent)
         units = units.assign(territory_id=_labels_of(territory, group_t), **{by: _labels_of(value, group_v)})
     cost = pd.DataFrame({"territory_id": _labels_of(territory, group_t), by: _labels_of(value, group_v),
-                         "cost": _sums({"cost": split}, groups, len(group_t))["cost"].to_numpy()})
+                         "cost": cost["cost"].to_numpy()})
     out = cost.merge(units, on=keys, how="outer")
     out["cost"] = out["cost"].fillna(0.0).astype(float)
     out[["own_units_change", "margin_change"]] = out[["own_units_change", "margin_change"]].fillna(0.0).astype(float)
