@@ -207,7 +207,7 @@ def _completeness_by_customer(customers: pd.DataFrame, completeness: pd.Series |
     return values[~values.index.duplicated(keep="first")]
 
 
-class Coverage(NamedTuple):
+class _Coverage(NamedTuple):
     """The rep x customer pairs of the facts: each pair's rep code * len(customers) +
     customer code, codes of the categories ``reps`` and ``customers``."""
 
@@ -223,10 +223,10 @@ class Coverage(NamedTuple):
         return self.keys.get_indexer(key) >= 0
 
 
-def _rep_customers(rep: pd.Series, customer: pd.Series, moved: pd.Series) -> tuple[pd.DataFrame, Coverage]:
+def _rep_customers(rep: pd.Series, customer: pd.Series, moved: pd.Series) -> tuple[pd.DataFrame, _Coverage]:
     """The rep x customer pairs of the fact rows (categoricals ``rep``, ``customer``; a
     missing one is no pair), in the order they first appear: columns _rep and _customer
-    (their codes) and _moved (some row of the pair moved up); and their :class:`Coverage`."""
+    (their codes) and _moved (some row of the pair moved up); and their :class:`_Coverage`."""
     groups, (r, c) = _grouped([_category_codes(rep), _category_codes(customer)])
     moved_up = np.zeros(len(r), dtype=bool)
     moved_up[groups[moved.to_numpy(dtype=bool)]] = True
@@ -234,7 +234,7 @@ def _rep_customers(rep: pd.Series, customer: pd.Series, moved: pd.Series) -> tup
     pairs = pd.DataFrame({"_rep": r[kept], "_customer": c[kept], "_moved": moved_up[kept]})
     customers = customer.cat.categories
     keys = pd.Index(pairs["_rep"].to_numpy() * len(customers) + pairs["_customer"].to_numpy())
-    return pairs, Coverage(rep.cat.categories, customers, keys)
+    return pairs, _Coverage(rep.cat.categories, customers, keys)
 
 
 def _of_categories(categorical: pd.Series, mapping: pd.Series) -> np.ndarray:
@@ -258,7 +258,7 @@ def _in_own_territory_department(pairs: pd.DataFrame, rep: pd.Series, customer: 
     return department[c] & (customer_territory[c] >= 0) & (customer_territory[c] == rep_territory_code[r])
 
 
-def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame, coverage: Coverage) -> pd.DataFrame:
+def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame, coverage: _Coverage) -> pd.DataFrame:
     """Per specialty rep: the territory's department customers the rep did not cover
     (``coverage``: the rep x customer pairs of the facts).
 
@@ -271,7 +271,8 @@ def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame, coverage: 
     depts = depts[["territory_id", "customer_id"]].assign(
         _name=names.astype(object).where(names.notna(), depts["customer_id"]).astype(str))
     cand = specialty.merge(depts, on="territory_id", how="inner")
-    missing = cand[~coverage.among(cand["rep_id"], cand["customer_id"])].sort_values(["rep_id", "_name", "customer_id"], kind="mergesort")
+    missing = cand[~coverage.among(cand["rep_id"], cand["customer_id"])]
+    missing = missing.sort_values(["rep_id", "_name", "customer_id"], kind="mergesort")
     grouped = missing.groupby("rep_id", sort=False)
     return pd.DataFrame({"departments_missing": grouped.size(),
                          "departments_missing_names": grouped["_name"].agg("; ".join)}).rename_axis(
@@ -537,7 +538,7 @@ def _segment_units(frame: pd.DataFrame, changes: pd.DataFrame, territory: pd.Ser
     n = len(unit_t)
     sums = _sums({k: changes[k].to_numpy()[kept] for k in ("own_units_change", "margin_change")}, units, n)
     c = frame_c[kept]
-    distinct, (customer_unit, _) = _grouped([units[c >= 0], c[c >= 0]])
+    _, (customer_unit, _) = _grouped([units[c >= 0], c[c >= 0]])
     return pd.DataFrame({"territory_id": _labels_of(territory, unit_t),
                          "segment": pd.Index(np.append(np.asarray(segments, dtype=object), np.nan)[unit_s]),
                          "own_units_change": sums["own_units_change"].to_numpy(),
