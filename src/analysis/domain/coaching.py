@@ -18,15 +18,15 @@ territory; nothing loops over territories, reps or customers.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import ROLES
-from analysis.domain.channels import _labels, effort_shares, split_cost
-from analysis.domain.keys import inner_join, left_join, mapped
+from analysis.domain.channels import effort_shares, split_cost
+from analysis.domain.keys import factorized, mapped, positions_in
 
 #: DESIGN 4.6 default norms, in one place (same keys as ``params.DEFAULTS["norms"]``).
 #: Every norm is inclusive: a value exactly at the norm is not flagged.
@@ -129,6 +129,50 @@ def _codes(values: pd.Series) -> pd.Series:
     return values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
 
 
+def _category_codes(values: pd.Series) -> np.ndarray:
+    """The codes of a categorical Series (-1: missing)."""
+    return values.cat.codes.to_numpy()
+
+
+def _codes_among(values: pd.Series, categorical: pd.Series) -> np.ndarray:
+    """The code of each of ``values`` among the categories of ``categorical``: -1 where
+    missing (as a categorical's code), -2 where not a category."""
+    codes = positions_in(values, categorical.cat.categories)
+    return np.where(codes >= 0, codes, np.where(values.isna().to_numpy(), -1, -2))
+
+
+def _labels_of(categorical: pd.Series, codes: np.ndarray) -> pd.Index:
+    """The categories of ``categorical`` at ``codes`` (-1: missing) as plain labels (an
+    index of them, inferred as :func:`channels._labels` infers them)."""
+    return pd.Index(np.append(categorical.cat.categories.astype(object).to_numpy(), np.nan)[codes])
+
+
+def _grouped(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The group of each row by the combination of its ``codes`` (-1: missing, a value of
+    its own), groups numbered in the order they first appear, and each group's codes."""
+    widths = [int(c.max(initial=-1)) + 2 for c in codes]
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    for c, width in zip(codes, widths):
+        key *= width
+        key += c
+        key += 1
+    groups, combined = pd.factorize(key)
+    del key
+    decoded = []
+    for width in reversed(widths):
+        combined, code = np.divmod(combined, width)
+        decoded.append(code - 1)
+    return groups, decoded[::-1]
+
+
+def _sums(values: Mapping[str, np.ndarray] | pd.DataFrame, groups: np.ndarray, count: int) -> pd.DataFrame:
+    """Per group 0 .. ``count`` - 1 (its rows: where ``groups`` holds it): the sum of each
+    of ``values``, missing values skipped, as a pandas groupby sums them (row order)."""
+    by = pd.Categorical.from_codes(groups, categories=pd.RangeIndex(count))
+    table = values if isinstance(values, pd.DataFrame) else pd.DataFrame(dict(values), copy=False)  # (no copy)
+    return table.groupby(by, sort=True, observed=False).sum().reset_index(drop=True)
+
+
 def _as_bool(values: pd.Series) -> pd.Series:
     """A boolean-ish Series as plain bool (missing -> False)."""
     return values.astype("boolean").fillna(False).astype(bool)
@@ -158,14 +202,65 @@ def _completeness_by_customer(customers: pd.DataFrame, completeness: pd.Series |
         values = completeness
     else:
         aligned = completeness if completeness.index.equals(customers.index) else completeness.reindex(customers.index)
-        values = pd.Series(aligned.to_numpy(), index=customers["customer_id"].to_numpy())
+        values = pd.Series(aligned.to_numpy(), index=pd.Index(customers["customer_id"].array))
     values = pd.to_numeric(values, errors="coerce").astype(float)
     return values[~values.index.duplicated(keep="first")]
 
 
-def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame,
-                         pairs: pd.DataFrame) -> pd.DataFrame:
-    """Per specialty rep: the territory's department customers the rep did not cover.
+class _Coverage(NamedTuple):
+    """The rep x customer pairs of the facts: each pair's rep code * len(customers) +
+    customer code, codes of the categories ``reps`` and ``customers``."""
+
+    reps: pd.Index
+    customers: pd.Index
+    keys: pd.Index
+
+    def among(self, rep_ids: pd.Series, customer_ids: pd.Series) -> np.ndarray:
+        """Whether each rep x customer of ``rep_ids``, ``customer_ids`` is a pair (False
+        where either is missing)."""
+        r, c = positions_in(rep_ids, self.reps), positions_in(customer_ids, self.customers)
+        key = np.where((r >= 0) & (c >= 0), r.astype(np.int64) * len(self.customers) + c, -1)
+        return self.keys.get_indexer(key) >= 0
+
+
+def _rep_customers(rep: pd.Series, customer: pd.Series, moved: pd.Series) -> tuple[pd.DataFrame, _Coverage]:
+    """The rep x customer pairs of the fact rows (categoricals ``rep``, ``customer``; a
+    missing one is no pair), in the order they first appear: columns _rep and _customer
+    (their codes) and _moved (some row of the pair moved up); and their :class:`_Coverage`."""
+    groups, (r, c) = _grouped([_category_codes(rep), _category_codes(customer)])
+    moved_up = np.zeros(len(r), dtype=bool)
+    moved_up[groups[moved.to_numpy(dtype=bool)]] = True
+    kept = (r >= 0) & (c >= 0)
+    pairs = pd.DataFrame({"_rep": r[kept], "_customer": c[kept], "_moved": moved_up[kept]})
+    customers = customer.cat.categories
+    keys = pd.Index(pairs["_rep"].to_numpy() * len(customers) + pairs["_customer"].to_numpy())
+    return pairs, _Coverage(rep.cat.categories, customers, keys)
+
+
+def _of_categories(categorical: pd.Series, mapping: pd.Series) -> np.ndarray:
+    """``mapping``'s entry for each category of ``categorical`` (missing where it has none)."""
+    return mapped(pd.Series(categorical.cat.categories), mapping).to_numpy()
+
+
+def _in_own_territory_department(pairs: pd.DataFrame, rep: pd.Series, customer: pd.Series,
+                                 customers: pd.DataFrame, rep_territory: pd.DataFrame) -> np.ndarray:
+    """Whether the customer of each of ``pairs`` (codes of ``rep``, ``customer``) is a
+    department of its rep's territory (customer type and territory from ``customers``,
+    the first row of each customer; the rep's territory from ``rep_territory``)."""
+    info = customers.loc[~customers["customer_id"].duplicated(), ["customer_id", "territory_id", "customer_type"]]
+    found = positions_in(pd.Series(customer.cat.categories), info["customer_id"])  # of each customer category
+    department = np.append((info["customer_type"] == DEPARTMENT).to_numpy(dtype=bool), False)[found]
+    territories = pd.Index(rep_territory["territory_id"].dropna().unique())
+    customer_territory = positions_in(info["territory_id"].array.take(found, allow_fill=True), territories)
+    rep_territory_code = positions_in(_of_categories(rep, rep_territory.set_index("rep_id")["territory_id"]),
+                                      territories)
+    c, r = pairs["_customer"].to_numpy(), pairs["_rep"].to_numpy()
+    return department[c] & (customer_territory[c] >= 0) & (customer_territory[c] == rep_territory_code[r])
+
+
+def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame, coverage: _Coverage) -> pd.DataFrame:
+    """Per specialty rep: the territory's department customers the rep did not cover
+    (``coverage``: the rep x customer pairs of the facts).
 
     Returns rep_id, departments_missing (count) and departments_missing_names (their
     names, alphabetical, "; "-joined: data for the text module, not a sentence).
@@ -176,9 +271,8 @@ def _missing_departments(reps: pd.DataFrame, customers: pd.DataFrame,
     depts = depts[["territory_id", "customer_id"]].assign(
         _name=names.astype(object).where(names.notna(), depts["customer_id"]).astype(str))
     cand = specialty.merge(depts, on="territory_id", how="inner")
-    cand = cand.merge(pairs[["rep_id", "customer_id"]].assign(_covered=True),
-                      on=["rep_id", "customer_id"], how="left")
-    missing = cand[cand["_covered"].isna()].sort_values(["rep_id", "_name", "customer_id"], kind="mergesort")
+    missing = cand[~coverage.among(cand["rep_id"], cand["customer_id"])]
+    missing = missing.sort_values(["rep_id", "_name", "customer_id"], kind="mergesort")
     grouped = missing.groupby("rep_id", sort=False)
     return pd.DataFrame({"departments_missing": grouped.size(),
                          "departments_missing_names": grouped["_name"].agg("; ".join)}).rename_axis(
@@ -240,21 +334,16 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
     effort = effort_shares(facts, ["rep_id"], priority).set_index("rep_id")
 
     # covered customers: one row per rep x customer
-    pairs = facts[["rep_id", "customer_id"]].assign(_moved=_as_bool(facts["moved_up"]))
-    pairs["rep_id"] = pairs["rep_id"].astype(object)
-    pairs = pairs.groupby(["rep_id", "customer_id"], sort=False)["_moved"].any().reset_index()
+    rep, customer = _codes(facts["rep_id"]), _codes(facts["customer_id"])
+    pairs, coverage = _rep_customers(rep, customer, _as_bool(facts["moved_up"]))
     by_customer = _completeness_by_customer(customers, completeness)
-    pairs["_completeness"] = pairs["customer_id"].map(by_customer).astype(float)
+    pairs["_completeness"] = _of_categories(customer, by_customer).astype(float)[pairs["_customer"].to_numpy()]
     pairs["_known"] = pairs["_completeness"].notna()
     pairs["_qualified"] = pairs["_known"] & (pairs["_completeness"] >= threshold - EPS)
     pairs["_unqualified"] = pairs["_known"] & ~pairs["_qualified"]
-    info = customers[["customer_id", "territory_id", "customer_type"]].drop_duplicates("customer_id").rename(
-        columns={"territory_id": "_customer_territory"})
-    pairs = left_join(left_join(pairs, info, ["customer_id"]), rep_territory, ["rep_id"])
-    pairs["_department"] = ((pairs["customer_type"] == DEPARTMENT)
-                            & (pairs["_customer_territory"] == pairs["territory_id"])).astype(bool)
-    covered = pairs.groupby("rep_id", sort=False).agg(
-        customers_covered=("customer_id", "size"),
+    pairs["_department"] = _in_own_territory_department(pairs, rep, customer, customers, rep_territory)
+    covered = pairs.groupby("_rep", sort=False).agg(
+        customers_covered=("_customer", "size"),
         departments_covered=("_department", "sum"),
         profile_completeness=("_completeness", "mean"),
         _known=("_known", "sum"),
@@ -262,14 +351,15 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
         profiles_unqualified_count=("_unqualified", "sum"),
         progressions=("_moved", "sum"),
     )
+    covered.index = _labels_of(rep, covered.index.to_numpy()).rename("rep_id")
     covered["profile_qualified_share"] = _rate(covered["_qualified"], covered["_known"])
 
     departments = (customers.loc[customers["customer_type"] == DEPARTMENT]
                    .groupby("territory_id")["customer_id"].nunique().rename("departments_in_territory"))
     prioritised = frame.loc[frame["segment"].isin(list(priority)), ["territory_id", "customer_id"]].drop_duplicates()
-    cand = rep_territory.merge(prioritised, on="territory_id", how="inner").merge(
-        pairs[["rep_id", "customer_id"]].assign(_covered=True), on=["rep_id", "customer_id"], how="left")
-    priority_uncovered = cand[cand["_covered"].isna()].groupby("rep_id").size().rename("priority_uncovered")
+    cand = rep_territory.merge(prioritised, on="territory_id", how="inner")
+    uncovered = ~coverage.among(cand["rep_id"], cand["customer_id"])
+    priority_uncovered = cand[uncovered].groupby("rep_id").size().rename("priority_uncovered")
     changes = (roi_by(frame, facts, "rep_id", unit_margin_by_market, has_comparison=has_comparison)
                if roi_rep is None else roi_rep)
     changes = changes.assign(rep_id=changes["rep_id"].astype(object)).set_index("rep_id")
@@ -284,7 +374,7 @@ def coaching_table(reps: pd.DataFrame, customers: pd.DataFrame, frame: pd.DataFr
     for column in ("own_units_change", "margin_change"):
         out[column] = out[column].astype(float).fillna(0.0 if has_comparison else np.nan)
     out["roi"] = _rate(out["margin_change"], out["cost"])
-    missing = _missing_departments(base, customers, pairs)
+    missing = _missing_departments(base, customers, coverage)
     out = out.merge(missing, on="rep_id", how="left")
     out["departments_missing"] = out["departments_missing"].fillna(0).astype("int64")
     lo, hi = norms["coverage_min"], norms["coverage_max"]
@@ -364,36 +454,26 @@ def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_mar
     keys = ["territory_id", by]
     facts = facts.reset_index(drop=True)
     frame = frame.reset_index(drop=True)
-    split = split_cost(facts)
-    # the (many) activity rows are grouped on category codes; the (few) groups' keys are
-    # then plain labels, as the customer frame's
-    rows = pd.DataFrame({"territory_id": _codes(facts["territory_id"]), by: _codes(facts[by]),
-                         "customer_id": _codes(facts["customer_id"]), "cost": split,
-                         "_count": split_cost(facts.assign(cost=1.0))})
-    cost = _labels(rows.groupby(keys, sort=False, dropna=False, observed=True)["cost"].sum().reset_index(), keys)
-    changes = _unit_changes(frame, unit_margin_by_market).assign(
-        territory_id=frame["territory_id"].astype(object), customer_id=frame["customer_id"],
-        market=frame["market"].astype(object), segment=frame["segment"].astype(object))
+    # the (many) activity rows are grouped on the codes of their categories
+    territory, value, customer = (_codes(facts[k]) for k in ("territory_id", by, "customer_id"))
+    t, v, c = _category_codes(territory), _category_codes(value), _category_codes(customer)
+    split = split_cost(facts).to_numpy()
+    changes = _unit_changes(frame, unit_margin_by_market)
     if by == "segment":
-        touched = _labels(rows[["territory_id", "customer_id"]].drop_duplicates(), ["territory_id", "customer_id"])
-        parts = inner_join(changes, touched, ["territory_id", "customer_id"])
-    else:
-        per = rows.groupby(["territory_id", "customer_id", by], sort=False, dropna=False, observed=True)[
-            ["cost", "_count"]].sum()
-        per = _labels(per.reset_index(), ["territory_id", "customer_id", by])
-        total = per.groupby(["territory_id", "customer_id"], sort=False)[["cost", "_count"]].transform("sum")
-        per["weight"] = np.where(total["cost"] > 0, per["cost"] / total["cost"].where(total["cost"] > 0),
-                                 per["_count"] / total["_count"])
-        change = changes.groupby(["territory_id", "customer_id"], sort=False)[
-            ["own_units_change", "margin_change"]].sum().reset_index()
-        parts = left_join(per, change, ["territory_id", "customer_id"])
-        for column in ("own_units_change", "margin_change"):
-            parts[column] = parts[column].fillna(0.0) * parts["weight"]
-    units = parts.groupby(keys, sort=False, dropna=False).agg(
-        own_units_change=("own_units_change", "sum"),
-        margin_change=("margin_change", "sum"),
-        customers=("customer_id", "nunique"),
-    ).reset_index()
+        groups, (group_t, group_v) = _grouped([t, v])
+        cost = _sums({"cost": split}, groups, len(group_t))
+        del groups, split
+        units = _segment_units(frame, changes, territory, customer)
+    else:  # the territory x value groups of the customer x value groups, in the same order of appearance
+        per, (per_t, per_c, per_v) = _grouped([t, c, v])
+        spent = _sums({"cost": split, "_count": _activity_share(facts)}, per, len(per_t))
+        per_group, (group_t, group_v) = _grouped([per_t, per_v])
+        cost = _sums({"cost": split}, per_group[per], len(group_t))
+        del per, split
+        units = _attributed_units(frame, changes, territory, customer, per_t, per_c, per_group, spent)
+        units = units.assign(territory_id=_labels_of(territory, group_t), **{by: _labels_of(value, group_v)})
+    cost = pd.DataFrame({"territory_id": _labels_of(territory, group_t), by: _labels_of(value, group_v),
+                         "cost": cost["cost"].to_numpy()})
     out = cost.merge(units, on=keys, how="outer")
     out["cost"] = out["cost"].fillna(0.0).astype(float)
     out[["own_units_change", "margin_change"]] = out[["own_units_change", "margin_change"]].fillna(0.0).astype(float)
@@ -403,6 +483,74 @@ def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_mar
     out["roi"] = _rate(out["margin_change"], out["cost"])
     out = out.sort_values(keys, kind="mergesort", na_position="last", ignore_index=True)
     return out[[*keys, *ROI_COLUMNS]]
+
+
+def _attributed_units(frame: pd.DataFrame, changes: pd.DataFrame, territory: pd.Series, customer: pd.Series,
+                      per_t: np.ndarray, per_c: np.ndarray, units: np.ndarray, spent: pd.DataFrame) -> pd.DataFrame:
+    """Per group of ``units`` (the unit group of each customer x value group): the
+    own_units_change and margin_change of the customers, each customer's change split
+    between the values in proportion to their cost on it (activity count where that cost
+    is 0), and customers (distinct customers). ``per_t``, ``per_c``: each customer x value
+    group's territory and customer codes (of the categories of ``territory``, ``customer``);
+    ``spent``: each such group's cost and _count (activities)."""
+    placed = (per_t >= 0) & (per_c >= 0)  # a customer x value with a missing territory or customer has no total
+    pair, _ = _grouped([per_t, per_c])
+    total = _sums(spent, pair, int(pair.max(initial=-1)) + 1).iloc[pair].reset_index(drop=True)
+    total = total.where(pd.Series(placed), axis=0)
+    weight = np.where(total["cost"] > 0, spent["cost"] / total["cost"].where(total["cost"] > 0),
+                      spent["_count"] / total["_count"])
+    found = _changes_per_customer(frame, changes, territory, customer, np.where(placed, per_t, -1), per_c)
+    n = int(units.max(initial=-1)) + 1
+    sums = _sums({column: found[column].fillna(0.0).to_numpy() * weight
+                  for column in ("own_units_change", "margin_change")}, units, n)
+    return sums.assign(customers=np.bincount(units[per_c >= 0], minlength=n))
+
+
+def _changes_per_customer(frame: pd.DataFrame, changes: pd.DataFrame, territory: pd.Series, customer: pd.Series,
+                          t: np.ndarray, c: np.ndarray) -> pd.DataFrame:
+    """own_units_change and margin_change summed over the markets of each territory x
+    customer of the codes ``t``, ``c`` (of the categories of ``territory``, ``customer``);
+    missing where the frame has no such row (or a code is -1)."""
+    frame_t = positions_in(frame["territory_id"], territory.cat.categories)
+    frame_c = positions_in(frame["customer_id"], customer.cat.categories)
+    known = (frame_t >= 0) & (frame_c >= 0)
+    width = len(customer.cat.categories)
+    rows, pairs = pd.factorize(frame_t[known].astype(np.int64) * width + frame_c[known])
+    sums = _sums({k: changes[k].to_numpy()[known] for k in ("own_units_change", "margin_change")}, rows, len(pairs))
+    wanted = np.where((t >= 0) & (c >= 0), t.astype(np.int64) * width + c, -1)
+    found = pd.Index(pairs).get_indexer(wanted)
+    return pd.DataFrame({k: sums[k].array.take(found, allow_fill=True) for k in sums.columns})
+
+
+def _segment_units(frame: pd.DataFrame, changes: pd.DataFrame, territory: pd.Series,
+                   customer: pd.Series) -> pd.DataFrame:
+    """Per territory x segment of the customer frame rows of customers touched in the
+    facts (codes of ``territory``, ``customer``): own_units_change, margin_change and
+    customers (distinct customers); a missing segment is a segment of its own."""
+    frame_t, frame_c = (_codes_among(frame[k], values) for k, values in (("territory_id", territory),
+                                                                          ("customer_id", customer)))
+    width = len(customer.cat.categories) + 1
+    touched = pd.unique((_category_codes(territory).astype(np.int64) + 1) * width + _category_codes(customer) + 1)
+    key = np.where((frame_t >= -1) & (frame_c >= -1), (frame_t.astype(np.int64) + 1) * width + frame_c + 1, -1)
+    kept = pd.Index(touched).get_indexer(key) >= 0
+    segment, segments = factorized(frame["segment"])
+    units, (unit_t, unit_s) = _grouped([frame_t[kept], segment[kept]])
+    n = len(unit_t)
+    sums = _sums({k: changes[k].to_numpy()[kept] for k in ("own_units_change", "margin_change")}, units, n)
+    c = frame_c[kept]
+    _, (customer_unit, _) = _grouped([units[c >= 0], c[c >= 0]])
+    return pd.DataFrame({"territory_id": _labels_of(territory, unit_t),
+                         "segment": pd.Index(np.append(np.asarray(segments, dtype=object), np.nan)[unit_s]),
+                         "own_units_change": sums["own_units_change"].to_numpy(),
+                         "margin_change": sums["margin_change"].to_numpy(),
+                         "customers": np.bincount(customer_unit, minlength=n)})
+
+
+def _activity_share(facts: pd.DataFrame) -> np.ndarray:
+    """Each fact row's share of its activity: :func:`split_cost` of a cost of 1."""
+    if "market_count" in facts.columns:
+        return 1.0 / pd.to_numeric(facts["market_count"]).astype(float).to_numpy()
+    return split_cost(facts[["territory_id", "activity_id"]].assign(cost=1.0)).to_numpy()
 
 
 def flag_counts(coaching: pd.DataFrame) -> pd.DataFrame:
