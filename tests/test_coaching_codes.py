@@ -19,33 +19,6 @@ def _codes(values):
     return np.asarray(values, dtype=np.int8)
 
 
-@pytest.mark.parametrize("codes", [
-    [[0, 1, 0, 1, 2, -1, 0, -1], [3, 3, 3, 0, -1, -1, 3, 2]],
-    [[-1, -1, 0], [0, 0, 0]],
-    [[], []],
-])
-def test_grouped_numbers_groups_in_order_of_appearance_with_missing_as_a_value(codes):
-    codes = [_codes(c) for c in codes]
-    groups, decoded = C._grouped(codes)
-    frame = pd.DataFrame({f"k{i}": pd.Categorical.from_codes(c, categories=range(5)) for i, c in enumerate(codes)})
-    expected = frame.groupby(list(frame.columns), sort=False, dropna=False, observed=True).ngroup()
-    assert groups.tolist() == expected.tolist()
-    for c, d in zip(codes, decoded):  # each group's codes are those of its rows
-        assert d[groups].tolist() == c.tolist()
-
-
-def test_sums_are_the_groupby_sums_bit_for_bit():
-    rng = np.random.default_rng(7)
-    groups = rng.integers(0, 50, 5000)
-    values = {"x": rng.random(5000) * 1e6, "y": np.where(rng.random(5000) < 0.1, np.nan, rng.random(5000) / 3)}
-    out = C._sums(values, groups, 60)  # 10 groups without rows: 0
-    expected = pd.DataFrame(values).groupby(groups).sum().reindex(range(60), fill_value=0.0)
-    assert out.index.equals(pd.RangeIndex(60))
-    for column in values:
-        assert out[column].to_numpy().tobytes() == expected[column].to_numpy().tobytes()
-    assert C._sums({"x": np.array([], dtype=float)}, np.array([], dtype=np.int64), 0).shape == (0, 1)
-
-
 @pytest.mark.parametrize("dtype", [None, "category"])
 def test_labels_of_codes_are_the_labels_of_the_categorical(dtype):
     values = pd.Series(["b", None, "a", "b"], dtype="str").astype("category")

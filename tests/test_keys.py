@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analysis.domain.keys import among, groups_of, mapped, positions_in
+from analysis.domain.keys import among, group_sums, grouped, groups_of, mapped, positions_in
 
 VALUES = ["C3", "C1", None, "C9", "C1", "", "c1"]
 KEYS = ["C1", "C2", "C3", ""]
@@ -148,3 +148,33 @@ def test_groups_are_those_of_groupby(seed, dropna):
 def test_groups_of_no_rows():
     groups, labels = groups_of([pd.Series([], dtype="category", name="t"), pd.Series([], dtype="str", name="c")])
     assert len(groups) == 0 and list(labels.columns) == ["t", "c"] and len(labels) == 0
+
+
+@pytest.mark.parametrize("codes", [
+    [[0, 1, 0, 1, 2, -1, 0, -1], [3, 3, 3, 0, -1, -1, 3, 2]],
+    [[-1, -1, 0], [0, 0, 0]],
+    [[], []],
+])
+def test_grouped_numbers_groups_in_order_of_appearance_with_missing_as_a_value(codes):
+    codes = [np.asarray(c, dtype=np.int8) for c in codes]
+    groups, decoded = grouped(codes)
+    frame = pd.DataFrame({f"k{i}": pd.Categorical.from_codes(c, categories=range(5)) for i, c in enumerate(codes)})
+    expected = frame.groupby(list(frame.columns), sort=False, dropna=False, observed=True).ngroup()
+    assert groups.tolist() == expected.tolist()
+    for c, d in zip(codes, decoded):  # each group's codes are those of its rows
+        assert d[groups].tolist() == c.tolist()
+    groups, decoded = grouped(codes, dropna=True)  # a row with a missing code: in no group
+    expected = frame.groupby(list(frame.columns), sort=False, dropna=True, observed=True).ngroup()
+    assert groups.tolist() == expected.fillna(-1).astype(int).tolist()
+
+
+def test_sums_are_the_groupby_sums_bit_for_bit():
+    rng = np.random.default_rng(7)
+    groups = rng.integers(0, 50, 5000)
+    values = {"x": rng.random(5000) * 1e6, "y": np.where(rng.random(5000) < 0.1, np.nan, rng.random(5000) / 3)}
+    out = group_sums(values, groups, 60)  # 10 groups without rows: 0
+    expected = pd.DataFrame(values).groupby(groups).sum().reindex(range(60), fill_value=0.0)
+    assert out.index.equals(pd.RangeIndex(60))
+    for column in values:
+        assert out[column].to_numpy().tobytes() == expected[column].to_numpy().tobytes()
+    assert group_sums({"x": np.array([], dtype=float)}, np.array([], dtype=np.int64), 0).shape == (0, 1)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
-from analysis.domain.keys import as_category, combined_codes, factorized, groups_of, positions_in
+from analysis.domain.keys import as_category, combined_codes, factorized, group_sums, groups_of, positions_in
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
@@ -258,7 +258,7 @@ def cell_stats(facts: pd.DataFrame, keys: Sequence[str] = tuple(GROUP)) -> pd.Da
     made once, passed to both."""
     groups, out = groups_of([facts[k] for k in (*keys, *CELL)], dropna=False)
     out["activities"] = np.bincount(groups, minlength=len(out)).astype("int64")
-    out["cost"] = _group_sums(facts["cost"].to_numpy(dtype=float), groups, len(out))
+    out["cost"] = group_sums({"cost": facts["cost"].to_numpy(dtype=float)}, groups, len(out))["cost"].to_numpy()
     out["responses"] = np.bincount(groups, weights=facts["positive"].to_numpy(dtype=float),
                                    minlength=len(out)).astype("int64")
     # moved_up is a per customer x market fact: count each customer once per cell
@@ -285,13 +285,6 @@ def _first_rows(facts: pd.DataFrame) -> np.ndarray:
     if (territory == territory[first]).all():
         return first == rows
     return ~facts.duplicated(["territory_id", "activity_id"]).to_numpy()
-
-
-def _group_sums(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """The sum of ``values`` per group code 0..n_groups-1 (rows of code -1 in none), as a
-    groupby sums them (compensated, in row order); one column at a time."""
-    codes = pd.Categorical.from_codes(groups, categories=pd.RangeIndex(n_groups), validate=False)
-    return pd.Series(values).groupby(codes, observed=False).sum().to_numpy()
 
 
 def _customer_codes(facts: pd.DataFrame) -> np.ndarray:
@@ -394,10 +387,10 @@ def channel_summary(facts: pd.DataFrame) -> pd.DataFrame:
     split = split_cost(facts)
     # grouped on the (categorical) columns' codes; labels once the groups are made
     groups, out = groups_of([facts["territory_id"], facts["channel"]])
-    out["cost"] = _group_sums(split.to_numpy(), groups, len(out))
     on_ladder = facts["on_ladder"].to_numpy(dtype=bool)
-    for name, part in (("_off", on_ladder & ~facts["fits"].to_numpy(dtype=bool)), ("_placed", on_ladder)):
-        out[name] = _group_sums(np.where(part, split.to_numpy(), 0.0), groups, len(out))
+    parts = {"cost": True, "_off": on_ladder & ~facts["fits"].to_numpy(dtype=bool), "_placed": on_ladder}
+    for name, part in parts.items():  # one column at a time
+        out[name] = group_sums({name: np.where(part, split.to_numpy(), 0.0)}, groups, len(out))[name].to_numpy()
     once = _first_rows(facts) & (groups >= 0)  # each activity once
     out["activities"] = np.bincount(groups[once], minlength=len(out)).astype("int64")
     responses = np.bincount(groups[once], weights=facts["positive"].to_numpy(dtype=float)[once], minlength=len(out))
@@ -439,9 +432,8 @@ def effort_shares(facts: pd.DataFrame, by: Sequence[str], priority: Sequence[str
              "loyal_cost": placed & facts["phase"].isin([PHASES[-1]]).to_numpy(dtype=bool)}
     # grouped on the (categorical) columns' codes, then as labels in label order
     groups, out = groups_of([facts[k] for k in by])
-    out["cost"] = _group_sums(cost.to_numpy(), groups, len(out))
-    for name, part in parts.items():  # the cost of the rows of each part (one column at a time)
-        out[name] = _group_sums(np.where(part, cost.to_numpy(), 0.0), groups, len(out))
+    for name, part in {"cost": True, **parts}.items():  # the cost of the rows of each part (one column at a time)
+        out[name] = group_sums({name: np.where(part, cost.to_numpy(), 0.0)}, groups, len(out))[name].to_numpy()
     out = _labels(out, by).sort_values(by, kind="mergesort").set_index(by)
     out["effort_on_priority"] = _rate(out["priority_cost"], out["cost"])
     out["mismatched_effort"] = _rate(out["mismatched_cost"], out["placed_cost"])

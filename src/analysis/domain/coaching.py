@@ -18,7 +18,7 @@ territory; nothing loops over territories, reps or customers.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -26,7 +26,7 @@ import pandas as pd
 
 from analysis.contract.schema import ROLES
 from analysis.domain.channels import effort_shares, split_cost
-from analysis.domain.keys import factorized, mapped, positions_in
+from analysis.domain.keys import factorized, group_sums, grouped, mapped, positions_in
 
 #: DESIGN 4.6 default norms, in one place (same keys as ``params.DEFAULTS["norms"]``).
 #: Every norm is inclusive: a value exactly at the norm is not flagged.
@@ -147,32 +147,6 @@ def _labels_of(categorical: pd.Series, codes: np.ndarray) -> pd.Index:
     return pd.Index(np.append(categorical.cat.categories.astype(object).to_numpy(), np.nan)[codes])
 
 
-def _grouped(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The group of each row by the combination of its ``codes`` (-1: missing, a value of
-    its own), groups numbered in the order they first appear, and each group's codes."""
-    widths = [int(c.max(initial=-1)) + 2 for c in codes]
-    key = np.zeros(len(codes[0]), dtype=np.int64)
-    for c, width in zip(codes, widths):
-        key *= width
-        key += c
-        key += 1
-    groups, combined = pd.factorize(key)
-    del key
-    decoded = []
-    for width in reversed(widths):
-        combined, code = np.divmod(combined, width)
-        decoded.append(code - 1)
-    return groups, decoded[::-1]
-
-
-def _sums(values: Mapping[str, np.ndarray] | pd.DataFrame, groups: np.ndarray, count: int) -> pd.DataFrame:
-    """Per group 0 .. ``count`` - 1 (its rows: where ``groups`` holds it): the sum of each
-    of ``values``, missing values skipped, as a pandas groupby sums them (row order)."""
-    by = pd.Categorical.from_codes(groups, categories=pd.RangeIndex(count))
-    table = values if isinstance(values, pd.DataFrame) else pd.DataFrame(dict(values), copy=False)  # (no copy)
-    return table.groupby(by, sort=True, observed=False).sum().reset_index(drop=True)
-
-
 def _as_bool(values: pd.Series) -> pd.Series:
     """A boolean-ish Series as plain bool (missing -> False)."""
     return values.astype("boolean").fillna(False).astype(bool)
@@ -227,7 +201,7 @@ def _rep_customers(rep: pd.Series, customer: pd.Series, moved: pd.Series) -> tup
     """The rep x customer pairs of the fact rows (categoricals ``rep``, ``customer``; a
     missing one is no pair), in the order they first appear: columns _rep and _customer
     (their codes) and _moved (some row of the pair moved up); and their :class:`_Coverage`."""
-    groups, (r, c) = _grouped([_category_codes(rep), _category_codes(customer)])
+    groups, (r, c) = grouped([_category_codes(rep), _category_codes(customer)])
     moved_up = np.zeros(len(r), dtype=bool)
     moved_up[groups[moved.to_numpy(dtype=bool)]] = True
     kept = (r >= 0) & (c >= 0)
@@ -460,15 +434,15 @@ def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_mar
     split = split_cost(facts).to_numpy()
     changes = _unit_changes(frame, unit_margin_by_market)
     if by == "segment":
-        groups, (group_t, group_v) = _grouped([t, v])
-        cost = _sums({"cost": split}, groups, len(group_t))
+        groups, (group_t, group_v) = grouped([t, v])
+        cost = group_sums({"cost": split}, groups, len(group_t))
         del groups, split
         units = _segment_units(frame, changes, territory, customer)
     else:  # the territory x value groups of the customer x value groups, in the same order of appearance
-        per, (per_t, per_c, per_v) = _grouped([t, c, v])
-        spent = _sums({"cost": split, "_count": _activity_share(facts)}, per, len(per_t))
-        per_group, (group_t, group_v) = _grouped([per_t, per_v])
-        cost = _sums({"cost": split}, per_group[per], len(group_t))
+        per, (per_t, per_c, per_v) = grouped([t, c, v])
+        spent = group_sums({"cost": split, "_count": _activity_share(facts)}, per, len(per_t))
+        per_group, (group_t, group_v) = grouped([per_t, per_v])
+        cost = group_sums({"cost": split}, per_group[per], len(group_t))
         del per, split
         units = _attributed_units(frame, changes, territory, customer, per_t, per_c, per_group, spent)
         units = units.assign(territory_id=_labels_of(territory, group_t), **{by: _labels_of(value, group_v)})
@@ -494,14 +468,14 @@ def _attributed_units(frame: pd.DataFrame, changes: pd.DataFrame, territory: pd.
     group's territory and customer codes (of the categories of ``territory``, ``customer``);
     ``spent``: each such group's cost and _count (activities)."""
     placed = (per_t >= 0) & (per_c >= 0)  # a customer x value with a missing territory or customer has no total
-    pair, _ = _grouped([per_t, per_c])
-    total = _sums(spent, pair, int(pair.max(initial=-1)) + 1).iloc[pair].reset_index(drop=True)
+    pair, _ = grouped([per_t, per_c])
+    total = group_sums(spent, pair, int(pair.max(initial=-1)) + 1).iloc[pair].reset_index(drop=True)
     total = total.where(pd.Series(placed), axis=0)
     weight = np.where(total["cost"] > 0, spent["cost"] / total["cost"].where(total["cost"] > 0),
                       spent["_count"] / total["_count"])
     found = _changes_per_customer(frame, changes, territory, customer, np.where(placed, per_t, -1), per_c)
     n = int(units.max(initial=-1)) + 1
-    sums = _sums({column: found[column].fillna(0.0).to_numpy() * weight
+    sums = group_sums({column: found[column].fillna(0.0).to_numpy() * weight
                   for column in ("own_units_change", "margin_change")}, units, n)
     return sums.assign(customers=np.bincount(units[per_c >= 0], minlength=n))
 
@@ -516,7 +490,8 @@ def _changes_per_customer(frame: pd.DataFrame, changes: pd.DataFrame, territory:
     known = (frame_t >= 0) & (frame_c >= 0)
     width = len(customer.cat.categories)
     rows, pairs = pd.factorize(frame_t[known].astype(np.int64) * width + frame_c[known])
-    sums = _sums({k: changes[k].to_numpy()[known] for k in ("own_units_change", "margin_change")}, rows, len(pairs))
+    sums = group_sums({k: changes[k].to_numpy()[known] for k in ("own_units_change", "margin_change")}, rows,
+                      len(pairs))
     wanted = np.where((t >= 0) & (c >= 0), t.astype(np.int64) * width + c, -1)
     found = pd.Index(pairs).get_indexer(wanted)
     return pd.DataFrame({k: sums[k].array.take(found, allow_fill=True) for k in sums.columns})
@@ -534,11 +509,11 @@ def _segment_units(frame: pd.DataFrame, changes: pd.DataFrame, territory: pd.Ser
     key = np.where((frame_t >= -1) & (frame_c >= -1), (frame_t.astype(np.int64) + 1) * width + frame_c + 1, -1)
     kept = pd.Index(touched).get_indexer(key) >= 0
     segment, segments = factorized(frame["segment"])
-    units, (unit_t, unit_s) = _grouped([frame_t[kept], segment[kept]])
+    units, (unit_t, unit_s) = grouped([frame_t[kept], segment[kept]])
     n = len(unit_t)
-    sums = _sums({k: changes[k].to_numpy()[kept] for k in ("own_units_change", "margin_change")}, units, n)
+    sums = group_sums({k: changes[k].to_numpy()[kept] for k in ("own_units_change", "margin_change")}, units, n)
     c = frame_c[kept]
-    _, (customer_unit, _) = _grouped([units[c >= 0], c[c >= 0]])
+    _, (customer_unit, _) = grouped([units[c >= 0], c[c >= 0]])
     return pd.DataFrame({"territory_id": _labels_of(territory, unit_t),
                          "segment": pd.Index(np.append(np.asarray(segments, dtype=object), np.nan)[unit_s]),
                          "own_units_change": sums["own_units_change"].to_numpy(),

@@ -7,7 +7,7 @@ Other values (numbers, categoricals, Python strings) are looked up by pandas.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -102,27 +102,48 @@ def _joined(left: pd.DataFrame, right: pd.DataFrame, on: list[str], how: str) ->
     return out.assign(**{c: right[c].array.take(found, allow_fill=fill) for c in right.columns if c not in on})
 
 
+def grouped(codes: Sequence[np.ndarray], dropna: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The group of each row by the combination of its ``codes`` (integers, -1: missing),
+    the groups numbered in the order they first appear, and each group's codes. A missing
+    code is a value of its own; with ``dropna``, a row holding one is in no group (-1).
+    One hash of one int64 key."""
+    widths = [int(c.max(initial=-1)) + 2 for c in codes]
+    key = np.zeros(len(codes[0]) if len(codes) else 0, dtype=np.int64)
+    for c, width in zip(codes, widths):
+        key *= width
+        key += c
+        key += 1
+    known = np.logical_and.reduce([c >= 0 for c in codes]) if dropna else slice(None)
+    groups = np.full(len(key), -1, dtype=np.int64)
+    groups[known], combined = pd.factorize(key[known])
+    del key
+    decoded = []
+    for width in reversed(widths):
+        combined, code = np.divmod(combined, width)
+        decoded.append(code - 1)
+    return groups, decoded[::-1]
+
+
+def group_sums(values: Mapping[str, np.ndarray] | pd.DataFrame, groups: np.ndarray, count: int) -> pd.DataFrame:
+    """Per group 0 .. ``count`` - 1 (its rows: where ``groups`` holds it; -1: in none), the
+    sum of each of ``values``, missing values skipped, as a pandas groupby sums them
+    (compensated, in row order)."""
+    by = pd.Categorical.from_codes(groups, categories=pd.RangeIndex(count))
+    table = values if isinstance(values, pd.DataFrame) else pd.DataFrame(dict(values), copy=False)  # (no copy)
+    return table.groupby(by, sort=True, observed=False).sum().reset_index(drop=True)
+
+
 def groups_of(columns: Sequence[pd.Series], dropna: bool = True) -> tuple[np.ndarray, pd.DataFrame]:
     """The groups of ``groupby(columns, sort=False, observed=True, dropna=dropna)``: each
-    row's group number, the groups numbered in the order they first appear (with
-    ``dropna``, -1 where a key is missing: in no group), and one row of keys per group
-    (categoricals keep their dtype). One hash of one integer key, made from the codes."""
+    row's group number (:func:`grouped`: in the order first seen; with ``dropna``, -1
+    where a key is missing) and one row of keys per group (categoricals keep their dtype),
+    from the columns' codes."""
     coded = [(np.asarray(c.cat.codes, dtype=np.int64), c.cat.categories) if isinstance(c.dtype, pd.CategoricalDtype)
              else factorized(c) for c in columns]
-    if not dropna:  # a missing key is one more value: the code after the last
-        coded = [(np.where(codes < 0, len(values), codes), values) for codes, values in coded]
-    widths = [len(values) + (0 if dropna else 1) or 1 for _, values in coded]
-    key = combined_codes([codes for codes, _ in coded], widths)
-    known = key >= 0
-    groups = np.full(len(key), -1, dtype=np.int64)
-    groups[known], firsts = pd.factorize(key[known])
-    labels = []
-    for column, (_, values), width in reversed(list(zip(columns, coded, widths))):  # the last key varies fastest
-        codes, firsts = firsts % width, firsts // width
-        codes = np.where(codes < len(values), codes, -1)  # (without dropna) the missing key's code
-        labels.insert(0, pd.Categorical.from_codes(codes, dtype=column.dtype)
-                      if isinstance(column.dtype, pd.CategoricalDtype) else values.take(codes, allow_fill=True))
-    return groups, pd.DataFrame(dict(zip([c.name for c in columns], labels)))
+    groups, codes = grouped([codes for codes, _ in coded], dropna=dropna)
+    labels = {c.name: pd.Categorical.from_codes(at, dtype=c.dtype) if isinstance(c.dtype, pd.CategoricalDtype)
+              else values.take(at, allow_fill=True) for c, (_, values), at in zip(columns, coded, codes)}
+    return groups, pd.DataFrame(labels)
 
 
 def combined_codes(codes: Sequence[np.ndarray], widths: Sequence[int]) -> np.ndarray:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import combined_codes, factorized, inner_join, left_join
+from analysis.domain.keys import factorized, group_sums, grouped, inner_join, left_join
 from analysis.domain.periods import WINDOWS, Window, period_codes
 
 
@@ -65,16 +65,9 @@ def _sums(coded: Sequence[tuple[np.ndarray, Sequence]], values: Mapping[str, pd.
     values), in the order it first appears, the position of each key's value among its
     distinct values, and the sum of each of ``values`` over the combination's rows in
     row order (a row with a missing key is in no group)."""
-    widths = [max(len(uniques), 1) for _, uniques in coded]
-    key = combined_codes([codes for codes, _ in coded], widths)
-    known = key >= 0
-    groups, firsts = pd.factorize(key[known])
-    sums = pd.DataFrame({name: column.array[known] for name, column in values.items()}).groupby(groups).sum()
-    positions = []
-    for width in reversed(widths):
-        positions.insert(0, firsts % width)
-        firsts = firsts // width
-    return positions, sums.reset_index(drop=True)
+    groups, positions = grouped([codes for codes, _ in coded], dropna=True)
+    return positions, group_sums({name: column.to_numpy() for name, column in values.items()}, groups,
+                                 len(positions[0]))
 
 
 def units_wide(units: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
