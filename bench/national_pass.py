@@ -81,6 +81,9 @@ def _digest(tables) -> str:
 def _engine(folder: str, engine: str, work: str, queue) -> None:
     from analysis.contract.dataset import load_dataset
     from analysis.domain.national import national_pass, span_of
+    from analysis.engine.memory import use_returning_pool
+
+    use_returning_pool()  # as the command line does
 
     start = time.perf_counter()
     # as the batch loads: the DuckDB path keeps the raw rows of the windows' months only

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from analysis import __version__
 from analysis.contract.importers.cli import add_import_parser
+from analysis.engine.memory import use_returning_pool
 from analysis.errors import TerritoryReportsError
 
 #: ``--engine``: how the data is read and validated (see :func:`analysis.contract.columnar.choose_engine`).
@@ -229,6 +230,7 @@ def stop_signals_interrupt() -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    use_returning_pool()
     with stop_signals_interrupt():
         try:
             return args.func(args)

@@ -1,0 +1,36 @@
+"""The command line's Arrow memory pool (analysis.engine.memory)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+
+SHOW = "from analysis.engine.memory import use_returning_pool; print(use_returning_pool())"
+
+
+def _pool(env_pool: str | None) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if env_pool:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = env_pool
+    return subprocess.run([sys.executable, "-c", SHOW], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def _has_jemalloc() -> bool:
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_jemalloc(), reason="pyarrow built without jemalloc")
+def test_the_command_line_uses_jemalloc():
+    assert _pool(None) == "jemalloc"
+
+
+def test_a_pool_the_user_chose_wins():
+    assert _pool("system") == "system"
