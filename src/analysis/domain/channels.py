@@ -159,7 +159,9 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     acts["positive"] = acts["outcome"].isin(POSITIVE_OUTCOMES).to_numpy(dtype=bool)
     # the inner join of activities and customer rows on customer_id, as positions, and
     # its rows put in the final order before any column is gathered (one take each)
-    left, right = _join_positions(acts["customer_id"], customers["customer_id"])
+    # (the activities taken in the order of their ids: a stable sort by place then orders
+    # the rows by territory, market and activity id)
+    left, right = _join_positions(acts["customer_id"], customers["customer_id"], _sort_order(acts["activity_id"]))
     # few distinct values, many rows: categories make every later groupby work on codes
     # (the customer ids too: the facts' many rows of the window's customers)
     categorical = ("territory_id", "region", "market", "customer_id", "rep_id", "channel", "outcome", "phase",
@@ -169,11 +171,12 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     # converted on the (smaller) source tables, then gathered by their codes
     coded = {c: as_category(table[c]) for table, columns in ((customers, from_customers), (acts, from_activities))
              for c in columns if c in categorical}
-    # sorted by territory, market, then activity id: one integer key (the activity's rank
-    # makes it unique), the key of the customer row first, made on the customer frame
+    # sorted by territory, market, then activity id: a stable sort of the joined rows (in
+    # activity id order) on the key of the customer row, made on the customer frame
     place = combined_codes([_sort_codes(coded[k]) for k in ("territory_id", "market")],
                            [len(coded[k].cat.categories) + 1 for k in ("territory_id", "market")])
-    order = np.argsort(place[right] * len(acts) + _sort_rank(acts["activity_id"])[left])
+    place = place.astype(np.min_scalar_type(place.max(initial=0)))  # few values: a radix sort when 16 bits
+    order = np.argsort(place[right], kind="stable")
     left, right = left[order], right[order]
     columns = {}
     for table, names, positions in ((customers, from_customers, right), (acts, from_activities, left)):
@@ -191,16 +194,18 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     return facts[FACT_COLUMNS]
 
 
-def _join_positions(left_keys: pd.Series, right_keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _join_positions(left_keys: pd.Series, right_keys: pd.Series,
+                    left_order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Row positions of the inner join of ``left_keys`` with ``right_keys`` (as ``merge(how="inner")``
-    orders them: left rows in order, each with its matching right rows in their order). A
-    missing key matches nothing (``merge`` would pair missing with missing)."""
+    orders them: left rows in order, or in ``left_order`` (a permutation of their positions),
+    each with its matching right rows in their order). A missing key matches nothing
+    (``merge`` would pair missing with missing)."""
     right_codes, uniques = pd.factorize(right_keys)
     left_codes = positions_in(left_keys, uniques)
     matches = np.bincount(right_codes[right_codes >= 0], minlength=len(uniques))
     by_code = np.argsort(right_codes, kind="stable")[np.count_nonzero(right_codes < 0):]
     first = np.concatenate([[0], np.cumsum(matches)[:-1]]).astype(np.int64)
-    rows = np.flatnonzero(left_codes >= 0)
+    rows = np.flatnonzero(left_codes >= 0) if left_order is None else left_order[left_codes[left_order] >= 0]
     counts = matches[left_codes[rows]]
     left = np.repeat(rows, counts)
     within = np.arange(len(left)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -230,13 +235,9 @@ def _sort_codes(values: pd.Series) -> np.ndarray:
     return np.where(codes < 0, len(values.cat.categories), codes)
 
 
-def _sort_rank(values: pd.Series) -> np.ndarray:
-    """Each row's position in a stable ascending sort of ``values`` (missing last): as the
-    last sort key it orders rows as a stable sort by ``values`` does."""
-    order = values.array.argsort(kind="stable", na_position="last")
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank
+def _sort_order(values: pd.Series) -> np.ndarray:
+    """The positions of ``values`` in a stable ascending sort (missing last)."""
+    return np.asarray(values.array.argsort(kind="stable", na_position="last"), dtype=np.intp)
 
 
 def _fits(fit: pd.DataFrame, phases: pd.Series, channels: pd.Series) -> np.ndarray:
