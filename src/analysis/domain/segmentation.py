@@ -149,11 +149,11 @@ def _ranked(frame: pd.DataFrame, value: str) -> pd.DataFrame:
     rows[value] = rows[value].fillna(0.0).astype(float)
     rows["_neg"] = -rows[value]
     rows = rows.sort_values([*GROUP, "_neg", "customer_id"], kind="mergesort").drop(columns="_neg")
-    grouped = rows.groupby(GROUP, sort=False)[value]
-    rows["cumulative"] = grouped.cumsum()
-    rows["total"] = grouped.transform("sum")
-    rows["rank"] = rows.groupby(GROUP, sort=False).cumcount() + 1
-    rows["count"] = rows.groupby(GROUP, sort=False)[value].transform("size")
+    grouped = rows.groupby(GROUP, sort=False)  # (its groups made once, for the four)
+    rows["cumulative"] = grouped[value].cumsum()
+    rows["total"] = grouped[value].transform("sum")
+    rows["rank"] = grouped.cumcount() + 1
+    rows["count"] = grouped[value].transform("size")
     return rows
 
 
