@@ -149,7 +149,8 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
         phase_now=frame["phase"].astype(object),
         moved_up=(_rank(frame["phase"]) > _rank(frame["phase_previous"])).to_numpy(),
     )
-    customers["market_count"] = customers.groupby("customer_id", sort=False)["market"].transform("size")
+    count = customers.groupby("customer_id", sort=False)["market"].transform("size").to_numpy()
+    customers["market_count"] = count.astype(np.min_scalar_type(count.max(initial=0)))  # a few markets: one byte
     acts = activities
     if "outcome" not in acts:
         acts = acts.assign(outcome="missing")
