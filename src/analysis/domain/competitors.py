@@ -16,10 +16,12 @@ segment in the analysis period (both periods are counted on the same customers).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import inner_join
+from analysis.domain.keys import combined_codes, factorized, positions_in
 
 GROUP = ["territory_id", "market"]
 ALL = "all"
@@ -29,41 +31,142 @@ COMPETITOR_COLUMNS = ["territory_id", "market", "segment", "product_id", "produc
 WINDOW_SUFFIX = {"analysis": "", "comparison": "_previous"}
 
 
-def _leaders(rows: pd.DataFrame) -> pd.DataFrame:
-    """The leading product per customer x market x window (most units; ties: own, then smallest id)."""
-    per = rows.groupby(["territory_id", "market", "segment", "window", "customer_id", "product_id", "is_own"],
-                       sort=False, observed=True)["units"].sum().reset_index()
-    per = per[per["units"] > 0]
-    per = per.sort_values(["customer_id", "market", "window", "units", "is_own", "product_id"],
-                          ascending=[True, True, True, False, False, True], kind="mergesort")
-    return per.drop_duplicates(["customer_id", "market", "window"], keep="first")
+def _matches(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The left and right row positions of ``left.merge(right, on=on, how="inner")``, in its
+    order (as keys.inner_join: by position when the right keys are distinct, else by the merge)."""
+    distinct = [pd.unique(right[k]) for k in on]
+    widths = [max(len(values), 1) for values in distinct]
+
+    def key(table: pd.DataFrame) -> np.ndarray:
+        return combined_codes([positions_in(table[k], values) for k, values in zip(on, distinct)], widths)
+
+    right_keys = key(right)
+    if pd.Index(right_keys).is_unique:
+        found = _found(key(left), right_keys, math.prod(widths))
+        rows = np.flatnonzero(found >= 0)
+        return rows, found[rows]
+    pairs = pd.DataFrame({k: left[k] for k in on}).assign(_left=np.arange(len(left))).merge(
+        pd.DataFrame({k: right[k] for k in on}).assign(_right=np.arange(len(right))), on=on, how="inner")
+    return pairs["_left"].to_numpy(), pairs["_right"].to_numpy()
 
 
-def _coded(rows: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` with its text keys as categoricals (each hashed once, then grouped and sorted
-    on codes; the categories are sorted, so a sort by them is a sort by label), the
-    ``segment`` categories including the :data:`ALL` scope."""
-    keys = ["territory_id", "market", "window", "customer_id", "product_id", "segment"]
-    out = rows.astype({key: "category" for key in keys})
-    if ALL not in out["segment"].cat.categories:
-        out["segment"] = out["segment"].cat.add_categories([ALL])
-    return out
+def _found(keys: np.ndarray, distinct: np.ndarray, width: int) -> np.ndarray:
+    """The position of each of ``keys`` (codes below ``width``; -1: absent) among the
+    ``distinct`` codes (-1 where absent)."""
+    if width > 8 * len(distinct) + 1024:  # a sparse code space: hashed
+        return pd.Index(distinct).get_indexer(keys)
+    position = np.full(width + 1, -1, dtype=np.intp)  # (the last: the absent key -1)
+    position[distinct] = np.arange(len(distinct))
+    return position[keys]
 
 
-def _by_scope(rows: pd.DataFrame, keys: list[str], units: bool) -> pd.Series:
-    """Per ``keys`` (segment among them) and also with every segment as the :data:`ALL`
-    scope: the sum of ``units`` (``units`` True) or the count of rows, indexed by labels."""
-    whole = [k for k in keys if k != "segment"]
-    parts = []
-    for by in (keys, whole):
-        grouped = rows.groupby(by, sort=False, observed=True)
-        part = grouped["units"].sum() if units else grouped.size()
-        if by is whole:
-            part = pd.concat({ALL: part}, names=["segment"]).reorder_levels(keys)
-        parts.append(part)
-    out = pd.concat(parts)
-    out.index = pd.MultiIndex.from_arrays([out.index.get_level_values(k).astype(object) for k in keys], names=keys)
-    return out
+def _codes(values) -> tuple[np.ndarray, pd.Index]:
+    """The code of each value among the distinct values (in order of appearance) and those values."""
+    codes, distinct = factorized(pd.Series(values))
+    return codes, distinct
+
+
+def _ranks(distinct: pd.Index) -> np.ndarray:
+    """The rank of each distinct label in label order (text order)."""
+    rank = np.empty(len(distinct), dtype=np.intp)
+    rank[np.argsort(np.asarray(distinct, dtype=object), kind="stable")] = np.arange(len(distinct))
+    return rank
+
+
+def _first_of_each(key: np.ndarray) -> np.ndarray:
+    """The positions of the first row of each distinct ``key``, in order of appearance."""
+    _, first = np.unique(key, return_index=True)
+    return np.sort(first)
+
+
+def _first_best(group: np.ndarray, value: np.ndarray, tie_break: np.ndarray) -> np.ndarray:
+    """The position of the row of each group with the largest ``value``, ties: the largest
+    ``tie_break``, then the first; in the order of the rows."""
+    best = np.flatnonzero(value == pd.Series(value).groupby(group).transform("max").to_numpy())
+    score = tie_break[best]
+    best = best[score == pd.Series(score).groupby(group[best]).transform("max").to_numpy()]
+    return best[~pd.Series(group[best]).duplicated().to_numpy()]
+
+
+def _group_sums(values: np.ndarray, key: np.ndarray) -> pd.Series:
+    """The sum of ``values`` per ``key`` (pandas' float sum, rows in order), indexed by key."""
+    return pd.Series(values).groupby(key, sort=False).sum()
+
+
+class _Scoped:
+    """The sales rows of the segmented customer x market rows, as codes.
+
+    ``cell``: the segmented row (territory, market, segment, customer) of each sales row;
+    ``window`` (0 analysis, 1 comparison), ``product`` and ``own`` per sales row;
+    ``territory``, ``market``, ``segment``, ``customer`` per cell; the distinct labels of each.
+    """
+
+    def __init__(self, sales: pd.DataFrame, seg: pd.DataFrame):
+        window = positions_in(sales["window"], pd.Index(list(WINDOW_SUFFIX)))
+        windowed = np.flatnonzero(window >= 0)
+        rows = sales[["customer_id", "market", "product_id", "is_own", "units"]].iloc[windowed]
+        taken, at = _matches(rows, seg, ["customer_id", "market"])
+        t, self.territories = _codes(seg["territory_id"])
+        m, self.markets = _codes(seg["market"])
+        s, self.segments = _codes(seg["segment"].astype(str))
+        c, _ = _codes(seg["customer_id"])
+        cells = combined_codes([t, m, s, c], [max(len(x), 1) for x in (self.territories, self.markets,
+                                                                       self.segments)] + [max(len(c), 1)])
+        cell_of, distinct = pd.factorize(cells)
+        one = np.empty(len(distinct), dtype=np.intp)
+        one[cell_of] = np.arange(len(cell_of))  # a seg row of each cell (all alike)
+        self.territory, self.market, self.segment, self.customer = t[one], m[one], s[one], c[one]
+        product, self.products = _codes(rows["product_id"].array.take(taken))
+        kept = (cells[at] >= 0) & (product >= 0)  # (grouping drops missing keys)
+        taken, at = taken[kept], at[kept]
+        self.cell, self.product = cell_of[at], product[kept]
+        self.window = window[windowed][taken]
+        self.own = rows["is_own"].to_numpy()[taken].astype(bool)
+        self.units = rows["units"].to_numpy()[taken]
+
+    def widths(self) -> list[int]:
+        """The widths of the scope key's codes: territory, market, segment (and all), window, product."""
+        return [max(len(self.territories), 1), max(len(self.markets), 1), len(self.segments) + 1,
+                len(WINDOW_SUFFIX), max(len(self.products), 1)]
+
+    def scope_keys(self, cell: np.ndarray, window: np.ndarray, product: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The scope key of rows (by segment, and as the all scope)."""
+        by_segment = [self.territory[cell], self.market[cell], self.segment[cell], window, product]
+        whole = [*by_segment[:2], np.full(len(cell), len(self.segments)), *by_segment[3:]]
+        return combined_codes(by_segment, self.widths()), combined_codes(whole, self.widths())
+
+    def leaders(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """cell, window and product of the leading product per customer x market x window
+        (most units; ties: own, then smallest product id)."""
+        width = 2 * max(len(self.products), 1)
+        group = (self.cell * len(WINDOW_SUFFIX) + self.window) * width + self.product * 2 + self.own
+        sums = _group_sums(self.units, group)
+        sums = sums[sums.to_numpy() > 0]
+        key = sums.index.to_numpy()
+        cell, rest = np.divmod(key, len(WINDOW_SUFFIX) * width)
+        window, rest = np.divmod(rest, width)
+        product, own = np.divmod(rest, 2)
+        market = combined_codes([self.customer[cell], self.market[cell], window],
+                                [max(len(self.customer), 1), max(len(self.markets), 1), len(WINDOW_SUFFIX)])
+        score = own * len(self.products) + (len(self.products) - 1 - _ranks(self.products)[product])
+        lead = _first_best(market, sums.to_numpy(), score)
+        return cell[lead], window[lead], product[lead]
+
+    def grid_keys(self, grid: pd.DataFrame, window: int) -> np.ndarray:
+        """The scope key of each grid row (territory, market, segment, product) in ``window``."""
+        segment = positions_in(grid["segment"], self.segments)
+        segment = np.where(grid["segment"].to_numpy() == ALL, len(self.segments), segment)
+        codes = [positions_in(grid["territory_id"], self.territories), positions_in(grid["market"], self.markets),
+                 segment, np.full(len(grid), window), positions_in(grid["product_id"], self.products)]
+        return combined_codes(codes, self.widths())
+
+
+def _by_scope(values: np.ndarray, keys: tuple[np.ndarray, np.ndarray], count: bool) -> pd.Series:
+    """Per scope key (each row counted in its segment and in the all scope): the sum of
+    ``values`` in row order, or the count of rows (``count``)."""
+    parts = [pd.Series(np.ones(len(k), dtype=np.int64) if count else values).groupby(k, sort=False).sum()
+             for k in keys]
+    return pd.concat(parts)
 
 
 def competitor_shares(sales: pd.DataFrame, frame: pd.DataFrame, products: pd.DataFrame, segments,
@@ -77,15 +180,9 @@ def competitor_shares(sales: pd.DataFrame, frame: pd.DataFrame, products: pd.Dat
     present) x product of the market.
     """
     seg = frame.loc[frame["segment"].notna(), ["territory_id", "customer_id", "market", "segment"]]
-    rows = sales.loc[sales["window"].isin(list(WINDOW_SUFFIX)), ["customer_id", "product_id", "market", "is_own",
-                                                                  "window", "units"]]
-    rows = inner_join(rows, seg, ["customer_id", "market"])
-    rows = rows.assign(segment=rows["segment"].astype(str), is_own=rows["is_own"].astype(bool),
-                       window=rows["window"].astype(str))
-    rows = _coded(rows)
-    keys = [*GROUP, "segment", "window", "product_id"]
-    units = _by_scope(rows, keys, units=True)
-    led = _by_scope(_leaders(rows), keys, units=False)
+    scoped = _Scoped(sales, seg)
+    units = _by_scope(scoped.units, scoped.scope_keys(scoped.cell, scoped.window, scoped.product), count=False)
+    led = _by_scope(None, scoped.scope_keys(*scoped.leaders()), count=True)
     scopes = seg.assign(segment=seg["segment"].astype(str))[[*GROUP, "segment"]].drop_duplicates()
     scopes = pd.concat([seg[GROUP].drop_duplicates().assign(segment=ALL), scopes], ignore_index=True)
     market_products = products[["product_id", "product_name", "market", "is_own"]].assign(
@@ -93,8 +190,7 @@ def competitor_shares(sales: pd.DataFrame, frame: pd.DataFrame, products: pd.Dat
     grid = scopes.merge(market_products, on="market", how="inner")
     out = grid
     for window, suffix in WINDOW_SUFFIX.items():
-        index = pd.MultiIndex.from_frame(grid[[*GROUP, "segment"]].assign(window=window)
-                                         .join(grid["product_id"])[keys])
+        index = scoped.grid_keys(grid, list(WINDOW_SUFFIX).index(window))
         u = units.reindex(index).fillna(0.0).to_numpy()
         n = led.reindex(index).fillna(0).to_numpy()
         out = out.assign(**{f"units{suffix}": u, f"customers_led{suffix}": n.astype("int64")})
