@@ -17,10 +17,11 @@ otherwise), so the months of the analysis window add up to the headline's figure
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import SEGMENTABLE_TYPES
-from analysis.domain.keys import inner_join
+from analysis.domain.keys import factorized, positions_in
 from analysis.domain.periods import Window
 
 TREND_COLUMNS = ["territory_id", "market", "period", "window", "own_units", "market_units", "support",
@@ -55,6 +56,46 @@ def monthly_trend(sales_by_month: pd.DataFrame, territories, markets, window: Wi
     return out[TREND_COLUMNS].sort_values(["territory_id", "market", "period"], ignore_index=True)
 
 
+class _TerritoryMonths:
+    """The activities of ``contacts`` in ``periods`` per territory x month, the territory of
+    a customer its row of ``base`` (distinct customer ids).
+
+    ``sums``: territory_id, period, activities and cost (every customer type) per
+    territory x month with activities; ``contacted`` (the prescribing customers contacted)
+    and ``contacts`` (their activities): Series indexed by the cell (territory code x
+    number of periods + month), see :meth:`cells`.
+    """
+
+    def __init__(self, contacts: pd.DataFrame, month: pd.Series, base: pd.DataFrame, periods: list[str]):
+        self.months = len(periods)
+        territory, self.territories = factorized(base["territory_id"])
+        period = positions_in(month, periods)
+        customer = positions_in(contacts["customer_id"], base["customer_id"])
+        rows = np.flatnonzero((period >= 0) & (customer >= 0))
+        rows = rows[territory[customer[rows]] >= 0]  # (a missing territory is no group)
+        customer, period = customer[rows], period[rows]
+        cell = territory[customer] * self.months + period
+        activities = contacts["activities"].to_numpy()[rows]
+        first = np.unique(cell, return_index=True)[1]  # the first row of each cell, by cell
+        self.sums = pd.DataFrame({
+            "territory_id": base["territory_id"].array.take(customer[first]),
+            "period": contacts["period"].array.take(rows[first]),
+            "activities": pd.Series(activities).groupby(cell).sum().to_numpy(),
+            "cost": pd.Series(contacts["cost"].to_numpy()[rows]).groupby(cell).sum().to_numpy()})
+        prescribing = base["customer_type"].isin(SEGMENTABLE_TYPES).to_numpy()[customer]
+        self.contacts = pd.Series(activities[prescribing]).groupby(cell[prescribing], sort=False).sum()
+        counted = prescribing & base["customer_id"].notna().to_numpy()[customer]
+        visits = customer[counted] * self.months + period[counted]  # customer x month
+        self.contacted = pd.Series(cell[counted]).groupby(visits, sort=False).first().value_counts(sort=False)
+
+    def cells(self, territory_ids: pd.Series) -> np.ndarray:
+        """The cell of each row of a territory x month grid (each territory's months in turn;
+        -1: a territory without activities)."""
+        territory = positions_in(territory_ids, self.territories)
+        month = np.tile(np.arange(self.months), len(territory) // max(self.months, 1))
+        return np.where(territory >= 0, territory * self.months + month, -1)
+
+
 def monthly_activity(contacts: pd.DataFrame, customers: pd.DataFrame, territories, window: Window,
                      has_activities: bool = True) -> pd.DataFrame:
     """Effort, coverage and contacts per territory x month (no rows without activities).
@@ -68,17 +109,12 @@ def monthly_activity(contacts: pd.DataFrame, customers: pd.DataFrame, territorie
     first, last = month.min(), min(month.max(), window.period_end)
     periods = [p.strftime("%Y-%m") for p in pd.period_range(first, last, freq="M")] if first <= last else []
     base = customers[["customer_id", "territory_id", "customer_type"]].drop_duplicates("customer_id")
-    rows = contacts[month.isin(periods).to_numpy()][["customer_id", "period", "activities", "cost"]]
-    rows = inner_join(rows, base, ["customer_id"])
-    rows["prescribing"] = rows["customer_type"].isin(SEGMENTABLE_TYPES)
-    sums = rows.groupby(["territory_id", "period"], sort=False).agg(
-        activities=("activities", "sum"), cost=("cost", "sum")).reset_index()
-    prescribing = rows[rows["prescribing"]].groupby(["territory_id", "period"], sort=False)
-    contacted = pd.DataFrame({"customers_contacted": prescribing["customer_id"].nunique(),
-                              "_contacts": prescribing["activities"].sum()})
+    cells = _TerritoryMonths(contacts, month, base, periods)
     index = pd.MultiIndex.from_product([list(territories), periods], names=["territory_id", "period"])
-    out = index.to_frame(index=False).merge(sums, on=["territory_id", "period"], how="left")
-    out = out.join(contacted, on=["territory_id", "period"])
+    out = index.to_frame(index=False).merge(cells.sums, on=["territory_id", "period"], how="left")
+    grid = cells.cells(out["territory_id"])
+    out["customers_contacted"] = cells.contacted.reindex(grid).to_numpy()
+    out["_contacts"] = cells.contacts.reindex(grid).to_numpy()
     out = out.fillna({"activities": 0, "cost": 0.0, "customers_contacted": 0, "_contacts": 0})
     size = base[base["customer_type"].isin(SEGMENTABLE_TYPES)].groupby("territory_id").size()
     out["customers"] = out["territory_id"].map(size).fillna(0).astype("int64")
