@@ -36,8 +36,8 @@ import pandas as pd
 
 from analysis.contract.schema import SEGMENTABLE_TYPES
 from analysis.domain.actions import untapped
-from analysis.domain.keys import among
-from analysis.domain.maintenance import contacts_until, last_contacts
+from analysis.domain.keys import among, as_category, combined_codes, factorized, left_join, positions_in
+from analysis.domain.maintenance import contacts_until
 
 #: Days a month counts for the contact interval.
 DAYS_PER_MONTH = 30
@@ -51,22 +51,105 @@ CALL_PLAN_COLUMNS = [
 ]
 
 
-def _rep_of(candidates: pd.DataFrame, contacts: pd.DataFrame, reps: pd.DataFrame, as_of: pd.Timestamp,
-            has_activities: bool) -> pd.DataFrame:
-    """rep_id and assigned_by of each candidate customer (territory_id, customer_id, customer_type)."""
+def _sort_keys(values: pd.Series, ascending: bool) -> list[np.ndarray]:
+    """np.lexsort keys (most significant first) that order ``values`` as ``sort_values``
+    does with ``na_position="last"`` (text by its rank in code point order): whether
+    missing (when any is), then the value."""
+    missing = values.isna().to_numpy()
+    if values.dtype.kind == "f":
+        value = values.to_numpy(dtype=float, na_value=0.0)
+    elif values.dtype.kind in "iub":
+        value = values.to_numpy(dtype=np.int64, na_value=0)
+    elif values.dtype.kind in "mM":
+        value = values.to_numpy().view(np.int64)
+    else:
+        value = as_category(values).cat.codes.to_numpy().astype(np.int64)
+    if not missing.any():
+        return [value if ascending else -value]
+    value = np.where(missing, 0, value)
+    return [missing, value if ascending else -value]
+
+
+def _sort_order(keys: list[list[np.ndarray]]) -> np.ndarray:
+    """The stable order of rows by ``keys`` (per column, most significant first)."""
+    return np.lexsort([key for column in keys for key in column][::-1])
+
+
+def _runs(keys: list[list[np.ndarray]], order: np.ndarray) -> np.ndarray:
+    """Whether each row of ``order`` starts a run of rows alike in ``keys``."""
+    start = np.zeros(len(order), dtype=bool)
+    start[:1] = True
+    for key in (key[order] for column in keys for key in column):
+        start[1:] |= key[1:] != key[:-1]
+    return start
+
+
+def _ranks(starts: np.ndarray) -> np.ndarray:
+    """1, 2, ... within each run of rows (``starts``: whether a row starts a run)."""
+    position = np.arange(len(starts), dtype=np.int64)
+    return position - np.maximum.accumulate(np.where(starts, position, 0)) + 1
+
+
+def _last_contacts(contacts: pd.DataFrame, candidate: np.ndarray, candidates: int) -> np.ndarray:
+    """The date of the latest of ``contacts`` of each of ``candidates`` (NaT: none);
+    ``candidate``: the candidate of each contact (-1: none)."""
+    rows = candidate >= 0
+    latest = pd.Series(pd.to_datetime(contacts["last_date"]).to_numpy()[rows]).groupby(candidate[rows]).max()
+    return latest.reindex(np.arange(candidates)).to_numpy()
+
+
+def _top_reps(candidates: pd.DataFrame, contacts: pd.DataFrame, candidate: np.ndarray,
+              reps: pd.DataFrame) -> np.ndarray:
+    """The rep of each candidate (territory_id, customer_id) with the most ``contacts``
+    activities among its territory's reps (ties: the smallest rep_id; missing: none);
+    ``candidate``: the candidate of each contact (-1: none)."""
+    rep_ids = pd.unique(reps["rep_id"])
+    territory, territory_ids = factorized(reps["territory_id"])
+    row, at = _rows_of(contacts["rep_id"], reps["rep_id"])
+    of = candidate[row]
+    theirs = positions_in(candidates["territory_id"], territory_ids)
+    kept = (of >= 0) & (territory[at] >= 0)
+    kept[kept] = territory[at][kept] == theirs[of[kept]]  # a rep of the candidate's territory
+    width = max(len(rep_ids), 1)
+    pair = of[kept] * width + positions_in(reps["rep_id"], rep_ids)[at][kept]
+    n = pd.Series(contacts["activities"].to_numpy()[row][kept]).groupby(pair).sum()
+    of, rep = np.divmod(n.index.to_numpy(), width)
+    top = np.lexsort((_sort_keys(pd.Series(rep_ids), True)[-1][rep], -n.to_numpy(), of))
+    top = top[np.r_[True, of[top][1:] != of[top][:-1]]] if len(top) else top
+    out = np.full(len(candidates), np.nan, dtype=object)
+    out[of[top]] = np.asarray(rep_ids, dtype=object)[rep[top]]
+    return out
+
+
+def _rows_of(rep_ids: pd.Series, reps_rep_id: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The (contact row, reps row) positions of an inner merge of ``rep_ids`` with the reps, in its order."""
+    if reps_rep_id.is_unique:
+        found = positions_in(rep_ids, reps_rep_id)
+        row = np.flatnonzero(found >= 0)
+        return row, found[row]
+    pairs = pd.DataFrame({"rep_id": rep_ids, "_row": np.arange(len(rep_ids))}).merge(
+        pd.DataFrame({"rep_id": reps_rep_id, "_at": np.arange(len(reps_rep_id))}), on="rep_id", how="inner")
+    return pairs["_row"].to_numpy(), pairs["_at"].to_numpy()
+
+
+def _with_columns_of(left: pd.DataFrame, right: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``left.merge(right, on=key, how="left")`` for a ``right`` of distinct keys."""
+    found = positions_in(left[key], right[key])
+    fill = bool((found < 0).any())
+    return left.reset_index(drop=True).assign(
+        **{c: right[c].array.take(found, allow_fill=fill) for c in right.columns if c != key})
+
+
+def _rep_of(candidates: pd.DataFrame, contacts: pd.DataFrame | None, candidate: np.ndarray | None,
+            reps: pd.DataFrame) -> pd.DataFrame:
+    """rep_id and assigned_by of each candidate customer (territory_id, customer_id, customer_type);
+    ``contacts``: those until the end of the analysis period (None: no activity data),
+    ``candidate``: the candidate of each contact (-1: none)."""
     out = candidates[["territory_id", "customer_id", "customer_type"]].copy()
     out["rep_id"], out["assigned_by"] = None, None
     reps = reps[["rep_id", "territory_id", "role"]]
-    if has_activities and len(contacts):
-        acts = contacts_until(contacts, as_of)[["customer_id", "rep_id", "activities"]]
-        acts = acts.merge(reps[["rep_id", "territory_id"]], on="rep_id", how="inner")
-        counts = acts.groupby(["territory_id", "customer_id", "rep_id"], sort=False)["activities"].sum().rename(
-            "n").reset_index()
-        counts = counts.sort_values(["territory_id", "customer_id", "n", "rep_id"],
-                                    ascending=[True, True, False, True], kind="mergesort")
-        top = counts.drop_duplicates(["territory_id", "customer_id"]).set_index(["territory_id", "customer_id"])
-        found = pd.MultiIndex.from_frame(out[["territory_id", "customer_id"]])
-        rep = top["rep_id"].reindex(found).to_numpy()
+    if contacts is not None:
+        rep = _top_reps(out, contacts, candidate, reps)
         out["rep_id"] = rep
         out.loc[pd.notna(rep), "assigned_by"] = "contacts"
     rest = out[out["rep_id"].isna()].copy()
@@ -114,19 +197,21 @@ def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, 
     rows["contacts_per_month"] = rows["segment"].astype(object).map(
         {str(k): float(v) for k, v in contacts_per_month.items()}).astype(float)
     rows["untapped_potential"] = untapped(rows)
-    rows = rows.sort_values(["customer_id", "contacts_per_month", "untapped_potential", "market"],
-                            ascending=[True, False, False, True], na_position="last", kind="mergesort")
-    best = rows.drop_duplicates("customer_id", keep="first")
-    best = best[best["contacts_per_month"] > 0]
+    customer = factorized(rows["customer_id"])[0]
+    keys = [[customer], _sort_keys(rows["contacts_per_month"], False), _sort_keys(rows["untapped_potential"], False),
+            _sort_keys(rows["market"], True)]
+    order = _sort_order(keys)
+    firsts = rows.iloc[order[_runs(keys[:1], order)]]  # each customer's market row with most contacts, untapped
+    best = firsts[firsts["contacts_per_month"] > 0]
     maint = maintenance[["territory_id", "customer_id", "cadence_days"]].drop_duplicates("customer_id")
-    plan = best.merge(maint.drop(columns="territory_id"), on="customer_id", how="left")
+    plan = _with_columns_of(best, maint.drop(columns="territory_id"), "customer_id")
     others = maint[~among(maint["customer_id"], plan["customer_id"])]
+    listed = ~customers["customer_id"].duplicated().to_numpy()  # each customer's first row
     if len(others):
-        extra = rows[among(rows["customer_id"], others["customer_id"])].drop_duplicates("customer_id")
-        extra = extra.merge(maint.drop(columns="territory_id"), on="customer_id", how="left")
-        base = customers[["customer_id", "territory_id", "customer_type"]].drop_duplicates("customer_id")
-        missing = others[~among(others["customer_id"], extra["customer_id"])].merge(
-            base.drop(columns="territory_id"), on="customer_id", how="left")
+        extra = firsts[among(firsts["customer_id"], others["customer_id"])]
+        extra = _with_columns_of(extra, maint.drop(columns="territory_id"), "customer_id")
+        missing = _with_columns_of(others[~among(others["customer_id"], extra["customer_id"])],
+                                   customers.loc[listed, ["customer_id", "customer_type"]], "customer_id")
         plan = pd.concat([plan, extra, missing], ignore_index=True)
     target = plan["contacts_per_month"].fillna(0) > 0
     on_maint = plan["cadence_days"].notna()
@@ -136,12 +221,13 @@ def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, 
                        pd.to_numeric(plan["cadence_days"]).to_numpy(dtype=float))
     plan["interval_days"] = np.ceil(interval - 1e-9)
     info = [c for c in ("customer_id", "customer_name", "city") if c in customers]
-    plan = plan.drop(columns=[c for c in ("customer_name", "city") if c in plan]).merge(
-        customers[info].drop_duplicates("customer_id"), on="customer_id", how="left")
+    plan = _with_columns_of(plan.drop(columns=[c for c in ("customer_name", "city") if c in plan]),
+                            customers.loc[listed, info], "customer_id")
+    until = candidate = None
     if has_activities and len(contacts):
-        last = last_contacts(contacts, as_of)
-        # a lookup by index (Series.map fails on an empty datetime Series: no activity before as_of)
-        plan["last_contact"] = pd.to_datetime(pd.Series(last.reindex(plan["customer_id"]).to_numpy(),
+        until = contacts_until(contacts[["customer_id", "rep_id", "period", "activities", "last_date"]], as_of)
+        candidate = positions_in(until["customer_id"], plan["customer_id"])  # (a customer is on the plan once)
+        plan["last_contact"] = pd.to_datetime(pd.Series(_last_contacts(until, candidate, len(plan)),
                                                         index=plan.index))
         due = plan["last_contact"] + pd.to_timedelta(plan["interval_days"], unit="D")
         plan["due_date"] = due.where(plan["last_contact"].notna(), start)
@@ -151,13 +237,15 @@ def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, 
         plan["due_date"] = pd.NaT
         plan["overdue"] = pd.array([pd.NA] * len(plan), dtype="boolean")
     plan["priority"] = plan["segment"].isin(list(priority))
-    owners = _rep_of(plan, contacts, reps, as_of, has_activities)
-    plan = plan.merge(owners, on="customer_id", how="left")
-    plan = plan.merge(reps[["rep_id", "rep_name"]], on="rep_id", how="left")
-    plan = plan.sort_values(["territory_id", "rep_id", "due_date", "contacts_per_month", "untapped_potential",
-                             "customer_id"], ascending=[True, True, True, False, False, True], na_position="last",
-                            kind="mergesort")
-    plan["rank"] = plan.groupby(["territory_id", "rep_id"], sort=False, dropna=False).cumcount() + 1
+    owners = _rep_of(plan, until, candidate, reps)  # row for row
+    plan["rep_id"], plan["assigned_by"] = owners["rep_id"], owners["assigned_by"]
+    plan = left_join(plan, reps[["rep_id", "rep_name"]], ["rep_id"])
+    keys = [_sort_keys(plan[c], up) for c, up in (("territory_id", True), ("rep_id", True), ("due_date", True),
+                                                  ("contacts_per_month", False), ("untapped_potential", False),
+                                                  ("customer_id", True))]
+    order = _sort_order(keys)
+    plan = plan.iloc[order]
+    plan["rank"] = _ranks(_runs(keys[:2], order))
     for column in CALL_PLAN_COLUMNS:
         if column not in plan:
             plan[column] = np.nan
