@@ -102,10 +102,8 @@ class _Scoped:
     """
 
     def __init__(self, sales: pd.DataFrame, seg: pd.DataFrame):
-        window = positions_in(sales["window"], pd.Index(list(WINDOW_SUFFIX)))
-        windowed = np.flatnonzero(window >= 0)
-        rows = sales[["customer_id", "market", "product_id", "is_own", "units"]].iloc[windowed]
-        taken, at = _matches(rows, seg, ["customer_id", "market"])
+        window = positions_in(sales["window"], pd.Index(list(WINDOW_SUFFIX))).astype(np.int8)
+        taken, at = _matches(sales, seg, ["customer_id", "market"])
         t, self.territories = _codes(seg["territory_id"])
         m, self.markets = _codes(seg["market"])
         s, self.segments = _codes(seg["segment"].astype(str))
@@ -116,13 +114,14 @@ class _Scoped:
         one = np.empty(len(distinct), dtype=np.intp)
         one[cell_of] = np.arange(len(cell_of))  # a seg row of each cell (all alike)
         self.territory, self.market, self.segment, self.customer = t[one], m[one], s[one], c[one]
-        product, self.products = _codes(rows["product_id"].array.take(taken))
-        kept = (cells[at] >= 0) & (product >= 0)  # (grouping drops missing keys)
+        product, self.products = _codes(sales["product_id"])
+        kept = (window[taken] >= 0) & (cells[at] >= 0) & (product[taken] >= 0)  # (grouping drops missing keys)
         taken, at = taken[kept], at[kept]
-        self.cell, self.product = cell_of[at], product[kept]
-        self.window = window[windowed][taken]
-        self.own = rows["is_own"].to_numpy()[taken].astype(bool)
-        self.units = rows["units"].to_numpy()[taken]
+        self.cell = cell_of[at].astype(np.int32 if len(distinct) < 2**31 else np.int64)
+        self.product = product[taken].astype(np.int32)
+        self.window = window[taken]
+        self.own = sales["is_own"].to_numpy()[taken].astype(bool)
+        self.units = sales["units"].to_numpy()[taken]
 
     def widths(self) -> list[int]:
         """The widths of the scope key's codes: territory, market, segment (and all), window, product."""
