@@ -11,7 +11,7 @@ from analysis.contract.reduction import contacts as summarised
 from analysis.contract.schema import SEGMENTABLE_TYPES
 from analysis.domain.actions import untapped
 from analysis.domain.call_plan import (CALL_PLAN_COLUMNS, DAYS_PER_MONTH, SPECIALTY_TYPES, _ranks, _runs,
-                                       _sort_keys, _sort_order, _with_columns_of, call_plan)
+                                       _sort_keys, _sort_order, _tie_broken, _with_columns_of, call_plan)
 from analysis.domain.keys import among
 from analysis.domain.maintenance import contacts_until, last_contacts, maintenance_list
 
@@ -43,7 +43,8 @@ def _reference_rep_of(candidates: pd.DataFrame, contacts: pd.DataFrame, reps: pd
         pool = pd.concat([reps.assign(role_key=reps["role"]), reps.assign(role_key=None)], ignore_index=True)
         pool = pool.sort_values(["territory_id", "rep_id"], kind="mergesort")
         pool["slot"] = pool.groupby(["territory_id", pool["role_key"].fillna("")], sort=False).cumcount()
-        pool["size"] = pool.groupby(["territory_id", pool["role_key"].fillna("")], sort=False)["rep_id"].transform("size")
+        pool["size"] = pool.groupby(["territory_id", pool["role_key"].fillna("")], sort=False)["rep_id"].transform(
+            "size")
         rest = rest.sort_values(["territory_id", "customer_id"], kind="mergesort")
         rest["_key"] = rest["role"].fillna("")
         rest["turn"] = rest.groupby(["territory_id", "_key"], sort=False).cumcount()
@@ -191,6 +192,11 @@ def test_sort_keys_order_as_sort_values(ascending):
         order = _sort_order([_sort_keys(frame[c], ascending) for c in columns])
         assert order.tolist() == expected.index.tolist(), columns
     assert _sort_order([_sort_keys(frame["text"].head(0), True)]).tolist() == []
+    expected = frame.sort_values(["count", "number", "text"], ascending=[ascending, ascending, True],
+                                 na_position="last", kind="mergesort")
+    order = _tie_broken([_sort_keys(frame[c], ascending) for c in ("count", "number")], frame["text"])
+    assert order.tolist() == expected.index.tolist()
+    assert _tie_broken([_sort_keys(frame["count"].head(0), True)], frame["text"].head(0)).tolist() == []
 
 
 def test_ranks_count_within_runs_as_cumcount():

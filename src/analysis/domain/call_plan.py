@@ -75,6 +75,19 @@ def _sort_order(keys: list[list[np.ndarray]]) -> np.ndarray:
     return np.lexsort([key for column in keys for key in column][::-1])
 
 
+def _tie_broken(keys: list[list[np.ndarray]], tie_break: pd.Series) -> np.ndarray:
+    """The stable order of rows by ``keys``, then by ``tie_break`` (ascending, missing last)
+    among the rows alike in ``keys`` (ranked only there)."""
+    order = _sort_order(keys)
+    run = np.cumsum(_runs(keys, order)) - 1
+    tied = np.bincount(run)[run] > 1 if len(run) else np.zeros(0, dtype=bool)
+    if tied.any():
+        rows = order[tied]
+        within = _sort_keys(tie_break.iloc[rows].reset_index(drop=True), True)
+        order[tied] = rows[np.lexsort((*within[::-1], run[tied]))]
+    return order
+
+
 def _runs(keys: list[list[np.ndarray]], order: np.ndarray) -> np.ndarray:
     """Whether each row of ``order`` starts a run of rows alike in ``keys``."""
     start = np.zeros(len(order), dtype=bool)
@@ -93,9 +106,11 @@ def _ranks(starts: np.ndarray) -> np.ndarray:
 def _last_contacts(contacts: pd.DataFrame, candidate: np.ndarray, candidates: int) -> np.ndarray:
     """The date of the latest of ``contacts`` of each of ``candidates`` (NaT: none);
     ``candidate``: the candidate of each contact (-1: none)."""
+    dates = pd.to_datetime(contacts["last_date"]).to_numpy()
     rows = candidate >= 0
-    latest = pd.Series(pd.to_datetime(contacts["last_date"]).to_numpy()[rows]).groupby(candidate[rows]).max()
-    return latest.reindex(np.arange(candidates)).to_numpy()
+    latest = np.full(candidates, np.datetime64("NaT"), dtype=dates.dtype).view(np.int64)
+    np.maximum.at(latest, candidate[rows], dates.view(np.int64)[rows])  # (NaT: the smallest int64)
+    return latest.view(dates.dtype)
 
 
 def _top_reps(candidates: pd.DataFrame, contacts: pd.DataFrame, candidate: np.ndarray,
@@ -241,9 +256,8 @@ def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, 
     plan["rep_id"], plan["assigned_by"] = owners["rep_id"], owners["assigned_by"]
     plan = left_join(plan, reps[["rep_id", "rep_name"]], ["rep_id"])
     keys = [_sort_keys(plan[c], up) for c, up in (("territory_id", True), ("rep_id", True), ("due_date", True),
-                                                  ("contacts_per_month", False), ("untapped_potential", False),
-                                                  ("customer_id", True))]
-    order = _sort_order(keys)
+                                                  ("contacts_per_month", False), ("untapped_potential", False))]
+    order = _tie_broken(keys, plan["customer_id"])
     plan = plan.iloc[order]
     plan["rank"] = _ranks(_runs(keys[:2], order))
     for column in CALL_PLAN_COLUMNS:
