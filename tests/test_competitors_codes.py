@@ -100,14 +100,19 @@ def _data(seed: int, customers: int = 40, duplicated: bool = False, categorical:
     frame = pd.DataFrame({"territory_id": rng.choice(["T2", "T1", "T3"], customers), "customer_id": ids})
     frame = pd.concat([frame.assign(market="m"), frame.assign(market="n")], ignore_index=True)
     frame["segment"] = rng.choice(["A", "B", "C", None], len(frame))
-    if duplicated:  # a customer x market listed twice (once in another territory)
+    if duplicated:  # a customer x market listed twice (once in another territory), missing ids
         frame = pd.concat([frame, frame.head(3).assign(territory_id="T9")], ignore_index=True)
+        frame.loc[[4, 5], "customer_id"] = None
+        frame.loc[[6], "market"] = None
     n = customers * 6
     sales = pd.DataFrame({"customer_id": rng.choice(ids + ["C999"], n),
                           "product_id": rng.choice(products["product_id"], n),
                           "window": rng.choice(["analysis", "comparison", "before", None], n),
                           "units": rng.choice([0.0, 1.0, 2.0, 0.1, 0.2, 0.3, 3.0, np.nan], n)})
     sales = sales.merge(products[["product_id", "market", "is_own"]], on="product_id")
+    if duplicated:
+        sales.loc[sales.index[:9:2], "customer_id"] = None
+        sales.loc[sales.index[1:9:2], "market"] = None
     if categorical:
         sales = sales.astype({"window": "category", "customer_id": "category"})
         frame = frame.astype({"segment": "category"})
@@ -130,3 +135,14 @@ def test_without_sales_or_segments():
     for s, f in ((sales.head(0), frame), (sales, frame.assign(segment=None)), (sales.head(0), frame.head(0))):
         pd.testing.assert_frame_equal(competitor_shares(s, f, products, ("A", "B")),
                                       reference_shares(s, f, products, ("A", "B")))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_missing_ids_match_missing_ids_as_the_merge(seed):
+    sales, frame, products = _data(seed)
+    frame.loc[[4], "customer_id"] = None
+    frame.loc[[7], "market"] = None
+    sales.loc[sales.index[:9:2], "customer_id"] = None
+    sales.loc[sales.index[1:9:2], "market"] = None
+    pd.testing.assert_frame_equal(competitor_shares(sales, frame, products, ("A", "B", "C")),
+                                  reference_shares(sales, frame, products, ("A", "B", "C")))

@@ -31,33 +31,40 @@ COMPETITOR_COLUMNS = ["territory_id", "market", "segment", "product_id", "produc
 WINDOW_SUFFIX = {"analysis": "", "comparison": "_previous"}
 
 
-def _matches(left: pd.DataFrame, right: pd.DataFrame, on: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The left and right row positions of ``left.merge(right, on=on, how="inner")``, in its
-    order (as keys.inner_join: by position when the right keys are distinct, else by the merge)."""
-    distinct = [pd.unique(right[k]) for k in on]
-    widths = [max(len(values), 1) for values in distinct]
-
-    def key(table: pd.DataFrame) -> np.ndarray:
-        return combined_codes([positions_in(table[k], values) for k, values in zip(on, distinct)], widths)
-
-    right_keys = key(right)
-    if pd.Index(right_keys).is_unique:
-        found = _found(key(left), right_keys, math.prod(widths))
+def _matches(left: list[np.ndarray], right: list[np.ndarray], widths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The left and right row positions of an inner merge on the key codes ``left`` and
+    ``right`` (per key column, codes below its width; -1: missing, matching nothing), in the
+    merge's order: by position when the right keys are distinct, else by the merge."""
+    left_keys, right_keys = combined_codes(left, widths), combined_codes(right, widths)
+    if pd.Index(right_keys[right_keys >= 0]).is_unique:
+        found = _found(left_keys, right_keys, math.prod(widths))
         rows = np.flatnonzero(found >= 0)
         return rows, found[rows]
-    pairs = pd.DataFrame({k: left[k] for k in on}).assign(_left=np.arange(len(left))).merge(
-        pd.DataFrame({k: right[k] for k in on}).assign(_right=np.arange(len(right))), on=on, how="inner")
+    pairs = pd.DataFrame({"key": left_keys, "_left": np.arange(len(left_keys))})[left_keys >= 0].merge(
+        pd.DataFrame({"key": right_keys, "_right": np.arange(len(right_keys))})[right_keys >= 0], on="key")
     return pairs["_left"].to_numpy(), pairs["_right"].to_numpy()
 
 
 def _found(keys: np.ndarray, distinct: np.ndarray, width: int) -> np.ndarray:
-    """The position of each of ``keys`` (codes below ``width``; -1: absent) among the
-    ``distinct`` codes (-1 where absent)."""
+    """The position of each of ``keys`` (codes below ``width``; -1: missing) among the
+    ``distinct`` codes (a missing one matching nothing; -1 where absent)."""
+    listed = np.flatnonzero(distinct >= 0)
     if width > 8 * len(distinct) + 1024:  # a sparse code space: hashed
-        return pd.Index(distinct).get_indexer(keys)
-    position = np.full(width + 1, -1, dtype=np.intp)  # (the last: the absent key -1)
-    position[distinct] = np.arange(len(distinct))
+        found = pd.Index(distinct[listed]).get_indexer(keys)
+        return np.where(found >= 0, listed[found] if len(listed) else -1, -1)
+    position = np.full(width + 1, -1, dtype=np.intp)  # (the last: the missing key -1)
+    position[distinct[listed]] = listed
     return position[keys]
+
+
+def _missing_coded(codes: np.ndarray, distinct: pd.Index) -> np.ndarray:
+    """``codes`` with a missing value (-1) coded as one more distinct value."""
+    return np.where(codes < 0, len(distinct), codes)
+
+
+def _with_missing(distinct: pd.Index, codes: np.ndarray) -> pd.Index:
+    """The ``distinct`` values of ``codes``, then the missing value when one is missing."""
+    return distinct.append(pd.Index([None], dtype=distinct.dtype)) if (codes < 0).any() else distinct
 
 
 def _codes(values) -> tuple[np.ndarray, pd.Index]:
@@ -103,13 +110,17 @@ class _Scoped:
 
     def __init__(self, sales: pd.DataFrame, seg: pd.DataFrame):
         window = positions_in(sales["window"], pd.Index(list(WINDOW_SUFFIX))).astype(np.int8)
-        taken, at = _matches(sales, seg, ["customer_id", "market"])
         t, self.territories = _codes(seg["territory_id"])
         m, self.markets = _codes(seg["market"])
         s, self.segments = _codes(seg["segment"].astype(str))
-        c, _ = _codes(seg["customer_id"])
-        cells = combined_codes([t, m, s, c], [max(len(x), 1) for x in (self.territories, self.markets,
-                                                                       self.segments)] + [max(len(c), 1)])
+        c, customers = _codes(seg["customer_id"])
+        # a missing customer or market matches a missing one (as the merge); only the leaders drop it
+        sold = [positions_in(sales["customer_id"], _with_missing(customers, c)),
+                positions_in(sales["market"], _with_missing(self.markets, m))]
+        taken, at = _matches(sold, [_missing_coded(c, customers), _missing_coded(m, self.markets)],
+                             [len(customers) + 1, len(self.markets) + 1])
+        cells = combined_codes([t, m, s, _missing_coded(c, customers)], [
+            max(len(x), 1) for x in (self.territories, self.markets, self.segments)] + [len(customers) + 1])
         cell_of, distinct = pd.factorize(cells)
         one = np.empty(len(distinct), dtype=np.intp)
         one[cell_of] = np.arange(len(cell_of))  # a seg row of each cell (all alike)
@@ -140,8 +151,9 @@ class _Scoped:
         width = 2 * max(len(self.products), 1)
         group = (self.cell * len(WINDOW_SUFFIX) + self.window) * width + self.product * 2 + self.own
         sums = _group_sums(self.units, group)
-        sums = sums[sums.to_numpy() > 0]
         key = sums.index.to_numpy()
+        led = (sums.to_numpy() > 0) & (self.customer[key // (len(WINDOW_SUFFIX) * width)] >= 0)  # (a customer)
+        sums, key = sums[led], key[led]
         cell, rest = np.divmod(key, len(WINDOW_SUFFIX) * width)
         window, rest = np.divmod(rest, width)
         product, own = np.divmod(rest, 2)
