@@ -121,6 +121,7 @@ class _Scoped:
                              [len(customers) + 1, len(self.markets) + 1])
         cells = combined_codes([t, m, s, _missing_coded(c, customers)], [
             max(len(x), 1) for x in (self.territories, self.markets, self.segments)] + [len(customers) + 1])
+        self.scope_of = [_missing_coded(t, self.territories), _missing_coded(m, self.markets), s]  # per seg row
         cell_of, distinct = pd.factorize(cells)
         one = np.empty(len(distinct), dtype=np.intp)
         one[cell_of] = np.arange(len(cell_of))  # a seg row of each cell (all alike)
@@ -133,6 +134,13 @@ class _Scoped:
         self.window = window[taken]
         self.own = sales["is_own"].to_numpy()[taken].astype(bool)
         self.units = sales["units"].to_numpy()[taken]
+
+    def first_of_scopes(self, by_segment: bool) -> np.ndarray:
+        """The position of the first segmented row of each territory x market (x segment:
+        ``by_segment``), in order of appearance (``drop_duplicates``)."""
+        codes = self.scope_of if by_segment else self.scope_of[:2]
+        key = combined_codes(codes, [len(self.territories) + 1, len(self.markets) + 1, len(self.segments) + 1])
+        return np.sort(np.unique(key, return_index=True)[1])
 
     def widths(self) -> list[int]:
         """The widths of the scope key's codes: territory, market, segment (and all), window, product."""
@@ -194,8 +202,9 @@ def competitor_shares(sales: pd.DataFrame, frame: pd.DataFrame, products: pd.Dat
     scoped = _Scoped(sales, seg)
     units = _by_scope(scoped.units, scoped.scope_keys(scoped.cell, scoped.window, scoped.product), count=False)
     led = _by_scope(None, scoped.scope_keys(*scoped.leaders()), count=True)
-    scopes = seg.assign(segment=seg["segment"].astype(str))[[*GROUP, "segment"]].drop_duplicates()
-    scopes = pd.concat([seg[GROUP].drop_duplicates().assign(segment=ALL), scopes], ignore_index=True)
+    scopes = seg.iloc[scoped.first_of_scopes(True)]
+    scopes = pd.concat([seg[GROUP].iloc[scoped.first_of_scopes(False)].assign(segment=ALL),
+                        scopes.assign(segment=scopes["segment"].astype(str))[[*GROUP, "segment"]]], ignore_index=True)
     market_products = products[["product_id", "product_name", "market", "is_own"]].assign(
         is_own=lambda p: p["is_own"].astype(bool))
     grid = scopes.merge(market_products, on="market", how="inner")
