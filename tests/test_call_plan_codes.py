@@ -136,7 +136,7 @@ TYPES = ["hcp", "department", "hospital", "pharmacy", "supplier", "distributor"]
 def _data(seed: int, customers: int = 60):
     rng = np.random.default_rng(seed)
     ids = [f"C{i:02d}" for i in rng.permutation(customers)]
-    territories = rng.choice(["T2", "T1", "T3"], customers)
+    territories = rng.choice(["T2", "T1", "T3", "T9"], customers, p=[0.3, 0.3, 0.3, 0.1])  # T9: no reps
     types = rng.choice(TYPES, customers)
     table = pd.DataFrame({"customer_id": ids, "customer_name": [f"N{i}" for i in ids], "customer_type": types,
                           "territory_id": territories, "city": rng.choice(["X", "Y", None], customers)})

@@ -155,6 +155,47 @@ def _with_columns_of(left: pd.DataFrame, right: pd.DataFrame, key: str) -> pd.Da
         **{c: right[c].array.take(found, allow_fill=fill) for c in right.columns if c != key})
 
 
+def _pool(reps: pd.DataFrame) -> pd.DataFrame:
+    """The reps each territory deals its customers to, by role and (``_key`` "") all of
+    them: territory_id, _key, rep_id, slot (0, 1, ... by rep_id) and size of the group."""
+    pool = pd.concat([reps.assign(role_key=reps["role"]), reps.assign(role_key=None)], ignore_index=True)
+    pool = pool.sort_values(["territory_id", "rep_id"], kind="mergesort")
+    pool["_key"] = pool["role_key"].fillna("")
+    grouped = pool.groupby(["territory_id", "_key"], sort=False)
+    return pool.assign(slot=grouped.cumcount(), size=grouped["rep_id"].transform("size"))
+
+
+def _dealt(rest: pd.DataFrame, reps: pd.DataFrame) -> np.ndarray:
+    """The rep each of ``rest`` (territory_id, customer_id, customer_type: customers no rep
+    has contacted) is dealt: the territory's reps of the fitting role (all of them when it
+    has none), in turn by customer_id (missing: the territory has no reps)."""
+    pool = _pool(reps)
+    territory, territories = factorized(pool["territory_id"])
+    key, keys = factorized(pool["_key"])
+    widths = [max(len(territories), 1), max(len(keys), 1)]
+    seated = combined_codes([territory, key], widths)  # the group of each pool row
+    first = np.unique(seated, return_index=True)[1]
+    groups, sizes = pd.Index(seated[first]), pool["size"].to_numpy()[first]
+    theirs = positions_in(rest["territory_id"], territories)
+    role = pd.Series(np.where(rest["customer_type"].isin(SPECIALTY_TYPES), "specialty", "chronic"))
+    fitting = combined_codes([theirs, positions_in(role, keys)], widths)
+    anyone = combined_codes([theirs, np.full(len(rest), keys.get_loc("") if "" in keys else -1)], widths)
+    group = np.where((fitting >= 0) & (groups.get_indexer(fitting) >= 0), fitting, anyone)
+    in_turn = [[group], _sort_keys(rest["customer_id"], True)]
+    order = _sort_order(in_turn)
+    turn = np.empty(len(rest), dtype=np.int64)
+    turn[order] = _ranks(_runs(in_turn[:1], order)) - 1
+    at = np.where(group >= 0, groups.get_indexer(group), -1)
+    seats = len(pool) + 1
+    slot = np.where(at >= 0, turn % np.where(at >= 0, sizes[at] if len(sizes) else 1, 1), -1)
+    listed = np.flatnonzero(seated >= 0)  # (a pool row without territory seats nobody)
+    found = pd.Index(seated[listed] * seats + pool["slot"].to_numpy()[listed].astype(np.int64)).get_indexer(
+        np.where(at >= 0, group * seats + slot, -1))
+    out = np.full(len(rest), np.nan, dtype=object)
+    out[found >= 0] = pool["rep_id"].to_numpy(dtype=object)[listed[found[found >= 0]]]
+    return out
+
+
 def _rep_of(candidates: pd.DataFrame, contacts: pd.DataFrame | None, candidate: np.ndarray | None,
             reps: pd.DataFrame) -> pd.DataFrame:
     """rep_id and assigned_by of each candidate customer (territory_id, customer_id, customer_type);
@@ -167,29 +208,10 @@ def _rep_of(candidates: pd.DataFrame, contacts: pd.DataFrame | None, candidate: 
         rep = _top_reps(out, contacts, candidate, reps)
         out["rep_id"] = rep
         out.loc[pd.notna(rep), "assigned_by"] = "contacts"
-    rest = out[out["rep_id"].isna()].copy()
-    if len(rest):
-        rest["role"] = np.where(rest["customer_type"].isin(SPECIALTY_TYPES), "specialty", "chronic")
-        roles = reps.groupby(["territory_id", "role"]).size().rename("n_role").reset_index()
-        rest = rest.merge(roles, on=["territory_id", "role"], how="left")
-        rest["role"] = np.where(rest["n_role"].fillna(0) > 0, rest["role"], None)
-        pool = pd.concat([reps.assign(role_key=reps["role"]), reps.assign(role_key=None)], ignore_index=True)
-        pool = pool.sort_values(["territory_id", "rep_id"], kind="mergesort")
-        pool["slot"] = pool.groupby(["territory_id", pool["role_key"].fillna("")], sort=False).cumcount()
-        pool["size"] = pool.groupby(["territory_id", pool["role_key"].fillna("")], sort=False)["rep_id"].transform("size")
-        rest = rest.sort_values(["territory_id", "customer_id"], kind="mergesort")
-        rest["_key"] = rest["role"].fillna("")
-        rest["turn"] = rest.groupby(["territory_id", "_key"], sort=False).cumcount()
-        sizes = pool.assign(_key=pool["role_key"].fillna("")).drop_duplicates(["territory_id", "_key"])[
-            ["territory_id", "_key", "size"]]
-        rest = rest.merge(sizes, on=["territory_id", "_key"], how="left")
-        rest["slot"] = rest["turn"] % rest["size"].fillna(1).astype(int)
-        slots = pool.assign(_key=pool["role_key"].fillna(""))[["territory_id", "_key", "slot", "rep_id"]]
-        rest = rest.drop(columns=["rep_id"]).merge(slots, on=["territory_id", "_key", "slot"], how="left")
-        rest = rest.set_index("customer_id")
-        mask = out["rep_id"].isna()
-        out.loc[mask, "rep_id"] = out.loc[mask, "customer_id"].map(rest["rep_id"]).to_numpy()
-        out.loc[mask & out["rep_id"].notna(), "assigned_by"] = "territory"
+    mask = out["rep_id"].isna().to_numpy()
+    if mask.any():
+        out.loc[mask, "rep_id"] = _dealt(out[mask], reps)
+        out.loc[mask & out["rep_id"].notna().to_numpy(), "assigned_by"] = "territory"
     return out[["customer_id", "rep_id", "assigned_by"]]
 
 
