@@ -11,7 +11,7 @@ from analysis.contract.reduction import contacts as summarised
 from analysis.contract.schema import SEGMENTABLE_TYPES
 from analysis.domain.actions import untapped
 from analysis.domain.call_plan import (CALL_PLAN_COLUMNS, DAYS_PER_MONTH, SPECIALTY_TYPES, _ranks, _runs,
-                                       _sort_keys, _sort_order, _tie_broken, _with_columns_of, call_plan)
+                                       _sort_keys, _sort_order, _tie_broken, call_plan)
 from analysis.domain.keys import among
 from analysis.domain.maintenance import contacts_until, last_contacts, maintenance_list
 
@@ -206,14 +206,3 @@ def test_ranks_count_within_runs_as_cumcount():
     expected = frame.groupby(["t", "r"], sort=False, dropna=False).cumcount() + 1
     assert _ranks(_runs(keys, order)).tolist() == expected.tolist()
     assert _ranks(_runs(keys, order[:0])).tolist() == []
-
-
-def test_columns_joined_as_merge():
-    left = pd.DataFrame({"customer_id": ["C2", "C9", None, "C1"], "x": [1, 2, 3, 4]}, index=[5, 6, 7, 8])
-    right = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "n": [1, 2, 3], "flag": [True, False, True],
-                          "name": ["a", None, "c"]})
-    for r in (right, right.head(0)):
-        pd.testing.assert_frame_equal(_with_columns_of(left, r, "customer_id"),
-                                      left.merge(r, on="customer_id", how="left"))
-    pd.testing.assert_frame_equal(_with_columns_of(left.head(2), right, "customer_id"),
-                                  left.head(2).merge(right, on="customer_id", how="left"))

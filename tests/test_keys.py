@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analysis.domain.keys import among, group_sums, grouped, groups_of, mapped, positions_in
+from analysis.domain.keys import among, group_sums, grouped, groups_of, left_join, mapped, positions_in
 
 VALUES = ["C3", "C1", None, "C9", "C1", "", "c1"]
 KEYS = ["C1", "C2", "C3", ""]
@@ -178,3 +178,14 @@ def test_sums_are_the_groupby_sums_bit_for_bit():
     for column in values:
         assert out[column].to_numpy().tobytes() == expected[column].to_numpy().tobytes()
     assert group_sums({"x": np.array([], dtype=float)}, np.array([], dtype=np.int64), 0).shape == (0, 1)
+
+
+def test_left_join_with_missing_keys_and_no_right_rows_is_the_merge():
+    left = pd.DataFrame({"customer_id": ["C2", "C9", None, "C1"], "x": [1, 2, 3, 4]}, index=[5, 6, 7, 8])
+    right = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "n": [1, 2, 3], "flag": [True, False, True],
+                          "name": ["a", None, "c"]})
+    for r in (right, right.head(0)):
+        pd.testing.assert_frame_equal(left_join(left, r, ["customer_id"]),
+                                      left.merge(r, on="customer_id", how="left"))
+    pd.testing.assert_frame_equal(left_join(left.head(2), right, ["customer_id"]),
+                                  left.head(2).merge(right, on="customer_id", how="left"))

@@ -147,14 +147,6 @@ def _rows_of(rep_ids: pd.Series, reps_rep_id: pd.Series) -> tuple[np.ndarray, np
     return pairs["_row"].to_numpy(), pairs["_at"].to_numpy()
 
 
-def _with_columns_of(left: pd.DataFrame, right: pd.DataFrame, key: str) -> pd.DataFrame:
-    """``left.merge(right, on=key, how="left")`` for a ``right`` of distinct keys."""
-    found = positions_in(left[key], right[key])
-    fill = bool((found < 0).any())
-    return left.reset_index(drop=True).assign(
-        **{c: right[c].array.take(found, allow_fill=fill) for c in right.columns if c != key})
-
-
 def _pool(reps: pd.DataFrame) -> pd.DataFrame:
     """The reps each territory deals its customers to, by role and (``_key`` "") all of
     them: territory_id, _key, rep_id, slot (0, 1, ... by rep_id) and size of the group."""
@@ -241,14 +233,14 @@ def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, 
     firsts = rows.iloc[order[_runs(keys[:1], order)]]  # each customer's market row with most contacts, untapped
     best = firsts[firsts["contacts_per_month"] > 0]
     maint = maintenance[["territory_id", "customer_id", "cadence_days"]].drop_duplicates("customer_id")
-    plan = _with_columns_of(best, maint.drop(columns="territory_id"), "customer_id")
+    plan = left_join(best, maint.drop(columns="territory_id"), ["customer_id"])
     others = maint[~among(maint["customer_id"], plan["customer_id"])]
     listed = ~customers["customer_id"].duplicated().to_numpy()  # each customer's first row
     if len(others):
         extra = firsts[among(firsts["customer_id"], others["customer_id"])]
-        extra = _with_columns_of(extra, maint.drop(columns="territory_id"), "customer_id")
-        missing = _with_columns_of(others[~among(others["customer_id"], extra["customer_id"])],
-                                   customers.loc[listed, ["customer_id", "customer_type"]], "customer_id")
+        extra = left_join(extra, maint.drop(columns="territory_id"), ["customer_id"])
+        missing = left_join(others[~among(others["customer_id"], extra["customer_id"])],
+                            customers.loc[listed, ["customer_id", "customer_type"]], ["customer_id"])
         plan = pd.concat([plan, extra, missing], ignore_index=True)
     target = plan["contacts_per_month"].fillna(0) > 0
     on_maint = plan["cadence_days"].notna()
@@ -258,8 +250,8 @@ def call_plan(frame: pd.DataFrame, customers: pd.DataFrame, reps: pd.DataFrame, 
                        pd.to_numeric(plan["cadence_days"]).to_numpy(dtype=float))
     plan["interval_days"] = np.ceil(interval - 1e-9)
     info = [c for c in ("customer_id", "customer_name", "city") if c in customers]
-    plan = _with_columns_of(plan.drop(columns=[c for c in ("customer_name", "city") if c in plan]),
-                            customers.loc[listed, info], "customer_id")
+    plan = left_join(plan.drop(columns=[c for c in ("customer_name", "city") if c in plan]),
+                     customers.loc[listed, info], ["customer_id"])
     until = candidate = None
     if has_activities and len(contacts):
         until = contacts_until(contacts[["customer_id", "rep_id", "period", "activities", "last_date"]], as_of)

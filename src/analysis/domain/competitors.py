@@ -67,12 +67,6 @@ def _with_missing(distinct: pd.Index, codes: np.ndarray) -> pd.Index:
     return distinct.append(pd.Index([None], dtype=distinct.dtype)) if (codes < 0).any() else distinct
 
 
-def _codes(values) -> tuple[np.ndarray, pd.Index]:
-    """The code of each value among the distinct values (in order of appearance) and those values."""
-    codes, distinct = factorized(pd.Series(values))
-    return codes, distinct
-
-
 def _ranks(distinct: pd.Index) -> np.ndarray:
     """The rank of each distinct label in label order (text order)."""
     rank = np.empty(len(distinct), dtype=np.intp)
@@ -110,10 +104,10 @@ class _Scoped:
 
     def __init__(self, sales: pd.DataFrame, seg: pd.DataFrame):
         window = positions_in(sales["window"], pd.Index(list(WINDOW_SUFFIX))).astype(np.int8)
-        t, self.territories = _codes(seg["territory_id"])
-        m, self.markets = _codes(seg["market"])
-        s, self.segments = _codes(seg["segment"].astype(str))
-        c, customers = _codes(seg["customer_id"])
+        t, self.territories = factorized(seg["territory_id"])
+        m, self.markets = factorized(seg["market"])
+        s, self.segments = factorized(seg["segment"].astype(str))
+        c, customers = factorized(seg["customer_id"])
         # a missing customer or market matches a missing one (as the merge); only the leaders drop it
         sold = [positions_in(sales["customer_id"], _with_missing(customers, c)),
                 positions_in(sales["market"], _with_missing(self.markets, m))]
@@ -126,7 +120,7 @@ class _Scoped:
         one = np.empty(len(distinct), dtype=np.intp)
         one[cell_of] = np.arange(len(cell_of))  # a seg row of each cell (all alike)
         self.territory, self.market, self.segment, self.customer = t[one], m[one], s[one], c[one]
-        product, self.products = _codes(sales["product_id"])
+        product, self.products = factorized(sales["product_id"])
         kept = (window[taken] >= 0) & (cells[at] >= 0) & (product[taken] >= 0)  # (grouping drops missing keys)
         taken, at = taken[kept], at[kept]
         self.cell = cell_of[at].astype(np.int32 if len(distinct) < 2**31 else np.int64)
