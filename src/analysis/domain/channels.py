@@ -276,12 +276,14 @@ def _first_rows(facts: pd.DataFrame) -> np.ndarray:
     activity id when every activity is of one territory (as in :func:`activity_facts`:
     the territory of its customer), without hashing the pairs."""
     activity, ids = factorized(facts["activity_id"])
-    activity = np.where(activity < 0, len(ids), activity)  # a missing id is one value, as for duplicated
+    position = np.int32 if len(facts) < np.iinfo(np.int32).max else np.int64  # (the rows' positions: half as large)
+    activity = activity.astype(position)
+    activity[activity < 0] = len(ids)  # a missing id is one value, as for duplicated
     territory = facts["territory_id"]
     territory = (np.asarray(territory.cat.codes) if isinstance(territory.dtype, pd.CategoricalDtype)
                  else pd.factorize(territory, use_na_sentinel=False)[0])
-    rows = np.arange(len(facts))
-    first = np.full(activity.max(initial=-1) + 1, len(facts), dtype=np.int64)
+    rows = np.arange(len(facts), dtype=position)
+    first = np.full(len(ids) + 1, len(facts), dtype=position)
     np.minimum.at(first, activity, rows)
     first = first[activity]
     if (territory == territory[first]).all():
@@ -290,8 +292,13 @@ def _first_rows(facts: pd.DataFrame) -> np.ndarray:
 
 
 def _customer_codes(facts: pd.DataFrame) -> np.ndarray:
-    """An integer code of each row's customer (one factorisation, to group by it cheaply)."""
-    return pd.factorize(facts["customer_id"], use_na_sentinel=False)[0]
+    """An integer code (>= 0) of each row's customer, a missing one a code of its own (to
+    group by it cheaply): a categorical's codes, else one factorisation."""
+    customer = facts["customer_id"]
+    if isinstance(customer.dtype, pd.CategoricalDtype):
+        codes = np.asarray(customer.cat.codes)
+        return np.where(codes < 0, len(customer.cat.categories), codes)
+    return pd.factorize(customer, use_na_sentinel=False)[0]
 
 
 def _distinct_customers(groups: np.ndarray, n_groups: int, customers: np.ndarray,

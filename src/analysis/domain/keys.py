@@ -113,9 +113,12 @@ def grouped(codes: Sequence[np.ndarray], dropna: bool = False) -> tuple[np.ndarr
         key *= width
         key += c
         key += 1
-    known = np.logical_and.reduce([c >= 0 for c in codes]) if dropna else slice(None)
-    groups = np.full(len(key), -1, dtype=np.int64)
-    groups[known], combined = pd.factorize(key[known])
+    known = np.logical_and.reduce([c >= 0 for c in codes]) if dropna and len(codes) else None
+    if known is None or known.all():  # every row in a group: no copies of the keys
+        groups, combined = pd.factorize(key)
+    else:
+        groups = np.full(len(key), -1, dtype=np.int64)
+        groups[known], combined = pd.factorize(key[known])
     del key
     decoded = []
     for width in reversed(widths):
@@ -138,7 +141,7 @@ def groups_of(columns: Sequence[pd.Series], dropna: bool = True) -> tuple[np.nda
     row's group number (:func:`grouped`: in the order first seen; with ``dropna``, -1
     where a key is missing) and one row of keys per group (categoricals keep their dtype),
     from the columns' codes."""
-    coded = [(np.asarray(c.cat.codes, dtype=np.int64), c.cat.categories) if isinstance(c.dtype, pd.CategoricalDtype)
+    coded = [(np.asarray(c.cat.codes), c.cat.categories) if isinstance(c.dtype, pd.CategoricalDtype)
              else factorized(c) for c in columns]
     groups, codes = grouped([codes for codes, _ in coded], dropna=dropna)
     labels = {c.name: pd.Categorical.from_codes(at, dtype=c.dtype) if isinstance(c.dtype, pd.CategoricalDtype)
