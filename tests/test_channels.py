@@ -774,3 +774,23 @@ def test_first_rows_are_those_duplicated_does_not_flag(seed):
         expected = ~frame.duplicated(["territory_id", "activity_id"]).to_numpy()
         assert (_first_rows(frame) == expected).all()
         assert (_first_rows(frame.assign(territory_id=frame["territory_id"].astype(object))) == expected).all()
+
+
+@pytest.mark.parametrize("shape", ["distinct ids", "a repeated id", "a customer in two territories", "missing ids"])
+def test_facts_first_row_counts_each_activity_once(shape):
+    """first_row is ``~duplicated(["territory_id", "activity_id"])`` of the facts, whatever the ids."""
+    rows = [("T1", "R1", "c1", "m1", "aware", "aware"), ("T1", "R1", "c1", "m2", "aware", "trial"),
+            ("T2", "R1", "c2", "m1", "loyal", "loyal"), ("T2", "R1", "c2", "m2", "aware", "aware")]
+    if shape == "a customer in two territories":
+        rows.append(("T3", "R1", "c2", "m1", "aware", "aware"))
+    ids = {"distinct ids": ["a1", "a2", "a3"], "a repeated id": ["a1", "a2", "a1"],
+           "a customer in two territories": ["a1", "a2", "a3"], "missing ids": [None, "a2", None]}[shape]
+    acts = make_activities([(ids[0], "c1", "r1", "email", 10, "engaged"), (ids[1], "c2", "r1", "phone", 30, "none"),
+                            (ids[2], "c2", "r2", "email", 5, "opened")])
+    facts = activity_facts(acts, make_frame(rows), fit_matrix())
+    assert facts["first_row"].dtype == bool
+    assert facts["first_row"].tolist() == (~facts.duplicated(["territory_id", "activity_id"])).tolist()
+    if shape == "distinct ids":  # by hand: each activity's row of its first market
+        assert facts.loc[facts["first_row"], "market"].tolist() == ["m1", "m1", "m1"]
+    summary = channel_summary(facts)
+    assert summary["activities"].tolist() == channel_summary(facts.drop(columns="first_row"))["activities"].tolist()

@@ -28,7 +28,7 @@ FIT_COLUMNS = ["phase", "channel", "fits", "fit_order"]
 FACT_COLUMNS = [
     "territory_id", "region", "market", "activity_id", "customer_id", "rep_id", "date",
     "channel", "cost", "outcome", "positive", "phase", "phase_now", "moved_up", "segment",
-    "fits", "on_ladder", "market_count",
+    "fits", "on_ladder", "market_count", "first_row",
 ]
 CHANNEL_PHASE_COLUMNS = [
     "territory_id", "market", "channel", "phase", "activities", "cost", "effort_share",
@@ -133,9 +133,11 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     phase_now (analysis-window phase), moved_up (phase_now above phase on the ladder;
     False when either is missing), segment, fits (channel fits ``phase``; False when the
     phase is missing), on_ladder (the comparison-window phase is known: only then can
-    the channel be said to fit or not, or the customer be loyal), market_count (how many markets the activity is counted in, to
-    split its cost when summing across markets). Activities of customers absent from
-    ``frame`` are dropped.
+    the channel be said to fit or not, or the customer be loyal), market_count (how many
+    markets the activity is counted in, to split its cost when summing across markets),
+    first_row (the activity's first row: where it is counted once across markets; as
+    ``~duplicated(["territory_id", "activity_id"])``). Activities of customers absent
+    from ``frame`` are dropped.
     """
     fit = _as_fit(fit)
     _check_phases(frame["phase_previous"], "phase_previous")
@@ -162,7 +164,8 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     # its rows put in the final order before any column is gathered (one take each)
     # (the activities taken in the order of their ids: a stable sort by place then orders
     # the rows by territory, market and activity id)
-    left, right = _join_positions(acts["customer_id"], customers["customer_id"], _sort_order(acts["activity_id"]))
+    by_id = _sort_order(acts["activity_id"])
+    left, right = _join_positions(acts["customer_id"], customers["customer_id"], by_id)
     # few distinct values, many rows: categories make every later groupby work on codes
     # (the customer ids too: the facts' many rows of the window's customers)
     categorical = ("territory_id", "region", "market", "customer_id", "rep_id", "channel", "outcome", "phase",
@@ -192,7 +195,29 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     facts["moved_up"] = facts["moved_up"].astype(bool)
     facts["fits"] = _fits(fit, facts["phase"], facts["channel"])
     facts["on_ladder"] = facts["phase"].notna().to_numpy(dtype=bool)
+    first = _first_of_source(left, facts["territory_id"]) if _distinct(acts["activity_id"], by_id) else None
+    facts["first_row"] = _first_rows(facts) if first is None else first  # (else: repeated ids)
     return facts[FACT_COLUMNS]
+
+
+def _distinct(values: pd.Series, order: np.ndarray) -> bool:
+    """Whether ``values`` (``order``: their stable sort, missing last) repeat no value, a
+    missing one included."""
+    present = int(values.notna().sum())
+    ordered = values.array.take(order[:present])
+    return len(values) - present <= 1 and not np.asarray(ordered[1:] == ordered[:-1], dtype=bool).any()
+
+
+def _first_of_source(sources: np.ndarray, territory: pd.Series) -> np.ndarray | None:
+    """Whether each fact row is the first of the rows made from its activity row
+    (``sources``: the activity row of each), when all of those are of one territory
+    (None otherwise: an activity row counted in two territories)."""
+    rows = np.arange(len(sources))
+    first = np.full(int(sources.max(initial=-1)) + 1, len(sources), dtype=np.int64)
+    np.minimum.at(first, sources, rows)
+    first = first[sources]
+    codes = np.asarray(territory.cat.codes)
+    return first == rows if (codes == codes[first]).all() else None
 
 
 def _join_positions(left_keys: pd.Series, right_keys: pd.Series,
@@ -400,7 +425,8 @@ def channel_summary(facts: pd.DataFrame) -> pd.DataFrame:
     parts = {"cost": True, "_off": on_ladder & ~facts["fits"].to_numpy(dtype=bool), "_placed": on_ladder}
     for name, part in parts.items():  # one column at a time
         out[name] = group_sums({name: np.where(part, split.to_numpy(), 0.0)}, groups, len(out))[name].to_numpy()
-    once = _first_rows(facts) & (groups >= 0)  # each activity once
+    first = facts["first_row"].to_numpy(dtype=bool) if "first_row" in facts else _first_rows(facts)
+    once = first & (groups >= 0)  # each activity once
     out["activities"] = np.bincount(groups[once], minlength=len(out)).astype("int64")
     responses = np.bincount(groups[once], weights=facts["positive"].to_numpy(dtype=float)[once], minlength=len(out))
     out["responses"] = responses.astype("int64")
