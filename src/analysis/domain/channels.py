@@ -191,7 +191,7 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
                 columns[c] = _taken_categories(coded[c], positions, taken if trim else None)
             else:
                 columns[c] = table[c].take(positions).reset_index(drop=True)
-    facts = pd.DataFrame(columns)
+    facts = pd.DataFrame(columns, copy=False)  # (the columns are new: not copied again)
     facts["moved_up"] = facts["moved_up"].astype(bool)
     facts["fits"] = _fits(fit, facts["phase"], facts["channel"])
     facts["on_ladder"] = facts["phase"].notna().to_numpy(dtype=bool)
@@ -233,10 +233,13 @@ def _join_positions(left_keys: pd.Series, right_keys: pd.Series,
     first = np.concatenate([[0], np.cumsum(matches)[:-1]]).astype(np.int64)
     rows = np.flatnonzero(left_codes >= 0) if left_order is None else left_order[left_codes[left_order] >= 0]
     counts = matches[left_codes[rows]]
-    left = np.repeat(rows, counts)
-    within = np.arange(len(left)) - np.repeat(np.cumsum(counts) - counts, counts)
-    right = by_code[np.repeat(first[left_codes[rows]], counts) + within]
-    return left, right
+    # the positions in the smallest integers that hold them (millions of joined rows)
+    position = np.int32 if max(len(left_keys), len(right_keys), int(counts.sum())) < 2**31 else np.int64
+    left = np.repeat(rows.astype(position), counts)
+    # the k-th joined row of a left row takes its code's k-th right row (by_code from its first)
+    at = np.repeat((first[left_codes[rows]] - (np.cumsum(counts) - counts)).astype(position), counts)
+    at += np.arange(len(left), dtype=position)
+    return left, by_code.astype(position)[at]
 
 
 def _taken_categories(values: pd.Series, positions: np.ndarray, taken: np.ndarray | None = None) -> pd.Categorical:
