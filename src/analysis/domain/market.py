@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import factorized, group_sums, grouped, inner_join, left_join
+from analysis.domain.keys import factorized, group_sums, grouped, groups_of, inner_join, left_join
 from analysis.domain.periods import WINDOWS, Window, period_codes
 
 
@@ -95,6 +95,7 @@ def units_wide(units: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
 
 def product_units(rows: pd.DataFrame, which: str = "analysis") -> pd.DataFrame:
     """Units per customer x market x product in one window, from :func:`window_sales`."""
-    rows = rows[rows["window"] == which]
-    grouped = rows.groupby(["customer_id", "market", "product_id", "is_own"], sort=False)
-    return grouped["units"].sum().reset_index()
+    keys = ["customer_id", "market", "product_id", "is_own"]
+    rows = rows.loc[rows["window"] == which, [*keys, "units"]]  # the columns read
+    groups, labels = groups_of([rows[k] for k in keys])  # groupby(keys, sort=False)
+    return labels.assign(units=group_sums(rows[["units"]], groups, len(labels))["units"])

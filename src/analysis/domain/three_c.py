@@ -77,13 +77,14 @@ def competitor_position(product_units: pd.DataFrame, *, dominant: float = 0.6) -
     n_markets = max(len(markets), 1)
     group, (pair, product, own_code) = grouped([
         (customer_code.astype(np.int64) * n_markets + market_code)[keep], product_code[keep],
-        product_units["is_own"].astype(object).eq(True).to_numpy(dtype=np.int64)[keep]])
+        _is_true(product_units["is_own"]).astype(np.int64)[keep]])
     units = np.nan_to_num(pd.to_numeric(product_units["units"]).to_numpy(dtype=float, na_value=np.nan))[keep]
     units = group_sums({"units": units}, group, len(pair))["units"].to_numpy()  # per pair x product x is_own
     is_own = own_code.astype(bool)
     pairs, at = np.unique(pair, return_inverse=True)
     totals = group_sums({"market_units": units, "own_units": np.where(is_own, units, 0.0)}, at, len(pairs))
-    lead, competitor_units = _leading_competitor(pair, product, units, ~is_own & (units > 0), pairs)
+    competing = ~is_own & (units > 0)
+    lead, competitor_units = _leading_competitor(at[competing], product[competing], units[competing], len(pairs))
     has_leader = lead >= 0
     leader = np.full(len(pairs), None, dtype=object)
     leader[has_leader] = np.asarray(products, dtype=object)[lead[has_leader]]
@@ -116,19 +117,25 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return np.asarray(coded.codes, dtype=np.intp), pd.Index(coded.categories)
 
 
-def _leading_competitor(pair: np.ndarray, product: np.ndarray, units: np.ndarray, competing: np.ndarray,
-                        pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each of ``pairs`` (sorted), the product of its leading competitor among the
-    ``competing`` rows (the most units, ties: the smallest product; -1: none) and its units (0: none)."""
-    pair, product, units = pair[competing], product[competing], units[competing]
-    order = np.lexsort((product, -units, pair))  # most units first, then the smallest product_id
-    pair, product, units = pair[order], product[order], units[order]
-    first = np.ones(len(pair), dtype=bool)
-    first[1:] = pair[1:] != pair[:-1]
-    at = np.searchsorted(pairs, pair[first])
-    lead = np.full(len(pairs), -1, dtype=np.int64)
-    lead_units = np.zeros(len(pairs), dtype=float)
-    lead[at], lead_units[at] = product[first], units[first]
+def _is_true(values: pd.Series) -> np.ndarray:
+    """Whether each of ``values`` is True: ``values.astype(object).eq(True)`` as a bool array."""
+    if values.dtype == bool:
+        return values.to_numpy()
+    return values.astype(object).eq(True).to_numpy(dtype=bool)
+
+
+def _leading_competitor(pair: np.ndarray, product: np.ndarray, units: np.ndarray, count: int
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair 0 .. ``count`` - 1, the product of its leading competitor among the rows
+    (competitor products with ``units`` > 0: the most units, ties: the smallest product;
+    -1: none) and its units (0: none)."""
+    lead_units = np.zeros(count, dtype=float)
+    np.maximum.at(lead_units, pair, units)
+    top = units == lead_units[pair]
+    none = np.iinfo(np.int64).max
+    lead = np.full(count, none, dtype=np.int64)
+    np.minimum.at(lead, pair[top], product[top])
+    lead[lead == none] = -1
     return lead, lead_units
 
 
@@ -139,10 +146,31 @@ def attach_competitor_position(frame: pd.DataFrame, positions: pd.DataFrame) -> 
     Existing columns of the same names are replaced.
     """
     cols = ["leading_competitor", "competitor_share", "own_share", "competitor_position"]
-    out = left_join(frame.drop(columns=[c for c in cols if c in frame.columns]), positions[[*KEYS, *cols]], KEYS)
+    left = frame.drop(columns=[c for c in cols if c in frame.columns])
+    found = _position_rows(frame, positions)
+    if found is None:  # (a missing or repeated key: as the merge matches them)
+        out = left_join(left, positions[[*KEYS, *cols]], KEYS)
+    else:
+        fill = bool((found < 0).any())
+        out = left.reset_index(drop=True).assign(**{c: positions[c].array.take(found, allow_fill=fill) for c in cols})
     out.index = frame.index
     out["competitor_position"] = as_position(out["competitor_position"])
     return out
+
+
+def _position_rows(frame: pd.DataFrame, positions: pd.DataFrame) -> np.ndarray | None:
+    """The row of ``positions`` of each row of ``frame`` with the same customer_id and
+    market (-1: none); None when a key is missing, or repeated in ``positions``."""
+    if any(table[k].isna().any() for table in (frame, positions) for k in KEYS):
+        return None
+    (customer, customers), (market, markets) = (factorized(positions[k]) for k in KEYS)
+    key = customer.astype(np.int64) * len(markets) + market
+    if len(key) and np.bincount(key).max() > 1:
+        return None
+    row = np.full(len(customers) * len(markets) + 1, -1, dtype=np.intp)  # (the last: not found)
+    row[key] = np.arange(len(key))
+    customer, market = positions_in(frame["customer_id"], customers), positions_in(frame["market"], markets)
+    return row[np.where((customer >= 0) & (market >= 0), customer * len(markets) + market, -1)]
 
 
 def customer_effort(activities: pd.DataFrame, window: Window, which: str = "analysis") -> pd.DataFrame:
