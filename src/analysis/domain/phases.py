@@ -100,6 +100,8 @@ def responses_by_window(contacts: pd.DataFrame, window: Window) -> pd.DataFrame:
     customer x window without activities is absent (treat as zero).
     """
     _require(contacts, ["customer_id", "period", *COUNTS], "contacts")
+    if isinstance(contacts["customer_id"].dtype, pd.CategoricalDtype):  # (the groupby decides its categories)
+        return _responses_grouped(contacts, window)
     window_code = period_codes(contacts["period"].astype(str), window).astype(np.int64)
     customer = as_category(contacts["customer_id"]).cat  # codes in customer order, as a sorted groupby
     code = np.asarray(customer.codes, dtype=np.int64)
@@ -112,6 +114,18 @@ def responses_by_window(contacts: pd.DataFrame, window: Window) -> pd.DataFrame:
         "window": pd.Categorical.from_codes(present % len(WINDOWS), categories=list(WINDOWS)),
         **{c: sums[c].to_numpy() for c in COUNTS},
     })
+    return out.astype({c: "int64" for c in COUNTS})
+
+
+def _responses_grouped(contacts: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """:func:`responses_by_window` by a groupby on the customer ids and window names."""
+    rows = pd.DataFrame({
+        "customer_id": contacts["customer_id"].array,
+        "window": pd.Categorical(window.assign(contacts["period"].astype(str)), categories=list(WINDOWS)),
+        **{c: contacts[c].to_numpy() for c in COUNTS},
+    })
+    rows = rows[rows["window"].notna()]
+    out = rows.groupby(["customer_id", "window"], observed=True, sort=True)[list(COUNTS)].sum().reset_index()
     return out.astype({c: "int64" for c in COUNTS})
 
 
@@ -291,8 +305,7 @@ def migration(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.DataF
     customers = np.bincount(cell, minlength=len(groups) * levels * levels).reshape(len(groups), levels, levels)
     counts = customers.sum(axis=(0, 2)) + customers.sum(axis=(0, 1))  # per level, as either phase
     shown = [i for i, p in enumerate(PHASE_LEVELS) if p in phases or counts[i] > 0]
-    rows = groups.index.repeat(len(shown) ** 2)
-    out = groups.take(rows).reset_index(drop=True)
+    out = grid_keys(groups, len(shown) ** 2)
     out["phase_previous"] = pd.Categorical.from_codes(np.tile(np.repeat(shown, len(shown)), len(groups)),
                                                       dtype=PHASE_DTYPE)
     out["phase"] = pd.Categorical.from_codes(np.tile(shown, len(shown) * len(groups)), dtype=PHASE_DTYPE)
@@ -312,7 +325,17 @@ def territory_markets(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     width = int(codes[1].max(initial=0)) + 1
     present, pair = _dense_groups(codes[0] * width + codes[1], (int(codes[0].max(initial=0)) + 1) * width)
     first = np.unique(pair, return_index=True)[1]  # the first row of each, for the values as stored
-    return pair, pd.DataFrame({k: frame[k].array.take(first) for k in GROUP})
+    return pair, pd.DataFrame({k: frame[k].take(first).reset_index(drop=True) for k in GROUP})
+
+
+def grid_keys(groups: pd.DataFrame, cells: int) -> pd.DataFrame:
+    """Each of ``groups`` (:func:`territory_markets`) repeated for its ``cells`` rows of a
+    grid, keyed as the grid's merge with a groupby's counts keys them: a key column
+    takes the type common to its own and to that of its values rebuilt from an object
+    array (text; object when there are none)."""
+    rebuilt = pd.DataFrame({k: groups[k].to_numpy() for k in GROUP})
+    keys = groups.merge(rebuilt, on=GROUP, how="left")  # (distinct keys: row for row)
+    return keys.take(np.repeat(np.arange(len(keys)), cells)).reset_index(drop=True)
 
 
 def _keys_known(frame: pd.DataFrame) -> np.ndarray:

@@ -26,7 +26,7 @@ from analysis.domain.keys import as_category, factorized, group_sums, grouped, l
 from analysis.domain.periods import WINDOWS, Window, window_codes
 from analysis.contract.schema import BELOW_TRIAL, PHASE_LEVELS
 from analysis.domain.phases import (GROUP, PHASE_DTYPE, PHASE_RANK, PHASES, _keys_known, _level_codes, _require,
-                                    is_label, phase_rank, territory_markets)
+                                    grid_keys, is_label, phase_rank, territory_markets)
 
 POSITIONS = ("competitor_dominant", "contested", "own_led", "no_sales")
 POSITION_DTYPE = pd.CategoricalDtype(list(POSITIONS), ordered=True)
@@ -245,7 +245,7 @@ def three_c_matrix(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.
                                                                                                na_value=np.nan)),
                        "effort_cost": effort}, cell, len(groups) * size)
     known_effort = bool(np.isfinite(effort).any()) or not len(frame)
-    out = groups.take(np.repeat(groups.index, size)).reset_index(drop=True)
+    out = grid_keys(groups, size)
     out["phase"] = pd.Categorical.from_codes(np.tile(np.repeat(levels, len(POSITIONS)), len(groups)),
                                              dtype=PHASE_DTYPE)
     out["competitor_position"] = pd.Categorical.from_codes(np.tile(np.arange(len(POSITIONS)),
@@ -324,7 +324,8 @@ def flag_counts(frame: pd.DataFrame) -> pd.DataFrame:
     rows = rows[_keys_known(rows)]  # (a missing key: in no group)
     pair, groups = territory_markets(rows)
     distinct = _Distinct(pair, factorized(rows["customer_id"])[0], len(groups))
-    out = groups.assign(customers=distinct.among(np.ones(len(rows), dtype=bool)))
+    out = groups.assign(**{k: groups[k].array for k in GROUP},  # keyed as a groupby keys (object text: str)
+                        customers=distinct.among(np.ones(len(rows), dtype=bool)))
     for name in FLAGS:
         values = rows[name].astype("boolean")
         known = np.bincount(pair[values.notna().to_numpy()], minlength=len(groups)) > 0
