@@ -278,13 +278,6 @@ def phases_from_table(frame: pd.DataFrame, phases: pd.DataFrame | None, window: 
     return frame.assign(**out).pipe(on_ladder_only)
 
 
-def _grid(frame: pd.DataFrame, **axes) -> pd.DataFrame:
-    """Every territory x market of ``frame`` crossed with every combination of ``axes``."""
-    groups = frame[GROUP].drop_duplicates().sort_values(GROUP, kind="mergesort", ignore_index=True)
-    index = pd.MultiIndex.from_product(list(axes.values()), names=list(axes))
-    return groups.merge(index.to_frame(index=False), how="cross")
-
-
 def migration(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.DataFrame:
     """Phase migration matrix: comparison window -> analysis window.
 
@@ -323,7 +316,7 @@ def territory_markets(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         code[code < 0] = code.max(initial=-1) + 1  # missing: after every value
         codes.append(code)
     width = int(codes[1].max(initial=0)) + 1
-    present, pair = _dense_groups(codes[0] * width + codes[1], (int(codes[0].max(initial=0)) + 1) * width)
+    _, pair = _dense_groups(codes[0] * width + codes[1], (int(codes[0].max(initial=0)) + 1) * width)
     first = np.unique(pair, return_index=True)[1]  # the first row of each, for the values as stored
     return pair, pd.DataFrame({k: frame[k].take(first).reset_index(drop=True) for k in GROUP})
 
@@ -346,7 +339,8 @@ def _keys_known(frame: pd.DataFrame) -> np.ndarray:
 def _level_codes(values: pd.Series) -> np.ndarray:
     """The position of each phase in ``PHASE_LEVELS`` (-1: missing or not a phase)."""
     if not (isinstance(values.dtype, pd.CategoricalDtype) and values.dtype == PHASE_DTYPE):
-        values = pd.Series(pd.Categorical(values.astype(object), dtype=PHASE_DTYPE))
+        text = values.astype(object)
+        values = pd.Series(pd.Categorical(text.where(text.isin(PHASE_LEVELS)), dtype=PHASE_DTYPE))
     return np.asarray(values.cat.codes, dtype=np.int64)
 
 
