@@ -48,8 +48,8 @@ def customer_frame(rng, n: int, kind) -> pd.DataFrame:
         "segment": texts(rng, n, ["A", "B"], kind, missing=0.3),
         "phase_previous": phases(PHASES),
         "phase": phases([*PHASES, "below_trial"]),
-        "competitor_position": pd.Series(pd.Categorical([POSITIONS[i] if i < 4 else None for i in rng.integers(0, 5, n)],
-                                                        dtype=POSITION_DTYPE)),
+        "competitor_position": pd.Series(pd.Categorical(
+            [POSITIONS[i] if i < 4 else None for i in rng.integers(0, 5, n)], dtype=POSITION_DTYPE)),
         "potential": np.where(rng.random(n) > 0.2, rng.random(n) * 100, np.nan),
         "effort_cost": np.where(rng.random(n) > 0.3, rng.random(n) * 10, np.nan),
         **{name: pd.array(flag, dtype="boolean") for name in ("competitor_locked", "stalled", "slipping")},
@@ -69,8 +69,8 @@ def migration_merged(frame: pd.DataFrame, phases=PHASES) -> pd.DataFrame:
     both = frame.loc[frame["phase_previous"].notna() & frame["phase"].notna(), [*GROUP, "phase_previous", "phase"]]
     counts = pd.DataFrame({**{k: both[k].to_numpy() for k in GROUP},
                            "phase_previous": both["phase_previous"].astype(object).to_numpy(),
-                           "phase": both["phase"].astype(object).to_numpy()}
-                          ).groupby([*GROUP, "phase_previous", "phase"], sort=False).size().rename("customers").reset_index()
+                           "phase": both["phase"].astype(object).to_numpy()})
+    counts = counts.groupby([*GROUP, "phase_previous", "phase"], sort=False).size().rename("customers").reset_index()
     seen = set(phases) | set(counts["phase_previous"]) | set(counts["phase"])
     phases = [p for p in PHASE_LEVELS if p in seen]
     out = grid(both, phase_previous=phases, phase=phases).merge(counts, on=[*GROUP, "phase_previous", "phase"],

@@ -25,8 +25,8 @@ import pandas as pd
 from analysis.domain.keys import as_category, factorized, group_sums, grouped, left_join, mapped, positions_in
 from analysis.domain.periods import WINDOWS, Window, window_codes
 from analysis.contract.schema import BELOW_TRIAL, PHASE_LEVELS
-from analysis.domain.phases import (GROUP, PHASE_DTYPE, PHASE_RANK, PHASES, _keys_known, _level_codes, _require,
-                                    grid_keys, is_label, phase_rank, territory_markets)
+from analysis.domain.phases import (GROUP, PHASE_DTYPE, PHASE_RANK, PHASES, _dense_groups, _keys_known,
+                                    _level_codes, _require, grid_keys, is_label, phase_rank, territory_markets)
 
 POSITIONS = ("competitor_dominant", "contested", "own_led", "no_sales")
 POSITION_DTYPE = pd.CategoricalDtype(list(POSITIONS), ordered=True)
@@ -81,7 +81,7 @@ def competitor_position(product_units: pd.DataFrame, *, dominant: float = 0.6) -
     units = np.nan_to_num(pd.to_numeric(product_units["units"]).to_numpy(dtype=float, na_value=np.nan))[keep]
     units = group_sums({"units": units}, group, len(pair))["units"].to_numpy()  # per pair x product x is_own
     is_own = own_code.astype(bool)
-    pairs, at = np.unique(pair, return_inverse=True)
+    pairs, at = _dense_groups(pair, len(customers) * n_markets)  # sorted pairs
     totals = group_sums({"market_units": units, "own_units": np.where(is_own, units, 0.0)}, at, len(pairs))
     competing = ~is_own & (units > 0)
     lead, competitor_units = _leading_competitor(at[competing], product[competing], units[competing], len(pairs))
@@ -230,20 +230,19 @@ def three_c_matrix(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.
     level = _level_codes(frame["phase"])  # -1: missing or not a phase (no cell)
     counted = np.bincount(level[level >= 0], minlength=len(PHASE_LEVELS)) > 0
     shown = [i for i, p in enumerate(PHASE_LEVELS) if p in phases or counted[i]]
-    at = np.full(len(PHASE_LEVELS) + 1, -1, dtype=np.int64)
+    at = np.full(len(PHASE_LEVELS) + 1, -1, dtype=np.int64)  # (the last: for level -1)
     at[shown] = np.arange(len(shown))
     at = at[level]  # the position of each row's phase among those shown
     missing = frame["phase"].isna().to_numpy()
     if missing.any():  # customers with no phase: cells of their own, after the phases
         at[missing] = len(shown)
-    levels = [*shown, -1] if missing.any() else shown  # the phase codes of the cells
+    levels = np.array([*shown, -1] if missing.any() else shown, dtype=np.int64)  # the phase codes of the cells
     position = np.asarray(as_position(frame["competitor_position"]).cat.codes, dtype=np.int64)
     size = len(levels) * len(POSITIONS)
     cell = np.where(at >= 0, (pair * len(levels) + at) * len(POSITIONS) + position, -1)
+    potential = np.nan_to_num(pd.to_numeric(frame["potential"]).to_numpy(dtype=float, na_value=np.nan))
     effort = pd.to_numeric(frame["effort_cost"]).to_numpy(dtype=float, na_value=np.nan)
-    sums = group_sums({"potential": np.nan_to_num(pd.to_numeric(frame["potential"]).to_numpy(dtype=float,
-                                                                                               na_value=np.nan)),
-                       "effort_cost": effort}, cell, len(groups) * size)
+    sums = group_sums({"potential": potential, "effort_cost": effort}, cell, len(groups) * size)
     known_effort = bool(np.isfinite(effort).any()) or not len(frame)
     out = grid_keys(groups, size)
     out["phase"] = pd.Categorical.from_codes(np.tile(np.repeat(levels, len(POSITIONS)), len(groups)),
@@ -274,8 +273,9 @@ def flags(frame: pd.DataFrame, *, locked_position: str = "competitor_dominant", 
     Missing is never "no flag": where a flag cannot be computed (no previous phase, so
     no comparison period; a ``below_trial`` phase, which may or may not be at or below
     ``aware``; no known effort, so no activities) it is not available: NA for every
-    customer on the ladder (DESIGN 4.4); ``flags`` lists the flags
-    that are known to hold, and is NA when none of the three can be computed. Customers without a phase (non-prescribing types) get False.
+    customer on the ladder (DESIGN 4.4); ``flags`` lists the flags that are known to
+    hold, and is NA when none of the three can be computed. Customers without a phase
+    (non-prescribing types) get False.
     """
     _require(frame, ["phase", "phase_previous", "competitor_position", "potential_level", effort_column],
              "customer frame")
