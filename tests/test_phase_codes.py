@@ -10,7 +10,8 @@ import pytest
 from analysis.contract.schema import PHASE_LEVELS, PHASES, SALES_ONLY_PHASES
 from analysis.domain.market import product_units
 from analysis.domain.periods import WINDOWS, Window
-from analysis.domain.phases import (GROUP, PHASE_DTYPE, _dense_groups, _level_codes, _responses_grouped,
+from analysis.domain.phases import (GROUP, PHASE_DTYPE, _count_sums, _dense_groups, _level_codes,
+                                    _responses_grouped,
                                     as_phase, grid_keys, is_label, migration, responses_by_window,
                                     territory_markets)
 from analysis.domain.three_c import (POSITION_DTYPE, POSITIONS, _Distinct, _is_true, _leading_competitor,
@@ -155,6 +156,15 @@ def test_dense_groups_are_unique_with_inverse():
     expected = np.unique(key, return_inverse=True)
     assert present.tolist() == expected[0].tolist() and inverse.tolist() == expected[1].tolist()
     assert _dense_groups(np.array([], dtype=np.int64), 0)[0].tolist() == []
+
+
+@pytest.mark.parametrize("counts", [np.arange(40) % 7, (np.arange(40) % 7) * 2 ** 60 // 8, np.arange(40) / 3.0,
+                                    np.array([], dtype=np.int64)])
+def test_count_sums_are_the_groupby_sums(counts):
+    groups = np.arange(len(counts)) % 5
+    expected = pd.Series(counts).groupby(groups).sum().reindex(range(6), fill_value=0).to_numpy()
+    out = _count_sums(counts, groups, 6)
+    assert out.dtype == expected.dtype and np.array_equal(out, expected)
 
 
 def test_level_codes_of_text_and_categorical_phases():

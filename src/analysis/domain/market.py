@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import factorized, group_sums, grouped, groups_of, inner_join, left_join
+from analysis.domain.keys import factorized, group_sums, grouped, inner_join, left_join
 from analysis.domain.periods import WINDOWS, Window, period_codes
 
 
@@ -97,8 +97,4 @@ def product_units(rows: pd.DataFrame, which: str = "analysis") -> pd.DataFrame:
     """Units per customer x market x product in one window, from :func:`window_sales`."""
     keys = ["customer_id", "market", "product_id", "is_own"]
     rows = rows.loc[rows["window"] == which, [*keys, "units"]]  # the columns read
-    if not (all(isinstance(rows[k].array, pd.arrays.ArrowStringArray) for k in keys[:-1])
-            and rows["is_own"].dtype == bool):  # (other types: as the groupby types its keys)
-        return rows.groupby(keys, sort=False)["units"].sum().reset_index()
-    groups, labels = groups_of([rows[k] for k in keys])  # groupby(keys, sort=False)
-    return labels.assign(units=group_sums(rows[["units"]], groups, len(labels))["units"])
+    return rows.groupby(keys, sort=False)["units"].sum().reset_index()

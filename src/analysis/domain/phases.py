@@ -102,19 +102,28 @@ def responses_by_window(contacts: pd.DataFrame, window: Window) -> pd.DataFrame:
     _require(contacts, ["customer_id", "period", *COUNTS], "contacts")
     if isinstance(contacts["customer_id"].dtype, pd.CategoricalDtype):  # (the groupby decides its categories)
         return _responses_grouped(contacts, window)
-    window_code = period_codes(contacts["period"].astype(str), window).astype(np.int64)
+    window_code = period_codes(contacts["period"].astype(str), window)
     customer = as_category(contacts["customer_id"]).cat  # codes in customer order, as a sorted groupby
-    code = np.asarray(customer.codes, dtype=np.int64)
-    rows = np.flatnonzero((window_code >= 0) & (code >= 0))  # outside the windows, or no customer: ignored
-    key = code[rows] * len(WINDOWS) + window_code[rows]  # customer, then window: sorted keys
+    code = customer.codes.to_numpy()
+    counted = (window_code >= 0) & (code >= 0)  # outside the windows, or no customer: ignored
+    key = code[counted].astype(np.int64) * len(WINDOWS) + window_code[counted]  # customer, then window: sorted
     present, group = _dense_groups(key, len(customer.categories) * len(WINDOWS))
-    sums = group_sums({c: contacts[c].to_numpy()[rows] for c in COUNTS}, group, len(present))
+    del key
     out = pd.DataFrame({
         "customer_id": customer.categories.take(present // len(WINDOWS)),
         "window": pd.Categorical.from_codes(present % len(WINDOWS), categories=list(WINDOWS)),
-        **{c: sums[c].to_numpy() for c in COUNTS},
+        **{c: _count_sums(contacts[c].to_numpy()[counted], group, len(present)) for c in COUNTS},
     })
     return out.astype({c: "int64" for c in COUNTS})
+
+
+def _count_sums(counts: np.ndarray, groups: np.ndarray, size: int) -> np.ndarray:
+    """Per group 0 .. ``size`` - 1 (each row's: ``groups``), the sum of its ``counts``, as
+    the groupby sums them: integers exactly (whole floats while every sum stays below
+    2**53), other values by :func:`group_sums`."""
+    if counts.dtype.kind in "iu" and len(counts) * float(np.abs(counts).max(initial=0)) < 2.0 ** 53:
+        return np.bincount(groups, weights=counts, minlength=size).astype(np.int64)
+    return group_sums({"counts": counts}, groups, size)["counts"].to_numpy()
 
 
 def _responses_grouped(contacts: pd.DataFrame, window: Window) -> pd.DataFrame:
