@@ -183,7 +183,8 @@ def customer_effort(activities: pd.DataFrame, window: Window, which: str = "anal
     cost = np.nan_to_num(pd.to_numeric(activities["cost"]).to_numpy(dtype=float, na_value=np.nan))
     cost = cost if everything else cost[inside]
     known = codes >= 0  # an activity without a customer is no one's effort
-    codes, cost = codes[known], cost[known]
+    if not known.all():
+        codes, cost = codes[known], cost[known]
     count = np.bincount(codes, minlength=len(customers))  # every code has rows: every customer's row
     total = group_sums({"effort_cost": cost}, codes, len(customers))["effort_cost"].to_numpy()
     order = customers.argsort()  # by customer id (distinct), as a sorted groupby
@@ -321,7 +322,8 @@ def flag_counts(frame: pd.DataFrame) -> pd.DataFrame:
     activities) is NA, never 0.
     """
     rows = frame.loc[frame["segment"].notna(), [*GROUP, "customer_id", *FLAGS]]  # the columns read
-    rows = rows[_keys_known(rows)]  # (a missing key: in no group)
+    known = _keys_known(rows)
+    rows = rows if known.all() else rows[known]  # (a missing key: in no group)
     pair, groups = territory_markets(rows)
     distinct = _Distinct(pair, factorized(rows["customer_id"])[0], len(groups))
     out = groups.assign(**{k: groups[k].array for k in GROUP},  # keyed as a groupby keys (object text: str)
