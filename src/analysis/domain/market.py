@@ -95,6 +95,6 @@ def units_wide(units: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
 
 def product_units(rows: pd.DataFrame, which: str = "analysis") -> pd.DataFrame:
     """Units per customer x market x product in one window, from :func:`window_sales`."""
-    rows = rows[rows["window"] == which]
-    grouped = rows.groupby(["customer_id", "market", "product_id", "is_own"], sort=False)
-    return grouped["units"].sum().reset_index()
+    keys = ["customer_id", "market", "product_id", "is_own"]
+    rows = rows.loc[rows["window"] == which, [*keys, "units"]]  # the columns read
+    return rows.groupby(keys, sort=False)["units"].sum().reset_index()

@@ -31,8 +31,8 @@ import pandas as pd
 
 from analysis.contract.schema import (BELOW_TRIAL, PHASE_LEVELS, PHASE_RANK, PHASES, SALES_ONLY_PHASES,
                                      SEGMENTABLE_TYPES)
-from analysis.domain.keys import positions_in
-from analysis.domain.periods import WINDOWS, Window
+from analysis.domain.keys import as_category, group_sums, positions_in
+from analysis.domain.periods import WINDOWS, Window, period_codes
 from analysis.domain.support import support
 
 GROUP = ["territory_id", "market"]
@@ -100,15 +100,50 @@ def responses_by_window(contacts: pd.DataFrame, window: Window) -> pd.DataFrame:
     customer x window without activities is absent (treat as zero).
     """
     _require(contacts, ["customer_id", "period", *COUNTS], "contacts")
-    names = window.assign(contacts["period"].astype(str))
+    if isinstance(contacts["customer_id"].dtype, pd.CategoricalDtype):  # (the groupby decides its categories)
+        return _responses_grouped(contacts, window)
+    window_code = period_codes(contacts["period"].astype(str), window)
+    customer = as_category(contacts["customer_id"]).cat  # codes in customer order, as a sorted groupby
+    code = customer.codes.to_numpy()
+    counted = (window_code >= 0) & (code >= 0)  # outside the windows, or no customer: ignored
+    key = code[counted].astype(np.int64) * len(WINDOWS) + window_code[counted]  # customer, then window: sorted
+    present, group = _dense_groups(key, len(customer.categories) * len(WINDOWS))
+    del key
+    out = pd.DataFrame({
+        "customer_id": customer.categories.take(present // len(WINDOWS)),
+        "window": pd.Categorical.from_codes(present % len(WINDOWS), categories=list(WINDOWS)),
+        **{c: _count_sums(contacts[c].to_numpy()[counted], group, len(present)) for c in COUNTS},
+    })
+    return out.astype({c: "int64" for c in COUNTS})
+
+
+def _count_sums(counts: np.ndarray, groups: np.ndarray, size: int) -> np.ndarray:
+    """Per group 0 .. ``size`` - 1 (each row's: ``groups``), the sum of its ``counts``, as
+    the groupby sums them: integers exactly (whole floats while every sum stays below
+    2**53), other values by :func:`group_sums`."""
+    if counts.dtype.kind in "iu" and len(counts) * float(np.abs(counts).max(initial=0)) < 2.0 ** 53:
+        return np.bincount(groups, weights=counts, minlength=size).astype(np.int64)
+    return group_sums({"counts": counts}, groups, size)["counts"].to_numpy()
+
+
+def _responses_grouped(contacts: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """:func:`responses_by_window` by a groupby on the customer ids and window names."""
     rows = pd.DataFrame({
-        "customer_id": contacts["customer_id"].array,  # as stored: no object array of strings
-        "window": pd.Categorical(names, categories=list(WINDOWS)),
+        "customer_id": contacts["customer_id"].array,
+        "window": pd.Categorical(window.assign(contacts["period"].astype(str)), categories=list(WINDOWS)),
         **{c: contacts[c].to_numpy() for c in COUNTS},
     })
     rows = rows[rows["window"].notna()]
     out = rows.groupby(["customer_id", "window"], observed=True, sort=True)[list(COUNTS)].sum().reset_index()
     return out.astype({c: "int64" for c in COUNTS})
+
+
+def _dense_groups(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``key`` (integers in 0 .. ``size`` - 1), ascending, and the
+    position of each row's value among them: ``np.unique(key, return_inverse=True)``."""
+    seen = np.bincount(key, minlength=size) > 0
+    rank = np.cumsum(seen) - 1
+    return np.flatnonzero(seen), rank[key]
 
 
 def window_counts(frame: pd.DataFrame, responses: pd.DataFrame | None, which: str) -> pd.DataFrame:
@@ -120,7 +155,7 @@ def window_counts(frame: pd.DataFrame, responses: pd.DataFrame | None, which: st
     out = pd.DataFrame(0, index=frame.index, columns=list(COUNTS), dtype="int64")
     if responses is None or len(responses) == 0:
         return out
-    rows = responses[(responses["window"].astype(object) == which).to_numpy(dtype=bool)]
+    rows = responses[is_label(responses["window"], which)]
     position = positions_in(frame["customer_id"], rows["customer_id"])
     found = position >= 0
     for col in COUNTS:
@@ -128,6 +163,17 @@ def window_counts(frame: pd.DataFrame, responses: pd.DataFrame | None, which: st
             values = rows[col].to_numpy(dtype="int64")
             out[col] = np.where(found, values[np.where(found, position, 0)] if len(values) else 0, 0)
     return out
+
+
+def is_label(values: pd.Series, label: str) -> np.ndarray:
+    """Whether each of ``values`` (text or categorical; missing: False) is ``label``:
+    ``values.astype(object) == label`` as a bool array."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        at = values.cat.categories.get_indexer([label])[0]
+        return values.cat.codes.to_numpy() == at if at >= 0 else np.zeros(len(values), dtype=bool)
+    if isinstance(values.array, pd.arrays.ArrowStringArray):
+        return (values == label).to_numpy(dtype=bool, na_value=False)
+    return (values.astype(object) == label).to_numpy(dtype=bool)
 
 
 def _derive(frame: pd.DataFrame, counts: pd.DataFrame | None, which: str, *, loyal: float, adopter: float,
@@ -145,12 +191,14 @@ def _derive(frame: pd.DataFrame, counts: pd.DataFrame | None, which: str, *, loy
             own > 0,
         ]
     if counts is None:  # without activities the rungs below trial cannot be told apart
-        labels = np.select(conditions, ["loyal", "adopter", "trial"], default=BELOW_TRIAL)
+        labels, default = ["loyal", "adopter", "trial"], BELOW_TRIAL
     else:
         conditions += [counts["positive"].to_numpy() >= interested_positive,
                        counts["responses"].to_numpy() >= aware_responses]
-        labels = np.select(conditions, ["loyal", "adopter", "trial", "interested", "aware"], default="unaware")
-    return pd.Series(pd.Categorical(labels, dtype=PHASE_DTYPE), index=frame.index)
+        labels, default = ["loyal", "adopter", "trial", "interested", "aware"], "unaware"
+    level = PHASE_DTYPE.categories.get_loc
+    codes = np.select(conditions, [level(p) for p in labels], default=level(default)).astype(np.int8)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=PHASE_DTYPE), index=frame.index)
 
 
 def derive_phases(frame: pd.DataFrame, responses: pd.DataFrame | None = None, *, loyal: float = 0.5,
@@ -239,13 +287,6 @@ def phases_from_table(frame: pd.DataFrame, phases: pd.DataFrame | None, window: 
     return frame.assign(**out).pipe(on_ladder_only)
 
 
-def _grid(frame: pd.DataFrame, **axes) -> pd.DataFrame:
-    """Every territory x market of ``frame`` crossed with every combination of ``axes``."""
-    groups = frame[GROUP].drop_duplicates().sort_values(GROUP, kind="mergesort", ignore_index=True)
-    index = pd.MultiIndex.from_product(list(axes.values()), names=list(axes))
-    return groups.merge(index.to_frame(index=False), how="cross")
-
-
 def migration(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.DataFrame:
     """Phase migration matrix: comparison window -> analysis window.
 
@@ -258,19 +299,58 @@ def migration(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.DataF
     """
     _require(frame, [*GROUP, *PHASE_COLUMNS], "customer frame")
     both = frame.loc[frame["phase_previous"].notna() & frame["phase"].notna(), [*GROUP, *PHASE_COLUMNS]]
-    counts = pd.DataFrame({
-        **{k: both[k].to_numpy() for k in GROUP},
-        "phase_previous": both["phase_previous"].astype(object).to_numpy(),
-        "phase": both["phase"].astype(object).to_numpy(),
-    }).groupby([*GROUP, "phase_previous", "phase"], sort=False).size().rename("customers").reset_index()
-    seen = set(phases) | set(counts["phase_previous"]) | set(counts["phase"])
-    phases = [p for p in PHASE_LEVELS if p in seen]
-    grid = _grid(both, phase_previous=phases, phase=phases)
-    out = grid.merge(counts, on=[*GROUP, "phase_previous", "phase"], how="left")
-    out["customers"] = out["customers"].fillna(0).astype("int64")
-    out["phase_previous"] = as_phase(out["phase_previous"])
-    out["phase"] = as_phase(out["phase"])
+    pair, groups = territory_markets(both)
+    before, now = (_level_codes(both[col]) for col in PHASE_COLUMNS)
+    counted = (before >= 0) & (now >= 0) & _keys_known(both)  # (a missing key or an unknown phase: no cell)
+    levels = len(PHASE_LEVELS)
+    cell = (pair[counted] * levels + before[counted]) * levels + now[counted]
+    customers = np.bincount(cell, minlength=len(groups) * levels * levels).reshape(len(groups), levels, levels)
+    counts = customers.sum(axis=(0, 2)) + customers.sum(axis=(0, 1))  # per level, as either phase
+    shown = [i for i, p in enumerate(PHASE_LEVELS) if p in phases or counts[i] > 0]
+    out = grid_keys(groups, len(shown) ** 2)
+    out["phase_previous"] = pd.Categorical.from_codes(np.tile(np.repeat(shown, len(shown)), len(groups)),
+                                                      dtype=PHASE_DTYPE)
+    out["phase"] = pd.Categorical.from_codes(np.tile(shown, len(shown) * len(groups)), dtype=PHASE_DTYPE)
+    out["customers"] = customers[:, shown][:, :, shown].reshape(-1).astype("int64")
     return out
+
+
+def territory_markets(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """The territory x market (``GROUP``) of each row of ``frame`` among its distinct
+    ones, and those, sorted (missing values last), one row each (index 0 .. n - 1):
+    ``frame[GROUP].drop_duplicates().sort_values(GROUP)``."""
+    codes = []
+    for k in GROUP:
+        code = np.asarray(as_category(frame[k]).cat.codes, dtype=np.int64)
+        code[code < 0] = code.max(initial=-1) + 1  # missing: after every value
+        codes.append(code)
+    width = int(codes[1].max(initial=0)) + 1
+    _, pair = _dense_groups(codes[0] * width + codes[1], (int(codes[0].max(initial=0)) + 1) * width)
+    first = np.unique(pair, return_index=True)[1]  # the first row of each, for the values as stored
+    return pair, pd.DataFrame({k: frame[k].take(first).reset_index(drop=True) for k in GROUP})
+
+
+def grid_keys(groups: pd.DataFrame, cells: int) -> pd.DataFrame:
+    """Each of ``groups`` (:func:`territory_markets`) repeated for its ``cells`` rows of a
+    grid, keyed as the grid's merge with a groupby's counts keys them: a key column
+    takes the type common to its own and to that of its values rebuilt from an object
+    array (text; object when there are none)."""
+    rebuilt = pd.DataFrame({k: groups[k].to_numpy() for k in GROUP})
+    keys = groups.merge(rebuilt, on=GROUP, how="left")  # (distinct keys: row for row)
+    return keys.take(np.repeat(np.arange(len(keys)), cells)).reset_index(drop=True)
+
+
+def _keys_known(frame: pd.DataFrame) -> np.ndarray:
+    """Whether each row of ``frame`` has every ``GROUP`` key."""
+    return np.logical_and.reduce([frame[k].notna().to_numpy() for k in GROUP])
+
+
+def _level_codes(values: pd.Series) -> np.ndarray:
+    """The position of each phase in ``PHASE_LEVELS`` (-1: missing or not a phase)."""
+    if not (isinstance(values.dtype, pd.CategoricalDtype) and values.dtype == PHASE_DTYPE):
+        text = values.astype(object)
+        values = pd.Series(pd.Categorical(text.where(text.isin(PHASE_LEVELS)), dtype=PHASE_DTYPE))
+    return np.asarray(values.cat.codes, dtype=np.int64)
 
 
 def migration_rates(table: pd.DataFrame) -> pd.DataFrame:

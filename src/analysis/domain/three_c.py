@@ -22,10 +22,11 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import factorized, left_join, mapped
+from analysis.domain.keys import as_category, factorized, group_sums, grouped, left_join, mapped, positions_in
 from analysis.domain.periods import WINDOWS, Window, window_codes
 from analysis.contract.schema import BELOW_TRIAL, PHASE_LEVELS
-from analysis.domain.phases import GROUP, PHASE_RANK, PHASES, _grid, _require, as_phase, phase_rank
+from analysis.domain.phases import (GROUP, PHASE_DTYPE, PHASE_RANK, PHASES, _dense_groups, _keys_known,
+                                    _level_codes, _require, grid_keys, is_label, phase_rank, territory_markets)
 
 POSITIONS = ("competitor_dominant", "contested", "own_led", "no_sales")
 POSITION_DTYPE = pd.CategoricalDtype(list(POSITIONS), ordered=True)
@@ -38,7 +39,12 @@ KEYS = ["customer_id", "market"]
 
 def as_position(values) -> pd.Series:
     """Values as the ordered competitor-position categorical (missing -> no_sales)."""
-    values = pd.Series(values).astype(object)
+    values = pd.Series(values)
+    if isinstance(values.dtype, pd.CategoricalDtype) and values.dtype == POSITION_DTYPE:
+        codes = values.cat.codes.to_numpy().copy()
+        codes[codes < 0] = POSITIONS.index("no_sales")
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=POSITION_DTYPE), index=values.index, name=values.name)
+    values = values.astype(object)
     unknown = values.notna() & ~values.isin(POSITIONS)
     if unknown.any():
         bad = pd.unique(values[unknown].astype(str))[:5]
@@ -65,31 +71,23 @@ def competitor_position(product_units: pd.DataFrame, *, dominant: float = 0.6) -
     """
     _require(product_units, [*KEYS, "product_id", "is_own", "units"], "product units")
     # integer codes (sorted, so code order is value order) keep the groupbys cheap at scale
-    customer_code, customers = pd.factorize(product_units["customer_id"], sort=True)
-    market_code, markets = pd.factorize(product_units["market"], sort=True)
-    product_code, products = pd.factorize(product_units["product_id"], sort=True)
+    (customer_code, customers), (market_code, markets), (product_code, products) = (
+        _sorted_codes(product_units[k]) for k in (*KEYS, "product_id"))
     keep = (customer_code >= 0) & (market_code >= 0) & (product_code >= 0)
     n_markets = max(len(markets), 1)
-    rows = pd.DataFrame({
-        "pair": (customer_code.astype(np.int64) * n_markets + market_code)[keep],
-        "product": product_code[keep],
-        "is_own": product_units["is_own"].astype(object).eq(True).to_numpy(dtype=bool)[keep],
-        "units": np.nan_to_num(pd.to_numeric(product_units["units"]).to_numpy(dtype=float, na_value=np.nan))[keep],
-    })
-    rows = rows.groupby(["pair", "product", "is_own"], sort=False, as_index=False)["units"].sum()
-    rows["own"] = rows["units"].where(rows["is_own"], 0.0)
-    totals = rows.groupby("pair", sort=True).agg(market_units=("units", "sum"), own_units=("own", "sum"))
-    competitors = rows[~rows["is_own"] & (rows["units"] > 0)]
-    # most units first, then the smallest product_id
-    order = np.lexsort((competitors["product"].to_numpy(), -competitors["units"].to_numpy(),
-                        competitors["pair"].to_numpy()))
-    leading = competitors.iloc[order].drop_duplicates("pair", keep="first").set_index("pair")
-    pair = totals.index.to_numpy()
-    product = leading["product"].reindex(pair).to_numpy(dtype=float, na_value=np.nan)
-    has_leader = ~np.isnan(product)
-    leader = np.full(len(pair), None, dtype=object)
-    leader[has_leader] = np.asarray(products, dtype=object)[product[has_leader].astype(np.int64)]
-    competitor_units = np.nan_to_num(leading["units"].reindex(pair).to_numpy(dtype=float, na_value=np.nan))
+    group, (pair, product, own_code) = grouped([
+        (customer_code.astype(np.int64) * n_markets + market_code)[keep], product_code[keep],
+        _is_true(product_units["is_own"]).astype(np.int64)[keep]])
+    units = np.nan_to_num(pd.to_numeric(product_units["units"]).to_numpy(dtype=float, na_value=np.nan))[keep]
+    units = group_sums({"units": units}, group, len(pair))["units"].to_numpy()  # per pair x product x is_own
+    is_own = own_code.astype(bool)
+    pairs, at = _dense_groups(pair, len(customers) * n_markets)  # sorted pairs
+    totals = group_sums({"market_units": units, "own_units": np.where(is_own, units, 0.0)}, at, len(pairs))
+    competing = ~is_own & (units > 0)
+    lead, competitor_units = _leading_competitor(at[competing], product[competing], units[competing], len(pairs))
+    has_leader = lead >= 0
+    leader = np.full(len(pairs), None, dtype=object)
+    leader[has_leader] = np.asarray(products, dtype=object)[lead[has_leader]]
     market_units = totals["market_units"].to_numpy()
     own_units = totals["own_units"].to_numpy()
     market = np.where(market_units > 0, market_units, np.nan)
@@ -98,15 +96,47 @@ def competitor_position(product_units: pd.DataFrame, *, dominant: float = 0.6) -
         own_share = own_units / market
         position = np.select(
             [np.isnan(market), competitor_share >= dominant, (own_units > 0) & (own_units >= competitor_units)],
-            ["no_sales", "competitor_dominant", "own_led"], default="contested")
+            [POSITIONS.index(p) for p in ("no_sales", "competitor_dominant", "own_led")],
+            default=POSITIONS.index("contested")).astype(np.int8)
     return pd.DataFrame({
-        "customer_id": customers.take(pair // n_markets),
-        "market": markets.take(pair % n_markets),
+        "customer_id": customers.take(pairs // n_markets),
+        "market": markets.take(pairs % n_markets),
         "leading_competitor": leader,
         "competitor_share": competitor_share,
         "own_share": own_share,
-        "competitor_position": pd.Categorical(position, dtype=POSITION_DTYPE),
+        "competitor_position": pd.Categorical.from_codes(position, dtype=POSITION_DTYPE),
     })
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values, sort=True)``: each value's position among the sorted distinct
+    values (-1: missing) and those values."""
+    if not isinstance(values.array, pd.arrays.ArrowStringArray):
+        return pd.factorize(values, sort=True)
+    coded = as_category(values).cat
+    return np.asarray(coded.codes, dtype=np.intp), pd.Index(coded.categories)
+
+
+def _is_true(values: pd.Series) -> np.ndarray:
+    """Whether each of ``values`` is True: ``values.astype(object).eq(True)`` as a bool array."""
+    if values.dtype == bool:
+        return values.to_numpy()
+    return values.astype(object).eq(True).to_numpy(dtype=bool)
+
+
+def _leading_competitor(pair: np.ndarray, product: np.ndarray, units: np.ndarray, count: int
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair 0 .. ``count`` - 1, the product of its leading competitor among the rows
+    (competitor products with ``units`` > 0: the most units, ties: the smallest product;
+    -1: none) and its units (0: none)."""
+    lead_units = np.zeros(count, dtype=float)
+    np.maximum.at(lead_units, pair, units)
+    top = units == lead_units[pair]
+    none = np.iinfo(np.int64).max
+    lead = np.full(count, none, dtype=np.int64)
+    np.minimum.at(lead, pair[top], product[top])
+    lead[lead == none] = -1
+    return lead, lead_units
 
 
 def attach_competitor_position(frame: pd.DataFrame, positions: pd.DataFrame) -> pd.DataFrame:
@@ -116,24 +146,50 @@ def attach_competitor_position(frame: pd.DataFrame, positions: pd.DataFrame) -> 
     Existing columns of the same names are replaced.
     """
     cols = ["leading_competitor", "competitor_share", "own_share", "competitor_position"]
-    out = left_join(frame.drop(columns=[c for c in cols if c in frame.columns]), positions[[*KEYS, *cols]], KEYS)
+    left = frame.drop(columns=[c for c in cols if c in frame.columns])
+    found = _position_rows(frame, positions)
+    if found is None:  # (a missing or repeated key: as the merge matches them)
+        out = left_join(left, positions[[*KEYS, *cols]], KEYS)
+    else:
+        fill = bool((found < 0).any())
+        out = left.reset_index(drop=True).assign(**{c: positions[c].array.take(found, allow_fill=fill) for c in cols})
     out.index = frame.index
     out["competitor_position"] = as_position(out["competitor_position"])
     return out
+
+
+def _position_rows(frame: pd.DataFrame, positions: pd.DataFrame) -> np.ndarray | None:
+    """The row of ``positions`` of each row of ``frame`` with the same customer_id and
+    market (-1: none); None when a key is missing, or repeated in ``positions``."""
+    if any(table[k].isna().any() for table in (frame, positions) for k in KEYS):
+        return None
+    (customer, customers), (market, markets) = (factorized(positions[k]) for k in KEYS)
+    key = customer.astype(np.int64) * len(markets) + market
+    if len(key) and np.bincount(key).max() > 1:
+        return None
+    row = np.full(len(customers) * len(markets) + 1, -1, dtype=np.intp)  # (the last: not found)
+    row[key] = np.arange(len(key))
+    customer, market = positions_in(frame["customer_id"], customers), positions_in(frame["market"], markets)
+    return row[np.where((customer >= 0) & (market >= 0), customer * len(markets) + market, -1)]
 
 
 def customer_effort(activities: pd.DataFrame, window: Window, which: str = "analysis") -> pd.DataFrame:
     """Our effort per customer in window ``which``: columns customer_id, activities, effort_cost."""
     _require(activities, ["customer_id", "date", "cost"], "activities")
     inside = window_codes(activities["date"], window) == WINDOWS.index(which)
-    codes, customers = factorized(pd.Series(activities["customer_id"].array[inside]))  # as stored: no object array
-    cost = np.nan_to_num(pd.to_numeric(activities["cost"]).to_numpy(dtype=float, na_value=np.nan)[inside])
+    everything = bool(inside.all())  # (then no copy of the rows)
+    ids = activities["customer_id"].array  # as stored: no object array
+    codes, customers = factorized(pd.Series(ids if everything else ids[inside]))
+    cost = np.nan_to_num(pd.to_numeric(activities["cost"]).to_numpy(dtype=float, na_value=np.nan))
+    cost = cost if everything else cost[inside]
     known = codes >= 0  # an activity without a customer is no one's effort
-    per = pd.Series(cost[known]).groupby(codes[known]).agg(["size", "sum"])  # by code: every customer's row
+    if not known.all():
+        codes, cost = codes[known], cost[known]
+    count = np.bincount(codes, minlength=len(customers))  # every code has rows: every customer's row
+    total = group_sums({"effort_cost": cost}, codes, len(customers))["effort_cost"].to_numpy()
     order = customers.argsort()  # by customer id (distinct), as a sorted groupby
-    return pd.DataFrame({"customer_id": customers.take(order), "activities": per["size"].to_numpy()[order],
-                         "effort_cost": per["sum"].to_numpy()[order]}).astype({"activities": "int64",
-                                                                              "effort_cost": "float64"})
+    return pd.DataFrame({"customer_id": customers.take(order), "activities": count[order],
+                         "effort_cost": total[order]}).astype({"activities": "int64", "effort_cost": "float64"})
 
 
 def attach_effort(frame: pd.DataFrame, effort: pd.DataFrame) -> pd.DataFrame:
@@ -142,10 +198,16 @@ def attach_effort(frame: pd.DataFrame, effort: pd.DataFrame) -> pd.DataFrame:
     Activities have no market: the customer's effort appears on each of its markets.
     """
     lookup = effort.set_index("customer_id")
-    return frame.assign(
-        activities=mapped(frame["customer_id"], lookup["activities"]).fillna(0).astype("int64"),
-        effort_cost=mapped(frame["customer_id"], lookup["effort_cost"]).fillna(0.0).astype("float64"),
-    )
+    if not lookup.index.is_unique:  # pandas says what is wrong
+        return frame.assign(activities=mapped(frame["customer_id"], lookup["activities"]),
+                            effort_cost=mapped(frame["customer_id"], lookup["effort_cost"]))
+    at = positions_in(frame["customer_id"], lookup.index)  # once for both columns
+
+    def taken(column: str) -> pd.Series:
+        return pd.Series(lookup[column].array.take(at, allow_fill=True), index=frame.index)
+
+    return frame.assign(activities=taken("activities").fillna(0).astype("int64"),
+                        effort_cost=taken("effort_cost").fillna(0.0).astype("float64"))
 
 
 def three_c_matrix(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.DataFrame:
@@ -165,32 +227,32 @@ def three_c_matrix(frame: pd.DataFrame, phases: tuple[str, ...] = PHASES) -> pd.
     effort_cost.
     """
     _require(frame, [*GROUP, "phase", "competitor_position", "potential", "effort_cost"], "customer frame")
-    rows = frame
-    cells = pd.DataFrame({
-        **{k: rows[k].to_numpy() for k in GROUP},
-        "phase": rows["phase"].astype(object).to_numpy(),
-        "competitor_position": as_position(rows["competitor_position"]).astype(object).to_numpy(),
-        "potential": np.nan_to_num(pd.to_numeric(rows["potential"]).to_numpy(dtype=float, na_value=np.nan)),
-        "effort_cost": pd.to_numeric(rows["effort_cost"]).to_numpy(dtype=float, na_value=np.nan),
-    })
-    keys = [*GROUP, "phase", "competitor_position"]
-    sums = cells.groupby(keys, sort=False, dropna=False).agg(
-        customers=("potential", "size"), potential=("potential", "sum"),
-        effort_cost=("effort_cost", "sum"), _known=("effort_cost", "count"),
-    ).reset_index()
-    sums["effort_cost"] = sums["effort_cost"].where(sums.pop("_known") > 0)  # no known effort: NaN, not 0
-    known_effort = bool(np.isfinite(cells["effort_cost"]).any()) or not len(cells)
-    present = set(phases) | set(pd.unique(cells["phase"]))  # once, not once per phase level
-    phases = [p for p in PHASE_LEVELS if p in present]
-    phases += [None] if cells["phase"].isna().any() else []
-    grid = _grid(frame, phase=phases, competitor_position=list(POSITIONS))
-    grid["phase"], sums["phase"] = grid["phase"].astype(object), sums["phase"].astype(object)
-    out = grid.merge(sums, on=keys, how="left")
-    out["customers"] = out["customers"].fillna(0).astype("int64")
-    out["potential"] = out["potential"].fillna(0.0).astype("float64")
-    out["effort_cost"] = out["effort_cost"].astype("float64").fillna(0.0) if known_effort else np.nan
-    out["phase"] = as_phase(out["phase"])
-    out["competitor_position"] = as_position(out["competitor_position"])
+    pair, groups = territory_markets(frame)
+    level = _level_codes(frame["phase"])  # -1: missing or not a phase (no cell)
+    counted = np.bincount(level[level >= 0], minlength=len(PHASE_LEVELS)) > 0
+    shown = [i for i, p in enumerate(PHASE_LEVELS) if p in phases or counted[i]]
+    at = np.full(len(PHASE_LEVELS) + 1, -1, dtype=np.int64)  # (the last: for level -1)
+    at[shown] = np.arange(len(shown))
+    at = at[level]  # the position of each row's phase among those shown
+    missing = frame["phase"].isna().to_numpy()
+    if missing.any():  # customers with no phase: cells of their own, after the phases
+        at[missing] = len(shown)
+    levels = np.array([*shown, -1] if missing.any() else shown, dtype=np.int64)  # the phase codes of the cells
+    position = np.asarray(as_position(frame["competitor_position"]).cat.codes, dtype=np.int64)
+    size = len(levels) * len(POSITIONS)
+    cell = np.where(at >= 0, (pair * len(levels) + at) * len(POSITIONS) + position, -1)
+    potential = np.nan_to_num(pd.to_numeric(frame["potential"]).to_numpy(dtype=float, na_value=np.nan))
+    effort = pd.to_numeric(frame["effort_cost"]).to_numpy(dtype=float, na_value=np.nan)
+    sums = group_sums({"potential": potential, "effort_cost": effort}, cell, len(groups) * size)
+    known_effort = bool(np.isfinite(effort).any()) or not len(frame)
+    out = grid_keys(groups, size)
+    out["phase"] = pd.Categorical.from_codes(np.tile(np.repeat(levels, len(POSITIONS)), len(groups)),
+                                             dtype=PHASE_DTYPE)
+    out["competitor_position"] = pd.Categorical.from_codes(np.tile(np.arange(len(POSITIONS)),
+                                                                   len(levels) * len(groups)), dtype=POSITION_DTYPE)
+    out["customers"] = np.bincount(cell[cell >= 0], minlength=len(out)).astype("int64")
+    out["potential"] = sums["potential"].to_numpy()
+    out["effort_cost"] = sums["effort_cost"].to_numpy() if known_effort else np.nan
     return out
 
 
@@ -212,8 +274,9 @@ def flags(frame: pd.DataFrame, *, locked_position: str = "competitor_dominant", 
     Missing is never "no flag": where a flag cannot be computed (no previous phase, so
     no comparison period; a ``below_trial`` phase, which may or may not be at or below
     ``aware``; no known effort, so no activities) it is not available: NA for every
-    customer on the ladder (DESIGN 4.4); ``flags`` lists the flags
-    that are known to hold, and is NA when none of the three can be computed. Customers without a phase (non-prescribing types) get False.
+    customer on the ladder (DESIGN 4.4); ``flags`` lists the flags that are known to
+    hold, and is NA when none of the three can be computed. Customers without a phase
+    (non-prescribing types) get False.
     """
     _require(frame, ["phase", "phase_previous", "competitor_position", "potential_level", effort_column],
              "customer frame")
@@ -224,14 +287,14 @@ def flags(frame: pd.DataFrame, *, locked_position: str = "competitor_dominant", 
     before = phase_rank(frame["phase_previous"]).to_numpy()
     effort = pd.to_numeric(frame[effort_column]).to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(invalid="ignore"):  # NaN ranks compare False: unknown phases raise no flag
-        locked = (frame["competitor_position"].astype(object).eq(locked_position).to_numpy(dtype=bool)
+        locked = (is_label(frame["competitor_position"], locked_position)
                   & (now <= PHASE_RANK[locked_max_phase]) & (now <= before))
-        stalled = (frame["potential_level"].astype(object).eq(stalled_potential_level).to_numpy(dtype=bool)
+        stalled = (is_label(frame["potential_level"], stalled_potential_level)
                    & (now < PHASE_RANK[stalled_below]) & (now == before) & (effort >= min_activities))
         slipping = now < before
     on_ladder = ~np.isnan(now)
     no_history = on_ladder & np.isnan(before)
-    below_trial = frame["phase"].astype(object).eq(BELOW_TRIAL).to_numpy(dtype=bool)
+    below_trial = is_label(frame["phase"], BELOW_TRIAL)
     # DESIGN 4.4: without a comparison period (or, for stalled, without activities) the
     # flags are not available, for every customer on the ladder
     unknown = {"competitor_locked": no_history | below_trial,
@@ -259,11 +322,29 @@ def flag_counts(frame: pd.DataFrame) -> pd.DataFrame:
     activities) is NA, never 0.
     """
     rows = frame.loc[frame["segment"].notna(), [*GROUP, "customer_id", *FLAGS]]  # the columns read
-    grouped = rows.groupby(GROUP, sort=True, observed=True)
-    out = grouped["customer_id"].nunique().rename("customers").to_frame()
+    known = _keys_known(rows)
+    rows = rows if known.all() else rows[known]  # (a missing key: in no group)
+    pair, groups = territory_markets(rows)
+    distinct = _Distinct(pair, factorized(rows["customer_id"])[0], len(groups))
+    out = groups.assign(**{k: groups[k].array for k in GROUP},  # keyed as a groupby keys (object text: str)
+                        customers=distinct.among(np.ones(len(rows), dtype=bool)))
     for name in FLAGS:
         values = rows[name].astype("boolean")
-        known = values.notna().groupby([rows[k] for k in GROUP], observed=True).any()
-        hits = rows[values.fillna(False).astype(bool)].groupby(GROUP, observed=True)["customer_id"].nunique()
-        out[name] = hits.reindex(out.index, fill_value=0).astype("Int64").where(known.reindex(out.index, fill_value=False))
-    return out.reset_index()
+        known = np.bincount(pair[values.notna().to_numpy()], minlength=len(groups)) > 0
+        out[name] = pd.Series(distinct.among(values.fillna(False).to_numpy(dtype=bool))).astype("Int64").where(known)
+    return out
+
+
+class _Distinct:
+    """Distinct codes per group: ``groupby(groups)[codes].nunique()`` of chosen rows."""
+
+    def __init__(self, groups: np.ndarray, codes: np.ndarray, count: int):
+        """``groups``: each row's group 0 .. ``count`` - 1; ``codes``: its code (-1: missing, not counted)."""
+        self.combination, (self.group, _) = grouped([groups, codes], dropna=True)
+        self.count = count
+
+    def among(self, rows: np.ndarray) -> np.ndarray:
+        """Per group, the number of distinct codes among the ``rows`` (a mask)."""
+        combinations = self.combination[rows]
+        seen = np.bincount(combinations[combinations >= 0], minlength=len(self.group)) > 0
+        return np.bincount(self.group[seen], minlength=self.count).astype(np.int64)
