@@ -195,8 +195,10 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     facts["moved_up"] = facts["moved_up"].astype(bool)
     facts["fits"] = _fits(fit, facts["phase"], facts["channel"])
     facts["on_ladder"] = facts["phase"].notna().to_numpy(dtype=bool)
-    first = _first_of_source(left, facts["territory_id"]) if _distinct(acts["activity_id"], by_id) else None
-    facts["first_row"] = _first_rows(facts) if first is None else first  # (else: repeated ids)
+    # by the activity row each fact row is made of, when no id repeats
+    first = (_first_in_territory(left, len(acts), np.asarray(facts["territory_id"].cat.codes))
+             if _distinct(acts["activity_id"], by_id) else None)
+    facts["first_row"] = _first_rows(facts) if first is None else first  # (else: by the ids)
     return facts[FACT_COLUMNS]
 
 
@@ -208,16 +210,20 @@ def _distinct(values: pd.Series, order: np.ndarray) -> bool:
     return len(values) - present <= 1 and not np.asarray(ordered[1:] == ordered[:-1], dtype=bool).any()
 
 
-def _first_of_source(sources: np.ndarray, territory: pd.Series) -> np.ndarray | None:
-    """Whether each fact row is the first of the rows made from its activity row
-    (``sources``: the activity row of each), when all of those are of one territory
-    (None otherwise: an activity row counted in two territories)."""
-    rows = np.arange(len(sources))
-    first = np.full(int(sources.max(initial=-1)) + 1, len(sources), dtype=np.int64)
-    np.minimum.at(first, sources, rows)
-    first = first[sources]
-    codes = np.asarray(territory.cat.codes)
-    return first == rows if (codes == codes[first]).all() else None
+def _position_type(*sizes: int) -> type:
+    """The integer type of positions among ``sizes`` rows: int32 when they fit (half as large)."""
+    return np.int32 if max(sizes, default=0) < np.iinfo(np.int32).max else np.int64
+
+
+def _first_in_territory(codes: np.ndarray, distinct: int, territory: np.ndarray) -> np.ndarray | None:
+    """Whether each row is the first of its code (0 .. ``distinct`` - 1), when every row of a
+    code is in the ``territory`` (codes) of its first row; None otherwise."""
+    position = _position_type(len(codes))
+    rows = np.arange(len(codes), dtype=position)
+    first = np.full(distinct, len(codes), dtype=position)
+    np.minimum.at(first, codes, rows)
+    first = first[codes]
+    return first == rows if (territory == territory[first]).all() else None
 
 
 def _join_positions(left_keys: pd.Series, right_keys: pd.Series,
@@ -234,7 +240,7 @@ def _join_positions(left_keys: pd.Series, right_keys: pd.Series,
     rows = np.flatnonzero(left_codes >= 0) if left_order is None else left_order[left_codes[left_order] >= 0]
     counts = matches[left_codes[rows]]
     # the positions in the smallest integers that hold them (millions of joined rows)
-    position = np.int32 if max(len(left_keys), len(right_keys), int(counts.sum())) < 2**31 else np.int64
+    position = _position_type(len(left_keys), len(right_keys), int(counts.sum()))
     left = np.repeat(rows.astype(position), counts)
     # the k-th joined row of a left row takes its code's k-th right row (by_code from its first)
     at = np.repeat((first[left_codes[rows]] - (np.cumsum(counts) - counts)).astype(position), counts)
@@ -304,19 +310,13 @@ def _first_rows(facts: pd.DataFrame) -> np.ndarray:
     activity id when every activity is of one territory (as in :func:`activity_facts`:
     the territory of its customer), without hashing the pairs."""
     activity, ids = factorized(facts["activity_id"])
-    position = np.int32 if len(facts) < np.iinfo(np.int32).max else np.int64  # (the rows' positions: half as large)
-    activity = activity.astype(position)
+    activity = activity.astype(_position_type(len(facts)))
     activity[activity < 0] = len(ids)  # a missing id is one value, as for duplicated
     territory = facts["territory_id"]
     territory = (np.asarray(territory.cat.codes) if isinstance(territory.dtype, pd.CategoricalDtype)
                  else pd.factorize(territory, use_na_sentinel=False)[0])
-    rows = np.arange(len(facts), dtype=position)
-    first = np.full(len(ids) + 1, len(facts), dtype=position)
-    np.minimum.at(first, activity, rows)
-    first = first[activity]
-    if (territory == territory[first]).all():
-        return first == rows
-    return ~facts.duplicated(["territory_id", "activity_id"]).to_numpy()
+    first = _first_in_territory(activity, len(ids) + 1, territory)
+    return ~facts.duplicated(["territory_id", "activity_id"]).to_numpy() if first is None else first
 
 
 def _customer_codes(facts: pd.DataFrame) -> np.ndarray:

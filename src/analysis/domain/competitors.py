@@ -133,8 +133,8 @@ class _Scoped:
         """The position of the first segmented row of each territory x market (x segment:
         ``by_segment``), in order of appearance (``drop_duplicates``)."""
         codes = self.scope_of if by_segment else self.scope_of[:2]
-        key = combined_codes(codes, [len(self.territories) + 1, len(self.markets) + 1, len(self.segments) + 1])
-        return np.sort(np.unique(key, return_index=True)[1])
+        return _first_of_each(combined_codes(codes, [len(self.territories) + 1, len(self.markets) + 1,
+                                                     len(self.segments) + 1]))
 
     def widths(self) -> list[int]:
         """The widths of the scope key's codes: territory, market, segment (and all), window, product."""
