@@ -79,12 +79,16 @@ def contacts_query(has_outcome: bool = True) -> str:
     cost, and outcome when ``has_outcome``: without it, nobody responded)."""
     responses = ("count(*) FILTER (WHERE outcome IS NOT NULL AND outcome <> 'none')" if has_outcome else "0")
     positive = f"count(*) FILTER (WHERE outcome IN ({_POSITIVE}))" if has_outcome else "0"
+    # grouped by the month's first instant, written as text once per group, not per row
     return f"""
-SELECT customer_id, rep_id, strftime(date, '%Y-%m') AS period, count(*) AS activities,
-       {responses} AS responses, {positive} AS positive, fsum(cost) AS cost, max(date) AS last_date
-FROM activities
-WHERE date IS NOT NULL
-GROUP BY customer_id, rep_id, period
+SELECT customer_id, rep_id, strftime(month, '%Y-%m') AS period, activities, responses, positive, cost, last_date
+FROM (
+    SELECT customer_id, rep_id, date_trunc('month', date) AS month, count(*) AS activities,
+           {responses} AS responses, {positive} AS positive, fsum(cost) AS cost, max(date) AS last_date
+    FROM activities
+    WHERE date IS NOT NULL
+    GROUP BY customer_id, rep_id, month
+)
 ORDER BY customer_id, rep_id, period
 """
 
