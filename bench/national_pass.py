@@ -80,22 +80,29 @@ def _digest(tables) -> str:
 
 def _engine(folder: str, engine: str, work: str, queue) -> None:
     from analysis.contract.dataset import load_dataset
-    from analysis.domain.national import national_pass, span_of
+    from analysis.domain.national import national_pass, span_of, windows_of
     from analysis.engine.memory import use_returning_pool
 
     use_returning_pool()  # as the command line does
 
     start = time.perf_counter()
-    # as the batch loads: the DuckDB path keeps the raw rows of the windows' months only
-    kept = span_of({}) if engine == "duckdb" else None
-    ds = load_dataset(folder, engine=engine, work=work, span_of=kept)
+    # as the batch loads: the DuckDB path keeps the raw activities of the windows' months
+    # only, and the sales summed per window
+    duckdb = engine == "duckdb"
+    ds = load_dataset(folder, engine=engine, work=work, span_of=span_of({}) if duckdb else None,
+                      windows_of=windows_of({}) if duckdb else None)
     load = time.perf_counter() - start
     load_peak = _peak_mb()
     start = time.perf_counter()
     tables = national_pass(ds, {})
     seconds = time.perf_counter() - start
     queue.put({"load": load, "pass": seconds, "load_peak_mb": load_peak, "peak_mb": _peak_mb(),
-               "rows": {"sales": len(ds.sales), "activities": len(ds.activities)}, "digest": _digest(tables)})
+               "rows": {"sales": _sales_rows(ds), "activities": len(ds.activities)}, "digest": _digest(tables)})
+
+
+def _sales_rows(ds) -> int:
+    """The sales rows that reached pandas: raw rows, or their sums per window."""
+    return len(ds.sales) + sum(len(units) for units in (ds.window_sales or {}).values())
 
 
 def _national(folder: str, queue) -> None:

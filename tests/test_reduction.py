@@ -2,16 +2,23 @@
 
 The summaries are worked by hand on a few rows; made in DuckDB from the files they equal
 those made from the frames; a dataset whose raw rows hold only the windows' months
-gives the same pass as the whole one, is never cached, and refuses windows it lacks.
+gives the same pass as the whole one, is never cached, and refuses windows it lacks; so
+does one whose sales were summed per window out of core.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
 
 from analysis.contract import privacy, reduction
 from analysis.contract.dataset import cache_dataset, load_dataset
-from analysis.domain.national import national_pass, prepare, rows_span, span_of
+from analysis.domain import national
+from analysis.domain.market import window_sales, window_units, with_products
+from analysis.domain.national import national_pass, prepare, rows_span, sales_windows, span_of, windows_of
+from analysis.domain.periods import Window
 
 CUSTOMERS = pd.DataFrame({"customer_id": ["C1", "C2", "W1"], "territory_id": ["T1", "T1", "T2"],
                           "customer_type": ["hcp", "pharmacy", "distributor"]})
@@ -197,3 +204,78 @@ def test_every_data_shape_gives_the_same_pass_out_of_core(demo_folder, tmp_path,
     assert left.keys() == right.keys()
     for table in left:
         pd.testing.assert_frame_equal(right[table], left[table], check_exact=False, rtol=1e-12, obj=table)
+
+
+# --- the sales summed per window out of core ------------------------------------------------
+
+def _window_sales_sql(sales: pd.DataFrame, months) -> pd.DataFrame:
+    con = reduction._connection(frame=sales)
+    try:
+        con.execute("CREATE TABLE rows AS SELECT * FROM frame")  # its rowid: the rows' order
+        return reduction.window_sales_sql(con, "rows", months)
+    finally:
+        con.close()
+
+
+def test_window_sales_by_hand_and_as_pandas_sums_them():
+    window = Window("2026-02", 2)  # analysis 2026-01 and 2026-02, comparison 2025-11 and 2025-12
+    out = _window_sales_sql(SALES, window.periods_by_window)
+    # C1 x P1: 3 in January + 1.5 in February, in the place of its first row
+    assert out.to_dict("list") == {"customer_id": ["C1", "C1", "C2", "C2", "W1"],
+                                   "product_id": ["P1", "P2", "P2", "Q1", "P1"],
+                                   "window": ["analysis"] * 5, "units": [4.5, 2.0, 5.0, 0.0, 7.0]}
+    pd.testing.assert_frame_equal(with_products(out, PRODUCTS), window_sales(SALES, PRODUCTS, window))
+    assert _window_sales_sql(SALES, Window("2024-01", 1).periods_by_window).empty  # no rows in those months
+
+
+def test_window_sales_of_fractional_units_within_1e_12_of_pandas():
+    rng = np.random.default_rng(7)
+    n = 5_000
+    sales = pd.DataFrame({"customer_id": pd.Series(rng.integers(0, 300, n)).map("C{}".format).astype("str"),
+                          "product_id": pd.Series(rng.integers(0, 3, n)).map("P{}".format).astype("str"),
+                          "period": pd.Series(rng.integers(1, 13, n)).map("2026-{:02d}".format).astype("str"),
+                          "units": rng.random(n) * 1e3})
+    sales = sales.drop_duplicates(["customer_id", "product_id", "period"], ignore_index=True)
+    window = Window("2026-12", 4)
+    pd.testing.assert_frame_equal(_window_sales_sql(sales, window.periods_by_window),
+                                  window_units(sales, window), check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_the_sales_summed_per_window_give_the_whole_datasets_pass(demo_folder, name):
+    profile = PROFILES[name]
+    whole = load_dataset(demo_folder)
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=span_of(profile), windows_of=windows_of(profile))
+    ids = whole.territories["territory_id"].tolist()
+    assert list(duck.window_sales) == sales_windows(profile, ids, whole.with_summaries().summaries)
+    assert len(duck.window_sales) == (1 if name == "defaults" else 3)
+    assert duck.sales.empty and duck.spans["sales"] is None  # no raw sales row reached pandas
+    assert duck.spans["activities"] == rows_span(profile, ids, whole.with_summaries().summaries)["activities"]
+    left, right = national_pass(whole, profile), national_pass(duck, profile)
+    assert left.keys() == right.keys()
+    for table in left:
+        pd.testing.assert_frame_equal(right[table], left[table], check_exact=False, rtol=1e-12, obj=table)
+
+
+def test_sums_of_other_windows_are_refused(demo_folder):
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=span_of({}), windows_of=windows_of({}))
+    with pytest.raises(ValueError, match="summed per window of other analyses only"):
+        prepare(duck.with_summaries(), {"period_end": duck.spans["activities"][1], "period_months": 2}, True)
+    assert cache_dataset(duck, Path(demo_folder).parent / "cache") is None
+
+
+def test_beyond_the_summed_windows_the_raw_rows_are_kept(demo_folder, monkeypatch):
+    profile = PROFILES["overrides"]  # three windows
+    monkeypatch.setattr(national, "MAX_SUMMED_WINDOWS", 2)
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=span_of(profile), windows_of=windows_of(profile))
+    assert duck.window_sales is None and not duck.sales.empty and duck.spans["sales"] is not None
+
+
+def test_pseudonymised_window_sales_carry_pseudonyms_only(demo_folder):
+    duck = load_dataset(demo_folder, engine="duckdb", span_of=span_of({}), windows_of=windows_of({}))
+    private = privacy.pseudonymise_dataset(duck, b"k" * 32)
+    (units,) = private.window_sales.values()
+    assert set(units["customer_id"]) <= set(private.customers["customer_id"])
+    assert not set(units["customer_id"]) & set(duck.customers["customer_id"])
+    (original,) = duck.window_sales.values()
+    assert units["units"].equals(original["units"])

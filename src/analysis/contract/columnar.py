@@ -16,10 +16,11 @@ channels, amounts) is checked on those values, found in one scan, and its cells 
 then only typed; the rows are never copied normalized: the view of them reads the
 Parquet file again, or a CSV file's text parsed once (see :func:`validate`).
 
-Sales need no further reduction: their key (customer x product x period) makes the
-validated table already the customer x product x period sums the analyses use. The
-activities are kept per activity (the analyses count activities, follow reps and dates
-per activity): see the README's performance notes.
+Sales are summed per customer x product x window of the analyses (their key makes
+the validated table the monthly sums already): only those sums reach pandas when the
+caller names the windows (``windows_of``). The activities are kept per activity (the
+analyses count activities, follow reps and dates per activity): see
+``docs/scale.md``.
 
 The messages promise (file, column, rule, up to five offending rows with line numbers,
 nothing written) is kept by the contract's own pandas checks, run on what DuckDB finds:
@@ -556,6 +557,7 @@ def _series(column: pa.ChunkedArray, kind: str | None) -> pd.Series:
 #: summaries and the territory ids, per large table the first and last month
 #: (``YYYY-MM``) the analyses read rows of (None: all).
 SpanOf = Callable[[Summaries, list], "dict[str, tuple[str, str]] | None"]
+WindowsOf = Callable[[Summaries, list], "list[reduction.WindowMonths] | None"]
 
 
 @dataclass(frozen=True)
@@ -567,11 +569,12 @@ class Loaded:
     frames: dict[str, pd.DataFrame]
     files: dict[str, Path]
     summaries: Summaries | None = None
-    spans: dict[str, tuple[str, str]] | None = None
+    spans: dict[str, tuple[str, str] | None] | None = None
+    window_sales: dict[reduction.WindowMonths, pd.DataFrame] | None = None
 
 
 def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None = None,
-                span_of: SpanOf | None = None) -> Loaded:
+                span_of: SpanOf | None = None, windows_of: WindowsOf | None = None) -> Loaded:
     """Every table of ``folder``, validated and normalized (the large ones in DuckDB),
     and the file of each. Raises :class:`~analysis.errors.DataValidationError` with
     every violation when the dataset breaks a rule: the same as pandas reading every
@@ -582,6 +585,10 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
     (:mod:`analysis.contract.reduction`) are made there too, and with ``span_of`` only
     the raw rows of the months it names reach pandas (the windows' months; see
     :func:`analysis.domain.national.rows_span`), without the :data:`UNREAD_COLUMNS`.
+    With ``windows_of`` (the months of each analysis window, see
+    :func:`analysis.domain.national.sales_windows`), the sales are summed per customer x
+    product x window there instead (:func:`~analysis.contract.reduction.window_sales_query`)
+    and no raw sales row reaches pandas (``spans["sales"]`` None).
     """
     checks: dict[str, _ds._TableCheck] = {}
     files: dict[str, Path] = {}
@@ -626,6 +633,7 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
         summaries = _summaries(con, frames, validated)
         territory_ids = frames["territories"]["territory_id"].astype(str).tolist()
         spans = span_of(summaries, territory_ids) if span_of is not None else None
+        windows = windows_of(summaries, territory_ids) if windows_of is not None else None
         kept = {}
         for name, (table, columns) in validated.items():  # the rows to fetch, then DuckDB's memory freed
             if spans is not None:  # the analyses' columns only
@@ -635,10 +643,17 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
                         + (f" WHERE {condition}" if condition else ""))
             release(con, name)
             kept[name] = (f"kept_{name}", columns)
+        window_sales = None
+        if windows is not None:  # summed here, in the kept rows' order: no raw sales row reaches pandas
+            table, columns = kept.pop("sales")
+            window_sales = {months: reduction.window_sales_sql(con, table, months) for months in windows}
+            con.execute(f"DROP TABLE {table}")
+            frames["sales"] = _ds._empty(TABLES["sales"])
+            spans = {**(spans or {}), "sales": None}
         for name, (table, columns) in kept.items():
             frames[name] = fetch(con, table, columns, TABLES[name])
             con.execute(f"DROP TABLE {table}")
-        return Loaded(frames, files, summaries, spans)
+        return Loaded(frames, files, summaries, spans, window_sales)
 
 
 def _known(spec: TableSpec, checks: Mapping[str, _ds._TableCheck]) -> dict[str, pa.Array]:

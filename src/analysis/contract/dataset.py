@@ -101,6 +101,12 @@ class Dataset:
     #: rows the frame holds (the out-of-core loader keeps only the months the analyses read
     #: row by row); None: every month. The summaries always cover the whole history.
     spans: dict[str, tuple[str, str]] | None = None
+    #: The sales summed out of core per customer x product x window, per analysis window
+    #: (keyed by its months, :data:`~analysis.contract.reduction.WindowMonths`; see
+    #: :func:`~analysis.contract.reduction.window_sales_query`): when the loader made them, it
+    #: kept no raw sales rows (``sales`` is empty, and ``spans["sales"]`` None). None: the
+    #: pass sums ``sales`` itself.
+    window_sales: dict[reduction.WindowMonths, pd.DataFrame] | None = None
 
     @property
     def sales_periods(self) -> list[str]:
@@ -159,6 +165,8 @@ class Dataset:
             activities=of_customers(self.activities),
             phases=of_customers(self.phases),
             summaries=None if self.summaries is None else self.summaries.subset(ids, keep),
+            window_sales=None if self.window_sales is None else {
+                months: of_customers(units) for months, units in self.window_sales.items()},
             inputs=(),  # a slice is not the dataset of the input files: never cached as it
         )
 
@@ -207,7 +215,7 @@ ENGINES = ("pandas", "duckdb")
 
 def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cache: str | Path | None = None,
                  cache_tag: str = "", engine: str = "pandas", work: str | Path | None = None,
-                 span_of=None) -> Dataset:
+                 span_of=None, windows_of=None) -> Dataset:
     """Read and validate the dataset in ``folder``.
 
     ``extra_channels`` are accepted in ``activities.channel`` besides the ten of the
@@ -232,7 +240,10 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     analyses read, per large table)
     keeps only those months' raw rows (:attr:`Dataset.spans`), without the columns no
     analysis reads (``activities.content``): such a dataset is never written to the
-    input cache.
+    input cache. With ``windows_of`` too (given the same, the months of each analysis
+    window whose sales the analyses sum, or None), the sales are summed there per
+    customer x product x window (:attr:`Dataset.window_sales`) and none of their raw
+    rows reach pandas.
     """
     if engine not in ENGINES:
         raise ParameterError(f"unknown engine {engine!r}; expected {', '.join(ENGINES)}")
@@ -252,9 +263,9 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
     if engine == "duckdb":
         from analysis.contract.columnar import load_tables
 
-        loaded = load_tables(folder, extra, Path(work) if work is not None else None, span_of)
+        loaded = load_tables(folder, extra, Path(work) if work is not None else None, span_of, windows_of)
         ds = _dataset(folder, loaded.frames, loaded.files, files=files, stamps=stamps, digests=digests)
-        return replace(ds, summaries=loaded.summaries, spans=loaded.spans)
+        return replace(ds, summaries=loaded.summaries, spans=loaded.spans, window_sales=loaded.window_sales)
     violations: list[Violation] = []
     checks: dict[str, _TableCheck] = {}
     for name, spec in TABLES.items():

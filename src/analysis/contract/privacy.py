@@ -277,6 +277,10 @@ def pseudonymise_dataset(ds: Dataset, key: bytes) -> Dataset:
         contacts = contacts.assign(customer_id=_replace(contacts["customer_id"], mappings.get("customer", {})),
                                    rep_id=_replace(contacts["rep_id"], mappings.get("rep", {})))
         out["summaries"] = replace(ds.summaries, contacts=contacts)
+    if ds.window_sales is not None:  # the sales summed out of core: their customer ids too
+        out["window_sales"] = {months: units.assign(customer_id=_replace(units["customer_id"],
+                                                                         mappings.get("customer", {})))
+                               for months, units in ds.window_sales.items()}
     return replace(ds, **out)
 
 

@@ -93,6 +93,43 @@ ORDER BY customer_id, rep_id, period
 """
 
 
+#: The months of each window of one analysis, oldest window first: ``(("before", (...)),
+#: ("comparison", (...)), ("analysis", (...)))`` (:attr:`analysis.domain.periods.Window.periods_by_window`).
+WindowMonths = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def window_sales_query(table: str, months: WindowMonths) -> str:
+    """The SQL of the units of each customer x product in each window of ``months`` over
+    ``table`` (validated sales rows in file order: customer_id, product_id, period, units;
+    its ``rowid`` their order): columns customer_id, product_id, window (its name), units
+    (the compensated sum of the window's monthly rows), in the order of each sum's first
+    monthly row; a customer x product x window without rows is absent. The same sums
+    :func:`analysis.domain.market.window_units` makes of the rows in pandas."""
+    pairs = [(period, name) for name, periods in months for period in periods]
+    if not pairs:
+        return "SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS product_id, NULL::VARCHAR AS window, " \
+               "NULL::DOUBLE AS units WHERE false"
+    quoted = lambda text: "'" + str(text).replace("'", "''") + "'"
+    values = ", ".join(f"({quoted(period)}, {quoted(name)})" for period, name in pairs)
+    return f"""
+SELECT customer_id, product_id, "window", units
+FROM (
+    SELECT s.customer_id, s.product_id, w."window", coalesce(fsum(s.units), 0.0) AS units, min(s.rowid) AS first
+    FROM {table} AS s
+    JOIN (VALUES {values}) AS w(period, "window") ON s.period = w.period
+    WHERE s.customer_id IS NOT NULL AND s.product_id IS NOT NULL
+    GROUP BY s.customer_id, s.product_id, w."window"
+)
+ORDER BY first
+"""
+
+
+def window_sales_sql(con, table: str, months: WindowMonths) -> pd.DataFrame:
+    """:func:`window_sales_query` on a connection holding ``table``."""
+    out = _query(con, window_sales_query(table, months))
+    return out.astype({"units": "float64"})
+
+
 @dataclass(frozen=True)
 class Summaries:
     """The two summaries of a dataset (see the module docstring)."""

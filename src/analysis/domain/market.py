@@ -28,8 +28,15 @@ def window_sales(sales: pd.DataFrame, products: pd.DataFrame, window: Window) ->
     monthly rows), market, is_own; a customer x product x window without sales rows is
     absent. Every analysis of the windows sums units, so it reads these sums instead of
     the monthly rows (a third as many with the default three-month windows), in the
-    order of their first monthly row.
+    order of their first monthly row. :func:`window_units` then :func:`with_products`.
     """
+    return with_products(window_units(sales, window), products)
+
+
+def window_units(sales: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """The sums of :func:`window_sales` before the products are attached: customer_id,
+    product_id, window, units (made out of core by
+    :func:`analysis.contract.reduction.window_sales_query`)."""
     codes = period_codes(sales["period"], window)
     inside = codes >= 0
     if not inside.all():  # (out of core, the loaded rows are the windows': no copy)
@@ -37,9 +44,13 @@ def window_sales(sales: pd.DataFrame, products: pd.DataFrame, window: Window) ->
     customers, products_sold = factorized(sales["customer_id"]), factorized(sales["product_id"])
     (customer, product, window_code), sums = _sums([customers, products_sold, (codes, WINDOWS)],
                                                    {"units": sales["units"]})
-    summed = pd.DataFrame({"customer_id": customers[1].take(customer), "product_id": products_sold[1].take(product),
-                           "window": np.array(WINDOWS, dtype=object)[window_code], "units": sums["units"].to_numpy()})
-    return inner_join(summed, products[["product_id", "market", "is_own"]], ["product_id"])
+    return pd.DataFrame({"customer_id": customers[1].take(customer), "product_id": products_sold[1].take(product),
+                         "window": np.array(WINDOWS, dtype=object)[window_code], "units": sums["units"].to_numpy()})
+
+
+def with_products(units: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """:func:`window_units` sums with each product's market and is_own."""
+    return inner_join(units, products[["product_id", "market", "is_own"]], ["product_id"])
 
 
 def units_by_window(rows: pd.DataFrame) -> pd.DataFrame:

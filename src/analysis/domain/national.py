@@ -28,7 +28,8 @@ from analysis.domain.drilldowns import flag_customers, profile_gaps
 from analysis.domain.forecast import phase_forecast
 from analysis.domain.keys import left_join
 from analysis.domain.maintenance import maintenance_list
-from analysis.domain.market import customer_markets, product_units, units_by_window, units_wide, window_sales
+from analysis.domain.market import (customer_markets, product_units, units_by_window, units_wide, window_sales,
+                                    with_products)
 from analysis.domain.periods import WINDOWS, Window, make_window, window_codes
 from analysis.domain.phases import (derive_phases, ladder, migration, migration_rates, phase_change,
                                     phases_from_table, responses_by_window)
@@ -207,6 +208,25 @@ class Prepared:
     shape: DataShape
 
 
+#: Beyond this many distinct analysis windows (territories overriding ``period_end`` or
+#: ``period_months``), the out-of-core loader keeps the windows' raw sales rows rather
+#: than one sum per window (:func:`sales_windows`).
+MAX_SUMMED_WINDOWS = 4
+
+
+def _group_windows(profile: Mapping, territory_ids: list[str], summaries: Summaries) -> list[Window]:
+    """The window of each parameter group of ``territory_ids`` (its default period end the
+    latest month of its territories' sales, from the ``summaries``; none without sales)."""
+    sales = summaries.sales_by_month
+    windows = []
+    for eff, ids in parameter_groups(territory_ids, profile):
+        periods = sales.loc[sales["territory_id"].isin(ids), "period"]
+        if eff.get("period_end") is None and len(periods) == 0:
+            continue
+        windows.append(make_window(periods, eff.get("period_end"), eff.get("period_months", 3)))
+    return windows
+
+
 def rows_span(profile: Mapping, territory_ids: list[str], summaries: Summaries) -> dict[str, tuple[str, str]] | None:
     """Per large table, the first and last month whose raw rows the pass reads for
     ``territory_ids`` (each parameter group's default period end being the latest month
@@ -216,18 +236,21 @@ def rows_span(profile: Mapping, territory_ids: list[str], summaries: Summaries) 
     the analysis windows (the phases read the earlier windows' counts from the
     ``contacts`` summary; effort, channels and coaching read the analysis window).
     """
-    sales = summaries.sales_by_month
-    windows = []
-    for eff, ids in parameter_groups(territory_ids, profile):
-        periods = sales.loc[sales["territory_id"].isin(ids), "period"]
-        if eff.get("period_end") is None and len(periods) == 0:
-            continue
-        windows.append(make_window(periods, eff.get("period_end"), eff.get("period_months", 3)))
+    windows = _group_windows(profile, territory_ids, summaries)
     if not windows:
         return None
     last = max(w.analysis[-1] for w in windows)
     return {"sales": (min(w.before[0] for w in windows), last),
             "activities": (min(w.analysis[0] for w in windows), last)}
+
+
+def sales_windows(profile: Mapping, territory_ids: list[str], summaries: Summaries) -> list | None:
+    """The months of each distinct window of the parameter groups of ``territory_ids``
+    (:attr:`Window.periods_by_window`), whose sales the pass sums per customer x product
+    (:func:`~analysis.domain.market.window_units`); None beyond :data:`MAX_SUMMED_WINDOWS`
+    or without sales."""
+    windows = list(dict.fromkeys(w.periods_by_window for w in _group_windows(profile, territory_ids, summaries)))
+    return windows if 0 < len(windows) <= MAX_SUMMED_WINDOWS else None
 
 
 def span_of(profile: Mapping):
@@ -236,17 +259,28 @@ def span_of(profile: Mapping):
     return lambda summaries, territory_ids: rows_span(profile, territory_ids, summaries)
 
 
+def windows_of(profile: Mapping):
+    """The out-of-core loader's ``windows_of`` for ``profile``: :func:`sales_windows`."""
+    return lambda summaries, territory_ids: sales_windows(profile, territory_ids, summaries)
+
+
 def prepare(ds: Dataset, params: Mapping, has_activities: bool) -> Prepared:
     """Customers, segments, phases and activity facts of a group sharing ``params``."""
     ds = ds.with_summaries()  # made once here when the caller has not (national_pass has)
     window = make_window(pd.Series(ds.sales_periods), params.get("period_end"), params.get("period_months", 3))
+    summed = (ds.window_sales or {}).get(window.periods_by_window)  # made out of core
     needed = {"sales": (window.before[0], window.analysis[-1]), "activities": (window.analysis[0], window.analysis[-1])}
+    if summed is not None:  # (the sales rows are not read)
+        del needed["sales"]
     for table, (first, last) in needed.items():
-        held = (ds.spans or {}).get(table)
-        if held is not None and (first < held[0] or last > held[1]):
+        held = (ds.spans or {}).get(table, ())
+        if held is None:
+            raise ValueError(f"the dataset holds the {table} summed per window of other analyses only, not of "
+                             f"{window.label('before')} to {window.label('analysis')}: load it for this profile")
+        if held and (first < held[0] or last > held[1]):
             raise ValueError(f"the dataset holds the {table} rows of {held[0]} to {held[1]} only, not of "
                              f"{first} to {last}: load it for this profile")
-    sales = window_sales(ds.sales, ds.products, window)
+    sales = window_sales(ds.sales, ds.products, window) if summed is None else with_products(summed, ds.products)
     shape = DataShape(has_activities=has_activities, has_comparison=bool((sales["window"] == "comparison").any()))
     frame = customer_table(ds, sales, window, params)
     frame = left_join(frame, ds.territories[["territory_id", "region"]], ["territory_id"])

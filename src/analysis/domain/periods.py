@@ -49,6 +49,12 @@ class Window:
     def periods(self, window: str) -> tuple[str, ...]:
         return getattr(self, window)
 
+    @property
+    def periods_by_window(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Each window's name and periods, oldest first (the key of the sales summed per
+        window out of core: :attr:`analysis.contract.dataset.Dataset.window_sales`)."""
+        return tuple((name, self.periods(name)) for name in WINDOWS)
+
     def label(self, window: str = "analysis") -> str:
         periods = self.periods(window)
         return f"{periods[0]} to {periods[-1]}" if len(periods) > 1 else periods[0]

@@ -46,7 +46,7 @@ from analysis.report.exports import call_plan_workbook, export_tables
 from analysis.engine.fingerprint import files_hash, job_fingerprint, table_hashes
 from analysis.engine.kernels import KERNEL_NAMES, kernel_manager, register_kernel
 from analysis.engine.lock import RunLock, still_held
-from analysis.domain.national import national_pass, selected_territories, span_of
+from analysis.domain.national import national_pass, selected_territories, span_of, windows_of
 from analysis.domain.periods import make_window
 from analysis.report.publish import (check_output, now, publish_folder, read_manifest, remove_leftovers, safe_name,
                                      verified_record, write_index, write_manifest, write_tables)
@@ -541,7 +541,8 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
     if ds is None:  # pseudonymised here, before the input cache (or anything else) is written
         loader = choose_engine(Path(data), loader)
         ds = privacy.apply_dataset(load_dataset(Path(data), extra_channels=extra, engine=loader,
-                                                work=work / "duckdb", span_of=span_of(profile)), profile, key)
+                                                work=work / "duckdb", span_of=span_of(profile),
+                                                windows_of=windows_of(profile)), profile, key)
     load_seconds = time.perf_counter() - t0
     profile = parameters.check_against_data(profile, ds, source=str(profile_path or "parameters"))
     if territories:
