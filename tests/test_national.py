@@ -140,3 +140,18 @@ def test_roi_and_channel_tables_add_up_to_the_territory(dataset):
     assert coaching.to_dict() == pytest.approx(kpis["own_units_change"].to_dict())
     assert set(kpis["grid"]) == {"2x2"}
     assert set(tables) >= {"channels", "roi_rep", "three_c_flags", "coaching_flags"}
+
+
+def test_parameter_groups_by_hand():
+    """Territories without overrides share the profile's parameters (made once); an
+    override equal to the profile's value joins them; groups keep first-seen order."""
+    from analysis.contract.params import effective
+    from analysis.domain.national import parameter_groups
+
+    profile = {"period_months": 2, "overrides": {"T2": {"period_months": 4}, "T4": {"period_months": 2},
+                                                 "T5": {"period_months": 4}}}
+    groups = parameter_groups(["T1", "T2", "T3", "T4", "T5", "T6"], profile)
+    assert [ids for _, ids in groups] == [["T1", "T3", "T4", "T6"], ["T2", "T5"]]
+    assert groups[0][0] == effective(profile) and groups[1][0] == effective(profile, "T2")
+    assert groups[0][0]["period_months"] == 2 and groups[1][0]["period_months"] == 4
+    assert parameter_groups([], profile) == []

@@ -63,9 +63,18 @@ def selected_markets(ds: Dataset, params: Mapping) -> list[str]:
 def parameter_groups(territory_ids: list[str], profile: Mapping) -> list[tuple[dict, list[str]]]:
     """Territories grouped by identical effective parameters."""
     groups: dict[str, tuple[dict, list[str]]] = {}
+    overrides = profile.get("overrides") or {}
+    shared = None  # the effective parameters of every territory without overrides: made once
+
+    def keyed(eff: dict) -> tuple[dict, str]:
+        return eff, json.dumps({k: v for k, v in eff.items() if k != "territories"}, sort_keys=True, default=str)
+
     for tid in territory_ids:
-        eff = parameters.effective(profile, tid)
-        key = json.dumps({k: v for k, v in eff.items() if k != "territories"}, sort_keys=True, default=str)
+        if tid in overrides:
+            eff, key = keyed(parameters.effective(profile, tid))
+        else:
+            shared = shared or keyed(parameters.effective(profile))
+            eff, key = shared
         groups.setdefault(key, (eff, []))[1].append(tid)
     return list(groups.values())
 
