@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from analysis.domain.channels import (
     DEFAULT_FIT,
+    PASS_FACT_COLUMNS,
     activity_facts,
     channel_phase,
     fit_matrix,
@@ -794,3 +795,17 @@ def test_facts_first_row_counts_each_activity_once(shape):
         assert facts.loc[facts["first_row"], "market"].tolist() == ["m1", "m1", "m1"]
     summary = channel_summary(facts)
     assert summary["activities"].tolist() == channel_summary(facts.drop(columns="first_row"))["activities"].tolist()
+    # the pass's facts (no activity id nor date) are the same columns, also when the ids repeat
+    made = activity_facts(acts, make_frame(rows), fit_matrix(), PASS_FACT_COLUMNS)
+    assert list(made.columns) == PASS_FACT_COLUMNS and "activity_id" not in made
+    pd.testing.assert_frame_equal(made, facts[PASS_FACT_COLUMNS])
+
+
+def test_facts_of_some_columns_in_their_order_and_unknown_refused():
+    rows = [("T1", "R1", "c1", "m1", "aware", "trial"), ("T1", "R1", "c1", "m2", "aware", "aware")]
+    acts = make_activities([("a1", "c1", "r1", "email", 10, "engaged"), ("a2", "c1", "r1", "phone", 30, "none")])
+    full = activity_facts(acts, make_frame(rows), fit_matrix())
+    some = activity_facts(acts, make_frame(rows), fit_matrix(), ["cost", "fits", "customer_id"])
+    pd.testing.assert_frame_equal(some, full[["cost", "fits", "customer_id"]])
+    with pytest.raises(ValueError, match="unknown fact column 'units'"):
+        activity_facts(acts, make_frame(rows), fit_matrix(), ["cost", "units"])

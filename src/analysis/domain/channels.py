@@ -30,6 +30,9 @@ FACT_COLUMNS = [
     "channel", "cost", "outcome", "positive", "phase", "phase_now", "moved_up", "segment",
     "fits", "on_ladder", "market_count", "first_row",
 ]
+#: The fact columns the national pass reads (not the activity's id and date: it counts
+#: each activity by ``first_row`` and reads dates from the activities).
+PASS_FACT_COLUMNS = [c for c in FACT_COLUMNS if c not in ("activity_id", "date")]
 CHANNEL_PHASE_COLUMNS = [
     "territory_id", "market", "channel", "phase", "activities", "cost", "effort_share",
     "response_rate", "progression_rate", "customers_touched", "fits", "responses",
@@ -120,7 +123,8 @@ def _rank(phases: pd.Series) -> pd.Series:
 
 
 def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
-                   fit: pd.DataFrame | Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+                   fit: pd.DataFrame | Mapping[str, Sequence[str]] | None = None,
+                   columns: Sequence[str] = tuple(FACT_COLUMNS)) -> pd.DataFrame:
     """One row per activity x market of its customer, with the customer's phases.
 
     ``activities`` are the analysis window's activities; ``frame`` the customer frame
@@ -137,8 +141,12 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     markets the activity is counted in, to split its cost when summing across markets),
     first_row (the activity's first row: where it is counted once across markets; as
     ``~duplicated(["territory_id", "activity_id"])``). Activities of customers absent
-    from ``frame`` are dropped.
+    from ``frame`` are dropped. ``columns``: those made, in that order (default: all;
+    the national pass leaves out the ones it never reads, :data:`PASS_FACT_COLUMNS`).
     """
+    unknown = [c for c in columns if c not in FACT_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown fact column {unknown[0]!r}; expected some of {', '.join(FACT_COLUMNS)}")
     fit = _as_fit(fit)
     _check_phases(frame["phase_previous"], "phase_previous")
     _check_phases(frame["phase"], "phase")
@@ -170,11 +178,13 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     # (the customer ids too: the facts' many rows of the window's customers)
     categorical = ("territory_id", "region", "market", "customer_id", "rep_id", "channel", "outcome", "phase",
                    "phase_now", "segment")
-    from_customers = [c for c in FACT_COLUMNS if c in customers.columns]  # the join's customer ids
-    from_activities = [c for c in FACT_COLUMNS if c in acts.columns and c not in from_customers]
+    needed = {*columns, "territory_id", "market", *(("phase", "channel") if "fits" in columns else ()),
+              *(("phase",) if "on_ladder" in columns else ())}  # (territory and market order the rows)
+    from_customers = [c for c in FACT_COLUMNS if c in needed and c in customers.columns]  # the join's customer ids
+    from_activities = [c for c in FACT_COLUMNS if c in needed and c in acts.columns and c not in from_customers]
     # converted on the (smaller) source tables, then gathered by their codes
-    coded = {c: as_category(table[c]) for table, columns in ((customers, from_customers), (acts, from_activities))
-             for c in columns if c in categorical}
+    coded = {c: as_category(table[c]) for table, names in ((customers, from_customers), (acts, from_activities))
+             for c in names if c in categorical}
     # sorted by territory, market, then activity id: a stable sort of the joined rows (in
     # activity id order) on the key of the customer row, made on the customer frame
     place = combined_codes([_sort_codes(coded[k]) for k in ("territory_id", "market")],
@@ -182,24 +192,38 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     place = place.astype(np.min_scalar_type(place.max(initial=0)))  # few values: a radix sort when 16 bits
     order = np.argsort(place[right], kind="stable")
     left, right = left[order], right[order]
-    columns = {}
+    taken = {}
     for table, names, positions in ((customers, from_customers, right), (acts, from_activities, left)):
-        taken = np.bincount(positions, minlength=len(table))  # how often each row is taken
+        times = np.bincount(positions, minlength=len(table))  # how often each row is taken
         for c in names:
             if c in coded:
                 trim = not isinstance(table[c].dtype, pd.CategoricalDtype)
-                columns[c] = _taken_categories(coded[c], positions, taken if trim else None)
+                taken[c] = _taken_categories(coded[c], positions, times if trim else None)
             else:
-                columns[c] = table[c].take(positions).reset_index(drop=True)
-    facts = pd.DataFrame(columns, copy=False)  # (the columns are new: not copied again)
-    facts["moved_up"] = facts["moved_up"].astype(bool)
-    facts["fits"] = _fits(fit, facts["phase"], facts["channel"])
-    facts["on_ladder"] = facts["phase"].notna().to_numpy(dtype=bool)
-    # by the activity row each fact row is made of, when no id repeats
-    first = (_first_in_territory(left, len(acts), np.asarray(facts["territory_id"].cat.codes))
-             if _distinct(acts["activity_id"], by_id) else None)
-    facts["first_row"] = _first_rows(facts) if first is None else first  # (else: by the ids)
-    return facts[FACT_COLUMNS]
+                taken[c] = _take(table[c], positions)
+    facts = pd.DataFrame(taken, copy=False)  # (the columns are new: not copied again)
+    if "moved_up" in facts:
+        facts["moved_up"] = facts["moved_up"].astype(bool)
+    if "fits" in columns:
+        facts["fits"] = _fits(fit, facts["phase"], facts["channel"])
+    if "on_ladder" in columns:
+        facts["on_ladder"] = facts["phase"].notna().to_numpy(dtype=bool)
+    if "first_row" in columns:  # by the activity row each fact row is made of, when no id repeats
+        first = (_first_in_territory(left, len(acts), np.asarray(facts["territory_id"].cat.codes))
+                 if _distinct(acts["activity_id"], by_id) else None)
+        if first is None:  # by the ids
+            ids = facts["activity_id"] if "activity_id" in facts else acts["activity_id"].take(left)
+            first = _first_rows(pd.DataFrame({"territory_id": facts["territory_id"], "activity_id": ids.array}))
+        facts["first_row"] = first
+    return facts[list(columns)]
+
+
+def _take(column: pd.Series, positions: np.ndarray) -> pd.Series:
+    """``column.take(positions)`` on a new index; a NumPy column by ``np.take`` (a quarter of
+    the time on millions of int32 positions, which pandas would first widen and check)."""
+    if isinstance(column.dtype, np.dtype):
+        return pd.Series(np.take(column.to_numpy(), positions), name=column.name)
+    return column.take(positions).reset_index(drop=True)
 
 
 def _distinct(values: pd.Series, order: np.ndarray) -> bool:
@@ -260,7 +284,7 @@ def _taken_categories(values: pd.Series, positions: np.ndarray, taken: np.ndarra
         renumbered = np.append(np.cumsum(used) - 1, -1)  # the code -1 (missing) picks the last: stays -1
         codes = renumbered[codes].astype(codes.dtype)
         dtype = pd.CategoricalDtype(dtype.categories[used], ordered=dtype.ordered)
-    return pd.Categorical.from_codes(codes[positions], dtype=dtype)
+    return pd.Categorical.from_codes(np.take(codes, positions), dtype=dtype)
 
 
 def _sort_codes(values: pd.Series) -> np.ndarray:

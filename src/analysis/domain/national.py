@@ -19,8 +19,8 @@ from analysis.contract.reduction import Summaries
 from analysis.contract.schema import CHANNELS
 from analysis.domain.actions import action_list
 from analysis.domain.call_plan import call_plan
-from analysis.domain.channels import (GROUP, activity_facts, cell_stats, channel_phase, channel_summary,
-                                      effort_shares, fit_matrix, next_best_channel, rate_cells)
+from analysis.domain.channels import (GROUP, PASS_FACT_COLUMNS, activity_facts, cell_stats, channel_phase,
+                                      channel_summary, effort_shares, fit_matrix, next_best_channel, rate_cells)
 from analysis.domain.coaching import coaching_table, roi_by, unit_margins
 from analysis.domain.coaching import flag_counts as coaching_flag_counts
 from analysis.domain.competitors import competitor_shares
@@ -298,7 +298,7 @@ def prepare(ds: Dataset, params: Mapping, has_activities: bool) -> Prepared:
     frame = customer_phases(ds, sales, frame, window, params, shape)
     fit = fit_matrix(params.get("fit_matrix") or None, channels=(*CHANNELS, *params.get("extra_channels", ())))
     in_window = analysis_activities(ds.activities, window)
-    facts = activity_facts(in_window, frame, fit)
+    facts = activity_facts(in_window, frame, fit, PASS_FACT_COLUMNS)
     return Prepared(ds, dict(params), window, sales, frame, facts, fit, in_window, shape)
 
 
