@@ -93,3 +93,28 @@ def test_units_by_window_is_the_groupby_of_the_window_sales(seed):
             own_units=("own", "sum"), market_units=("units", "sum")).reset_index()
         expected["window"] = pd.Categorical(expected["window"], categories=["before", "comparison", "analysis"])
         pd.testing.assert_frame_equal(units_by_window(frame), expected, check_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_frame_units_are_the_long_tables_pivot(seed):
+    """Units summed straight into the customer frame equal the long table pivoted and
+    joined, to the bit: customers without sales, sales of customers or markets outside the
+    frame, a missing id, a window without sales, no sales at all."""
+    from analysis.domain.market import frame_units, units_by_window, units_wide
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    rows = pd.DataFrame({
+        "customer_id": pd.Series([f"c{i}" for i in rng.integers(0, 30, n)], dtype="str"),
+        "product_id": pd.Series(rng.choice(["p", "q", "r"], n), dtype="str"),
+        "window": pd.Series(rng.choice(["before", "comparison", "analysis"] if seed else ["before", "analysis"], n),
+                            dtype="str"),
+        "units": rng.random(n) * 10, "market": pd.Series(rng.choice(["m", "n", "o"], n), dtype="str"),
+        "is_own": rng.random(n) < 0.4})
+    rows.loc[7, "customer_id"] = None
+    frame = pd.DataFrame({"territory_id": "T1", "customer_id": pd.Series([f"c{i}" for i in range(5, 40)] * 2,
+                                                                          dtype="str"),
+                          "market": pd.Series(["m"] * 35 + ["n"] * 35, dtype="str")}).iloc[::-1]
+    for sales in (rows, rows.iloc[:0]):
+        expected = units_wide(units_by_window(sales), frame)
+        pd.testing.assert_frame_equal(frame_units(sales, frame), expected, check_exact=True)

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import factorized, group_sums, grouped, inner_join, left_join
+from analysis.domain.keys import (combined_codes, factorized, group_sums, grouped, inner_join, left_join,
+                                 positions_in)
 from analysis.domain.periods import WINDOWS, Window, period_codes
 
 
@@ -102,6 +103,38 @@ def units_wide(units: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     out["own_units"] = out["own_units_analysis"]
     out["market_units"] = out["market_units_analysis"]
     return out
+
+
+def frame_units(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """``units_wide(units_by_window(rows), frame)`` (``rows``: :func:`window_sales`), the
+    units summed straight into the rows of ``frame`` (customer x market): each sum over
+    the same rows in the same order, without the long table and its pivot."""
+    customer_codes, customers = factorized(frame["customer_id"])
+    market_codes, markets = factorized(frame["market"])
+    widths = [len(customers) + 1, len(markets) + 1]
+    place = combined_codes([customer_codes, market_codes], widths)
+    if rows.empty or not pd.Index(place).is_unique or (place < 0).any():  # (as the long way does it)
+        return units_wide(units_by_window(rows), frame)
+    at = pd.Index(place).get_indexer(combined_codes([positions_in(rows["customer_id"], customers),
+                                                     positions_in(rows["market"], markets)], widths))
+    window = _window_codes(rows["window"])
+    kept = (at >= 0) & (window >= 0)
+    groups = np.where(kept, at * len(WINDOWS) + window, -1)
+    sums = group_sums({"own_units": rows["units"].where(rows["is_own"], 0.0).to_numpy(),
+                       "market_units": rows["units"].to_numpy()}, groups, len(frame) * len(WINDOWS))
+    out = frame.reset_index(drop=True)
+    wide = {f"{measure}_{name}": sums[measure].to_numpy()[k::len(WINDOWS)]
+            for measure in ("market_units", "own_units") for k, name in enumerate(WINDOWS)}  # (the pivot's order)
+    out = out.assign(**wide)
+    out["own_units"] = out["own_units_analysis"]
+    out["market_units"] = out["market_units_analysis"]
+    return out
+
+
+def _window_codes(names: pd.Series) -> np.ndarray:
+    """Index into ``WINDOWS`` of each window name (-1: missing or another name)."""
+    codes, uniques = factorized(names)
+    return np.array([WINDOWS.index(u) if u in WINDOWS else -1 for u in uniques] + [-1], dtype=np.int64)[codes]
 
 
 def product_units(rows: pd.DataFrame, which: str = "analysis") -> pd.DataFrame:

@@ -28,8 +28,7 @@ from analysis.domain.drilldowns import flag_customers, profile_gaps
 from analysis.domain.forecast import phase_forecast
 from analysis.domain.keys import left_join
 from analysis.domain.maintenance import maintenance_list
-from analysis.domain.market import (customer_markets, product_units, units_by_window, units_wide, window_sales,
-                                    with_products)
+from analysis.domain.market import customer_markets, frame_units, product_units, window_sales, with_products
 from analysis.domain.periods import WINDOWS, Window, make_window, window_codes
 from analysis.domain.phases import (derive_phases, ladder, migration, migration_rates, phase_change,
                                     phases_from_table, responses_by_window)
@@ -88,8 +87,7 @@ def customer_table(ds: Dataset, sales: pd.DataFrame, window: Window, params: Map
     frame = left_join(frame, ds.customers[["customer_id", *customer_cols]], ["customer_id"])
     if "boxes_per_patient" in ds.markets:
         frame = left_join(frame, ds.markets[["market", "boxes_per_patient"]], ["market"])
-    units = units_by_window(sales)
-    frame = units_wide(units, frame)
+    frame = frame_units(sales, frame)
     pot = params["potential"]
     frame = potential(frame, window.months, pot["default"], pot.get("by_market"), pot.get("by_customer_type"))
     frame["support"] = support(frame["own_units"], frame["market_units"])
