@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.domain.segmentation import (SCHEME_2X2, SCHEME_3X3, SCHEMES, deciles, lorenz, scheme_of, segment,
-                                          segment_summary, vip)
+from analysis.domain.segmentation import (SCHEME_2X2, SCHEME_3X3, SCHEMES, deciles, lorenz, ranking, scheme_of,
+                                          segment, segment_summary, vip)
 
 
 def customers():
@@ -159,6 +159,18 @@ def test_lorenz_points():
     assert first["customer_id"] == "c5" and first["customer_share"] == pytest.approx(0.2)
     assert first["value_share"] == pytest.approx(40 / 90)
     assert points["value_share"].iloc[-1] == pytest.approx(1.0)
+
+
+def test_one_ranking_serves_vip_deciles_and_lorenz():
+    f = customers()
+    ranked = ranking(f, "potential")
+    assert ranked["customer_id"].tolist() == ["c5", "c2", "c3", "c1", "c4"]  # descending, ties by id
+    assert vip(f, ranked=ranked).equals(vip(f)) and deciles(f, ranked=ranked).equals(deciles(f))
+    pd.testing.assert_frame_equal(lorenz(f, ranked=ranked), lorenz(f))
+    with pytest.raises(ValueError, match="not of this frame by 'own_units'"):
+        vip(f, "own_units", ranked=ranked)
+    with pytest.raises(ValueError, match="not of this frame"):
+        deciles(f, ranked=ranked.iloc[1:])
 
 
 def test_segment_summary_shares():

@@ -396,3 +396,23 @@ def test_customer_effort_is_the_sorted_groupby(seed):
         expected = kept.groupby("customer_id", sort=True).agg(activities=("cost", "size"), effort_cost=("cost", "sum"))
         expected = expected.reset_index().astype({"activities": "int64", "effort_cost": "float64"})
         pd.testing.assert_frame_equal(customer_effort(rows, window), expected, check_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_competitor_position_of_the_window_rows_is_that_of_their_product_units(seed):
+    """The pass hands the analysis window's rows over unsummed: the same table, to the bit
+    (repeated rows, a missing units value, -0.0, rows of other windows left out)."""
+    from analysis.domain.market import product_units
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    rows = pd.DataFrame({
+        "customer_id": pd.Series([f"c{i}" for i in rng.integers(0, 20, n)], dtype="str"),
+        "product_id": pd.Series(rng.choice(["own", "p2", "p3"], n), dtype="str"),
+        "window": pd.Series(rng.choice(["comparison", "analysis"], n), dtype="str"),
+        "units": rng.choice([0.0, -0.0, 1.5, 2.25, 7.0, np.nan], n)})
+    rows["market"] = pd.Series(np.where(rows["product_id"] == "p3", "n", "m"), dtype="str")
+    rows["is_own"] = rows["product_id"] == "own"
+    analysis = rows.loc[(rows["window"] == "analysis").to_numpy()]
+    pd.testing.assert_frame_equal(competitor_position(analysis), competitor_position(product_units(rows)),
+                                  check_exact=True)

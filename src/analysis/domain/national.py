@@ -28,14 +28,15 @@ from analysis.domain.drilldowns import flag_customers, profile_gaps
 from analysis.domain.forecast import phase_forecast
 from analysis.domain.keys import left_join
 from analysis.domain.maintenance import maintenance_list
-from analysis.domain.market import customer_markets, frame_units, product_units, window_sales, with_products
+from analysis.domain.market import customer_markets, frame_units, window_sales, with_products
 from analysis.domain.periods import WINDOWS, Window, make_window, window_codes
 from analysis.domain.phases import (derive_phases, ladder, migration, migration_rates, phase_change,
                                     phases_from_table, responses_by_window)
 from analysis.domain.potential import potential
 from analysis.domain.profile import completeness
 from analysis.domain.quality import data_quality
-from analysis.domain.segmentation import SegmentScheme, deciles, lorenz, scheme_of, segment, segment_summary, vip
+from analysis.domain.segmentation import (SegmentScheme, deciles, lorenz, ranking, scheme_of, segment,
+                                         segment_summary, vip)
 from analysis.domain.support import support
 from analysis.domain.targeting import decile_targeting
 from analysis.domain.three_c import (attach_competitor_position, attach_effort, competitor_position, customer_effort,
@@ -95,8 +96,10 @@ def customer_table(ds: Dataset, sales: pd.DataFrame, window: Window, params: Map
     frame = segment(frame, cut=seg["cut"], q=seg.get("q", 0.5), potential_cut=seg.get("potential"),
                     support_cut=seg.get("support"), grid=seg.get("grid", "2x2"))
     value = "own_units" if params.get("vip_by") == "own_units" else "potential"
-    frame["vip"] = vip(frame, value=value, share=params["vip_share"])
-    frame["decile"] = deciles(frame, "potential")
+    by_potential = ranking(frame, "potential")  # (one ranking for both when VIPs are by potential)
+    frame["vip"] = vip(frame, value=value, share=params["vip_share"],
+                       ranked=by_potential if value == "potential" else None)
+    frame["decile"] = deciles(frame, "potential", ranked=by_potential)
     return frame.drop(columns=customer_cols + [c for c in ("boxes_per_patient",) if c in frame])
 
 
@@ -113,7 +116,8 @@ def customer_phases(ds: Dataset, sales: pd.DataFrame, frame: pd.DataFrame, windo
     frame = derive_phases(frame, responses_by_window(ds.summaries.contacts, window), **params["phases"],
                           has_activities=shape.has_activities, has_comparison=shape.has_comparison)
     frame = phases_from_table(frame, ds.phases, window)
-    positions = competitor_position(product_units(sales, "analysis"),
+    # the analysis window's rows as they are: competitor_position sums them per product itself
+    positions = competitor_position(sales.loc[(sales["window"] == "analysis").to_numpy()],
                                     dominant=params["competitor_dominant"])
     frame = attach_competitor_position(frame, positions)
     frame = attach_effort(frame, customer_effort(ds.activities, window))

@@ -143,8 +143,11 @@ def segment(frame: pd.DataFrame, cut: str = "median", q: float = 0.5,
     )
 
 
-def _ranked(frame: pd.DataFrame, value: str) -> pd.DataFrame:
-    """Segmentable rows ranked by ``value`` (descending) within territory and market."""
+def ranking(frame: pd.DataFrame, value: str) -> pd.DataFrame:
+    """Segmentable rows ranked by ``value`` (descending, ties by customer_id) within
+    territory and market, with the cumulative value, total, rank and count of each: what
+    :func:`vip`, :func:`lorenz` and :func:`deciles` read (made once, it can be given to
+    each of them for the same ``frame`` and ``value``)."""
     rows = frame.loc[segmentable(frame), [*GROUP, "customer_id", value]].copy()
     rows[value] = rows[value].fillna(0.0).astype(float)
     rows["_neg"] = -rows[value]
@@ -157,26 +160,37 @@ def _ranked(frame: pd.DataFrame, value: str) -> pd.DataFrame:
     return rows
 
 
-def vip(frame: pd.DataFrame, value: str = "potential", share: float = 0.8) -> pd.Series:
+def _ranking_of(frame: pd.DataFrame, value: str, ranked: pd.DataFrame | None) -> pd.DataFrame:
+    if ranked is None:
+        return ranking(frame, value)
+    if value not in ranked or len(ranked) != int(segmentable(frame).sum()):
+        raise ValueError(f"the ranking given is not of this frame by {value!r}: make it with ranking(frame, {value!r})")
+    return ranked
+
+
+def vip(frame: pd.DataFrame, value: str = "potential", share: float = 0.8,
+        ranked: pd.DataFrame | None = None) -> pd.Series:
     """True for the smallest prefix of the ranking whose cumulative value reaches ``share``.
 
     Ranked by ``value`` descending, ties broken by customer_id; computed per territory
     and market over segmentable customers. A group whose total is zero has no VIPs.
+    ``ranked``: :func:`ranking` of ``frame`` by ``value``, when made already.
     """
-    rows = _ranked(frame, value)
+    rows = _ranking_of(frame, value, ranked)
     before = rows["cumulative"] - rows[value]
     target = share * rows["total"]
     is_vip = (rows["total"] > 0) & (before < target - 1e-9 * rows["total"])
     return is_vip.reindex(frame.index, fill_value=False).rename("vip")
 
 
-def lorenz(frame: pd.DataFrame, value: str = "potential") -> pd.DataFrame:
+def lorenz(frame: pd.DataFrame, value: str = "potential", ranked: pd.DataFrame | None = None) -> pd.DataFrame:
     """Lorenz (Pareto) curve points per territory and market.
 
     Columns territory_id, market, customer_id, rank, customer_share (rank / count),
-    value_share (cumulative value / total; 0 when the total is zero).
+    value_share (cumulative value / total; 0 when the total is zero). ``ranked``: as
+    for :func:`vip`.
     """
-    rows = _ranked(frame, value)
+    rows = _ranking_of(frame, value, ranked)
     total = rows["total"].where(rows["total"] > 0)
     return rows.assign(
         customer_share=rows["rank"] / rows["count"],
@@ -184,13 +198,14 @@ def lorenz(frame: pd.DataFrame, value: str = "potential") -> pd.DataFrame:
     )[[*GROUP, "customer_id", "rank", "customer_share", "value_share"]].reset_index(drop=True)
 
 
-def deciles(frame: pd.DataFrame, value: str = "potential") -> pd.Series:
+def deciles(frame: pd.DataFrame, value: str = "potential", ranked: pd.DataFrame | None = None) -> pd.Series:
     """Decile of ``value`` per territory and market: 10 = the top tenth of customers.
 
     Customers are ranked ascending among segmentable customers with value > 0 (ties by
     customer_id); decile = ceil(10 x rank / count). Zero or missing value: no decile.
+    ``ranked``: as for :func:`vip`.
     """
-    rows = _ranked(frame, value)
+    rows = _ranking_of(frame, value, ranked)
     rows = rows[rows[value] > 0]
     positive = rows.groupby(GROUP, sort=False)[value].transform("size")
     ascending = positive - rows["rank"] + 1

@@ -58,7 +58,9 @@ def competitor_position(product_units: pd.DataFrame, *, dominant: float = 0.6) -
     """Leading competitor, shares and competitor position per customer x market.
 
     ``product_units`` has customer_id, market, product_id, is_own, units (the analysis
-    window; :func:`analysis.domain.market.product_units`). The leading competitor is the
+    window: :func:`analysis.domain.market.product_units`, or the window's rows of
+    :func:`~analysis.domain.market.window_sales`, summed here per customer x market x
+    product the same way, to the bit). The leading competitor is the
     competitor product with the most units (ties: the smallest product_id);
     ``competitor_share`` its share of the market units (0 when no competitor sold,
     missing with no market units); ``own_share`` our support (missing with no market
