@@ -671,7 +671,9 @@ def _summaries(con, frames: Mapping[str, pd.DataFrame], validated: Mapping[str, 
                ) -> Summaries:
     """The monthly summaries of the validated tables, made where they are (in DuckDB)."""
     for name, frame in reduction.lookups(frames["products"], frames["customers"]).items():
-        con.register(name, frame)
+        con.register(f"frame_{name}", frame)  # copied into DuckDB once: each join then reads its own table
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM frame_{name}")
+        con.unregister(f"frame_{name}")
     con.execute(f"CREATE OR REPLACE TEMP VIEW sales AS SELECT * FROM {validated['sales'][0]}")
     sales = reduction.sales_by_month_sql(con)
     if "activities" in validated:
