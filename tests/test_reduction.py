@@ -226,6 +226,8 @@ def test_window_sales_by_hand_and_as_pandas_sums_them():
                                    "window": ["analysis"] * 5, "units": [4.5, 2.0, 5.0, 0.0, 7.0]}
     pd.testing.assert_frame_equal(with_products(out, PRODUCTS), window_sales(SALES, PRODUCTS, window))
     assert _window_sales_sql(SALES, Window("2024-01", 1).periods_by_window).empty  # no rows in those months
+    none = _window_sales_sql(SALES, ())  # no months at all
+    assert none.empty and list(none.columns) == ["customer_id", "product_id", "window", "units"]
 
 
 def test_window_sales_of_fractional_units_within_1e_12_of_pandas():

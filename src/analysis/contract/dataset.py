@@ -99,8 +99,9 @@ class Dataset:
     summaries: Summaries | None = None
     #: Per large table (``sales``, ``activities``), the first and last month whose raw
     #: rows the frame holds (the out-of-core loader keeps only the months the analyses read
-    #: row by row); None: every month. The summaries always cover the whole history.
-    spans: dict[str, tuple[str, str]] | None = None
+    #: row by row; a table's None: none, its rows summed, see :attr:`window_sales`); None:
+    #: every month. The summaries always cover the whole history.
+    spans: dict[str, tuple[str, str] | None] | None = None
     #: The sales summed out of core per customer x product x window, per analysis window
     #: (keyed by its months, :data:`~analysis.contract.reduction.WindowMonths`; see
     #: :func:`~analysis.contract.reduction.window_sales_query`): when the loader made them, it

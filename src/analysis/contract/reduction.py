@@ -107,8 +107,8 @@ def window_sales_query(table: str, months: WindowMonths) -> str:
     :func:`analysis.domain.market.window_units` makes of the rows in pandas."""
     pairs = [(period, name) for name, periods in months for period in periods]
     if not pairs:
-        return "SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS product_id, NULL::VARCHAR AS window, " \
-               "NULL::DOUBLE AS units WHERE false"
+        return ('SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS product_id, NULL::VARCHAR AS "window", '
+                "NULL::DOUBLE AS units WHERE false")
     quoted = lambda text: "'" + str(text).replace("'", "''") + "'"
     values = ", ".join(f"({quoted(period)}, {quoted(name)})" for period, name in pairs)
     return f"""
