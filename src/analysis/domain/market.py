@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis.domain.keys import (combined_codes, factorized, group_sums, grouped, inner_join, left_join,
                                  positions_in)
-from analysis.domain.periods import WINDOWS, Window, period_codes
+from analysis.domain.periods import WINDOWS, Window, period_codes, window_name_codes
 
 
 def customer_markets(customers: pd.DataFrame, markets: pd.Series) -> pd.DataFrame:
@@ -112,12 +112,12 @@ def frame_units(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     customer_codes, customers = factorized(frame["customer_id"])
     market_codes, markets = factorized(frame["market"])
     widths = [len(customers) + 1, len(markets) + 1]
-    place = combined_codes([customer_codes, market_codes], widths)
-    if rows.empty or not pd.Index(place).is_unique or (place < 0).any():  # (as the long way does it)
+    place = pd.Index(combined_codes([customer_codes, market_codes], widths))
+    if rows.empty or not place.is_unique or (place < 0).any():  # (as the long way does it)
         return units_wide(units_by_window(rows), frame)
-    at = pd.Index(place).get_indexer(combined_codes([positions_in(rows["customer_id"], customers),
+    at = place.get_indexer(combined_codes([positions_in(rows["customer_id"], customers),
                                                      positions_in(rows["market"], markets)], widths))
-    window = _window_codes(rows["window"])
+    window = window_name_codes(rows["window"])
     kept = (at >= 0) & (window >= 0)
     groups = np.where(kept, at * len(WINDOWS) + window, -1)
     sums = group_sums({"own_units": rows["units"].where(rows["is_own"], 0.0).to_numpy(),
@@ -129,12 +129,6 @@ def frame_units(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     out["own_units"] = out["own_units_analysis"]
     out["market_units"] = out["market_units_analysis"]
     return out
-
-
-def _window_codes(names: pd.Series) -> np.ndarray:
-    """Index into ``WINDOWS`` of each window name (-1: missing or another name)."""
-    codes, uniques = factorized(names)
-    return np.array([WINDOWS.index(u) if u in WINDOWS else -1 for u in uniques] + [-1], dtype=np.int64)[codes]
 
 
 def product_units(rows: pd.DataFrame, which: str = "analysis") -> pd.DataFrame:

@@ -91,8 +91,18 @@ def make_window(sales_periods: pd.Series, period_end: str | None = None, months:
 def period_codes(periods: pd.Series, window: Window) -> np.ndarray:
     """Index into ``WINDOWS`` of each ``YYYY-MM`` period (-1 outside, or missing): the
     mapping of :meth:`Window.assign`, as codes."""
-    lookup = {p: code for code, w in enumerate(WINDOWS) for p in window.periods(w)}
-    codes, uniques = factorized(periods)  # few distinct periods: map those, then take
+    return _looked_up(periods, {p: code for code, w in enumerate(WINDOWS) for p in window.periods(w)})
+
+
+def window_name_codes(names: pd.Series) -> np.ndarray:
+    """Index into ``WINDOWS`` of each window name (-1: missing, or another name)."""
+    return _looked_up(names, {w: code for code, w in enumerate(WINDOWS)})
+
+
+def _looked_up(values: pd.Series, lookup: dict[str, int]) -> np.ndarray:
+    """``lookup`` of each value (-1: not in it, or missing), looked up once per distinct
+    value (few of them, many rows: map those, then take)."""
+    codes, uniques = factorized(values)
     return np.array([lookup.get(u, -1) for u in uniques] + [-1], dtype=np.int8)[codes]
 
 
