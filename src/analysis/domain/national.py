@@ -26,6 +26,7 @@ from analysis.domain.coaching import flag_counts as coaching_flag_counts
 from analysis.domain.competitors import competitor_shares
 from analysis.domain.drilldowns import flag_customers, profile_gaps
 from analysis.domain.forecast import phase_forecast
+from analysis.domain.forking import side_by_side
 from analysis.domain.keys import left_join
 from analysis.domain.maintenance import maintenance_list
 from analysis.domain.market import customer_markets, frame_units, window_sales, with_products
@@ -304,9 +305,14 @@ def prepare(ds: Dataset, params: Mapping, has_activities: bool) -> Prepared:
     return Prepared(ds, dict(params), window, sales, frame, facts, fit, in_window, shape)
 
 
-def analyse(p: Prepared, region_cells: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int = 1) -> dict[str, pd.DataFrame]:
     """Every table for the territories of a prepared group (``region_cells``: the region's
-    channel x phase rates over all territories; default: from this group alone)."""
+    channel x phase rates over all territories; default: from this group alone).
+
+    The customer frame with its next best channels, the margins, profiles, maintenance
+    and migration are made first; the tables of them are then independent, and with
+    ``workers`` >= 2 about half of them are computed in a forked process at the same
+    time (:func:`~analysis.domain.forking.side_by_side`): the same tables, sooner."""
     ds, params, window, shape = p.ds, p.params, p.window, p.shape
     scheme = scheme_of(params)
     stats = cell_stats(p.facts, GROUP)  # read by the channel x phase table and the next best channel
@@ -315,57 +321,69 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None) -> dict[str, 
                               has_activities=shape.has_activities)
     margins = unit_margins(ds.products)
     profile = completeness(ds.customers, params["profile_fields"])
-    roi = {by: roi_by(frame, p.facts, by, margins.margin, has_comparison=shape.has_comparison)
-           for by in ("rep_id", "segment", "channel")}
-    coaching = coaching_table(ds.reps, ds.customers, frame, p.facts, profile, margins.margin, params["norms"],
-                              priority=scheme.priority, has_activities=shape.has_activities,
-                              has_comparison=shape.has_comparison, roi_rep=roi["rep_id"])
     as_of = window.end_date("analysis") - pd.Timedelta(days=1)
     summaries = ds.summaries  # made by prepare
     maintenance = maintenance_list(ds.customers, frame, summaries.contacts, as_of, params["cadence"],
                                    has_activities=shape.has_activities)
     value = "own_units" if params.get("vip_by") == "own_units" else "potential"
-    caveats = shape.caveats(profile_fields=bool(profile.notna().any()), roi_units_only=margins.defaulted)
-    kpis = headline(ds, frame, p.facts, roi["rep_id"], maintenance, window, shape, scheme).assign(
-        roi_units_only=margins.defaulted, caveats=caveats, grid=scheme.grid)
     migrated = migration(frame, ladder(shape.has_activities))
     territory_ids = ds.territories["territory_id"]
     customers = ds.customers[ds.customers["territory_id"].isin(territory_ids)]
     priority_customers = pd.Index(frame.loc[frame["segment"].isin(list(scheme.priority)), "customer_id"].unique())
-    return {
-        "customers": frame,
-        "kpis": kpis,
-        "actions": action_list(frame, ds.customers, priority=scheme.priority),
-        "quality": data_quality(frame, ds.customers, p.in_window, profile,
-                                params["norms"]["profile_completeness"], has_activities=shape.has_activities),
-        "segments": segment_summary(frame, scheme),
-        "lorenz": lorenz(frame, value),
-        "three_c": three_c_matrix(frame, ladder(shape.has_activities)),
-        "three_c_flags": flag_counts(frame),
-        "migration": migration_rates(migrated),
-        "channel_phase": channel_phase(p.facts, p.fit, stats),
-        "channels": channel_summary(p.facts),
-        "coaching": coaching,
-        "coaching_flags": coaching_flag_counts(coaching),
-        "roi_rep": roi["rep_id"],
-        "roi_segment": roi["segment"],
-        "roi_channel": roi["channel"],
-        "maintenance": maintenance,
-        # the deeper tables (drill-downs, targeting, trend, forecast, competitors, call plan)
-        "targeting": decile_targeting(frame),
-        "flag_customers": flag_customers(frame, customers, ds.products),
-        "profile_gaps": profile_gaps(customers, params["profile_fields"], profile.loc[customers.index],
-                                     params["norms"]["profile_completeness"], priority_customers),
-        "trend": monthly_trend(summaries.sales_by_month, territory_ids, selected_markets(ds, params), window),
-        "trend_activity": monthly_activity(summaries.contacts, customers, territory_ids, window,
-                                           has_activities=shape.has_activities),
-        "phase_forecast": phase_forecast(migrated),
-        "competitors": competitor_shares(p.sales, frame, ds.products, scheme.labels,
-                                         has_comparison=shape.has_comparison),
-        "call_plan": call_plan(frame, customers, ds.reps, summaries.contacts, maintenance, as_of,
-                               params["call_plan"]["contacts_per_month"], scheme.priority,
-                               has_activities=shape.has_activities),
+
+    def rep_tables() -> dict[str, pd.DataFrame]:  # ROI, coaching and the headline that reads them
+        roi = {by: roi_by(frame, p.facts, by, margins.margin, has_comparison=shape.has_comparison)
+               for by in ("rep_id", "segment", "channel")}
+        coaching = coaching_table(ds.reps, ds.customers, frame, p.facts, profile, margins.margin, params["norms"],
+                                  priority=scheme.priority, has_activities=shape.has_activities,
+                                  has_comparison=shape.has_comparison, roi_rep=roi["rep_id"])
+        caveats = shape.caveats(profile_fields=bool(profile.notna().any()), roi_units_only=margins.defaulted)
+        kpis = headline(ds, frame, p.facts, roi["rep_id"], maintenance, window, shape, scheme).assign(
+            roi_units_only=margins.defaulted, caveats=caveats, grid=scheme.grid)
+        return {"kpis": kpis, "coaching": coaching, "coaching_flags": coaching_flag_counts(coaching),
+                "roi_rep": roi["rep_id"], "roi_segment": roi["segment"], "roi_channel": roi["channel"]}
+
+    # two shares of about the same time (measured at 300,000 customers)
+    here = {
+        "rep_tables": rep_tables,
+        "actions": lambda: action_list(frame, ds.customers, priority=scheme.priority),
+        "quality": lambda: data_quality(frame, ds.customers, p.in_window, profile,
+                                        params["norms"]["profile_completeness"], has_activities=shape.has_activities),
+        "segments": lambda: segment_summary(frame, scheme),
+        "lorenz": lambda: lorenz(frame, value),
+        "three_c": lambda: three_c_matrix(frame, ladder(shape.has_activities)),
+        "three_c_flags": lambda: flag_counts(frame),
+        "migration": lambda: migration_rates(migrated),
+        "targeting": lambda: decile_targeting(frame),
+        "profile_gaps": lambda: profile_gaps(customers, params["profile_fields"], profile.loc[customers.index],
+                                             params["norms"]["profile_completeness"], priority_customers),
+        "trend": lambda: monthly_trend(summaries.sales_by_month, territory_ids, selected_markets(ds, params),
+                                       window),
     }
+    there = {
+        "channel_phase": lambda: channel_phase(p.facts, p.fit, stats),
+        "channels": lambda: channel_summary(p.facts),
+        "flag_customers": lambda: flag_customers(frame, customers, ds.products),
+        "trend_activity": lambda: monthly_activity(summaries.contacts, customers, territory_ids, window,
+                                                   has_activities=shape.has_activities),
+        "phase_forecast": lambda: phase_forecast(migrated),
+        "competitors": lambda: competitor_shares(p.sales, frame, ds.products, scheme.labels,
+                                                 has_comparison=shape.has_comparison),
+        "call_plan": lambda: call_plan(frame, customers, ds.reps, summaries.contacts, maintenance, as_of,
+                                       params["call_plan"]["contacts_per_month"], scheme.priority,
+                                       has_activities=shape.has_activities),
+    }
+    made = side_by_side(here, there, workers)
+    made.update(made.pop("rep_tables"))
+    made.update(customers=frame, maintenance=maintenance)
+    return {name: made[name] for name in ANALYSIS_TABLES}
+
+
+#: The tables of :func:`analyse` (and of :func:`national_pass`, with "regions" and "nation"), in order.
+ANALYSIS_TABLES = ("customers", "kpis", "actions", "quality", "segments", "lorenz", "three_c", "three_c_flags", "migration",
+          "channel_phase", "channels", "coaching", "coaching_flags", "roi_rep", "roi_segment", "roi_channel",
+          "maintenance", "targeting", "flag_customers", "profile_gaps", "trend", "trend_activity",
+          "phase_forecast", "competitors", "call_plan")
 
 
 #: How each KPI rolls up: summed, recomputed as a ratio of sums, or cost-weighted.
@@ -501,12 +519,13 @@ def rollup_flags(coaching_flags: pd.DataFrame, kpis: pd.DataFrame, by: str | Non
     return out.astype({"reps": "int64", "territories_flagged": "int64", "territories": "int64"})
 
 
-def national_pass(ds: Dataset, profile: Mapping) -> dict[str, pd.DataFrame]:
+def national_pass(ds: Dataset, profile: Mapping, workers: int = 1) -> dict[str, pd.DataFrame]:
     """All tables for every selected territory, grouped by identical parameters.
 
     Two stages: every group's customers and activity facts first; then the region-level
     channel rates once over all territories (whatever their overrides), and every
-    group's tables.
+    group's tables. ``workers``: processes the second stage may use (see :func:`analyse`);
+    the tables do not depend on it.
     """
     territory_ids = selected_territories(ds, profile)
     ds = ds.with_summaries()  # once for every group (a group's slice carries its part)
@@ -518,7 +537,7 @@ def national_pass(ds: Dataset, profile: Mapping) -> dict[str, pd.DataFrame]:
         return {}
     facts = pd.concat([p.facts for p in prepared], ignore_index=True) if len(prepared) > 1 else prepared[0].facts
     region_cells = rate_cells(facts, ["region", "market"])
-    results = [analyse(p, region_cells) for p in prepared]
+    results = [analyse(p, region_cells, workers) for p in prepared]
     tables = {name: pd.concat([r[name] for r in results], ignore_index=True) for name in results[0]}
     tables["regions"] = rollup(tables["kpis"], "region")
     tables["nation"] = rollup(tables["kpis"], None)

@@ -574,7 +574,8 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
         tables = {"kpis": read_table(store, "kpis")}
         hashes = pd.Series(meta["hashes"], dtype=object)
     else:
-        tables = national_pass(ds, profile)
+        # the pass computes about half its tables in a forked process when two cores are asked for
+        tables = national_pass(ds, profile, workers=jobs or os.cpu_count() or 1)
         hashes = table_hashes({k: v for k, v in tables.items() if k not in ("regions", "nation")})
         write_store(tables, store, meta={"key": store_key, "hashes": hashes.to_dict()})
     national_seconds = time.perf_counter() - t0

@@ -1,0 +1,98 @@
+"""Tables computed side by side: some here, the others in a forked copy of this process.
+
+The national pass is pandas, on one core. Its tables are pure functions of frames that
+are already made, so on a machine with two cores a share of them can be computed at the
+same time in a child made by ``fork()``: the child inherits every frame without a copy
+(the pages stay shared until one side writes them), computes its tables and sends them
+back pickled over a pipe. The tables are the ones a sequential run makes (the same
+functions of the same inputs, results pickled losslessly): only the wall time changes.
+
+Without ``fork`` (Windows; or ``workers`` 1) every task runs here, in order. If the
+child fails for any reason (killed for memory, an exception in a task), its tasks are
+run here instead, so a task's exception is raised here with its own traceback and a
+killed child costs time, never a table.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import sys
+import warnings
+from collections.abc import Callable, Mapping
+
+log = logging.getLogger(__name__)
+
+Tasks = Mapping[str, Callable[[], object]]
+
+
+def can_fork() -> bool:
+    """Whether this platform forks processes safely enough for pure computations (Linux)."""
+    return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+def side_by_side(here: Tasks, there: Tasks, workers: int = 1) -> dict[str, object]:
+    """Each task's result, by name (``here``'s, then ``there``'s, in their order).
+
+    With ``workers`` >= 2 (and :func:`can_fork`), ``there`` runs in a forked child while
+    ``here`` runs in this process; otherwise both run here, ``here`` first. The tasks
+    must be pure (they read what exists when this is called; what a child writes is
+    lost) and their results picklable.
+    """
+    overlap = set(here) & set(there)
+    if overlap:
+        raise ValueError(f"a task is named twice: {sorted(overlap)[0]!r}")
+    if workers < 2 or not there or not here or not can_fork():
+        return {**_run(here), **_run(there)}
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():  # (Python 3.12+ warns of threads; the child runs pure code only)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: compute, send, leave without running the parent's exit handlers
+        code = 1
+        try:
+            os.close(read_end)
+            results = _run(there)
+            with os.fdopen(write_end, "wb") as pipe:
+                pickle.dump(results, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        except BaseException:  # noqa: BLE001 - the parent runs the tasks again and raises it
+            pass
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    pipe = os.fdopen(read_end, "rb")
+    reaped = False
+    try:
+        ours = _run(here)
+        try:  # (the child waits on the pipe until this reads it)
+            theirs = pickle.load(pipe)
+        except Exception:  # noqa: BLE001 - cut short: the child failed
+            theirs = None
+        pipe.close()  # (a child still writing then stops)
+        _, status = os.waitpid(pid, 0)
+        reaped = True
+        if theirs is None or status != 0:
+            log.warning("the forked process computing %s failed (%s): computed here instead",
+                        ", ".join(there), _exit_text(status))
+            theirs = _run(there)
+        return {**ours, **theirs}
+    finally:
+        pipe.close()
+        if not reaped:  # interrupted, or a task here failed: the child is not left behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+def _run(tasks: Tasks) -> dict[str, object]:
+    return {name: task() for name, task in tasks.items()}
+
+
+def _exit_text(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"

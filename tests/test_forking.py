@@ -1,0 +1,118 @@
+"""Tables computed side by side in a forked process: the same results as in order, a
+failing or killed child never loses a table, and no child outlives the call."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+
+import pandas as pd
+import psutil
+import pytest
+
+from analysis.contract.dataset import load_dataset
+from analysis.contract.demo import generate, write
+from analysis.domain import forking
+from analysis.domain.forking import side_by_side
+from analysis.domain.national import ANALYSIS_TABLES, national_pass
+
+needs_fork = pytest.mark.skipif(not forking.can_fork(), reason="fork() is used on Linux only")
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+@needs_fork
+def test_there_runs_in_another_process_and_results_come_back():
+    parent = os.getpid()
+    frame = pd.DataFrame({"x": [1.5, 2.5], "id": pd.array(["a", None], dtype="string[pyarrow]")})
+    made = side_by_side({"here": os.getpid, "double": lambda: frame.assign(x=frame["x"] * 2)},
+                        {"there": os.getpid, "sum": lambda: float(frame["x"].sum()), "same": lambda: frame},
+                        workers=2)
+    assert list(made) == ["here", "double", "there", "sum", "same"]
+    assert made["here"] == parent and made["there"] != parent
+    assert made["sum"] == 4.0
+    pd.testing.assert_frame_equal(made["same"], frame)  # dtypes and missing values too
+    pd.testing.assert_frame_equal(made["double"], frame.assign(x=[3.0, 5.0]))
+
+
+def test_one_worker_runs_everything_here_in_order():
+    order = []
+    made = side_by_side({"a": lambda: order.append("a") or os.getpid()},
+                        {"b": lambda: order.append("b") or os.getpid()}, workers=1)
+    assert order == ["a", "b"] and made == {"a": os.getpid(), "b": os.getpid()}
+
+
+def test_without_fork_everything_runs_here(monkeypatch):
+    monkeypatch.setattr(forking, "can_fork", lambda: False)
+    made = side_by_side({"a": os.getpid}, {"b": os.getpid}, workers=2)
+    assert made == {"a": os.getpid(), "b": os.getpid()}
+
+
+def test_a_name_given_twice_is_refused():
+    with pytest.raises(ValueError, match="'a'"):
+        side_by_side({"a": lambda: 1}, {"a": lambda: 2}, workers=2)
+
+
+@needs_fork
+def test_a_killed_child_costs_time_not_a_table(caplog):
+    parent = os.getpid()
+
+    def dies_in_the_child():
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel kills a process out of memory
+        return "made here"
+
+    with caplog.at_level(logging.WARNING, logger="analysis.domain.forking"):
+        made = side_by_side({"a": lambda: 1}, {"b": dies_in_the_child, "c": lambda: 3}, workers=2)
+    assert made == {"a": 1, "b": "made here", "c": 3}
+    assert "killed by signal 9" in caplog.text and "b, c" in caplog.text
+
+
+@needs_fork
+def test_an_error_in_the_child_is_raised_here_with_its_type():
+    def fails():
+        raise KeyError("no such column")
+
+    with pytest.raises(KeyError, match="no such column"):
+        side_by_side({"a": lambda: 1}, {"b": fails}, workers=2)
+
+
+@needs_fork
+def test_unpicklable_result_is_made_here():
+    parent = os.getpid()
+    made = side_by_side({"a": lambda: 1}, {"b": lambda: (lambda: None) if os.getpid() != parent else "here"},
+                        workers=2)
+    assert made == {"a": 1, "b": "here"}
+
+
+@needs_fork
+def test_no_child_outlives_a_failure_here():
+    before = _children()
+
+    def fails():
+        raise RuntimeError("here")
+
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="here"):
+        side_by_side({"a": fails}, {"b": lambda: time.sleep(60)}, workers=2)
+    assert time.monotonic() - start < 30  # not waiting for the child's minute
+    assert _children() <= before
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("forking")
+    write(generate(seed=5, n_regions=2, n_territories=4, n_customers=400), folder)
+    return load_dataset(folder)
+
+
+@needs_fork
+@pytest.mark.parametrize("profile", [{}, {"overrides": {"T01": {"period_months": 2}}}], ids=["one group", "two"])
+def test_the_pass_makes_the_same_tables_with_two_workers(dataset, profile):
+    alone, forked = national_pass(dataset, profile), national_pass(dataset, profile, workers=2)
+    assert list(forked) == list(alone) == [*ANALYSIS_TABLES, "regions", "nation"]
+    for name, table in alone.items():
+        pd.testing.assert_frame_equal(forked[name], table, obj=name)
