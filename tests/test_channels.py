@@ -11,8 +11,11 @@ from hypothesis import strategies as st
 
 from analysis.domain.channels import (
     DEFAULT_FIT,
+    KEY_COLUMNS,
     PASS_FACT_COLUMNS,
     activity_facts,
+    activity_rows,
+    facts_of,
     channel_phase,
     fit_matrix,
     channel_summary,
@@ -150,6 +153,24 @@ def test_facts_use_comparison_phase_and_count_in_each_market():
     assert a2["fits"]  # phone fits interested
     assert not a2["positive"]  # none
     assert facts["positive"].dtype == bool and facts["moved_up"].dtype == bool and facts["fits"].dtype == bool
+
+
+@pytest.mark.parametrize("columns", ["all", "pass"])
+def test_facts_of_activity_rows_made_before_the_phases(columns):
+    """The activity side is made from the frame's keys alone (before segments and phases
+    are known); the customer side added later gives the same facts."""
+    columns = PASS_FACT_COLUMNS if columns == "pass" else None
+    keys_only = make_frame([("T1", "R1", "c1", "m1", None, None), ("T1", "R1", "c1", "m2", None, None),
+                            ("T2", "R1", "c2", "m1", None, None)])
+    frame = keys_only.assign(phase_previous=["aware", "loyal", "interested"], phase=["interested", "loyal", "aware"],
+                             segment=["A", "A", "C"])
+    acts = make_activities([("a2", "c2", "r1", "phone", 30, "none"), ("a1", "c1", "r2", "email", 10, "engaged"),
+                            ("a3", "c9", "r1", "phone", 99, "engaged")])
+    args = () if columns is None else (columns,)
+    rows = activity_rows(acts, keys_only[list(KEY_COLUMNS)], *args)
+    pd.testing.assert_frame_equal(facts_of(rows, frame, fit_matrix()), activity_facts(acts, frame, fit_matrix(), *args))
+    with pytest.raises(ValueError, match="3 customer rows, not the frame's 2"):
+        facts_of(rows, frame.head(2), fit_matrix())
 
 
 def test_facts_missing_outcome_is_not_positive():

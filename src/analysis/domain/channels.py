@@ -13,6 +13,7 @@ customers or activities.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -144,23 +145,41 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     from ``frame`` are dropped. ``columns``: those made, in that order (default: all;
     the national pass leaves out the ones it never reads, :data:`PASS_FACT_COLUMNS`).
     """
+    return facts_of(activity_rows(activities, frame[list(KEY_COLUMNS)], columns), frame, fit)
+
+
+#: The columns of the customer frame that place each activity's rows (its markets).
+KEY_COLUMNS = ("territory_id", "customer_id", "market")
+#: Few distinct values, many rows: categories make every later groupby work on codes
+#: (the customer ids too: the facts' many rows of the window's customers).
+_CATEGORICAL = ("territory_id", "region", "market", "customer_id", "rep_id", "channel", "outcome", "phase",
+                "phase_now", "segment")
+
+
+@dataclass(frozen=True)
+class ActivityRows:
+    """The activity side of :func:`activity_facts`, made before the customers' phases are
+    known: the fact rows in their final order, the customer row of each (``right``, a
+    position in the customer frame the keys were taken from, ``customers`` rows long),
+    and the fact columns made of the activities and of the keys (``taken``)."""
+
+    right: np.ndarray
+    taken: dict
+    customers: int
+    columns: tuple[str, ...]
+
+
+def activity_rows(activities: pd.DataFrame, keys: pd.DataFrame,
+                  columns: Sequence[str] = tuple(FACT_COLUMNS)) -> ActivityRows:
+    """The activity side of :func:`activity_facts` (``keys``: the customer frame's
+    :data:`KEY_COLUMNS`, in its row order): everything of the facts that does not
+    depend on the customers' segments and phases, so that it can be made meanwhile."""
     unknown = [c for c in columns if c not in FACT_COLUMNS]
     if unknown:
         raise ValueError(f"unknown fact column {unknown[0]!r}; expected some of {', '.join(FACT_COLUMNS)}")
-    fit = _as_fit(fit)
-    _check_phases(frame["phase_previous"], "phase_previous")
-    _check_phases(frame["phase"], "phase")
-    # everything per customer x market is computed on the (small) customer frame, then
-    # carried to the (large) activity rows by one join
-    customers = frame[["territory_id", "customer_id", "market"]].assign(
-        region=frame["region"] if "region" in frame else np.nan,
-        segment=frame["segment"] if "segment" in frame else np.nan,
-        phase=frame["phase_previous"].astype(object),  # plain labels, also from ordered categoricals
-        phase_now=frame["phase"].astype(object),
-        moved_up=(_rank(frame["phase"]) > _rank(frame["phase_previous"])).to_numpy(),
-    )
+    customers = keys[list(KEY_COLUMNS)]
     count = customers.groupby("customer_id", sort=False)["market"].transform("size").to_numpy()
-    customers["market_count"] = count.astype(np.min_scalar_type(count.max(initial=0)))  # a few markets: one byte
+    customers = customers.assign(market_count=count.astype(np.min_scalar_type(count.max(initial=0))))  # one byte
     acts = activities
     if "outcome" not in acts:
         acts = acts.assign(outcome="missing")
@@ -174,17 +193,14 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     # the rows by territory, market and activity id)
     by_id = _sort_order(acts["activity_id"])
     left, right = _join_positions(acts["customer_id"], customers["customer_id"], by_id)
-    # few distinct values, many rows: categories make every later groupby work on codes
-    # (the customer ids too: the facts' many rows of the window's customers)
-    categorical = ("territory_id", "region", "market", "customer_id", "rep_id", "channel", "outcome", "phase",
-                   "phase_now", "segment")
-    needed = {*columns, "territory_id", "market", *(("phase", "channel") if "fits" in columns else ()),
-              *(("phase",) if "on_ladder" in columns else ())}  # (territory and market order the rows)
-    from_customers = [c for c in FACT_COLUMNS if c in needed and c in customers.columns]  # the join's customer ids
-    from_activities = [c for c in FACT_COLUMNS if c in needed and c in acts.columns and c not in from_customers]
+    # (territory and market order the rows; a channel's fit is read from its phase)
+    needed = {*columns, "territory_id", "market", *(("channel",) if "fits" in columns else ())}
+    from_keys = [c for c in FACT_COLUMNS if c in needed and c in customers.columns]  # the join's customer ids
+    from_activities = [c for c in FACT_COLUMNS if c in needed and c in acts.columns and c not in from_keys
+                       and c not in FROM_CUSTOMERS]
     # converted on the (smaller) source tables, then gathered by their codes
-    coded = {c: as_category(table[c]) for table, names in ((customers, from_customers), (acts, from_activities))
-             for c in names if c in categorical}
+    coded = {c: as_category(table[c]) for table, names in ((customers, from_keys), (acts, from_activities))
+             for c in names if c in _CATEGORICAL}
     # sorted by territory, market, then activity id: a stable sort of the joined rows (in
     # activity id order) on the key of the customer row, made on the customer frame
     place = combined_codes([_sort_codes(coded[k]) for k in ("territory_id", "market")],
@@ -192,8 +208,58 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
     place = place.astype(np.min_scalar_type(place.max(initial=0)))  # few values: a radix sort when 16 bits
     order = np.argsort(place[right], kind="stable")
     left, right = left[order], right[order]
+    taken = _taken_columns(((customers, from_keys, right), (acts, from_activities, left)), coded)
+    if "first_row" in columns:  # by the activity row each fact row is made of, when no id repeats
+        first = (_first_in_territory(left, len(acts), np.asarray(taken["territory_id"].codes))
+                 if _distinct(acts["activity_id"], by_id) else None)
+        if first is None:  # by the ids
+            ids = taken["activity_id"] if "activity_id" in taken else acts["activity_id"].take(left)
+            first = _first_rows(pd.DataFrame({"territory_id": taken["territory_id"], "activity_id": ids.array}))
+        taken["first_row"] = first
+    return ActivityRows(right, taken, len(customers), tuple(columns))
+
+
+#: The fact columns made of each customer's row of the frame (its segment and phases).
+FROM_CUSTOMERS = ("region", "phase", "phase_now", "moved_up", "segment")
+
+
+def facts_of(rows: ActivityRows, frame: pd.DataFrame,
+             fit: pd.DataFrame | Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """:func:`activity_facts` of the :func:`activity_rows` made of ``frame``'s keys: the
+    customer side (segments and phases) added."""
+    if len(frame) != rows.customers:
+        raise ValueError(f"activity rows made for {rows.customers} customer rows, not the frame's {len(frame)}")
+    fit = _as_fit(fit)
+    _check_phases(frame["phase_previous"], "phase_previous")
+    _check_phases(frame["phase"], "phase")
+    columns = rows.columns
+    customers = pd.DataFrame({
+        "region": frame["region"] if "region" in frame else np.nan,
+        "segment": frame["segment"] if "segment" in frame else np.nan,
+        "phase": frame["phase_previous"].astype(object),  # plain labels, also from ordered categoricals
+        "phase_now": frame["phase"].astype(object),
+        "moved_up": (_rank(frame["phase"]) > _rank(frame["phase_previous"])).to_numpy(),
+    }, index=frame.index)
+    needed = {*columns, *(("phase", "channel") if "fits" in columns else ()),
+              *(("phase",) if "on_ladder" in columns else ())}
+    from_customers = [c for c in FACT_COLUMNS if c in needed and c in FROM_CUSTOMERS]
+    coded = {c: as_category(customers[c]) for c in from_customers if c in _CATEGORICAL}
+    taken = {**_taken_columns(((customers, from_customers, rows.right),), coded), **rows.taken}
+    facts = pd.DataFrame({c: taken[c] for c in FACT_COLUMNS if c in taken}, copy=False)  # (new columns: no copy)
+    if "moved_up" in facts:
+        facts["moved_up"] = facts["moved_up"].astype(bool)
+    if "fits" in columns:
+        facts["fits"] = _fits(fit, facts["phase"], facts["channel"])
+    if "on_ladder" in columns:
+        facts["on_ladder"] = facts["phase"].notna().to_numpy(dtype=bool)
+    return facts[list(columns)]
+
+
+def _taken_columns(sources, coded: Mapping[str, pd.Series]) -> dict:
+    """Each named column of each ``(table, names, positions)`` at its positions (a
+    categorical by its codes, with the categories of the taken values)."""
     taken = {}
-    for table, names, positions in ((customers, from_customers, right), (acts, from_activities, left)):
+    for table, names, positions in sources:
         times = np.bincount(positions, minlength=len(table))  # how often each row is taken
         for c in names:
             if c in coded:
@@ -201,21 +267,7 @@ def activity_facts(activities: pd.DataFrame, frame: pd.DataFrame,
                 taken[c] = _taken_categories(coded[c], positions, times if trim else None)
             else:
                 taken[c] = _take(table[c], positions)
-    facts = pd.DataFrame(taken, copy=False)  # (the columns are new: not copied again)
-    if "moved_up" in facts:
-        facts["moved_up"] = facts["moved_up"].astype(bool)
-    if "fits" in columns:
-        facts["fits"] = _fits(fit, facts["phase"], facts["channel"])
-    if "on_ladder" in columns:
-        facts["on_ladder"] = facts["phase"].notna().to_numpy(dtype=bool)
-    if "first_row" in columns:  # by the activity row each fact row is made of, when no id repeats
-        first = (_first_in_territory(left, len(acts), np.asarray(facts["territory_id"].cat.codes))
-                 if _distinct(acts["activity_id"], by_id) else None)
-        if first is None:  # by the ids
-            ids = facts["activity_id"] if "activity_id" in facts else acts["activity_id"].take(left)
-            first = _first_rows(pd.DataFrame({"territory_id": facts["territory_id"], "activity_id": ids.array}))
-        facts["first_row"] = first
-    return facts[list(columns)]
+    return taken
 
 
 def _take(column: pd.Series, positions: np.ndarray) -> pd.Series:

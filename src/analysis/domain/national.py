@@ -19,8 +19,9 @@ from analysis.contract.reduction import Summaries
 from analysis.contract.schema import CHANNELS
 from analysis.domain.actions import action_list
 from analysis.domain.call_plan import call_plan
-from analysis.domain.channels import (GROUP, PASS_FACT_COLUMNS, activity_facts, cell_stats, channel_phase,
-                                      channel_summary, effort_shares, fit_matrix, next_best_channel, rate_cells)
+from analysis.domain.channels import (GROUP, KEY_COLUMNS, PASS_FACT_COLUMNS, activity_rows, cell_stats,
+                                      channel_phase, channel_summary, effort_shares, facts_of, fit_matrix,
+                                      next_best_channel, rate_cells)
 from analysis.domain.coaching import coaching_table, roi_by, unit_margins
 from analysis.domain.coaching import flag_counts as coaching_flag_counts
 from analysis.domain.competitors import competitor_shares
@@ -80,10 +81,11 @@ def parameter_groups(territory_ids: list[str], profile: Mapping) -> list[tuple[d
     return list(groups.values())
 
 
-def customer_table(ds: Dataset, sales: pd.DataFrame, window: Window, params: Mapping) -> pd.DataFrame:
-    """One row per customer x market: units, potential, support, segment, VIP, decile."""
-    markets = selected_markets(ds, params)
-    frame = customer_markets(ds.customers, markets)
+def customer_table(ds: Dataset, sales: pd.DataFrame, window: Window, params: Mapping,
+                   base: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per customer x market: units, potential, support, segment, VIP, decile
+    (``base``: the frame's rows, :func:`customer_markets` of the selected markets, when made)."""
+    frame = customer_markets(ds.customers, selected_markets(ds, params)) if base is None else base
     customer_cols = [c for c in ("beds", "bed_turnover_per_month", "indication_share",
                                  "catchment_population", "incidence_rate") if c in ds.customers]
     frame = left_join(frame, ds.customers[["customer_id", *customer_cols]], ["customer_id"])
@@ -111,17 +113,32 @@ def analysis_activities(activities: pd.DataFrame, window: Window) -> pd.DataFram
     return activities if inside.all() else activities[inside]
 
 
-def customer_phases(ds: Dataset, sales: pd.DataFrame, frame: pd.DataFrame, window: Window,
-                    params: Mapping, shape: DataShape) -> pd.DataFrame:
-    """Phases, competitor position, effort and the 3C flags on the customer frame."""
-    frame = derive_phases(frame, responses_by_window(ds.summaries.contacts, window), **params["phases"],
-                          has_activities=shape.has_activities, has_comparison=shape.has_comparison)
-    frame = phases_from_table(frame, ds.phases, window)
+@dataclass(frozen=True)
+class PhaseInputs:
+    """What the customers' phases read besides the customer frame (made meanwhile):
+    response counts per window, competitor positions, and our effort per customer."""
+
+    responses: pd.DataFrame
+    positions: pd.DataFrame
+    effort: pd.DataFrame
+
+
+def phase_inputs(ds: Dataset, sales: pd.DataFrame, window: Window, params: Mapping) -> PhaseInputs:
     # the analysis window's rows as they are: competitor_position sums them per product itself
     positions = competitor_position(sales.loc[(sales["window"] == "analysis").to_numpy()],
                                     dominant=params["competitor_dominant"])
-    frame = attach_competitor_position(frame, positions)
-    frame = attach_effort(frame, customer_effort(ds.activities, window))
+    return PhaseInputs(responses_by_window(ds.summaries.contacts, window), positions,
+                       customer_effort(ds.activities, window))
+
+
+def customer_phases(ds: Dataset, frame: pd.DataFrame, inputs: PhaseInputs, window: Window,
+                    params: Mapping, shape: DataShape) -> pd.DataFrame:
+    """Phases, competitor position, effort and the 3C flags on the customer frame."""
+    frame = derive_phases(frame, inputs.responses, **params["phases"],
+                          has_activities=shape.has_activities, has_comparison=shape.has_comparison)
+    frame = phases_from_table(frame, ds.phases, window)
+    frame = attach_competitor_position(frame, inputs.positions)
+    frame = attach_effort(frame, inputs.effort)
     if not shape.has_activities:  # no activity data: our effort is unknown, not zero
         frame = frame.assign(activities=np.nan, effort_cost=np.nan)
     return flags(frame)
@@ -276,8 +293,9 @@ def windows_of(profile: Mapping):
     return lambda summaries, territory_ids: sales_windows(profile, territory_ids, summaries)
 
 
-def prepare(ds: Dataset, params: Mapping, has_activities: bool) -> Prepared:
-    """Customers, segments, phases and activity facts of a group sharing ``params``."""
+def prepare(ds: Dataset, params: Mapping, has_activities: bool, workers: int = 1) -> Prepared:
+    """Customers, segments, phases and activity facts of a group sharing ``params``
+    (``workers``: see :func:`~analysis.domain.forking.side_by_side`; the same result)."""
     ds = ds.with_summaries()  # made once here when the caller has not (national_pass has)
     window = make_window(pd.Series(ds.sales_periods), params.get("period_end"), params.get("period_months", 3))
     summed = (ds.window_sales or {}).get(window.periods_by_window)  # made out of core
@@ -294,14 +312,23 @@ def prepare(ds: Dataset, params: Mapping, has_activities: bool) -> Prepared:
                              f"{first} to {last}: load it for this profile")
     sales = window_sales(ds.sales, ds.products, window) if summed is None else with_products(summed, ds.products)
     shape = DataShape(has_activities=has_activities, has_comparison=bool((sales["window"] == "comparison").any()))
-    frame = customer_table(ds, sales, window, params)
-    frame = left_join(frame, ds.territories[["territory_id", "region"]], ["territory_id"])
-    if not shape.has_comparison:  # no sales in the comparison months: unknown, not zero
-        frame = frame.assign(own_units_comparison=np.nan, market_units_comparison=np.nan)
-    frame = customer_phases(ds, sales, frame, window, params, shape)
     fit = fit_matrix(params.get("fit_matrix") or None, channels=(*CHANNELS, *params.get("extra_channels", ())))
     in_window = analysis_activities(ds.activities, window)
-    facts = activity_facts(in_window, frame, fit, PASS_FACT_COLUMNS)
+    base = customer_markets(ds.customers, selected_markets(ds, params))
+    keys = base[list(KEY_COLUMNS)]
+    # the customer frame here; meanwhile (with two workers) what its phases read, and the
+    # activity side of the facts, which needs only the frame's keys
+    made = side_by_side({"frame": lambda: customer_table(ds, sales, window, params, base)},
+                        {"inputs": lambda: phase_inputs(ds, sales, window, params),
+                         "rows": lambda: activity_rows(in_window, keys, PASS_FACT_COLUMNS)}, workers)
+    frame = left_join(made["frame"], ds.territories[["territory_id", "region"]], ["territory_id"])
+    if not shape.has_comparison:  # no sales in the comparison months: unknown, not zero
+        frame = frame.assign(own_units_comparison=np.nan, market_units_comparison=np.nan)
+    frame = customer_phases(ds, frame, made["inputs"], window, params, shape)
+    rows = made["rows"]
+    if not all(frame[c].equals(keys[c]) for c in KEY_COLUMNS):  # (the frame keeps its rows' order)
+        rows = activity_rows(in_window, frame[list(KEY_COLUMNS)], PASS_FACT_COLUMNS)
+    facts = facts_of(rows, frame, fit)
     return Prepared(ds, dict(params), window, sales, frame, facts, fit, in_window, shape)
 
 
@@ -531,7 +558,8 @@ def national_pass(ds: Dataset, profile: Mapping, workers: int = 1) -> dict[str, 
     ds = ds.with_summaries()  # once for every group (a group's slice carries its part)
     has_activities = ds.has_activity_rows
     everyone = len(territory_ids) == len(ds.territories)
-    prepared = [prepare(ds if everyone and len(ids) == len(territory_ids) else ds.subset(ids), eff, has_activities)
+    prepared = [prepare(ds if everyone and len(ids) == len(territory_ids) else ds.subset(ids), eff, has_activities,
+                        workers)
                 for eff, ids in parameter_groups(territory_ids, profile)]
     if not prepared:
         return {}
