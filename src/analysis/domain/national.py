@@ -316,11 +316,11 @@ def prepare(ds: Dataset, params: Mapping, has_activities: bool, workers: int = 1
     in_window = analysis_activities(ds.activities, window)
     base = customer_markets(ds.customers, selected_markets(ds, params))
     keys = base[list(KEY_COLUMNS)]
-    # the customer frame here; meanwhile (with two workers) what its phases read, and the
+    # the customer frame and what its phases read here; meanwhile (with two workers) the
     # activity side of the facts, which needs only the frame's keys
-    made = side_by_side({"frame": lambda: customer_table(ds, sales, window, params, base)},
-                        {"inputs": lambda: phase_inputs(ds, sales, window, params),
-                         "rows": lambda: activity_rows(in_window, keys, PASS_FACT_COLUMNS)}, workers)
+    made = side_by_side({"frame": lambda: customer_table(ds, sales, window, params, base),
+                         "inputs": lambda: phase_inputs(ds, sales, window, params)},
+                        {"rows": lambda: activity_rows(in_window, keys, PASS_FACT_COLUMNS)}, workers)
     frame = left_join(made["frame"], ds.territories[["territory_id", "region"]], ["territory_id"])
     if not shape.has_comparison:  # no sales in the comparison months: unknown, not zero
         frame = frame.assign(own_units_comparison=np.nan, market_units_comparison=np.nan)
@@ -370,9 +370,25 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
         return {"kpis": kpis, "coaching": coaching, "coaching_flags": coaching_flag_counts(coaching),
                 "roi_rep": roi["rep_id"], "roi_segment": roi["segment"], "roi_channel": roi["channel"]}
 
-    # two shares of about the same time (measured at 300,000 customers)
+    # two shares of about the same time (measured at 300,000 customers), the tables with
+    # the largest transient memory (ROI and coaching, the channel table, the call plan) in
+    # this process one after the other, and the forked process's tasks lighter, so that
+    # the two processes' peaks add up to little more than one's
     here = {
         "rep_tables": rep_tables,
+        "channels": lambda: channel_summary(p.facts),
+        "call_plan": lambda: call_plan(frame, customers, ds.reps, summaries.contacts, maintenance, as_of,
+                                       params["call_plan"]["contacts_per_month"], scheme.priority,
+                                       has_activities=shape.has_activities),
+    }
+    there = {
+        "channel_phase": lambda: channel_phase(p.facts, p.fit, stats),
+        "competitors": lambda: competitor_shares(p.sales, frame, ds.products, scheme.labels,
+                                                 has_comparison=shape.has_comparison),
+        "flag_customers": lambda: flag_customers(frame, customers, ds.products),
+        "trend_activity": lambda: monthly_activity(summaries.contacts, customers, territory_ids, window,
+                                                   has_activities=shape.has_activities),
+        "phase_forecast": lambda: phase_forecast(migrated),
         "actions": lambda: action_list(frame, ds.customers, priority=scheme.priority),
         "quality": lambda: data_quality(frame, ds.customers, p.in_window, profile,
                                         params["norms"]["profile_completeness"], has_activities=shape.has_activities),
@@ -386,19 +402,6 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
                                              params["norms"]["profile_completeness"], priority_customers),
         "trend": lambda: monthly_trend(summaries.sales_by_month, territory_ids, selected_markets(ds, params),
                                        window),
-    }
-    there = {
-        "channel_phase": lambda: channel_phase(p.facts, p.fit, stats),
-        "channels": lambda: channel_summary(p.facts),
-        "flag_customers": lambda: flag_customers(frame, customers, ds.products),
-        "trend_activity": lambda: monthly_activity(summaries.contacts, customers, territory_ids, window,
-                                                   has_activities=shape.has_activities),
-        "phase_forecast": lambda: phase_forecast(migrated),
-        "competitors": lambda: competitor_shares(p.sales, frame, ds.products, scheme.labels,
-                                                 has_comparison=shape.has_comparison),
-        "call_plan": lambda: call_plan(frame, customers, ds.reps, summaries.contacts, maintenance, as_of,
-                                       params["call_plan"]["contacts_per_month"], scheme.priority,
-                                       has_activities=shape.has_activities),
     }
     made = side_by_side(here, there, workers)
     made.update(made.pop("rep_tables"))

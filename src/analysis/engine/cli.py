@@ -167,7 +167,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--params", help="run profile (YAML); default: the package defaults")
     run.add_argument("--out", required=True, help="output folder (e.g. reports/demo)")
     run.add_argument("--territories", help="comma-separated territory ids to render (default: the profile's)")
-    run.add_argument("--jobs", type=int, default=None, help="parallel territory jobs (default: number of cores)")
+    run.add_argument("--jobs", type=int, default=None,
+                     help="parallel territory jobs; from 2, the national pass also uses a second process "
+                          "(default: number of cores)")
     run.add_argument("--renderer", choices=("auto", "builtin", "quarto"), default="auto",
                      help="auto: Quarto when on PATH, otherwise the built-in pandoc/Typst renderer")
     run.add_argument("--notebook", help="territory notebook (default: the packaged territory.ipynb; "
