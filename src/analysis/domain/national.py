@@ -332,28 +332,52 @@ def prepare(ds: Dataset, params: Mapping, has_activities: bool, workers: int = 1
     return Prepared(ds, dict(params), window, sales, frame, facts, fit, in_window, shape)
 
 
-def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int = 1) -> dict[str, pd.DataFrame]:
-    """Every table for the territories of a prepared group (``region_cells``: the region's
-    channel x phase rates over all territories; default: from this group alone).
+@dataclass(frozen=True)
+class GroupInputs:
+    """What a group's tables read besides its customer frame with the next best channels:
+    the channel x phase cells' counts, the profiles' completeness, the maintenance list and
+    the phase migration (none reads the next best channel, so they are made meanwhile)."""
 
-    The customer frame with its next best channels, the margins, profiles, maintenance
-    and migration are made first; the tables of them are then independent, and with
-    ``workers`` >= 2 about half of them are computed in a forked process at the same
-    time (:func:`~analysis.domain.forking.side_by_side`): the same tables, sooner."""
+    stats: pd.DataFrame
+    profile: pd.Series
+    maintenance: pd.DataFrame
+    migrated: pd.DataFrame
+
+
+def as_of(window: Window) -> pd.Timestamp:
+    """The day the analysis window ends on (its last day): the date contacts are due by."""
+    return window.end_date("analysis") - pd.Timedelta(days=1)
+
+
+def group_inputs(p: Prepared) -> GroupInputs:
+    """The :class:`GroupInputs` of a prepared group."""
+    ds, params = p.ds, p.params
+    maintenance = maintenance_list(ds.customers, p.frame, ds.summaries.contacts, as_of(p.window), params["cadence"],
+                                   has_activities=p.shape.has_activities)
+    return GroupInputs(cell_stats(p.facts, GROUP), completeness(ds.customers, params["profile_fields"]),
+                       maintenance, migration(p.frame, ladder(p.shape.has_activities)))
+
+
+def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int = 1,
+            inputs: GroupInputs | None = None) -> dict[str, pd.DataFrame]:
+    """Every table for the territories of a prepared group (``region_cells``: the region's
+    channel x phase rates over all territories; default: from this group alone;
+    ``inputs``: its :func:`group_inputs`, when made).
+
+    The customer frame with its next best channels is made first; the tables of it are
+    then independent, and with ``workers`` >= 2 about half of them are computed in a
+    forked process at the same time (:func:`~analysis.domain.forking.side_by_side`): the
+    same tables, sooner."""
     ds, params, window, shape = p.ds, p.params, p.window, p.shape
     scheme = scheme_of(params)
-    stats = cell_stats(p.facts, GROUP)  # read by the channel x phase table and the next best channel
+    inputs = inputs or group_inputs(p)
+    stats, profile, maintenance, migrated = inputs.stats, inputs.profile, inputs.maintenance, inputs.migrated
     frame = next_best_channel(p.frame, p.facts, p.fit, min_rate_base=params["min_rate_base"],
                               region_cells=region_cells, territory_cells=rate_cells(p.facts, GROUP, stats),
                               has_activities=shape.has_activities)
     margins = unit_margins(ds.products)
-    profile = completeness(ds.customers, params["profile_fields"])
-    as_of = window.end_date("analysis") - pd.Timedelta(days=1)
     summaries = ds.summaries  # made by prepare
-    maintenance = maintenance_list(ds.customers, frame, summaries.contacts, as_of, params["cadence"],
-                                   has_activities=shape.has_activities)
     value = "own_units" if params.get("vip_by") == "own_units" else "potential"
-    migrated = migration(frame, ladder(shape.has_activities))
     territory_ids = ds.territories["territory_id"]
     customers = ds.customers[ds.customers["territory_id"].isin(territory_ids)]
     priority_customers = pd.Index(frame.loc[frame["segment"].isin(list(scheme.priority)), "customer_id"].unique())
@@ -377,7 +401,7 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
     here = {
         "rep_tables": rep_tables,
         "channels": lambda: channel_summary(p.facts),
-        "call_plan": lambda: call_plan(frame, customers, ds.reps, summaries.contacts, maintenance, as_of,
+        "call_plan": lambda: call_plan(frame, customers, ds.reps, summaries.contacts, maintenance, as_of(window),
                                        params["call_plan"]["contacts_per_month"], scheme.priority,
                                        has_activities=shape.has_activities),
     }
@@ -567,8 +591,11 @@ def national_pass(ds: Dataset, profile: Mapping, workers: int = 1) -> dict[str, 
     if not prepared:
         return {}
     facts = pd.concat([p.facts for p in prepared], ignore_index=True) if len(prepared) > 1 else prepared[0].facts
-    region_cells = rate_cells(facts, ["region", "market"])
-    results = [analyse(p, region_cells, workers) for p in prepared]
+    # the region's rates here; meanwhile (with two workers) what each group's tables read
+    # besides the next best channels, which need the region's rates
+    made = side_by_side({"region_cells": lambda: rate_cells(facts, ["region", "market"])},
+                        {f"group {i}": (lambda p=p: group_inputs(p)) for i, p in enumerate(prepared)}, workers)
+    results = [analyse(p, made["region_cells"], workers, made[f"group {i}"]) for i, p in enumerate(prepared)]
     tables = {name: pd.concat([r[name] for r in results], ignore_index=True) for name in results[0]}
     tables["regions"] = rollup(tables["kpis"], "region")
     tables["nation"] = rollup(tables["kpis"], None)
