@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import multiprocessing as mp
+import os
 import resource
 import sys
 import time
@@ -66,14 +67,27 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _used_mb() -> float:
-    """The machine's memory in use (MemTotal - MemAvailable), in MB: cheap to read, unlike a
-    process's page-by-page accounting, so it can be sampled often without slowing it."""
-    fields = {}
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        name, value = line.split(":", 1)
-        fields[name] = int(value.split()[0])
-    return (fields["MemTotal"] - fields["MemAvailable"]) / 1024
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _rss_mb(pid: int) -> float:
+    """Process ``pid``'s resident memory, in MB (from ``statm``: cheap to read often)."""
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE_MB
+
+
+def _children_uss_mb(pid: int) -> float:
+    """The memory that ``pid``'s child processes hold of their own (Private_Clean +
+    Private_Dirty: pages a forked child shares with ``pid`` are not counted), in MB."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                for line in Path(f"/proc/{child}/smaps_rollup").read_text().splitlines():
+                    if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                        total += int(line.split()[1])
+            except OSError:  # ended meanwhile
+                continue
+    return total / 1024
 
 
 def _digest(tables) -> str:
@@ -150,17 +164,15 @@ def _loop(folder: str, limit: int | None, queue) -> None:
 def _child(target, *args) -> dict | None:
     """``target`` run in a process of its own: its result, or None when it died (out of
     memory). The result's ``peak_mb`` is the larger of the process's own peak (VmHWM) and
-    the peak of the machine's memory in use while it ran, less what was in use before it
-    started (sampled every 0.1 s): that counts the process the pass forks too (keep the
-    machine otherwise idle while measuring)."""
+    the peak of its resident memory plus its children's own memory (the pass forks one):
+    sampled every 0.1 s, the children's (a walk of their page tables) every second."""
     import queue as queues
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
-    baseline = _used_mb()
     proc.start()
-    tree_peak = 0.0
+    tree_peak, children, sampled = 0.0, 0.0, 0.0
     while True:
         try:
             result = queue.get(timeout=0.1)
@@ -169,7 +181,12 @@ def _child(target, *args) -> dict | None:
             if not proc.is_alive():
                 print(f"  the measuring process died (exit code {proc.exitcode}: out of memory?)", flush=True)
                 return None
-            tree_peak = max(tree_peak, _used_mb() - baseline)
+            try:
+                if time.monotonic() - sampled >= 1:
+                    children, sampled = _children_uss_mb(proc.pid), time.monotonic()
+                tree_peak = max(tree_peak, _rss_mb(proc.pid) + children)
+            except OSError:  # it ended meanwhile
+                pass
     proc.join()
     if "peak_mb" in result:
         result["peak_mb"] = max(result["peak_mb"], tree_peak)

@@ -116,3 +116,17 @@ def test_the_pass_makes_the_same_tables_with_two_workers(dataset, profile):
     assert list(forked) == list(alone) == [*ANALYSIS_TABLES, "regions", "nation"]
     for name, table in alone.items():
         pd.testing.assert_frame_equal(forked[name], table, obj=name)
+
+
+@needs_fork
+def test_results_sent_before_a_failure_are_kept():
+    parent = os.getpid()
+
+    def fails_in_the_child():
+        if os.getpid() != parent:
+            raise MemoryError
+        return "made here"
+
+    made = side_by_side({"a": lambda: 1}, {"b": os.getpid, "c": fails_in_the_child, "d": os.getpid}, workers=2)
+    assert made["b"] != parent  # sent by the child before it failed
+    assert made["c"] == "made here" and made["d"] == parent  # the rest made here

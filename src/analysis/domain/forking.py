@@ -3,13 +3,13 @@
 The national pass is pandas, on one core. Its tables are pure functions of frames that
 are already made, so on a machine with two cores a share of them can be computed at the
 same time in a child made by ``fork()``: the child inherits every frame without a copy
-(the pages stay shared until one side writes them), computes its tables and sends them
-back pickled over a pipe. The tables are the ones a sequential run makes (the same
+(the pages stay shared until one side writes them), computes its tables and sends each
+back pickled over a pipe as soon as it is made (a thread here takes it). The tables are the ones a sequential run makes (the same
 functions of the same inputs, results pickled losslessly): only the wall time changes.
 
 Without ``fork`` (Windows; or ``workers`` 1) every task runs here, in order. If the
-child fails for any reason (killed for memory, an exception in a task), its tasks are
-run here instead, so a task's exception is raised here with its own traceback and a
+child fails for any reason (killed for memory, an exception in a task), its tasks whose
+results did not arrive are run here instead, so a task's exception is raised here with its own traceback and a
 killed child costs time, never a table.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 
@@ -53,9 +54,11 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1) -> dict[str, objec
         code = 1
         try:
             os.close(read_end)
-            results = _run(there)
             with os.fdopen(write_end, "wb") as pipe:
-                pickle.dump(results, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                for name, task in there.items():  # each result sent when made, then let go
+                    pickle.dump((name, task()), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                    pipe.flush()
+                pickle.dump((None, None), pipe)  # all sent
             code = 0
         except BaseException:  # noqa: BLE001 - the parent runs the tasks again and raises it
             pass
@@ -63,29 +66,47 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1) -> dict[str, objec
             os._exit(code)
     os.close(write_end)
     pipe = os.fdopen(read_end, "rb")
+    received: dict = {}
+    # the child's results are taken as they come (a thread waiting on the pipe), so that
+    # neither process holds all of them twice
+    reader = threading.Thread(target=_receive, args=(pipe, received), name="side-by-side", daemon=True)
+    reader.start()
     reaped = False
     try:
         ours = _run(here)
-        try:  # (the child waits on the pipe until this reads it)
-            theirs = pickle.load(pipe)
-        except Exception:  # noqa: BLE001 - cut short: the child failed
-            theirs = None
-        pipe.close()  # (a child still writing then stops)
+        reader.join()
         _, status = os.waitpid(pid, 0)
         reaped = True
-        if theirs is None or status != 0:
+        complete = received.pop(None, False)
+        if not complete or status != 0:
+            missing = {name: task for name, task in there.items() if name not in received}
             log.warning("the forked process computing %s failed (%s): computed here instead",
-                        ", ".join(there), _exit_text(status))
-            theirs = _run(there)
-        return {**ours, **theirs}
+                        ", ".join(missing), _exit_text(status))
+            received.update(_run(missing))
+        return {**ours, **{name: received[name] for name in there}}
     finally:
-        pipe.close()
         if not reaped:  # interrupted, or a task here failed: the child is not left behind
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
+            reader.join()  # (the pipe's other end is closed: it ends)
+        pipe.close()
+
+
+def _receive(pipe, received: dict) -> None:
+    """Read ``(name, result)`` pairs from ``pipe`` into ``received`` until the child says
+    all is sent (``received[None]`` then True) or the pipe is cut short."""
+    try:
+        while True:
+            name, value = pickle.load(pipe)
+            if name is None:
+                received[None] = True
+                return
+            received[name] = value
+    except Exception:  # noqa: BLE001 - cut short: the child failed (what is missing is made again)
+        return
 
 
 def _run(tasks: Tasks) -> dict[str, object]:
