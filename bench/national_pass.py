@@ -9,12 +9,16 @@ as CSV and as Parquet, then measures in this same run, each in its own child pro
   validated and normalized out of core), then the same pass;
 
 and prints for each size and format: load + validation seconds, pass seconds, total,
-peak memory (the child's VmHWM) and the ratios pandas / duckdb. The pass's tables are
-compared too (the DuckDB path must not change them). ``--million`` adds 1,000,000
-customers from Parquet, new path only (the pandas one does not fit).
+peak memory (the child's VmHWM, or with the process the pass forks, both together) and the
+ratios pandas / duckdb. The pass's tables are
+compared too (the DuckDB path must not change them, nor the pass's processes: by default
+two, as the command line gives it on two cores; ``--pass-workers 1,2`` measures one and
+two). ``--million`` adds 1,000,000 customers from Parquet, new path only (the pandas one
+does not fit).
 
     python bench/national_pass.py                                  # 100k and 300k customers, CSV and Parquet
     python bench/national_pass.py --sizes 20000 --formats parquet  # quicker
+    python bench/national_pass.py --sizes 300000 --formats parquet --engines duckdb --pass-workers 1,2
     python bench/national_pass.py --loop                           # the older benchmark: pass vs a per-territory loop
 """
 from __future__ import annotations
@@ -31,8 +35,9 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent / "out"
 #: Territories per customer of the demo scale (500 territories for 100,000 customers).
 CUSTOMERS_PER_TERRITORY = 200
-#: The pass's processes, as the command line gives it on this 2-core machine (``--jobs`` 2).
-PASS_WORKERS = 2
+#: The pass's processes (``workers`` of ``national_pass``), as the command line gives them
+#: on this 2-core machine (``--jobs`` 2); ``--pass-workers 1,2`` measures both.
+PASS_WORKERS = "2"
 #: Customers -> (seconds, GB) of load + validation + pass, the issue's targets.
 TARGETS = {300_000: (25, 3), 1_000_000: (120, 8)}
 
@@ -104,7 +109,7 @@ def _digest(tables) -> str:
     return h.hexdigest()[:16]
 
 
-def _engine(folder: str, engine: str, work: str, queue) -> None:
+def _engine(folder: str, engine: str, work: str, workers: int, queue) -> None:
     from analysis.contract.dataset import load_dataset
     from analysis.domain.national import national_pass, span_of, windows_of
     from analysis.engine.memory import use_returning_pool
@@ -120,7 +125,7 @@ def _engine(folder: str, engine: str, work: str, queue) -> None:
     load = time.perf_counter() - start
     load_peak = _peak_mb()
     start = time.perf_counter()
-    tables = national_pass(ds, {}, workers=PASS_WORKERS)
+    tables = national_pass(ds, {}, workers=workers)
     seconds = time.perf_counter() - start
     queue.put({"load": load, "pass": seconds, "load_peak_mb": load_peak, "peak_mb": _peak_mb(),
                "rows": {"sales": _sales_rows(ds), "activities": len(ds.activities)}, "digest": _digest(tables)})
@@ -164,27 +169,27 @@ def _loop(folder: str, limit: int | None, queue) -> None:
 def _child(target, *args) -> dict | None:
     """``target`` run in a process of its own: its result, or None when it died (out of
     memory). The result's ``peak_mb`` is the larger of the process's own peak (VmHWM) and
-    the peak of its resident memory plus its children's own memory (the pass forks one):
-    sampled every 0.1 s, the children's (a walk of their page tables) every second."""
+    the peak of its resident memory plus its children's own memory (the pass forks one),
+    sampled together twice a second (reading a child's own memory walks its page tables)."""
     import queue as queues
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
-    tree_peak, children, sampled = 0.0, 0.0, 0.0
+    tree_peak, sampled = 0.0, 0.0
     while True:
         try:
-            result = queue.get(timeout=0.1)
+            result = queue.get(timeout=0.1)  # (then a sample)
             break
         except queues.Empty:
             if not proc.is_alive():
                 print(f"  the measuring process died (exit code {proc.exitcode}: out of memory?)", flush=True)
                 return None
-            try:
-                if time.monotonic() - sampled >= 1:
-                    children, sampled = _children_uss_mb(proc.pid), time.monotonic()
-                tree_peak = max(tree_peak, _rss_mb(proc.pid) + children)
+            try:  # both at the same instant, twice a second
+                if time.monotonic() - sampled >= 0.5:
+                    sampled = time.monotonic()
+                    tree_peak = max(tree_peak, _children_uss_mb(proc.pid) + _rss_mb(proc.pid))
             except OSError:  # it ended meanwhile
                 pass
     proc.join()
@@ -205,8 +210,8 @@ def _loop_benchmark(args) -> int:
     return 0
 
 
-def _line(size: int, fmt: str, engine: str, r: dict) -> str:
-    return (f"{size:>9,} {fmt:<8}{engine:<7}{r['load']:>8.1f}{r['pass']:>8.1f}{r['load'] + r['pass']:>8.1f}"
+def _line(size: int, fmt: str, engine: str, workers: int, r: dict) -> str:
+    return (f"{size:>9,} {fmt:<8}{engine:<7}{workers:>5}{r['load']:>8.1f}{r['pass']:>8.1f}{r['load'] + r['pass']:>8.1f}"
             f"{r['load_peak_mb'] / 1024:>10.2f}{r['peak_mb'] / 1024:>9.2f}   {r['rows']['sales']:>11,} "
             f"{r['rows']['activities']:>11,}")
 
@@ -217,6 +222,8 @@ def main(argv=None) -> int:
     p.add_argument("--formats", default="csv,parquet")
     p.add_argument("--engines", default="pandas,duckdb")
     p.add_argument("--million", action="store_true", help="also 1,000,000 customers from Parquet, DuckDB path only")
+    p.add_argument("--pass-workers", default=PASS_WORKERS,
+                   help=f"the pass's processes, comma-separated (default {PASS_WORKERS})")
     p.add_argument("--activities", type=float, default=4.2, help="activities per customer and month")
     p.add_argument("--loop", action="store_true", help="the older benchmark: national pass vs a per-territory loop")
     p.add_argument("--territories", type=int, default=500, help="--loop: territories")
@@ -226,40 +233,44 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.loop:
         return _loop_benchmark(args)
-    runs = [(int(s), f, e) for s in args.sizes.split(",") if s for f in args.formats.split(",")
-            for e in args.engines.split(",")]
+    workers = [int(w) for w in args.pass_workers.split(",") if w]
+    runs = [(int(s), f, e, w) for s in args.sizes.split(",") if s for f in args.formats.split(",")
+            for e in args.engines.split(",") for w in workers]
     if args.million:
-        runs.append((1_000_000, "parquet", "duckdb"))
-    print(f"{'customers':>9} {'format':<8}{'engine':<7}{'load s':>8}{'pass s':>8}{'total s':>8}"
+        runs += [(1_000_000, "parquet", "duckdb", w) for w in workers]
+    print(f"{'customers':>9} {'format':<8}{'engine':<7}{'procs':>5}{'load s':>8}{'pass s':>8}{'total s':>8}"
           f"{'load GB':>10}{'peak GB':>9}   {'sales':>11} {'activities':>11}", flush=True)
     results = {}
-    for size, fmt, engine in runs:
+    for size, fmt, engine, procs in runs:
         folder = dataset_folder(max(1, size // CUSTOMERS_PER_TERRITORY), size, args.activities, fmt)
         work = OUT / "work" / engine
-        r = _child(_engine, str(folder), engine, str(work))
+        r = _child(_engine, str(folder), engine, str(work), procs)
         if r is None:
             continue
-        results[size, fmt, engine] = r
-        print(_line(size, fmt, engine, r), flush=True)
+        results[size, fmt, engine, procs] = r
+        print(_line(size, fmt, engine, procs, r), flush=True)
     print()
-    for (size, fmt, engine), new in results.items():
-        old = results.get((size, fmt, "pandas"))
+    for (size, fmt, engine, procs), new in results.items():
+        same = {r["digest"] for (s, f, _, _), r in results.items() if (s, f) == (size, fmt)}
+        if len(same) > 1:
+            print(f"{size:>9,} {fmt:<8} {engine} with {procs} process(es): TABLES DIFFER from another run's")
+        old = results.get((size, fmt, "pandas", procs))
         if engine != "duckdb" or old is None:
             continue
         same = "same tables" if old["digest"] == new["digest"] else "TABLES DIFFER"
-        print(f"{size:>9,} {fmt:<8} pandas/duckdb: load {old['load'] / new['load']:.2f}x faster, "
+        print(f"{size:>9,} {fmt:<8} {procs} process(es), pandas/duckdb: load {old['load'] / new['load']:.2f}x faster, "
               f"total {(old['load'] + old['pass']) / (new['load'] + new['pass']):.2f}x, "
               f"peak {old['peak_mb'] / new['peak_mb']:.2f}x lower (load peak "
               f"{old['load_peak_mb'] / new['load_peak_mb']:.2f}x); {same}")
     print()
-    for (size, fmt, engine), r in results.items():
+    for (size, fmt, engine, procs), r in results.items():
         target = TARGETS.get(size)
         if engine != "duckdb" or target is None or (size == 1_000_000 and fmt != "parquet"):
             continue
         seconds, gigabytes = target
         total, peak = r["load"] + r["pass"], r["peak_mb"] / 1024
         verdict = "met" if total <= seconds and peak <= gigabytes else "NOT met"
-        print(f"target {size:>9,} {fmt:<8}: <= {seconds} s and <= {gigabytes} GB: {total:.1f} s "
+        print(f"target {size:>9,} {fmt:<8}{procs} process(es): <= {seconds} s and <= {gigabytes} GB: {total:.1f} s "
               f"({total / seconds:.2f}x the target), {peak:.2f} GB ({peak / gigabytes:.2f}x): {verdict}")
     return 0
 

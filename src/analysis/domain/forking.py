@@ -46,6 +46,9 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1) -> dict[str, objec
         raise ValueError(f"a task is named twice: {sorted(overlap)[0]!r}")
     if workers < 2 or not there or not here or not can_fork():
         return {**_run(here), **_run(there)}
+    # memory freed but kept by the allocators goes back first: reused here after the fork,
+    # its pages would be copied, the child keeping the old ones
+    _give_back()
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():  # (Python 3.12+ warns of threads; the child runs pure code only)
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -58,6 +61,7 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1) -> dict[str, objec
                 for name, task in there.items():  # each result sent when made, then let go
                     pickle.dump((name, task()), pipe, protocol=pickle.HIGHEST_PROTOCOL)
                     pipe.flush()
+                    _give_back()
                 pickle.dump((None, None), pipe)  # all sent
             code = 0
         except BaseException:  # noqa: BLE001 - the parent runs the tasks again and raises it
@@ -73,7 +77,7 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1) -> dict[str, objec
     reader.start()
     reaped = False
     try:
-        ours = _run(here)
+        ours = _run(here, give_back=True)
         reader.join()
         _, status = os.waitpid(pid, 0)
         reaped = True
@@ -109,8 +113,31 @@ def _receive(pipe, received: dict) -> None:
         return
 
 
-def _run(tasks: Tasks) -> dict[str, object]:
-    return {name: task() for name, task in tasks.items()}
+def _give_back() -> None:
+    """Return the memory the allocators keep once freed (Arrow's pool, glibc's heap) to
+    the system: while a child is forked, what either process keeps is counted twice."""
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except Exception:  # noqa: BLE001 - an older pyarrow, or a pool without it
+        pass
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _run(tasks: Tasks, give_back: bool = False) -> dict[str, object]:
+    """Each task's result, in order (``give_back``: :func:`_give_back` after each)."""
+    out = {}
+    for name, task in tasks.items():
+        out[name] = task()
+        if give_back:
+            _give_back()
+    return out
 
 
 def _exit_text(status: int) -> str:
