@@ -128,7 +128,8 @@ def _engine(folder: str, engine: str, work: str, workers: int, queue) -> None:
     tables = national_pass(ds, {}, workers=workers)
     seconds = time.perf_counter() - start
     queue.put({"load": load, "pass": seconds, "load_peak_mb": load_peak, "peak_mb": _peak_mb(),
-               "rows": {"sales": _sales_rows(ds), "activities": len(ds.activities)}, "digest": _digest(tables)})
+               "rows": {"sales": _sales_rows(ds), "activities": len(ds.activities)}})
+    queue.put({"digest": _digest(tables)})  # (after the measures: the digest's copies are not the pass's)
 
 
 def _sales_rows(ds) -> int:
@@ -192,9 +193,11 @@ def _child(target, *args) -> dict | None:
                     tree_peak = max(tree_peak, _children_uss_mb(proc.pid) + _rss_mb(proc.pid))
             except OSError:  # it ended meanwhile
                 pass
-    proc.join()
-    if "peak_mb" in result:
+    if "peak_mb" in result:  # (sampled until the measures came: not while the digest is made)
         result["peak_mb"] = max(result["peak_mb"], tree_peak)
+        if target is _engine:
+            result.update(queue.get())
+    proc.join()
     return result
 
 
