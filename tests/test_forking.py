@@ -130,3 +130,21 @@ def test_results_sent_before_a_failure_are_kept():
     made = side_by_side({"a": lambda: 1}, {"b": os.getpid, "c": fails_in_the_child, "d": os.getpid}, workers=2)
     assert made["b"] != parent  # sent by the child before it failed
     assert made["c"] == "made here" and made["d"] == parent  # the rest made here
+
+
+@needs_fork
+def test_a_stuck_child_is_stopped_and_its_tasks_made_here(monkeypatch, caplog):
+    monkeypatch.setattr(forking, "PATIENCE", 0.5)
+    parent = os.getpid()
+
+    def stuck_in_the_child():
+        while os.getpid() != parent:  # as a child waiting forever on a lock
+            time.sleep(1)
+        return "made here"
+
+    before = _children()
+    start = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="analysis.domain.forking"):
+        made = side_by_side({"a": lambda: 1}, {"b": stuck_in_the_child}, workers=2)
+    assert made == {"a": 1, "b": "made here"} and time.monotonic() - start < 30
+    assert "did not finish in time" in caplog.text and _children() <= before

@@ -4,13 +4,15 @@ The national pass is pandas, on one core. Its tables are pure functions of frame
 are already made, so on a machine with two cores a share of them can be computed at the
 same time in a child made by ``fork()``: the child inherits every frame without a copy
 (the pages stay shared until one side writes them), computes its tables and sends each
-back pickled over a pipe as soon as it is made (a thread here takes it). The tables are the ones a sequential run makes (the same
-functions of the same inputs, results pickled losslessly): only the wall time changes.
+back pickled over a pipe as soon as it is made (a thread here takes it). The tables are
+the ones a sequential run makes (the same functions of the same inputs, results pickled
+losslessly): only the wall time changes.
 
 Without ``fork`` (Windows; or ``workers`` 1) every task runs here, in order. If the
-child fails for any reason (killed for memory, an exception in a task), its tasks whose
-results did not arrive are run here instead, so a task's exception is raised here with its own traceback and a
-killed child costs time, never a table.
+child fails for any reason (killed for memory, an exception in a task, stuck: see
+:data:`PATIENCE`), its tasks whose results did not arrive are run here instead, so a
+task's exception is raised here with its own traceback and a killed child costs time,
+never a table.
 """
 from __future__ import annotations
 
@@ -20,12 +22,18 @@ import pickle
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
 
 Tasks = Mapping[str, Callable[[], object]]
+
+#: A forked child still busy this long after this process finished its share (seconds,
+#: or :data:`SLOWER` times that share's time when longer) is stopped, its tasks made here.
+PATIENCE = 120.0
+SLOWER = 4.0
 
 
 def can_fork() -> bool:
@@ -77,8 +85,15 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1) -> dict[str, objec
     reader.start()
     reaped = False
     try:
+        started = time.monotonic()
         ours = _run(here, give_back=True)
-        reader.join()
+        # a child far slower than this share is stuck (say, a lock held by another thread at
+        # the fork): it is stopped and its tasks are made here
+        reader.join(max(PATIENCE, SLOWER * (time.monotonic() - started)))
+        if reader.is_alive():
+            log.warning("the forked process computing %s did not finish in time: stopped", ", ".join(there))
+            os.kill(pid, signal.SIGKILL)
+            reader.join()
         _, status = os.waitpid(pid, 0)
         reaped = True
         complete = received.pop(None, False)

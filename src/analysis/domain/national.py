@@ -124,6 +124,7 @@ class PhaseInputs:
 
 
 def phase_inputs(ds: Dataset, sales: pd.DataFrame, window: Window, params: Mapping) -> PhaseInputs:
+    """The :class:`PhaseInputs` of ``ds`` (``sales``: its window sales with products)."""
     # the analysis window's rows as they are: competitor_position sums them per product itself
     positions = competitor_position(sales.loc[(sales["window"] == "analysis").to_numpy()],
                                     dominant=params["competitor_dominant"])
