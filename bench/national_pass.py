@@ -10,11 +10,10 @@ as CSV and as Parquet, then measures in this same run, each in its own child pro
 
 and prints for each size and format: load + validation seconds, pass seconds, total,
 peak memory (the child's VmHWM, or with the process the pass forks, both together) and the
-ratios pandas / duckdb. The pass's tables are
-compared too (the DuckDB path must not change them, nor the pass's processes: by default
-two, as the command line gives it on two cores; ``--pass-workers 1,2`` measures one and
-two). ``--million`` adds 1,000,000 customers from Parquet, new path only (the pandas one
-does not fit).
+ratios pandas / duckdb. The pass's tables are compared too (neither the DuckDB path nor
+the pass's processes may change them: two by default, as the command line gives it on two
+cores; ``--pass-workers 1,2`` measures one and two). ``--million`` adds 1,000,000
+customers from Parquet, new path only (the pandas one does not fit).
 
     python bench/national_pass.py                                  # 100k and 300k customers, CSV and Parquet
     python bench/national_pass.py --sizes 20000 --formats parquet  # quicker
@@ -254,8 +253,8 @@ def main(argv=None) -> int:
         print(_line(size, fmt, engine, procs, r), flush=True)
     print()
     for (size, fmt, engine, procs), new in results.items():
-        same = {r["digest"] for (s, f, _, _), r in results.items() if (s, f) == (size, fmt)}
-        if len(same) > 1:
+        digests = {r["digest"] for (s, f, _, _), r in results.items() if (s, f) == (size, fmt)}
+        if len(digests) > 1:
             print(f"{size:>9,} {fmt:<8} {engine} with {procs} process(es): TABLES DIFFER from another run's")
         old = results.get((size, fmt, "pandas", procs))
         if engine != "duckdb" or old is None:

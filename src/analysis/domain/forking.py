@@ -16,6 +16,7 @@ never a table.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pickle
@@ -137,12 +138,20 @@ def _give_back() -> None:
         pa.default_memory_pool().release_unused()
     except Exception:  # noqa: BLE001 - an older pyarrow, or a pool without it
         pass
-    try:
-        import ctypes
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim`` (None elsewhere), looked up once."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):  # not glibc
-        pass
+        return None
 
 
 def _run(tasks: Tasks, give_back: bool = False) -> dict[str, object]:
