@@ -210,12 +210,45 @@ def test_colliding_key_hashes_report_only_true_repeats(tiny_dataset, monkeypatch
     """Repeated keys are counted by their hashes, then confirmed on the keys: with every
     key hashing alike, distinct keys still pass and a repeated one is still reported."""
     monkeypatch.setattr(columnar, "KEY_HASH", "0 * length(concat_ws('|', {}))")
+    monkeypatch.setattr(columnar.key_order, "order_of", lambda sample, key: None)  # the keys are counted, not read through
     if repeated:
         table, change, *_ = BROKEN["duplicated sales key"]
         rewrite(tiny_dataset, table, change)
         same_error(tiny_dataset, out_of_core=monkeypatch)
     else:
         assert_same_dataset(load_dataset(tiny_dataset, engine="duckdb"), load_dataset(tiny_dataset))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("where", [3, 20, 53], ids=["first batch", "a later batch", "last row"])
+def test_keys_in_order_are_read_through_not_counted(tiny_dataset, monkeypatch, fmt, where):
+    """Files in the order of their key (the tiny sales, the activities) have their keys
+    read through in order, never counted by hash (any hash would fail here); a repeat in
+    a later batch than the sample that found the order is still found, and then the
+    keys are counted: the same error as pandas gives."""
+    monkeypatch.setattr(columnar.key_order, "SAMPLE_ROWS", 10)
+    monkeypatch.setattr(columnar, "KEY_BATCH_ROWS", 7)
+    sales = read_text_table(tiny_dataset, "sales")
+    if fmt == "parquet":
+        for name in columnar.LARGE_TABLES:
+            write_table(tiny_dataset, name, read_text_table(tiny_dataset, name).replace("", None), fmt="parquet")
+    read_through = []
+    counted = columnar.KEY_HASH
+    monkeypatch.setattr(columnar, "KEY_HASH", "error('keys counted by hash')")
+    for table in columnar.LARGE_TABLES:
+        frame, pandas = fast_path(tiny_dataset, table)  # no Fallback: DuckDB read the keys in order
+        pd.testing.assert_frame_equal(frame, getattr(pandas, table), check_exact=True)
+    monkeypatch.setattr(columnar, "KEY_HASH", counted)
+    sales.loc[where, ["customer_id", "product_id", "period"]] = sales.loc[where - 1, ["customer_id", "product_id",
+                                                                                         "period"]].to_numpy()
+    write_table(tiny_dataset, "sales", sales.replace("", None) if fmt == "parquet" else sales, fmt=fmt)
+    increasing = columnar.key_order.increasing
+    monkeypatch.setattr(columnar.key_order, "increasing",
+                        lambda batches, order: read_through.append(order) or increasing(batches, order))
+    error = same_error(tiny_dataset, out_of_core=monkeypatch)
+    assert "(customer_id, product_id, period) must appear only once" in str(error)
+    in_sample = where < columnar.key_order.SAMPLE_ROWS  # then no order is found: the keys are counted at once
+    assert read_through == [*([] if in_sample else [["customer_id", "product_id", "period"]]), ["activity_id"]]
 
 
 def _cell(table, row, column, value):

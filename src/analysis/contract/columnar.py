@@ -46,7 +46,7 @@ import pandas as pd
 import pyarrow as pa
 
 from analysis.contract import dataset as _ds
-from analysis.contract import offending, reduction
+from analysis.contract import key_order, offending, reduction
 from analysis.contract.reduction import Summaries
 from analysis.contract.schema import (
     CHANNEL_KIND, DATE, DATE_PATTERN, ID, ID_CONTROL_PATTERN, INTEGER, NUMBER, PERIOD, PERIOD_PATTERN, TABLES,
@@ -353,6 +353,10 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
     read again from the file (Parquet) or from one copy of its text (CSV), never copied
     normalized. Only the other columns (the key when it is one column, free text, and
     any column holding a value to strip or a broken one) are checked cell by cell.
+
+    A key repeating no value is seen by reading the keys through when the rows come in
+    the order of their key (:mod:`~analysis.contract.key_order`), else by counting them
+    (:data:`KEY_HASH`).
     """
     source, types = _source(con, path)
     csv = not path.name.lower().endswith(".parquet")
@@ -366,10 +370,16 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
         keyed = spec.key and all(c in types for c in spec.key)
         complete = " AND ".join(f"{_quote(c)} IS NOT NULL" for c in spec.key)
         key = ", ".join(_quote(c) for c in spec.key)
-        repeats = (f"count(*) FILTER (WHERE {complete}) - count(DISTINCT {KEY_HASH.format(key)}) "
-                   f"FILTER (WHERE {complete})" if keyed else "0")
-        rows, broken, repeats = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __bad), {repeats} "
+        keys = f"SELECT {key} FROM ({query}) WHERE {complete}"
+        order = (key_order.order_of(con.sql(f"{keys} LIMIT {key_order.SAMPLE_ROWS}").to_arrow_table(), spec.key)
+                 if keyed else None)
+        hashed = (f"count(*) FILTER (WHERE {complete}) - count(DISTINCT {KEY_HASH.format(key)}) "
+                  f"FILTER (WHERE {complete})")
+        rows, broken, repeats = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __bad), "
+                                            f"{hashed if keyed and order is None else '0'} "
                                             f"FROM ({query})").fetchall()[0]
+        if order is not None and not key_order.increasing(con.sql(keys).to_arrow_reader(KEY_BATCH_ROWS), order):
+            repeats = con.execute(f"SELECT {hashed} FROM ({query})").fetchall()[0][0]  # not in order after all
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(map(_quote, values))} FROM ({query})")
     except Exception as exc:  # noqa: BLE001 - not UTF-8, ragged rows, ...: pandas names the problem
         release(con, spec.name)
@@ -404,6 +414,9 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
         values = [c for c in values if c not in {u for u, n in zip(unnamed, counts) if n == 0}]
     return view, values
 
+
+#: Rows per batch when the keys of a table in key order are read through (:mod:`key_order`).
+KEY_BATCH_ROWS = 1 << 20
 
 #: The SQL of one 64-bit hash of a row's key columns (``{}``: the columns). Repeated keys are
 #: counted by their hashes (a fraction of the cost of the keys themselves); a repeat the
