@@ -50,6 +50,35 @@ def test_sales_by_month_by_hand():
     assert len(s) == 4 and s.index.is_unique
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sales_by_month_equals_a_per_customer_groupby(seed):
+    """On random rows (units often 0, two own products in a market, customers buying only
+    the competitors'): the sums, and as prescribing customers those whose own units in the
+    market and month sum to more than 0, as pandas groups them customer by customer."""
+    rng = np.random.default_rng(seed)
+    products = pd.DataFrame({"product_id": ["A1", "A2", "A3", "B1", "B2"], "market": ["a", "a", "a", "b", "b"],
+                             "is_own": [True, True, False, False, True]})
+    customers = pd.DataFrame({"customer_id": [f"C{i}" for i in range(40)],
+                              "territory_id": [f"T{i % 3}" for i in range(40)],
+                              "customer_type": rng.choice(["hcp", "pharmacy", "distributor"], 40)})
+    keys = pd.MultiIndex.from_product([customers["customer_id"], products["product_id"],
+                                       ["2026-01", "2026-02", "2026-03"]]).to_frame(index=False)
+    sales = keys.sample(frac=0.5, random_state=seed).reset_index(drop=True)
+    sales.columns = ["customer_id", "product_id", "period"]
+    sales["units"] = np.where(rng.random(len(sales)) < 0.4, 0.0, rng.integers(1, 9, len(sales)) / 2)
+    rows = sales.merge(products, on="product_id").merge(customers, on="customer_id")
+    rows["prescribing"] = rows["customer_type"] != "distributor"
+    rows["own"] = rows["units"].where(rows["is_own"], 0.0)
+    keys = ["territory_id", "market", "period", "prescribing"]
+    per_customer = rows.groupby([*keys, "customer_id"], as_index=False)[["own", "units"]].sum()
+    expected = per_customer.groupby(keys).agg(own_units=("own", "sum"), market_units=("units", "sum"),
+                                              prescribing_customers=("own", lambda own: int((own > 0).sum())))
+    got = reduction.sales_by_month(sales, products, customers).set_index(keys)
+    assert got.index.is_unique and len(got) == len(expected)
+    pd.testing.assert_frame_equal(got.loc[expected.index], expected, check_dtype=False)
+    assert (got["prescribing_customers"] > 0).any() and (got["prescribing_customers"] == 0).any()
+
+
 def test_contacts_by_hand():
     c = reduction.contacts(ACTIVITIES).set_index(["customer_id", "rep_id", "period"])
     assert c.loc[("C1", "R1", "2026-01"), "activities"] == 2
