@@ -220,19 +220,18 @@ def test_colliding_key_hashes_report_only_true_repeats(tiny_dataset, monkeypatch
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-@pytest.mark.parametrize("where", [3, 20, 53], ids=["first batch", "a later batch", "last row"])
-def test_keys_in_order_are_read_through_not_counted(tiny_dataset, monkeypatch, fmt, where):
-    """Files in the order of their key (the tiny sales, the activities) have their keys
-    read through in order, never counted by hash (any hash would fail here); a repeat in
-    a later batch than the sample that found the order is still found, and then the
-    keys are counted: the same error as pandas gives."""
+@pytest.mark.parametrize("where", [3, 20, 53], ids=["first rows", "later", "last row"])
+def test_keys_in_order_are_compared_not_counted(tiny_dataset, monkeypatch, fmt, where):
+    """Files in the order of their key (the tiny sales, the activities) have each key
+    compared with the one before, never counted by hash (any hash would fail here); a
+    repeat past the first rows that found the order is still found, and then the keys
+    are counted: the same error as pandas gives."""
     monkeypatch.setattr(columnar.key_order, "SAMPLE_ROWS", 10)
-    monkeypatch.setattr(columnar, "KEY_BATCH_ROWS", 7)
     sales = read_text_table(tiny_dataset, "sales")
     if fmt == "parquet":
         for name in columnar.LARGE_TABLES:
             write_table(tiny_dataset, name, read_text_table(tiny_dataset, name).replace("", None), fmt="parquet")
-    read_through = []
+    compared_in = []
     counted = columnar.KEY_HASH
     monkeypatch.setattr(columnar, "KEY_HASH", "error('keys counted by hash')")
     for table in columnar.LARGE_TABLES:
@@ -242,13 +241,13 @@ def test_keys_in_order_are_read_through_not_counted(tiny_dataset, monkeypatch, f
     sales.loc[where, ["customer_id", "product_id", "period"]] = sales.loc[where - 1, ["customer_id", "product_id",
                                                                                          "period"]].to_numpy()
     write_table(tiny_dataset, "sales", sales.replace("", None) if fmt == "parquet" else sales, fmt=fmt)
-    increasing = columnar.key_order.increasing
-    monkeypatch.setattr(columnar.key_order, "increasing",
-                        lambda batches, order: read_through.append(order) or increasing(batches, order))
+    compared = columnar.key_order.out_of_order_sql
+    monkeypatch.setattr(columnar.key_order, "out_of_order_sql",
+                        lambda source, order: compared_in.append(order) or compared(source, order))
     error = same_error(tiny_dataset, out_of_core=monkeypatch)
     assert "(customer_id, product_id, period) must appear only once" in str(error)
     in_sample = where < columnar.key_order.SAMPLE_ROWS  # then no order is found: the keys are counted at once
-    assert read_through == [*([] if in_sample else [["customer_id", "product_id", "period"]]), ["activity_id"]]
+    assert compared_in == [*([] if in_sample else [["customer_id", "product_id", "period"]]), ["activity_id"]]
 
 
 def _cell(table, row, column, value):

@@ -354,9 +354,9 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
     normalized. Only the other columns (the key when it is one column, free text, and
     any column holding a value to strip or a broken one) are checked cell by cell.
 
-    A key repeating no value is seen by reading the keys through when the rows come in
-    the order of their key (:mod:`~analysis.contract.key_order`), else by counting them
-    (:data:`KEY_HASH`).
+    A key repeating no value is seen by comparing each row's key with the one before
+    when the rows come in the order of their key (:mod:`~analysis.contract.key_order`),
+    else by counting the distinct keys (:data:`KEY_HASH`).
     """
     source, types = _source(con, path)
     csv = not path.name.lower().endswith(".parquet")
@@ -378,7 +378,7 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
         rows, broken, repeats = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __bad), "
                                             f"{hashed if keyed and order is None else '0'} "
                                             f"FROM ({query})").fetchall()[0]
-        if order is not None and not key_order.increasing(con.sql(keys).to_arrow_reader(KEY_BATCH_ROWS), order):
+        if order is not None and con.execute(key_order.out_of_order_sql(keys, order)).fetchall()[0][0]:
             repeats = con.execute(f"SELECT {hashed} FROM ({query})").fetchall()[0][0]  # not in order after all
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(map(_quote, values))} FROM ({query})")
     except Exception as exc:  # noqa: BLE001 - not UTF-8, ragged rows, ...: pandas names the problem
@@ -414,9 +414,6 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
         values = [c for c in values if c not in {u for u, n in zip(unnamed, counts) if n == 0}]
     return view, values
 
-
-#: Rows per batch when the keys of a table in key order are read through (:mod:`key_order`).
-KEY_BATCH_ROWS = 1 << 20
 
 #: The SQL of one 64-bit hash of a row's key columns (``{}``: the columns). Repeated keys are
 #: counted by their hashes (a fraction of the cost of the keys themselves); a repeat the

@@ -2,21 +2,21 @@
 
 Exports are usually written in the order of their key: sales by customer, then month,
 then product; activities by their id. Rows each greater than the one before (in some
-order of the key's columns) repeat no key, and that is seen in one streaming pass
-holding two rows at a time, where counting the distinct keys needs a hash table of
-them all (the costliest part of validating a national file: see ``docs/scale.md``).
+order of the key's columns) repeat no key, and that is seen by comparing each row with
+the one before it, where counting the distinct keys needs a hash table of them all (the
+costliest part of validating a national file: see ``docs/scale.md``).
 
 :func:`order_of` finds, on the first rows, an order of the key's columns they increase
-in; :func:`increasing` then checks every row. A table in no such order (or holding a
-missing key value, left to the other checks) is checked by counting its distinct keys,
-as before; either way the same keys are accepted.
+in; :func:`out_of_order_sql` then counts, in DuckDB, the rows that are not. A table in
+no such order (or holding a missing key value, left to the other checks) is checked by
+counting its distinct keys, as before; either way the same keys are accepted.
 
-Values compare as Arrow compares them (text by its UTF-8 bytes, which is code point
-order; numbers and dates by value): any strict total order proves the keys distinct.
+Values compare by value, text by its UTF-8 bytes (code point order), as Arrow and
+DuckDB both compare them: any strict total order proves the keys distinct.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from itertools import permutations
 
 import pyarrow as pa
@@ -54,17 +54,19 @@ def order_of(sample: pa.Table, key: Sequence[str]) -> list[str] | None:
     return None
 
 
-def increasing(batches: Iterable[pa.RecordBatch], columns: Sequence[str]) -> bool:
-    """Whether the rows of ``batches`` (in their order) each exceed the one before in
-    ``columns`` (see :func:`order_of`); stops at the first batch that does not."""
-    last = None
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        table = pa.Table.from_batches([batch]).select(list(columns))
-        if last is not None:
-            table = pa.concat_tables([last, table])
-        if not _increasing(table, columns):
-            return False
-        last = table.slice(table.num_rows - 1).combine_chunks()
-    return True
+def out_of_order_sql(source: str, columns: Sequence[str]) -> str:
+    """The SQL counting the rows of ``source`` (a query of the key's ``columns``, without
+    missing values) not greater than the row before in the order of ``columns`` (see
+    :func:`order_of`): 0 when every row is. The rows are compared in the order the query
+    gives them (DuckDB keeps the file's); any order they come in proves the keys distinct
+    when none is out of it."""
+    quoted = ['"' + str(c).replace('"', '""') + '"' for c in columns]
+    before = [f'"__before_{i}"' for i in range(len(columns))]
+    greater = None
+    for now, then in reversed(list(zip(quoted, before))):
+        here = f"{now} > {then}"
+        greater = here if greater is None else f"({here} OR ({now} = {then} AND {greater}))"
+    lagged = ", ".join(f"lag({q}) OVER () AS {b}" for q, b in zip(quoted, before))
+    # the first row has no row before (NULL): it is in order
+    return (f"SELECT count(*) FILTER (WHERE {before[0]} IS NOT NULL AND NOT {greater}) "
+            f"FROM (SELECT {', '.join(quoted)}, {lagged} FROM ({source}))")
