@@ -241,9 +241,8 @@ def test_keys_in_order_are_compared_not_counted(tiny_dataset, monkeypatch, fmt, 
     sales.loc[where, ["customer_id", "product_id", "period"]] = sales.loc[where - 1, ["customer_id", "product_id",
                                                                                          "period"]].to_numpy()
     write_table(tiny_dataset, "sales", sales.replace("", None) if fmt == "parquet" else sales, fmt=fmt)
-    compared = columnar.key_order.out_of_order_sql
-    monkeypatch.setattr(columnar.key_order, "out_of_order_sql",
-                        lambda source, order: compared_in.append(order) or compared(source, order))
+    lagged = columnar.key_order.lagged
+    monkeypatch.setattr(columnar.key_order, "lagged", lambda order: compared_in.append(order) or lagged(order))
     error = same_error(tiny_dataset, out_of_core=monkeypatch)
     assert "(customer_id, product_id, period) must appear only once" in str(error)
     in_sample = where < columnar.key_order.SAMPLE_ROWS  # then no order is found: the keys are counted at once

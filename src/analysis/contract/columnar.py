@@ -370,16 +370,21 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
         keyed = spec.key and all(c in types for c in spec.key)
         complete = " AND ".join(f"{_quote(c)} IS NOT NULL" for c in spec.key)
         key = ", ".join(_quote(c) for c in spec.key)
-        keys = f"SELECT {key} FROM ({query}) WHERE {complete}"
-        order = (key_order.order_of(con.sql(f"{keys} LIMIT {key_order.SAMPLE_ROWS}").to_arrow_table(), spec.key)
+        order = (key_order.order_of(con.sql(f"SELECT {key} FROM ({query}) WHERE {complete} "
+                                            f"LIMIT {key_order.SAMPLE_ROWS}").to_arrow_table(), spec.key)
                  if keyed else None)
         hashed = (f"count(*) FILTER (WHERE {complete}) - count(DISTINCT {KEY_HASH.format(key)}) "
                   f"FILTER (WHERE {complete})")
-        rows, broken, repeats = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __bad), "
-                                            f"{hashed if keyed and order is None else '0'} "
-                                            f"FROM ({query})").fetchall()[0]
-        if order is not None and con.execute(key_order.out_of_order_sql(keys, order)).fetchall()[0][0]:
-            repeats = con.execute(f"SELECT {hashed} FROM ({query})").fetchall()[0][0]  # not in order after all
+        if order is None:  # the keys counted in the scan of the rules
+            rows, broken, repeats = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __bad), "
+                                                f"{hashed if keyed else '0'} FROM ({query})").fetchall()[0]
+        else:  # each key compared with the one before, in the same scan
+            before, out = key_order.lagged(order)
+            rows, broken, repeats, incomplete = con.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE __bad), count(*) FILTER (WHERE {out}), "
+                f"count(*) FILTER (WHERE NOT ({complete})) FROM (SELECT *, {before} FROM ({query}))").fetchall()[0]
+            if repeats or incomplete:  # not in order after all, or a missing key value: counted
+                repeats = con.execute(f"SELECT {hashed} FROM ({query})").fetchall()[0][0]
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(map(_quote, values))} FROM ({query})")
     except Exception as exc:  # noqa: BLE001 - not UTF-8, ragged rows, ...: pandas names the problem
         release(con, spec.name)

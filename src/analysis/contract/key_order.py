@@ -54,19 +54,25 @@ def order_of(sample: pa.Table, key: Sequence[str]) -> list[str] | None:
     return None
 
 
-def out_of_order_sql(source: str, columns: Sequence[str]) -> str:
-    """The SQL counting the rows of ``source`` (a query of the key's ``columns``, without
-    missing values) not greater than the row before in the order of ``columns`` (see
-    :func:`order_of`): 0 when every row is. The rows are compared in the order the query
-    gives them (DuckDB keeps the file's); any order they come in proves the keys distinct
-    when none is out of it."""
+def lagged(columns: Sequence[str]) -> tuple[str, str]:
+    """The SQL comparing each row with the one before in the order of the key's
+    ``columns`` (see :func:`order_of`), as DuckDB gives the rows (it keeps the file's
+    order; any order they come in proves the keys distinct when no row is out of it):
+    the columns holding the row before's values (a ``SELECT`` list, to add to the
+    rows') and the condition, over both, of a row not greater than the one before. The
+    first row has none before it, and a row with a missing key value (or after one) is
+    never out of order: such a table's keys are to be counted instead."""
     quoted = ['"' + str(c).replace('"', '""') + '"' for c in columns]
     before = [f'"__before_{i}"' for i in range(len(columns))]
     greater = None
     for now, then in reversed(list(zip(quoted, before))):
         here = f"{now} > {then}"
         greater = here if greater is None else f"({here} OR ({now} = {then} AND {greater}))"
-    lagged = ", ".join(f"lag({q}) OVER () AS {b}" for q, b in zip(quoted, before))
-    # the first row has no row before (NULL): it is in order
-    return (f"SELECT count(*) FILTER (WHERE {before[0]} IS NOT NULL AND NOT {greater}) "
-            f"FROM (SELECT {', '.join(quoted)}, {lagged} FROM ({source}))")
+    return ", ".join(f"lag({q}) OVER () AS {b}" for q, b in zip(quoted, before)), f"(NOT {greater})"
+
+
+def out_of_order_sql(source: str, columns: Sequence[str]) -> str:
+    """The SQL counting the rows of ``source`` (a query of the key's ``columns``) out of
+    their order (:func:`lagged`): 0 when every row is greater than the one before."""
+    before, out = lagged(columns)
+    return f"SELECT count(*) FILTER (WHERE {out}) FROM (SELECT *, {before} FROM ({source}))"
