@@ -7,7 +7,7 @@ the one before it, where counting the distinct keys needs a hash table of them a
 costliest part of validating a national file: see ``docs/scale.md``).
 
 :func:`order_of` finds, on the first rows, an order of the key's columns they increase
-in; :func:`out_of_order_sql` then counts, in DuckDB, the rows that are not. A table in
+in; :func:`lagged` then counts, in DuckDB's scan of the rules, the rows that are not. A table in
 no such order (or holding a missing key value, left to the other checks) is checked by
 counting its distinct keys, as before; either way the same keys are accepted.
 
@@ -70,9 +70,3 @@ def lagged(columns: Sequence[str]) -> tuple[str, str]:
         greater = here if greater is None else f"({here} OR ({now} = {then} AND {greater}))"
     return ", ".join(f"lag({q}) OVER () AS {b}" for q, b in zip(quoted, before)), f"(NOT {greater})"
 
-
-def out_of_order_sql(source: str, columns: Sequence[str]) -> str:
-    """The SQL counting the rows of ``source`` (a query of the key's ``columns``) out of
-    their order (:func:`lagged`): 0 when every row is greater than the one before."""
-    before, out = lagged(columns)
-    return f"SELECT count(*) FILTER (WHERE {out}) FROM (SELECT *, {before} FROM ({source}))"
