@@ -79,6 +79,18 @@ def test_sales_by_month_equals_a_per_customer_groupby(seed):
     assert (got["prescribing_customers"] > 0).any() and (got["prescribing_customers"] == 0).any()
 
 
+def test_sales_by_month_counts_a_customer_of_no_type():
+    """A customer type missing (frames not validated): its group's prescribing customers
+    are still counted, as each group's own."""
+    customers = pd.DataFrame({"customer_id": ["C1", "C2"], "territory_id": ["T1", "T1"],
+                              "customer_type": [None, "hcp"]})
+    products = pd.DataFrame({"product_id": ["P1"], "market": ["m"], "is_own": [True]})
+    sales = pd.DataFrame({"customer_id": ["C1", "C2"], "product_id": ["P1", "P1"], "period": ["2026-01"] * 2,
+                          "units": [2.0, 3.0]})
+    s = reduction.sales_by_month(sales, products, customers)
+    assert sorted(s["market_units"]) == [2.0, 3.0] and s["prescribing_customers"].tolist() == [1, 1]
+
+
 def test_contacts_by_hand():
     c = reduction.contacts(ACTIVITIES).set_index(["customer_id", "rep_id", "period"])
     assert c.loc[("C1", "R1", "2026-01"), "activities"] == 2

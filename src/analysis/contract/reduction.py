@@ -83,7 +83,7 @@ SELECT t.territory_id, t.market, t.period, t.prescribing, t.own_units, t.market_
 FROM totals AS t
 LEFT JOIN prescribing AS r
     ON r.territory_id IS NOT DISTINCT FROM t.territory_id AND r.market IS NOT DISTINCT FROM t.market
-    AND r.period IS NOT DISTINCT FROM t.period AND r.prescribing = t.prescribing
+    AND r.period IS NOT DISTINCT FROM t.period AND r.prescribing IS NOT DISTINCT FROM t.prescribing
 ORDER BY t.territory_id, t.market, t.period, t.prescribing
 """
 
