@@ -210,7 +210,7 @@ def test_colliding_key_hashes_report_only_true_repeats(tiny_dataset, monkeypatch
     """Repeated keys are counted by their hashes, then confirmed on the keys: with every
     key hashing alike, distinct keys still pass and a repeated one is still reported."""
     monkeypatch.setattr(columnar, "KEY_HASH", "0 * length(concat_ws('|', {}))")
-    monkeypatch.setattr(columnar.key_order, "order_of", lambda sample, key: None)  # the keys are counted, not read through
+    monkeypatch.setattr(columnar.key_order, "order_of", lambda sample, key: None)  # the keys are counted, not compared in order
     if repeated:
         table, change, *_ = BROKEN["duplicated sales key"]
         rewrite(tiny_dataset, table, change)
@@ -235,7 +235,7 @@ def test_keys_in_order_are_compared_not_counted(tiny_dataset, monkeypatch, fmt, 
     counted = columnar.KEY_HASH
     monkeypatch.setattr(columnar, "KEY_HASH", "error('keys counted by hash')")
     for table in columnar.LARGE_TABLES:
-        frame, pandas = fast_path(tiny_dataset, table)  # no Fallback: DuckDB read the keys in order
+        frame, pandas = fast_path(tiny_dataset, table)  # no Fallback: DuckDB compared the keys in order
         pd.testing.assert_frame_equal(frame, getattr(pandas, table), check_exact=True)
     monkeypatch.setattr(columnar, "KEY_HASH", counted)
     sales.loc[where, ["customer_id", "product_id", "period"]] = sales.loc[where - 1, ["customer_id", "product_id",
