@@ -210,7 +210,8 @@ def test_colliding_key_hashes_report_only_true_repeats(tiny_dataset, monkeypatch
     """Repeated keys are counted by their hashes, then confirmed on the keys: with every
     key hashing alike, distinct keys still pass and a repeated one is still reported."""
     monkeypatch.setattr(columnar, "KEY_HASH", "0 * length(concat_ws('|', {}))")
-    monkeypatch.setattr(columnar.key_order, "order_of", lambda sample, key: None)  # the keys are counted, not compared in order
+    # the keys counted, not compared in order
+    monkeypatch.setattr(columnar.key_order, "order_of", lambda sample, key: None)
     if repeated:
         table, change, *_ = BROKEN["duplicated sales key"]
         rewrite(tiny_dataset, table, change)
