@@ -5,7 +5,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from analysis.contract.key_order import lagged, order_of
+from analysis.contract import key_order
+from analysis.contract.key_order import lagged
 
 KEY = ["customer_id", "product_id", "period"]
 
@@ -14,13 +15,20 @@ def table(rows, columns=KEY):
     return pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
 
 
+def order_of(sample, key):
+    """:func:`key_order.order_of` on a connection of its own."""
+    with duckdb.connect() as con:
+        return key_order.order_of(con, sample, key)
+
+
 def out_of_order(rows, order, columns=KEY):
     """The rows not greater than the one before in ``order``, counted by DuckDB."""
     con = duckdb.connect()
     try:
         con.register("rows", table(rows, columns) if rows else table([], columns))
         before, out = lagged(order)
-        return con.execute(f"SELECT count(*) FILTER (WHERE {out}) FROM (SELECT *, {before} FROM rows)").fetchall()[0][0]
+        sql = f"SELECT count(*) FILTER (WHERE {out}) FROM (SELECT *, {before} FROM rows)"
+        return con.execute(sql).fetchall()[0][0]
     finally:
         con.close()
 
@@ -53,7 +61,7 @@ def test_one_row_is_in_order():
 
 
 def test_text_compares_by_code_point():
-    """UTF-8 bytes: 'Z' < 'a' < 'é' (code point order), in Arrow and in DuckDB alike."""
+    """UTF-8 bytes: 'Z' < 'a' < 'é' (code point order), when the order is found and when counted."""
     rows = [("Z",), ("a",), ("é",)]
     assert order_of(table(rows, ["id"]), ["id"]) == ["id"]
     assert out_of_order(rows, ["id"], ["id"]) == 0

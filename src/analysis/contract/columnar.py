@@ -370,8 +370,8 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
         keyed = spec.key and all(c in types for c in spec.key)
         complete = " AND ".join(f"{_quote(c)} IS NOT NULL" for c in spec.key)
         key = ", ".join(_quote(c) for c in spec.key)
-        order = (key_order.order_of(con.sql(f"SELECT {key} FROM ({query}) WHERE {complete} "
-                                            f"LIMIT {key_order.SAMPLE_ROWS}").to_arrow_table(), spec.key)
+        order = (key_order.order_of(con, con.sql(f"SELECT {key} FROM ({query}) WHERE {complete} "
+                                                 f"LIMIT {key_order.SAMPLE_ROWS}").to_arrow_table(), spec.key)
                  if keyed else None)
         hashed = (f"count(*) FILTER (WHERE {complete}) - count(DISTINCT {KEY_HASH.format(key)}) "
                   f"FILTER (WHERE {complete})")

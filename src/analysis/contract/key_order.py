@@ -7,12 +7,13 @@ the one before it, where counting the distinct keys needs a hash table of them a
 costliest part of validating a national file: see ``docs/scale.md``).
 
 :func:`order_of` finds, on the first rows, an order of the key's columns they increase
-in; :func:`lagged` then counts, in DuckDB's scan of the rules, the rows that are not. A table in
-no such order (or holding a missing key value, left to the other checks) is checked by
-counting its distinct keys, as before; either way the same keys are accepted.
+in; :func:`lagged` then counts, in DuckDB's scan of the rules, the rows that are not
+(the same comparison both times). A table in no such order (or holding a missing key
+value, left to the other checks) is checked by counting its distinct keys, as before;
+either way the same keys are accepted.
 
-Values compare by value, text by its UTF-8 bytes (code point order), as Arrow and
-DuckDB both compare them: any strict total order proves the keys distinct.
+Values compare as DuckDB compares them: by value, text by its UTF-8 bytes (code point
+order). Any strict total order proves the keys distinct.
 """
 from __future__ import annotations
 
@@ -20,38 +21,27 @@ from collections.abc import Sequence
 from itertools import permutations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 #: Rows read to find the order (:func:`order_of`): the first ones of the table.
 SAMPLE_ROWS = 10_000
 
 
-def _increasing(table: pa.Table, columns: Sequence[str]) -> bool:
-    """Whether each row of ``table`` is greater than the one before in ``columns`` (compared
-    in that order, the first deciding); False if a value is missing."""
-    if any(table[c].null_count for c in columns):
-        return False
-    if table.num_rows < 2:
-        return True
-    later = table.slice(1)
-    earlier = table.slice(0, table.num_rows - 1)
-    greater = None
-    for column in reversed(columns):
-        after, before = later[column], earlier[column]
-        here = pc.greater(after, before)
-        greater = here if greater is None else pc.or_(here, pc.and_(pc.equal(after, before), greater))
-    return bool(pc.all(greater).as_py())
-
-
-def order_of(sample: pa.Table, key: Sequence[str]) -> list[str] | None:
+def order_of(con, sample: pa.Table, key: Sequence[str]) -> list[str] | None:
     """An order of the ``key`` columns (the key's own first) in which every row of ``sample``
-    (the table's first rows) is greater than the one before; None when there is none."""
-    if sample.num_rows == 0:
+    (the table's first rows) is greater than the one before, compared by :func:`lagged` on
+    the DuckDB connection ``con``; None when there is none (or a key value is missing)."""
+    if sample.num_rows == 0 or any(sample[c].null_count for c in key):
         return None
-    for columns in permutations(key):
-        if _increasing(sample, columns):
-            return list(columns)
-    return None
+    con.register("__key_sample", sample)
+    try:
+        for columns in permutations(key):
+            before, out = lagged(columns)
+            if not con.execute(f"SELECT count(*) FILTER (WHERE {out}) "
+                               f"FROM (SELECT *, {before} FROM __key_sample)").fetchall()[0][0]:
+                return list(columns)
+        return None
+    finally:
+        con.unregister("__key_sample")
 
 
 def lagged(columns: Sequence[str]) -> tuple[str, str]:
