@@ -213,7 +213,8 @@ def _loop_benchmark(args) -> int:
 
 
 def _line(size: int, fmt: str, engine: str, workers: int, r: dict) -> str:
-    return (f"{size:>9,} {fmt:<8}{engine:<7}{workers:>5}{r['load']:>8.1f}{r['pass']:>8.1f}{r['load'] + r['pass']:>8.1f}"
+    return (f"{size:>9,} {fmt:<8}{engine:<7}{workers:>5}"
+            f"{r['load']:>8.1f}{r['pass']:>8.1f}{r['load'] + r['pass']:>8.1f}"
             f"{r['load_peak_mb'] / 1024:>10.2f}{r['peak_mb'] / 1024:>9.2f}   {r['rows']['sales']:>11,} "
             f"{r['rows']['activities']:>11,}")
 

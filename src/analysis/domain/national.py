@@ -435,10 +435,10 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
 
 
 #: The tables of :func:`analyse` (and of :func:`national_pass`, with "regions" and "nation"), in order.
-ANALYSIS_TABLES = ("customers", "kpis", "actions", "quality", "segments", "lorenz", "three_c", "three_c_flags", "migration",
-          "channel_phase", "channels", "coaching", "coaching_flags", "roi_rep", "roi_segment", "roi_channel",
-          "maintenance", "targeting", "flag_customers", "profile_gaps", "trend", "trend_activity",
-          "phase_forecast", "competitors", "call_plan")
+ANALYSIS_TABLES = ("customers", "kpis", "actions", "quality", "segments", "lorenz", "three_c", "three_c_flags",
+                   "migration", "channel_phase", "channels", "coaching", "coaching_flags", "roi_rep", "roi_segment",
+                   "roi_channel", "maintenance", "targeting", "flag_customers", "profile_gaps", "trend",
+                   "trend_activity", "phase_forecast", "competitors", "call_plan")
 
 
 #: How each KPI rolls up: summed, recomputed as a ratio of sums, or cost-weighted.
