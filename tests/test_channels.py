@@ -830,3 +830,26 @@ def test_facts_of_some_columns_in_their_order_and_unknown_refused():
     pd.testing.assert_frame_equal(some, full[["cost", "fits", "customer_id"]])
     with pytest.raises(ValueError, match="unknown fact column 'units'"):
         activity_facts(acts, make_frame(rows), fit_matrix(), ["cost", "units"])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_distinct_customers_are_those_a_groupby_counts(seed):
+    """Per group: the distinct customers of its rows, and of them those with a flag on at
+    least one of their rows (not only the first): a pandas groupby's nunique and any."""
+    from analysis.domain.channels import _distinct_customers
+
+    rng = np.random.default_rng(seed)
+    n, n_groups = 500, 12
+    groups = rng.integers(-1, n_groups - 2, n)  # -1: in no group; the last two groups empty
+    customers = rng.integers(0, 40, n)
+    flags = [rng.random(n) < 0.2, rng.random(n) < 0.6]
+    rows = pd.DataFrame({"g": groups, "c": customers, "f0": flags[0], "f1": flags[1]})
+    rows = rows[rows["g"] >= 0]
+    per_pair = rows.groupby(["g", "c"])[["f0", "f1"]].any().reset_index()
+    expected = [per_pair.groupby("g")["c"].size(), per_pair.groupby("g")["f0"].sum(),
+                per_pair.groupby("g")["f1"].sum()]
+    counts = _distinct_customers(groups, n_groups, customers, *flags)
+    for got, want in zip(counts, expected):
+        assert got.dtype == np.int64 and len(got) == n_groups
+        assert got.tolist() == want.reindex(range(n_groups), fill_value=0).astype(int).tolist()
+    assert _distinct_customers(groups, n_groups, customers)[0].tolist() == counts[0].tolist()

@@ -412,12 +412,12 @@ def _distinct_customers(groups: np.ndarray, n_groups: int, customers: np.ndarray
     rows of the group (all int64)."""
     rows = groups >= 0
     width = int(customers.max(initial=0)) + 1
-    pair = groups[rows].astype(np.int64) * width + customers[rows]
-    any_flag = pd.DataFrame({i: flag[rows] for i, flag in enumerate(flags)}).groupby(pair, sort=False).any()
-    pair_group = (any_flag.index.to_numpy() // width).astype(np.intp)
+    pair, pairs = pd.factorize(groups[rows].astype(np.int64) * width + customers[rows])  # group x customer
+    pair_group = (pairs // width).astype(np.intp)
     counts = [np.bincount(pair_group, minlength=n_groups)]
-    counts += [np.bincount(pair_group, weights=any_flag[i].to_numpy(dtype=float), minlength=n_groups)
-               for i in range(len(flags))]
+    for flag in flags:  # a pair has the flag when one of its rows has it
+        flagged = np.bincount(pair, weights=flag[rows], minlength=len(pairs)) > 0
+        counts.append(np.bincount(pair_group, weights=flagged, minlength=n_groups))
     return [count.astype(np.int64) for count in counts]
 
 
