@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -114,33 +115,40 @@ def segment(frame: pd.DataFrame, cut: str = "median", q: float = 0.5,
     pot, sup = frame["potential"], frame["support"]
     if grid == "2x2":
         cuts = cut_points(frame, cut, q, potential_cut, support_cut)
-        high_pot = (pot > 0) & (pot >= cuts["potential_cut"])
-        high_sup = (sup > 0) & (sup >= cuts["support_cut"])
-        p_level = pd.Series(np.where(high_pot, "high", "low"), index=frame.index)
-        s_level = pd.Series(np.where(high_sup, "high", "low"), index=frame.index)
-        label = (p_level + "|" + s_level).map({f"{p}|{s}": v for (p, s), v in SCHEME_2X2.levels.items()})
+        names = ("low", "high")
+        p_rank = ((pot > 0) & (pot >= cuts["potential_cut"])).to_numpy(dtype=np.int8)
+        s_rank = ((sup > 0) & (sup >= cuts["support_cut"])).to_numpy(dtype=np.int8)
         out = frame.assign(potential_cut=cuts["potential_cut"], support_cut=cuts["support_cut"])
     elif grid == "3x3":
         if cut == "absolute":
             raise ValueError("the 3x3 grid takes median or quantile cuts, not absolute")
         levels = (1 / 3, 2 / 3) if cut == "median" else (q, (1 + q) / 2)
         cuts = cut_points(frame, cut, q, quantiles=levels)
-        p_rank = (pot > 0).astype(int) * ((pot >= cuts["potential_cut_0"]).astype(int)
-                                          + (pot >= cuts["potential_cut_1"]).astype(int))
-        s_rank = (sup > 0).astype(int) * ((sup >= cuts["support_cut_0"]).astype(int)
-                                            + (sup >= cuts["support_cut_1"]).astype(int))
-        p_level = p_rank.clip(0, 2).map(dict(enumerate(LEVELS_3X3)))
-        s_level = s_rank.clip(0, 2).map(dict(enumerate(LEVELS_3X3)))
-        label = p_level + "/" + s_level
+        names = LEVELS_3X3
+        p_rank = ((pot > 0).astype(int) * ((pot >= cuts["potential_cut_0"]).astype(int)
+                                           + (pot >= cuts["potential_cut_1"]).astype(int))).to_numpy(dtype=np.int8)
+        s_rank = ((sup > 0).astype(int) * ((sup >= cuts["support_cut_0"]).astype(int)
+                                           + (sup >= cuts["support_cut_1"]).astype(int))).to_numpy(dtype=np.int8)
         out = frame.assign(potential_cut=cuts["potential_cut_0"], support_cut=cuts["support_cut_0"],
                            potential_cut_1=cuts["potential_cut_1"], support_cut_1=cuts["support_cut_1"])
     else:
         raise ValueError(f"unknown segmentation grid {grid!r}; expected 2x2 or 3x3")
+    # the labels by the level codes (text made once per distinct value, not per row)
+    scheme = SCHEMES[grid]
+    p_level, s_level = _text(p_rank, names, frame.index), _text(s_rank, names, frame.index)
+    label = _text(p_rank * len(names) + s_rank, [scheme.levels[p, s] for p in names for s in names], frame.index)
     return out.assign(
         potential_level=p_level.where(seg),
         support_level=s_level.where(seg),
         segment=label.where(seg),
     )
+
+
+def _text(codes: np.ndarray, names, index: pd.Index) -> pd.Series:
+    """The ``names`` at ``codes`` (0 .. len(names) - 1) as a text Series on ``index``:
+    ``pd.Series(np.asarray(names)[codes], index=index)``, gathered by Arrow."""
+    return pd.Series(pd.array(pa.array(list(names), type=pa.string()).take(pa.array(codes)), dtype="str"),
+                     index=index)
 
 
 def ranking(frame: pd.DataFrame, value: str) -> pd.DataFrame:
