@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analysis.domain.keys import among, group_sums, grouped, groups_of, left_join, mapped, positions_in
+from analysis.domain.keys import among, group_sums, grouped, groups_of, is_in, left_join, mapped, positions_in
 
 VALUES = ["C3", "C1", None, "C9", "C1", "", "c1"]
 KEYS = ["C1", "C2", "C3", ""]
@@ -39,6 +39,17 @@ def test_among_is_isin():
     candidates = pd.Series([f"C{i}" for i in rng.integers(0, 50, 40)], dtype="str")  # repeated ones too
     assert (among(values, candidates) == values.isin(candidates).to_numpy()).all()
     assert not among(values, []).any()
+
+
+@pytest.mark.parametrize("candidates", [["A", "B"], ["loyal"], [], ["A", None], ["Z"], ("B",)])
+def test_is_in_is_isin(candidates):
+    """Categoricals (with missing values and unused categories) by their codes; other
+    columns by pandas: the same answers, a missing value found only among missing ones."""
+    labels = ["A", "B", None, "C", "loyal", "B", None]
+    for values in (pd.Series(pd.Categorical(labels, categories=["A", "B", "C", "D", "loyal"])),
+                   pd.Series(labels, dtype="category"), pd.Series(labels, dtype="str"), pd.Series(labels, dtype=object)):
+        got = is_in(values, candidates)
+        assert got.dtype == bool and got.tolist() == values.isin(list(candidates)).tolist()
 
 
 @pytest.mark.parametrize("mapping", [

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
-from analysis.domain.keys import as_category, combined_codes, factorized, group_sums, groups_of, positions_in
+from analysis.domain.keys import (as_category, combined_codes, factorized, group_sums, groups_of, is_in,
+                                 positions_in)
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
@@ -456,11 +457,12 @@ def channel_phase(facts: pd.DataFrame,
     fit = _as_fit(fit)
     extra = sorted(set(facts["channel"].dropna().unique()) - set(fit["channel"]))  # undeclared channels seen
     channels = list(dict.fromkeys([*fit["channel"], *extra]))
-    keys = facts[GROUP].drop_duplicates().sort_values(GROUP, ignore_index=True)
+    stats = (cell_stats(facts, GROUP) if stats is None else stats).copy()
+    # the facts' territory x market pairs: those of their cells (a few rows each, not millions)
+    keys = stats[GROUP].drop_duplicates().sort_values(GROUP, ignore_index=True)
     unplaced = [None] if facts["phase"].isna().any() else []
     cells = pd.DataFrame([(c, p) for c in channels for p in [*PHASES, *unplaced]], columns=CELL)
     grid = keys.merge(cells, how="cross")
-    stats = (cell_stats(facts, GROUP) if stats is None else stats).copy()
     grid["phase"], stats["phase"] = grid["phase"].astype(object), stats["phase"].astype(object)
     for frame_ in (grid, stats):  # merge keys: observed categories as plain labels
         for key in GROUP:
@@ -540,10 +542,10 @@ def effort_shares(facts: pd.DataFrame, by: Sequence[str], priority: Sequence[str
     by = list(by)
     cost = split_cost(facts, by)
     placed = facts["on_ladder"].to_numpy(dtype=bool)
-    parts = {"priority_cost": facts["segment"].isin(list(priority)).to_numpy(dtype=bool),
+    parts = {"priority_cost": is_in(facts["segment"], priority),
              "placed_cost": placed,
              "mismatched_cost": placed & ~facts["fits"].to_numpy(dtype=bool),
-             "loyal_cost": placed & facts["phase"].isin([PHASES[-1]]).to_numpy(dtype=bool)}
+             "loyal_cost": placed & is_in(facts["phase"], [PHASES[-1]])}
     # grouped on the (categorical) columns' codes, then as labels in label order
     groups, out = groups_of([facts[k] for k in by])
     for name, part in {"cost": True, **parts}.items():  # the cost of the rows of each part (one column at a time)

@@ -61,6 +61,16 @@ def among(values, candidates) -> np.ndarray:
     return positions_in(values, pd.unique(pd.Series(candidates))) >= 0
 
 
+def is_in(values: pd.Series, candidates) -> np.ndarray:
+    """``values.isin(candidates)`` as a boolean array; a categorical by its codes (each of
+    its few categories looked up once, not each of its millions of rows)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.isin(candidates).to_numpy(dtype=bool)
+    candidates = list(candidates)
+    hit = np.append(values.cat.categories.isin(candidates), any(pd.isna(c) for c in candidates))
+    return hit[np.asarray(values.cat.codes)]  # (a missing value, code -1, is the last)
+
+
 def mapped(values: pd.Series, mapping: pd.Series | dict) -> pd.Series:
     """``values.map(mapping)``: each value's entry in ``mapping`` (a Series on distinct keys,
     or a dict), missing where it has none."""
