@@ -853,3 +853,19 @@ def test_distinct_customers_are_those_a_groupby_counts(seed):
         assert got.dtype == np.int64 and len(got) == n_groups
         assert got.tolist() == want.reindex(range(n_groups), fill_value=0).astype(int).tolist()
     assert _distinct_customers(groups, n_groups, customers)[0].tolist() == counts[0].tolist()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_best_in_runs_is_the_first_of_a_lexsort(seed):
+    """The best candidate of each row (runs of rows one after the other, of any length):
+    the highest score (-inf: none, last), then the lowest fit order, then the first."""
+    from analysis.domain.channels import _best_in_runs
+
+    rng = np.random.default_rng(seed)
+    runs = np.repeat(np.sort(rng.choice(200, 60, replace=False)), rng.integers(1, 6, 60))
+    score = np.where(rng.random(len(runs)) < 0.3, -np.inf, rng.integers(0, 4, len(runs)) / 4)
+    order = rng.integers(0, 3, len(runs))  # ties too
+    lexsorted = np.lexsort((order, -score, runs))
+    expected = lexsorted[np.flatnonzero(np.diff(runs[lexsorted], prepend=-1))]
+    assert _best_in_runs(runs, score, order).tolist() == expected.tolist()
+    assert _best_in_runs(runs[:0], score[:0], order[:0]).tolist() == []

@@ -641,6 +641,22 @@ def rate_cells(facts: pd.DataFrame, keys: Sequence[str], stats: pd.DataFrame | N
     return stats.reset_index(drop=True)
 
 
+def _best_in_runs(runs: np.ndarray, score: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """The position of the best candidate of each run of equal ``runs`` (ascending: each
+    row's candidates one after the other): the highest ``score``, then the lowest
+    ``order``, then the first; what the first of each run of
+    ``np.lexsort((order, -score, runs))`` is, in one pass over the runs."""
+    if len(runs) == 0:
+        return np.zeros(0, dtype=np.intp)
+    starts = np.flatnonzero(np.diff(runs, prepend=runs[0] - 1))
+    sizes = np.diff(np.append(starts, len(runs)))
+    best = score == np.repeat(np.maximum.reduceat(score, starts), sizes)
+    order = np.where(best, order, np.iinfo(np.int64).max)
+    best &= order == np.repeat(np.minimum.reduceat(order, starts), sizes)
+    kept = np.flatnonzero(best)
+    return kept[np.flatnonzero(np.diff(runs[kept], prepend=runs[0] - 1))]
+
+
 def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
                       fit: pd.DataFrame | Mapping[str, Sequence[str]] | None = None, *,
                       min_rate_base: int = 5, region_cells: pd.DataFrame | None = None,
@@ -672,7 +688,7 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
     row, pick = _join_positions(base["phase"].astype(object), fitting["phase"])
     labels = {"territory_id": base["territory_id"], "region": region, "market": base["market"],
               "phase": base["phase"]}
-    coded = {k: pd.factorize(v.astype(object), use_na_sentinel=False) for k, v in labels.items()}
+    coded = {k: pd.factorize(v, use_na_sentinel=False) for k, v in labels.items()}  # (missing: a value)
     coded["channel"] = pd.factorize(fitting["channel"].astype(object), use_na_sentinel=False)
     cand = {k: (codes[pick] if k == "channel" else codes[row]) for k, (codes, _) in coded.items()}
     if region_cells is None:
@@ -700,18 +716,19 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
     # per customer x market: scored in its territory, else in its region, else the fit order
     has_t = (np.bincount(row, weights=~np.isnan(score_t), minlength=len(base)) > 0)[row]
     has_r = (np.bincount(row, weights=~np.isnan(score_r), minlength=len(base)) > 0)[row]
-    level = np.where(has_t, "territory", np.where(has_r, "region", "fit")).astype(object)
+    level = np.where(has_t, 0, np.where(has_r, 1, 2)).astype(np.int8)  # territory, region, fit
     score = np.where(has_t, score_t, np.where(has_r, score_r, np.nan))
     rate_base = np.where(has_t, base_t, np.where(has_r, base_r, np.nan))
-    # per row the best score (none last), then the fit order: a stable sort on the numeric keys
-    order = np.lexsort((fitting["fit_order"].to_numpy()[pick], -np.nan_to_num(score, nan=-np.inf), row))
-    first = order[np.flatnonzero(np.diff(row[order], prepend=-1))]  # the best candidate of each row
-    best = pd.DataFrame({"channel": fitting["channel"].to_numpy(dtype=object)[pick[first]], "level": level[first],
+    # per row the best score (none last), then the fit order
+    first = _best_in_runs(row, np.nan_to_num(score, nan=-np.inf), fitting["fit_order"].to_numpy()[pick])
+    levels = np.array(["territory", "region", "fit"], dtype=object)
+    best = pd.DataFrame({"channel": fitting["channel"].to_numpy(dtype=object)[pick[first]],
+                         "level": levels[level[first]],
                          "score": score[first], "base": rate_base[first]}, index=row[first]).reindex(np.arange(len(base)))
 
     phase_known = base["phase"].notna().to_numpy()
     basis = np.where(best["level"].notna(), best["level"].astype(object), np.where(phase_known, "no_fit", "no_phase"))
-    kind = np.where(base["phase"].astype(object).isin(RESPONSE_RANKED), "response", "progression")
+    kind = np.where(is_in(base["phase"], RESPONSE_RANKED), "response", "progression")
     out = frame.copy(deep=False)  # copy-on-write: the columns added below alone are new
     out["next_best_channel"] = best["channel"].to_numpy(dtype=object)
     out["next_best_basis"] = basis
