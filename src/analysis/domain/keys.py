@@ -97,13 +97,16 @@ def left_join(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str]) -> pd.
 def _joined(left: pd.DataFrame, right: pd.DataFrame, on: list[str], how: str) -> pd.DataFrame:
     if right.duplicated(on).any() or set(left.columns) & (set(right.columns) - set(on)):  # (suffixed columns)
         return left.merge(right, on=on, how=how)
-    distinct = [pd.unique(right[k]) for k in on]
-    widths = [max(len(values), 1) for values in distinct]
+    if len(on) == 1:  # the right rows' keys are distinct: a left row's key's position among them is its row
+        found = positions_in(left[on[0]], right[on[0]])
+    else:
+        distinct = [pd.unique(right[k]) for k in on]
+        widths = [max(len(values), 1) for values in distinct]
 
-    def key(table: pd.DataFrame) -> np.ndarray:
-        return combined_codes([positions_in(table[k], values) for k, values in zip(on, distinct)], widths)
+        def key(table: pd.DataFrame) -> np.ndarray:
+            return combined_codes([positions_in(table[k], values) for k, values in zip(on, distinct)], widths)
 
-    found = pd.Index(key(right)).get_indexer(key(left))
+        found = pd.Index(key(right)).get_indexer(key(left))
     if how == "inner":
         kept = found >= 0
         left, found = left[kept], found[kept]
