@@ -18,7 +18,12 @@ from analysis.domain.periods import WINDOWS, Window, period_codes, window_name_c
 def customer_markets(customers: pd.DataFrame, markets: pd.Series) -> pd.DataFrame:
     """One row per customer x market: territory_id, customer_id, customer_type, market."""
     base = customers[["territory_id", "customer_id", "customer_type"]]
-    frame = base.merge(pd.DataFrame({"market": pd.unique(pd.Series(markets, dtype=str))}), how="cross")
+    markets = pd.DataFrame({"market": pd.unique(pd.Series(markets, dtype=str))})
+    if base["customer_id"].is_unique:  # the customers sorted, then each one's markets in order: the same rows
+        base = base.sort_values(["territory_id", "customer_id"], kind="mergesort")
+        markets = markets.sort_values("market", kind="mergesort")
+        return base.merge(markets, how="cross")
+    frame = base.merge(markets, how="cross")
     return frame.sort_values(["territory_id", "customer_id", "market"], ignore_index=True)
 
 
