@@ -260,13 +260,24 @@ def load_dataset(folder: str | Path, *, extra_channels: Iterable[str] = (), cach
         stamps = _stamps(files)
     except OSError:  # an unlistable folder or a vanishing file: reported below, never cached
         files, stamps = [], None
-    digests = tuple((p.name, stamp[2], _digest_or_blank(p)) for p, stamp in zip(files, stamps or ()))
+
+    def hashed() -> tuple[FileDigest, ...]:
+        return tuple((p.name, stamp[2], _digest_or_blank(p)) for p, stamp in zip(files, stamps or ()))
+
     if engine == "duckdb":
+        from concurrent.futures import ThreadPoolExecutor
+
         from analysis.contract.columnar import load_tables
 
-        loaded = load_tables(folder, extra, Path(work) if work is not None else None, span_of, windows_of)
+        # the files hashed in a thread while DuckDB reads them (both release the GIL; the
+        # hash fills the moments DuckDB leaves a core idle)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="input-digests") as pool:
+            digesting = pool.submit(hashed)
+            loaded = load_tables(folder, extra, Path(work) if work is not None else None, span_of, windows_of)
+            digests = digesting.result()
         ds = _dataset(folder, loaded.frames, loaded.files, files=files, stamps=stamps, digests=digests)
         return replace(ds, summaries=loaded.summaries, spans=loaded.spans, window_sales=loaded.window_sales)
+    digests = hashed()
     violations: list[Violation] = []
     checks: dict[str, _TableCheck] = {}
     for name, spec in TABLES.items():
