@@ -118,3 +118,27 @@ def test_frame_units_are_the_long_tables_pivot(seed):
     for sales in (rows, rows.iloc[:0]):
         expected = units_wide(units_by_window(sales), frame)
         pd.testing.assert_frame_equal(frame_units(sales, frame), expected, check_exact=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_customer_markets_are_the_sorted_cross_product(seed):
+    """One row per customer x market, sorted by territory, customer, market (missing last),
+    whatever the order of the customers and markets; also with a repeated customer id."""
+    from analysis.domain.market import customer_markets
+
+    rng = np.random.default_rng(seed)
+    n = 30
+    customers = pd.DataFrame({"territory_id": pd.Series(rng.choice(["T2", "T1", "T10", None], n), dtype="str"),
+                              "customer_id": pd.Series(rng.permutation([f"c{i}" for i in range(n)]), dtype="str"),
+                              "customer_type": pd.Series(rng.choice(["hcp", "pharmacy"], n), dtype="str")},
+                             index=rng.permutation(n) + 7)
+    repeated = customers.assign(customer_id=customers["customer_id"].where(customers.index != customers.index[3],
+                                                                          customers["customer_id"].iloc[0]))
+    for table in (customers, repeated):
+        for markets in (["statins", "anticoagulation"], ["statins"], ["b", "a", "b"]):
+            expected = (table[["territory_id", "customer_id", "customer_type"]]
+                        .merge(pd.DataFrame({"market": pd.unique(pd.Series(markets, dtype=str))}), how="cross")
+                        .sort_values(["territory_id", "customer_id", "market"], ignore_index=True))
+            got = customer_markets(table, markets)
+            pd.testing.assert_frame_equal(got, expected)
+            assert len(got) == len(table) * len(set(markets))
