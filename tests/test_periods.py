@@ -128,10 +128,10 @@ def test_customer_markets_are_the_sorted_cross_product(seed):
 
     rng = np.random.default_rng(seed)
     n = 30
-    customers = pd.DataFrame({"territory_id": pd.Series(rng.choice(["T2", "T1", "T10", None], n), dtype="str"),
-                              "customer_id": pd.Series(rng.permutation([f"c{i}" for i in range(n)]), dtype="str"),
-                              "customer_type": pd.Series(rng.choice(["hcp", "pharmacy"], n), dtype="str")},
-                             index=rng.permutation(n) + 7)
+    customers = pd.DataFrame({"territory_id": rng.choice(["T2", "T1", "T10", None], n),
+                              "customer_id": rng.permutation([f"c{i}" for i in range(n)]),
+                              "customer_type": rng.choice(["hcp", "pharmacy"], n)},
+                             index=rng.permutation(n) + 7).astype("str")
     repeated = customers.assign(customer_id=customers["customer_id"].where(customers.index != customers.index[3],
                                                                           customers["customer_id"].iloc[0]))
     for table in (customers, repeated):
