@@ -39,7 +39,9 @@ CONTACTS_COLUMNS = ("customer_id", "rep_id", "period", "activities", "responses"
 
 #: DuckDB's memory limit (beyond it, it spills to its temporary folder) and threads;
 #: ``TERRITORY_REPORTS_DUCKDB_MEMORY`` / ``TERRITORY_REPORTS_DUCKDB_THREADS`` override them.
-MEMORY_LIMIT = "2GB"
+#: 4 GB: the load of 1,000,000 customers spills with 2 GB (up to a third slower) and peaks
+#: at 6.7 GB with 4, below the pass that follows; 300,000 customers never reach 2 GB.
+MEMORY_LIMIT = "4GB"
 THREADS = 2
 
 

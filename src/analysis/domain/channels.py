@@ -354,12 +354,19 @@ def _sort_order(values: pd.Series) -> np.ndarray:
 
 def _fits(fit: pd.DataFrame, phases: pd.Series, channels: pd.Series) -> np.ndarray:
     """Whether each (phase, channel) pair is in the fit, by a lookup on codes (False if unknown)."""
-    phase_codes, phase_values = pd.factorize(phases)
-    channel_codes, channel_values = pd.factorize(channels)
+    (phase_codes, phase_values), (channel_codes, channel_values) = _coded(phases), _coded(channels)
     fitting = set(zip(fit.loc[fit["fits"], "phase"], fit.loc[fit["fits"], "channel"]))
     table = np.array([[(p, c) in fitting for c in channel_values] + [False] for p in phase_values] +
                      [[False] * (len(channel_values) + 1)], dtype=bool)
     return table[phase_codes, channel_codes]
+
+
+def _coded(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Each value's code (-1: missing) and the values coded: a categorical's own codes and
+    categories (no pass over its rows), else ``pd.factorize``."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return np.asarray(values.cat.codes), values.cat.categories
+    return pd.factorize(values)
 
 
 # ------------------------------------------------------------------ channel x phase
