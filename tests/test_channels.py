@@ -869,3 +869,30 @@ def test_best_in_runs_is_the_first_of_a_lexsort(seed):
     expected = lexsorted[np.flatnonzero(np.diff(runs[lexsorted], prepend=-1))]
     assert _best_in_runs(runs, score, order).tolist() == expected.tolist()
     assert _best_in_runs(runs[:0], score[:0], order[:0]).tolist() == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_summed_cells_are_the_region_cells(seed):
+    """A region's cell counts summed from its territories' are those counted on the facts
+    (each customer in one territory, each territory in one region), distinct customers
+    included; the cost to 1e-12; the same rows in the same order and dtypes."""
+    from analysis.domain.channels import cell_stats, summed_cells
+
+    rng = np.random.default_rng(seed)
+    region_of = {"T1": "R1", "T2": "R1", "T3": "R2", "T4": None}
+    rows = []
+    for i in range(30):
+        territory = str(rng.choice(list(region_of)))
+        for market in rng.choice(["m1", "m2"], size=int(rng.integers(1, 3)), replace=False):
+            rows.append((territory, region_of[territory], f"c{i}", str(market),
+                         rng.choice([*PHASES, None]), rng.choice(PHASES)))
+    acts = make_activities([(f"a{k}", f"c{rng.integers(0, 30)}", "r1", str(rng.choice(CHANNELS)),
+                             float(rng.integers(0, 50)), str(rng.choice(["none", "engaged", "opened"])))
+                            for k in range(300)])
+    facts = activity_facts(acts, make_frame(rows), fit_matrix())
+    by_territory = cell_stats(facts, ["territory_id", "region", "market"])
+    pd.testing.assert_frame_equal(by_territory.drop(columns="region"), cell_stats(facts, ["territory_id", "market"]))
+    expected = cell_stats(facts, ["region", "market"])
+    got = summed_cells(by_territory, ["region", "market"])
+    pd.testing.assert_frame_equal(got.drop(columns="cost"), expected.drop(columns="cost"))
+    assert np.allclose(got["cost"], expected["cost"], rtol=1e-12, atol=0)

@@ -388,6 +388,22 @@ def cell_stats(facts: pd.DataFrame, keys: Sequence[str] = tuple(GROUP)) -> pd.Da
     return out
 
 
+def summed_cells(stats: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """:func:`cell_stats` by ``keys`` from cell stats by finer keys (``stats``: each of their
+    groups inside one group of ``keys``, each customer in one of them, as a territory is
+    in one region and a customer in one territory): the counts added up, distinct
+    customers included (a customer counted in a finer group is in no other of the same
+    coarser one); the cost as the sum of the finer sums (to ~1e-15 of the rows' sum).
+    Rows in order of first appearance in ``stats``, as :func:`cell_stats` numbers them."""
+    groups, out = groups_of([stats[k] for k in (*keys, *CELL)], dropna=False)
+    counts = ["activities", "responses", "customers_touched", "customers_moved_up"]
+    for name in ("cost", *counts):
+        summed = np.bincount(groups, weights=stats[name].to_numpy(dtype=float), minlength=len(out))
+        out[name] = summed if name == "cost" else summed.astype("int64")
+    out["phase"] = pd.Index(out["phase"].astype(object).to_numpy())  # plain labels, as cell_stats gives
+    return out[[*keys, *CELL, "activities", "cost", "responses", "customers_touched", "customers_moved_up"]]
+
+
 def _first_rows(facts: pd.DataFrame) -> np.ndarray:
     """Whether each row is the first of its territory x activity id:
     ``~facts.duplicated(["territory_id", "activity_id"])``, by the first row of each

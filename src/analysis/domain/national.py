@@ -21,7 +21,7 @@ from analysis.domain.actions import action_list
 from analysis.domain.call_plan import call_plan
 from analysis.domain.channels import (GROUP, KEY_COLUMNS, PASS_FACT_COLUMNS, activity_rows, cell_stats,
                                       channel_phase, channel_summary, effort_shares, facts_of, fit_matrix,
-                                      next_best_channel, rate_cells)
+                                      next_best_channel, rate_cells, summed_cells)
 from analysis.domain.coaching import coaching_table, roi_by, unit_margins
 from analysis.domain.coaching import flag_counts as coaching_flag_counts
 from analysis.domain.competitors import competitor_shares
@@ -350,13 +350,20 @@ def as_of(window: Window) -> pd.Timestamp:
     return window.end_date("analysis") - pd.Timedelta(days=1)
 
 
-def group_inputs(p: Prepared) -> GroupInputs:
-    """The :class:`GroupInputs` of a prepared group."""
+def group_inputs(p: Prepared, stats: pd.DataFrame | None = None) -> GroupInputs:
+    """The :class:`GroupInputs` of a prepared group (``stats``: its facts' :func:`cell_stats`
+    by territory and market, when made)."""
+    return GroupInputs(cell_stats(p.facts, GROUP) if stats is None else stats, *_group_extras(p))
+
+
+def _group_extras(p: Prepared) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
+    """The :class:`GroupInputs` but the cells' counts: profiles' completeness, maintenance
+    list, phase migration."""
     ds, params = p.ds, p.params
     maintenance = maintenance_list(ds.customers, p.frame, ds.summaries.contacts, as_of(p.window), params["cadence"],
                                    has_activities=p.shape.has_activities)
-    return GroupInputs(cell_stats(p.facts, GROUP), completeness(ds.customers, params["profile_fields"]),
-                       maintenance, migration(p.frame, ladder(p.shape.has_activities)))
+    return (completeness(ds.customers, params["profile_fields"]), maintenance,
+            migration(p.frame, ladder(p.shape.has_activities)))
 
 
 def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int = 1,
@@ -591,12 +598,21 @@ def national_pass(ds: Dataset, profile: Mapping, workers: int = 1) -> dict[str, 
                 for eff, ids in parameter_groups(territory_ids, profile)]
     if not prepared:
         return {}
-    facts = pd.concat([p.facts for p in prepared], ignore_index=True) if len(prepared) > 1 else prepared[0].facts
-    # the region's rates here; meanwhile (with two workers) what each group's tables read
-    # besides the next best channels, which need the region's rates
-    made = side_by_side({"region_cells": lambda: rate_cells(facts, ["region", "market"])},
-                        {f"group {i}": (lambda p=p: group_inputs(p)) for i, p in enumerate(prepared)}, workers)
-    results = [analyse(p, made["region_cells"], workers, made[f"group {i}"]) for i, p in enumerate(prepared)]
+    # each group's cells' counts by territory (and its region) here; meanwhile (with two
+    # workers) the rest of what its tables read besides the next best channels. A region's
+    # counts are its territories' when each customer is in one territory and each territory
+    # in one region (unique ids), the distinct customers too; else counted on the facts.
+    regional = ["territory_id", "region", "market"]
+    made = side_by_side({f"cells {i}": (lambda p=p: cell_stats(p.facts, regional)) for i, p in enumerate(prepared)},
+                        {f"group {i}": (lambda p=p: _group_extras(p)) for i, p in enumerate(prepared)}, workers)
+    cells = [made[f"cells {i}"] for i in range(len(prepared))]
+    if ds.customers["customer_id"].is_unique and ds.territories["territory_id"].is_unique:
+        region_stats = summed_cells(pd.concat(cells, ignore_index=True), ["region", "market"])
+    else:
+        region_stats = cell_stats(pd.concat([p.facts for p in prepared], ignore_index=True), ["region", "market"])
+    region_cells = rate_cells(prepared[0].facts, ["region", "market"], region_stats)
+    results = [analyse(p, region_cells, workers, GroupInputs(cell.drop(columns="region"), *made[f"group {i}"]))
+               for i, (p, cell) in enumerate(zip(prepared, cells))]
     tables = {name: pd.concat([r[name] for r in results], ignore_index=True) for name in results[0]}
     tables["regions"] = rollup(tables["kpis"], "region")
     tables["nation"] = rollup(tables["kpis"], None)
