@@ -372,24 +372,17 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
     channel x phase rates over all territories; default: from this group alone;
     ``inputs``: its :func:`group_inputs`, when made).
 
-    The tables are independent of each other, and only the customers table, the action
-    list and the call plan read the next best channels: with ``workers`` >= 2 about half
-    of the others are computed in a forked process at the same time
-    (:func:`~analysis.domain.forking.side_by_side`) while this one makes the next best
-    channels first, then those three and the rest of its share: the same tables, sooner."""
+    The customer frame with its next best channels is made first; the tables of it are
+    then independent, and with ``workers`` >= 2 about half of them are computed in a
+    forked process at the same time (:func:`~analysis.domain.forking.side_by_side`): the
+    same tables, sooner."""
     ds, params, window, shape = p.ds, p.params, p.window, p.shape
     scheme = scheme_of(params)
     inputs = inputs or group_inputs(p)
     stats, profile, maintenance, migrated = inputs.stats, inputs.profile, inputs.maintenance, inputs.migrated
-    frame = p.frame  # (without the next best channels: the tables of the forked process read none)
-    made_here: dict[str, pd.DataFrame] = {}
-
-    def with_next_best() -> pd.DataFrame:  # the customers table, made first here: read by the two below
-        made_here["customers"] = next_best_channel(
-            p.frame, p.facts, p.fit, min_rate_base=params["min_rate_base"], region_cells=region_cells,
-            territory_cells=rate_cells(p.facts, GROUP, stats), has_activities=shape.has_activities)
-        return made_here["customers"]
-
+    frame = next_best_channel(p.frame, p.facts, p.fit, min_rate_base=params["min_rate_base"],
+                              region_cells=region_cells, territory_cells=rate_cells(p.facts, GROUP, stats),
+                              has_activities=shape.has_activities)
     margins = unit_margins(ds.products)
     summaries = ds.summaries  # made by prepare
     value = "own_units" if params.get("vip_by") == "own_units" else "potential"
@@ -409,18 +402,16 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
         return {"kpis": kpis, "coaching": coaching, "coaching_flags": coaching_flag_counts(coaching),
                 "roi_rep": roi["rep_id"], "roi_segment": roi["segment"], "roi_channel": roi["channel"]}
 
-    # two shares of about the same time (measured at 300,000 and 1,000,000 customers): here
-    # the next best channels first, then the tables with the largest transient memory (ROI
-    # and coaching, the channel table, the call plan) one after the other, and the forked
-    # process's tasks lighter, so that the two processes' peaks add up to little more than one's
+    # two shares of about the same time (measured at 300,000 customers), the tables with
+    # the largest transient memory (ROI and coaching, the channel table, the call plan) in
+    # this process one after the other, and the forked process's tasks lighter, so that
+    # the two processes' peaks add up to little more than one's
     here = {
-        "customers": with_next_best,
         "rep_tables": rep_tables,
         "channels": lambda: channel_summary(p.facts),
-        "call_plan": lambda: call_plan(made_here["customers"], customers, ds.reps, summaries.contacts, maintenance,
-                                       as_of(window), params["call_plan"]["contacts_per_month"], scheme.priority,
+        "call_plan": lambda: call_plan(frame, customers, ds.reps, summaries.contacts, maintenance, as_of(window),
+                                       params["call_plan"]["contacts_per_month"], scheme.priority,
                                        has_activities=shape.has_activities),
-        "actions": lambda: action_list(made_here["customers"], ds.customers, priority=scheme.priority),
     }
     there = {
         "channel_phase": lambda: channel_phase(p.facts, p.fit, stats),
@@ -430,6 +421,7 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
         "trend_activity": lambda: monthly_activity(summaries.contacts, customers, territory_ids, window,
                                                    has_activities=shape.has_activities),
         "phase_forecast": lambda: phase_forecast(migrated),
+        "actions": lambda: action_list(frame, ds.customers, priority=scheme.priority),
         "quality": lambda: data_quality(frame, ds.customers, p.in_window, profile,
                                         params["norms"]["profile_completeness"], has_activities=shape.has_activities),
         "segments": lambda: segment_summary(frame, scheme),
@@ -445,7 +437,7 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
     }
     made = side_by_side(here, there, workers)
     made.update(made.pop("rep_tables"))
-    made.update(maintenance=maintenance)
+    made.update(customers=frame, maintenance=maintenance)
     return {name: made[name] for name in ANALYSIS_TABLES}
 
 
