@@ -124,6 +124,21 @@ def test_region_rates_cover_every_territory_whatever_its_overrides(dataset):
     assert (plain["next_best_basis"] == "region").any()  # the region matters in this data
 
 
+@pytest.mark.parametrize("profile", [{}, {"overrides": {"T01": {"segmentation": {"cut": "quantile", "q": 0.6}}}}])
+def test_region_counts_summed_from_territories_are_those_counted(dataset, profile, monkeypatch):
+    """The region's channel counts added up from its territories' give every table the
+    counts over the facts give (the way taken when customer or territory ids repeat)."""
+    import analysis.domain.national as national
+
+    summed = national_pass(dataset, profile)
+    monkeypatch.setattr(national, "_regions_add_up", lambda ds: False)
+    counted = national_pass(dataset, profile)
+    assert set(summed) == set(counted)
+    for name in summed:
+        pd.testing.assert_frame_equal(summed[name], counted[name], obj=name)
+    assert (summed["customers"]["next_best_basis"] == "region").any()  # the region's counts are read
+
+
 def test_roi_and_channel_tables_add_up_to_the_territory(dataset):
     tables = national_pass(dataset, {})
     kpis = tables["kpis"].set_index("territory_id")

@@ -350,10 +350,9 @@ def as_of(window: Window) -> pd.Timestamp:
     return window.end_date("analysis") - pd.Timedelta(days=1)
 
 
-def group_inputs(p: Prepared, stats: pd.DataFrame | None = None) -> GroupInputs:
-    """The :class:`GroupInputs` of a prepared group (``stats``: its facts' :func:`cell_stats`
-    by territory and market, when made)."""
-    return GroupInputs(cell_stats(p.facts, GROUP) if stats is None else stats, *_group_extras(p))
+def group_inputs(p: Prepared) -> GroupInputs:
+    """The :class:`GroupInputs` of a prepared group."""
+    return GroupInputs(cell_stats(p.facts, GROUP), *_group_extras(p))
 
 
 def _group_extras(p: Prepared) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
@@ -581,6 +580,12 @@ def rollup_flags(coaching_flags: pd.DataFrame, kpis: pd.DataFrame, by: str | Non
     return out.astype({"reps": "int64", "territories_flagged": "int64", "territories": "int64"})
 
 
+def _regions_add_up(ds: Dataset) -> bool:
+    """Whether a region's cell counts are the sums of its territories' (:func:`summed_cells`):
+    each customer in one territory and each territory in one region (their ids unique)."""
+    return bool(ds.customers["customer_id"].is_unique and ds.territories["territory_id"].is_unique)
+
+
 def national_pass(ds: Dataset, profile: Mapping, workers: int = 1) -> dict[str, pd.DataFrame]:
     """All tables for every selected territory, grouped by identical parameters.
 
@@ -601,17 +606,19 @@ def national_pass(ds: Dataset, profile: Mapping, workers: int = 1) -> dict[str, 
     # each group's cells' counts by territory (and its region) here; meanwhile (with two
     # workers) the rest of what its tables read besides the next best channels. A region's
     # counts are its territories' when each customer is in one territory and each territory
-    # in one region (unique ids), the distinct customers too; else counted on the facts.
-    regional = ["territory_id", "region", "market"]
-    made = side_by_side({f"cells {i}": (lambda p=p: cell_stats(p.facts, regional)) for i, p in enumerate(prepared)},
+    # in one region, the distinct customers too; else they are counted on the facts.
+    summed = _regions_add_up(ds)
+    keys = ["territory_id", "region", "market"] if summed else GROUP
+    made = side_by_side({f"cells {i}": (lambda p=p: cell_stats(p.facts, keys)) for i, p in enumerate(prepared)},
                         {f"group {i}": (lambda p=p: _group_extras(p)) for i, p in enumerate(prepared)}, workers)
     cells = [made[f"cells {i}"] for i in range(len(prepared))]
-    if ds.customers["customer_id"].is_unique and ds.territories["territory_id"].is_unique:
+    if summed:
         region_stats = summed_cells(pd.concat(cells, ignore_index=True), ["region", "market"])
+        cells = [cell.drop(columns="region") for cell in cells]
     else:
         region_stats = cell_stats(pd.concat([p.facts for p in prepared], ignore_index=True), ["region", "market"])
     region_cells = rate_cells(prepared[0].facts, ["region", "market"], region_stats)
-    results = [analyse(p, region_cells, workers, GroupInputs(cell.drop(columns="region"), *made[f"group {i}"]))
+    results = [analyse(p, region_cells, workers, GroupInputs(cell, *made[f"group {i}"]))
                for i, (p, cell) in enumerate(zip(prepared, cells))]
     tables = {name: pd.concat([r[name] for r in results], ignore_index=True) for name in results[0]}
     tables["regions"] = rollup(tables["kpis"], "region")
