@@ -6,7 +6,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analysis.domain.keys import among, group_sums, grouped, groups_of, is_in, left_join, mapped, positions_in
+from analysis.domain.keys import (among, floats, group_sums, grouped, groups_of, is_in, left_join, mapped,
+                                 positions_in)
 
 VALUES = ["C3", "C1", None, "C9", "C1", "", "c1"]
 KEYS = ["C1", "C2", "C3", ""]
@@ -200,3 +201,16 @@ def test_left_join_with_missing_keys_and_no_right_rows_is_the_merge():
                                       left.merge(r, on="customer_id", how="left"))
     pd.testing.assert_frame_equal(left_join(left.head(2), right, ["customer_id"]),
                                   left.head(2).merge(right, on="customer_id", how="left"))
+
+
+def test_floats_of_any_numeric_dtype():
+    """Missing values become NaN whatever the dtype; a float column is read as it is held."""
+    expected = [1.0, np.nan, 3.0]
+    for values in (pd.Series([1.0, np.nan, 3.0]), pd.Series(pd.array([1, None, 3], dtype="Int64")),
+                   pd.Series([1, None, 3], dtype=object), pd.Series(pd.array([1.0, None, 3.0], dtype="Float64"))):
+        got = floats(values)
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, expected)
+    held = pd.Series([1.0, 2.0])
+    assert np.shares_memory(floats(held), held.to_numpy())
+    assert floats(pd.Series([2, 3], dtype="uint8")).tolist() == [2.0, 3.0]

@@ -59,4 +59,3 @@ def lagged(columns: Sequence[str]) -> tuple[str, str]:
         here = f"{now} > {then}"
         greater = here if greater is None else f"({here} OR ({now} = {then} AND {greater}))"
     return ", ".join(f"lag({q}) OVER () AS {b}" for q, b in zip(quoted, before)), f"(NOT {greater})"
-

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
-from analysis.domain.keys import (as_category, combined_codes, factorized, group_sums, groups_of, is_in,
-                                 positions_in)
+from analysis.domain.keys import (as_category, coded, combined_codes, factorized, floats, group_sums, groups_of,
+                                 is_in, positions_in)
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
@@ -354,19 +354,11 @@ def _sort_order(values: pd.Series) -> np.ndarray:
 
 def _fits(fit: pd.DataFrame, phases: pd.Series, channels: pd.Series) -> np.ndarray:
     """Whether each (phase, channel) pair is in the fit, by a lookup on codes (False if unknown)."""
-    (phase_codes, phase_values), (channel_codes, channel_values) = _coded(phases), _coded(channels)
+    (phase_codes, phase_values), (channel_codes, channel_values) = coded(phases), coded(channels)
     fitting = set(zip(fit.loc[fit["fits"], "phase"], fit.loc[fit["fits"], "channel"]))
     table = np.array([[(p, c) in fitting for c in channel_values] + [False] for p in phase_values] +
                      [[False] * (len(channel_values) + 1)], dtype=bool)
     return table[phase_codes, channel_codes]
-
-
-def _coded(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Each value's code (-1: missing) and the values coded: a categorical's own codes and
-    categories (no pass over its rows), else ``pd.factorize``."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return np.asarray(values.cat.codes), values.cat.categories
-    return pd.factorize(values)
 
 
 # ------------------------------------------------------------------ channel x phase
@@ -384,8 +376,7 @@ def cell_stats(facts: pd.DataFrame, keys: Sequence[str] = tuple(GROUP)) -> pd.Da
     # moved_up is a per customer x market fact: count each customer once per cell
     out["customers_touched"], out["customers_moved_up"] = _distinct_customers(
         groups, len(out), _customer_codes(facts), facts["moved_up"].to_numpy(dtype=bool))
-    out["phase"] = pd.Index(out["phase"].astype(object).to_numpy())  # plain labels (as grouping by labels gives)
-    return out
+    return _labels(out, ["phase"])  # plain labels (as grouping by labels gives)
 
 
 def summed_cells(stats: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -400,7 +391,7 @@ def summed_cells(stats: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     for name in ("cost", *counts):
         summed = np.bincount(groups, weights=stats[name].to_numpy(dtype=float), minlength=len(out))
         out[name] = summed if name == "cost" else summed.astype("int64")
-    out["phase"] = pd.Index(out["phase"].astype(object).to_numpy())  # plain labels, as cell_stats gives
+    out = _labels(out, ["phase"])  # plain labels, as cell_stats gives
     return out[[*keys, *CELL, "activities", "cost", "responses", "customers_touched", "customers_moved_up"]]
 
 
@@ -587,22 +578,17 @@ def split_cost(facts: pd.DataFrame, by: Iterable[str] = ()) -> pd.Series:
     markets, the cost is split evenly over the markets the activity counts in, so each
     activity's cost is counted once.
     """
-    cost = _floats(facts["cost"])
+    cost = floats(facts["cost"])
     cost = np.where(np.isnan(cost), 0.0, cost)  # (one new column: millions of fact rows)
     if "market" in by:
         return pd.Series(cost, index=facts.index, name="cost")
     if "market_count" in facts.columns:
-        count = _floats(facts["market_count"])
+        count = floats(facts["market_count"])
     else:
         count = facts.groupby(["territory_id", "activity_id"], sort=False, observed=True)["activity_id"].transform(
             "size").to_numpy(dtype=float)
     cost /= count
     return pd.Series(cost, index=facts.index)
-
-
-def _floats(values: pd.Series) -> np.ndarray:
-    """``pd.to_numeric(values).astype(float)`` as an array (no copy of a float column)."""
-    return values.to_numpy() if values.dtype == np.float64 else pd.to_numeric(values).astype(float).to_numpy()
 
 
 def mismatched_effort(facts: pd.DataFrame, by: Sequence[str] = ("territory_id", "rep_id"),

@@ -71,6 +71,22 @@ def is_in(values: pd.Series, candidates) -> np.ndarray:
     return hit[np.asarray(values.cat.codes)]  # (a missing value, code -1, is the last)
 
 
+def floats(values: pd.Series) -> np.ndarray:
+    """A numeric Series as a float array (missing -> NaN), for any pandas dtype; a float
+    column as it is held (no copy: do not write into it)."""
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
+
+
+def coded(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Each value's code (-1: missing) and the values coded: a categorical's own codes and
+    categories (no pass over its rows), else :func:`factorized`."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return np.asarray(values.cat.codes), values.cat.categories
+    return factorized(values)
+
+
 def mapped(values: pd.Series, mapping: pd.Series | dict) -> pd.Series:
     """``values.map(mapping)``: each value's entry in ``mapping`` (a Series on distinct keys,
     or a dict), missing where it has none."""
@@ -154,11 +170,10 @@ def groups_of(columns: Sequence[pd.Series], dropna: bool = True) -> tuple[np.nda
     row's group number (:func:`grouped`: in the order first seen; with ``dropna``, -1
     where a key is missing) and one row of keys per group (categoricals keep their dtype),
     from the columns' codes."""
-    coded = [(np.asarray(c.cat.codes), c.cat.categories) if isinstance(c.dtype, pd.CategoricalDtype)
-             else factorized(c) for c in columns]
-    groups, codes = grouped([codes for codes, _ in coded], dropna=dropna)
+    made = [coded(c) for c in columns]
+    groups, codes = grouped([codes for codes, _ in made], dropna=dropna)
     labels = {c.name: pd.Categorical.from_codes(at, dtype=c.dtype) if isinstance(c.dtype, pd.CategoricalDtype)
-              else values.take(at, allow_fill=True) for c, (_, values), at in zip(columns, coded, codes)}
+              else values.take(at, allow_fill=True) for c, (_, values), at in zip(columns, made, codes)}
     return groups, pd.DataFrame(labels)
 
 

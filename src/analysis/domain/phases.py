@@ -31,7 +31,7 @@ import pandas as pd
 
 from analysis.contract.schema import (BELOW_TRIAL, PHASE_LEVELS, PHASE_RANK, PHASES, SALES_ONLY_PHASES,
                                      SEGMENTABLE_TYPES)
-from analysis.domain.keys import as_category, group_sums, positions_in
+from analysis.domain.keys import as_category, floats, group_sums, positions_in
 from analysis.domain.periods import WINDOWS, Window, period_codes
 from analysis.domain.support import support
 
@@ -42,11 +42,6 @@ PREVIOUS_WINDOW = {"comparison": "before", "analysis": "comparison"}
 # The window of each phase column.
 PHASE_COLUMNS = {"phase_previous": "comparison", "phase": "analysis"}
 COUNTS = ("activities", "responses", "positive")
-
-
-def _floats(values: pd.Series) -> np.ndarray:
-    """A numeric Series as a float array (missing -> NaN), for any pandas dtype."""
-    return pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
 
 
 def _require(frame: pd.DataFrame, columns, what: str) -> None:
@@ -180,10 +175,10 @@ def _derive(frame: pd.DataFrame, counts: pd.DataFrame | None, which: str, *, loy
             interested_positive: int, aware_responses: int) -> pd.Series:
     """The derived phase of every row of ``frame`` in window ``which`` (``counts`` None: no activities)."""
     before = PREVIOUS_WINDOW[which]
-    own = np.nan_to_num(_floats(frame[f"own_units_{which}"]))
-    share = _floats(support(pd.Series(own), pd.Series(np.nan_to_num(_floats(frame[f"market_units_{which}"])))))
-    share_before = _floats(support(pd.Series(np.nan_to_num(_floats(frame[f"own_units_{before}"]))),
-                                   pd.Series(np.nan_to_num(_floats(frame[f"market_units_{before}"])))))
+    own = np.nan_to_num(floats(frame[f"own_units_{which}"]))
+    share = floats(support(pd.Series(own), pd.Series(np.nan_to_num(floats(frame[f"market_units_{which}"])))))
+    share_before = floats(support(pd.Series(np.nan_to_num(floats(frame[f"own_units_{before}"]))),
+                                  pd.Series(np.nan_to_num(floats(frame[f"market_units_{before}"])))))
     with np.errstate(invalid="ignore"):
         conditions = [
             (share >= loyal) & (share_before >= loyal),   # NaN (no market units) never matches
