@@ -251,6 +251,28 @@ def test_keys_in_order_are_compared_not_counted(tiny_dataset, monkeypatch, fmt, 
     assert compared_in == [None if in_sample else ["customer_id", "product_id", "period"], ["activity_id"]]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("where", [2, -1], ids=["first rows", "last row"])
+def test_a_key_in_order_as_written_but_repeated_once_stripped(tiny_dataset, monkeypatch, fmt, where):
+    """The keys are compared as written (``A004`` < ``A004 ``), while the rules scan checks
+    that stripping changed none of them: one that it did ("A004 " is A004) has the keys
+    counted, and the repeat is reported as pandas reports it."""
+    monkeypatch.setattr(columnar.key_order, "SAMPLE_ROWS", 4)
+    activities = read_text_table(tiny_dataset, "activities")
+    where = where % len(activities)
+    activities.loc[where, "activity_id"] = activities.loc[where - 1, "activity_id"] + " "
+    assert activities["activity_id"].is_monotonic_increasing and activities["activity_id"].is_unique
+    write_table(tiny_dataset, "activities", activities.replace("", None) if fmt == "parquet" else activities,
+                fmt=fmt)
+    order_of = columnar.key_order.order_of
+    compared_in = []
+    monkeypatch.setattr(columnar.key_order, "order_of",
+                        lambda *args: compared_in.append(order_of(*args)) or compared_in[-1])
+    error = same_error(tiny_dataset, out_of_core=monkeypatch)
+    assert "activity_id must be unique" in str(error)
+    assert compared_in[-1] == ["activity_id"]  # compared in order as written: the stripped repeat found after
+
+
 def _cell(table, row, column, value):
     def change(frame):
         frame.loc[row, column] = value
@@ -418,3 +440,22 @@ def test_blank_lines_and_line_numbers(tmp_path, monkeypatch, chunk):
         path.write_bytes(text.encode())
         assert offending.blank_lines(path).tolist() == blank
         assert offending.line_numbers(np.array([1, 2, 3, 4]), offending.blank_lines(path)).tolist() == lines
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["on a second connection", "on this one"])
+def test_a_query_run_meanwhile(shared):
+    """The key comparison's query runs while the rules are checked: its value when asked for,
+    and a block that fails interrupts it (this would otherwise count for minutes)."""
+    con, spill = columnar.connect()
+    try:
+        with columnar._meanwhile(con, "SELECT count(*) FROM range(1000)", shared) as value:
+            assert con.execute("SELECT 41 + 1").fetchall()[0][0] == 42
+            assert value() == 1000
+        with columnar._meanwhile(con, None, shared) as value:
+            assert value() is None
+        with pytest.raises(ZeroDivisionError), columnar._meanwhile(
+                con, "SELECT count(*) FROM range(1000000000000)", shared):
+            1 / 0
+        assert con.execute("SELECT 1").fetchall()[0][0] == 1
+    finally:
+        con.close()

@@ -6,7 +6,6 @@ import pyarrow as pa
 import pytest
 
 from analysis.contract import key_order
-from analysis.contract.key_order import lagged
 
 KEY = ["customer_id", "product_id", "period"]
 
@@ -26,9 +25,7 @@ def out_of_order(rows, order, columns=KEY):
     con = duckdb.connect()
     try:
         con.register("rows", table(rows, columns) if rows else table([], columns))
-        before, out = lagged(order)
-        sql = f"SELECT count(*) FILTER (WHERE {out}) FROM (SELECT *, {before} FROM rows)"
-        return con.execute(sql).fetchall()[0][0]
+        return con.execute(key_order.out_of_order_sql("SELECT * FROM rows", order)).fetchall()[0][0]
     finally:
         con.close()
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -355,8 +356,9 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
     any column holding a value to strip or a broken one) are checked cell by cell.
 
     A key repeating no value is seen by comparing each row's key with the one before
-    when the rows come in the order of their key (:mod:`~analysis.contract.key_order`),
-    else by counting the distinct keys (:data:`KEY_HASH`).
+    when the rows come in the order of their key (:mod:`~analysis.contract.key_order`;
+    the keys as written, on one core while the other checks the rules, and that scan
+    confirms stripping changed none), else by counting the distinct keys (:data:`KEY_HASH`).
     """
     source, types = _source(con, path)
     csv = not path.name.lower().endswith(".parquet")
@@ -365,26 +367,34 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
     view = f"v_{spec.name}"
     try:
         rows_source = _rows(con, source, spec, types, csv)
-        clean, broken_values = _profile(con, rows_source, spec, types, extra_channels, csv)
-        query = _query(rows_source, spec, types, extra_channels, csv, clean=clean)
         keyed = spec.key and all(c in types for c in spec.key)
         complete = " AND ".join(f"{_quote(c)} IS NOT NULL" for c in spec.key)
         key = ", ".join(_quote(c) for c in spec.key)
-        order = (key_order.order_of(con, con.sql(f"SELECT {key} FROM ({query}) WHERE {complete} "
-                                                 f"LIMIT {key_order.SAMPLE_ROWS}").to_arrow_table(), spec.key)
-                 if keyed else None)
+        keys = f"SELECT {key} FROM {rows_source}"  # as in the file: each then checked to be its normalized value
+        order = (key_order.order_of(con, con.sql(f"{keys} WHERE {complete} LIMIT {key_order.SAMPLE_ROWS}"
+                                                 ).to_arrow_table(), spec.key) if keyed else None)
         hashed = (f"count(*) FILTER (WHERE {complete}) - count(DISTINCT {KEY_HASH.format(key)}) "
                   f"FILTER (WHERE {complete})")
-        if order is None:  # the keys counted in the scan of the rules
-            rows, broken, repeats = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __bad), "
-                                                f"{hashed if keyed else '0'} FROM ({query})").fetchall()[0]
-        else:  # each key compared with the one before, in the same scan
-            before, out = key_order.lagged(order)
-            rows, broken, repeats, incomplete = con.execute(
-                f"SELECT count(*), count(*) FILTER (WHERE __bad), count(*) FILTER (WHERE {out}), "
-                f"count(*) FILTER (WHERE NOT ({complete})) FROM (SELECT *, {before} FROM ({query}))").fetchall()[0]
-            if repeats or incomplete:  # not in order after all, or a missing key value: counted
-                repeats = con.execute(f"SELECT {hashed} FROM ({query})").fetchall()[0][0]
+        # the rows out of the key's order, counted (on one core: a window over the whole table)
+        # while the other core profiles and checks the rules
+        with _meanwhile(con, key_order.out_of_order_sql(keys, order) if order else None,
+                        shared=not csv) as out_of_order:
+            clean, broken_values = _profile(con, rows_source, spec, types, extra_channels, csv)
+            query = _query(rows_source, spec, types, extra_channels, csv, clean=clean)
+            if order is None:  # the keys counted in the scan of the rules
+                rows, broken, repeats = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __bad), "
+                                                    f"{hashed if keyed else '0'} FROM ({query})").fetchall()[0]
+            else:  # the keys as written are compared meanwhile: here, whether stripping changed one
+                written = {f"__key_{i}": _quote(c) for i, c in enumerate(spec.key)}
+                changed = " OR ".join(f"{_quote(c)} IS DISTINCT FROM {_quote(w)}" for c, w in zip(spec.key, written))
+                with_written = _query(rows_source, spec, types, extra_channels, csv, clean=clean, carried=written)
+                rows, broken, incomplete, stripped = con.execute(
+                    f"SELECT count(*), count(*) FILTER (WHERE __bad), count(*) FILTER (WHERE NOT ({complete})), "
+                    f"count(*) FILTER (WHERE {changed}) FROM ({with_written})").fetchall()[0]
+                repeats = out_of_order()
+                if repeats or incomplete or stripped:  # not in order after all, a missing key value, or a
+                    # key that stripping changed (it may then repeat): counted
+                    repeats = con.execute(f"SELECT {hashed} FROM ({query})").fetchall()[0][0]
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(map(_quote, values))} FROM ({query})")
     except Exception as exc:  # noqa: BLE001 - not UTF-8, ragged rows, ...: pandas names the problem
         release(con, spec.name)
@@ -424,6 +434,28 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
 #: counted by their hashes (a fraction of the cost of the keys themselves); a repeat the
 #: hashes show is confirmed on the keys, so a collision never reports one.
 KEY_HASH = "hash({})"
+
+
+@contextmanager
+def _meanwhile(con, sql: str | None, shared: bool):
+    """Run the one-value query ``sql`` while the ``with`` block runs, on a second
+    connection to ``con``'s database in a thread when ``shared`` (it reads nothing
+    temporary: another connection sees no temporary table); yields the function
+    returning its value (None without ``sql``; run then on ``con`` when not ``shared``).
+    Leaving the block early interrupts it."""
+    if sql is None or not shared:
+        yield lambda: None if sql is None else con.execute(sql).fetchall()[0][0]
+        return
+    cursor = con.cursor()
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(lambda: cursor.execute(sql).fetchall()[0][0])
+        try:
+            yield future.result
+        finally:
+            while not future.done():  # (an interrupt before the query starts is lost: again)
+                cursor.interrupt()
+                wait([future], timeout=0.05)
+            cursor.close()
 
 
 def release(con, name: str) -> None:

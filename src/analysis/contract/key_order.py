@@ -59,3 +59,10 @@ def lagged(columns: Sequence[str]) -> tuple[str, str]:
         here = f"{now} > {then}"
         greater = here if greater is None else f"({here} OR ({now} = {then} AND {greater}))"
     return ", ".join(f"lag({q}) OVER () AS {b}" for q, b in zip(quoted, before)), f"(NOT {greater})"
+
+
+def out_of_order_sql(keys: str, columns: Sequence[str]) -> str:
+    """The SQL counting the rows of ``keys`` (a query of the key's columns, in the table's
+    order) not greater than the one before in the order of ``columns`` (see :func:`lagged`)."""
+    before, out = lagged(columns)
+    return f"SELECT count(*) FILTER (WHERE {out}) FROM (SELECT *, {before} FROM ({keys}))"
