@@ -148,3 +148,61 @@ def test_a_stuck_child_is_stopped_and_its_tasks_made_here(monkeypatch, caplog):
         made = side_by_side({"a": lambda: 1}, {"b": stuck_in_the_child}, workers=2)
     assert made == {"a": 1, "b": "made here"} and time.monotonic() - start < 30
     assert "did not finish in time" in caplog.text and _children() <= before
+
+
+@needs_fork
+@pytest.mark.parametrize("slower", ["here", "there"])
+def test_either_tasks_are_made_by_the_process_free_first(slower):
+    """The child takes ``either``'s tasks from the first on once ``there`` is made, this
+    process from the last on once ``here`` is: a slow share leaves them to the other."""
+    parent = os.getpid()
+    slow = lambda: time.sleep(1.5) or os.getpid()
+    quick = os.getpid
+    either = {name: os.getpid for name in ("c", "d", "e", "f")}
+    made = side_by_side({"a": slow if slower == "here" else quick}, {"b": slow if slower == "there" else quick},
+                        workers=2, either=either)
+    assert list(made) == ["a", "b", "c", "d", "e", "f"]
+    assert made["a"] == parent and made["b"] != parent
+    by_child = [name for name in either if made[name] != parent]
+    assert by_child == (list(either) if slower == "here" else [])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_claimed_tasks_are_a_prefix_for_the_child_and_the_rest_for_the_parent(seed):
+    """Whatever the interleaving of the two claimers (one step each at a time), every task
+    is made once: the child's from the first on, the parent's from the last back."""
+    import random
+
+    rng = random.Random(seed)
+    tasks = {str(i): None for i in range(rng.randint(0, 7))}
+    claims = bytearray(2 * len(tasks))
+    claimers = {True: forking._claimed(tasks, claims, first=True), False: forking._claimed(tasks, claims, first=False)}
+    made = {True: [], False: []}
+    while claimers:
+        first = rng.choice(list(claimers))
+        try:
+            made[first].append(next(claimers[first])[0])
+        except StopIteration:
+            del claimers[first]
+    assert made[True] + made[False][::-1] == list(tasks)
+
+
+@needs_fork
+def test_a_child_killed_in_either_leaves_its_tasks_here():
+    parent = os.getpid()
+
+    def dies_in_the_child():
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return "made here"
+
+    made = side_by_side({"a": lambda: time.sleep(1) or 1}, {"b": lambda: 2},
+                        workers=2, either={"c": dies_in_the_child, "d": os.getpid})
+    assert made == {"a": 1, "b": 2, "c": "made here", "d": parent}
+
+
+def test_either_runs_last_with_one_worker():
+    order = []
+    made = side_by_side({"a": lambda: order.append("a")}, {"b": lambda: order.append("b")}, workers=1,
+                        either={"c": lambda: order.append("c")})
+    assert order == ["a", "b", "c"] and list(made) == ["a", "b", "c"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import mmap
 import os
 import pickle
 import signal
@@ -26,6 +27,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from itertools import chain
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +44,26 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and sys.platform.startswith("linux")
 
 
-def side_by_side(here: Tasks, there: Tasks, workers: int = 1) -> dict[str, object]:
-    """Each task's result, by name (``here``'s, then ``there``'s, in their order).
+def side_by_side(here: Tasks, there: Tasks, workers: int = 1, either: Tasks | None = None) -> dict[str, object]:
+    """Each task's result, by name (``here``'s, then ``there``'s, then ``either``'s, in their order).
 
     With ``workers`` >= 2 (and :func:`can_fork`), ``there`` runs in a forked child while
-    ``here`` runs in this process; otherwise both run here, ``here`` first. The tasks
-    must be pure (they read what exists when this is called; what a child writes is
-    lost) and their results picklable.
+    ``here`` runs in this process; ``either``'s tasks are made by whichever is free:
+    the child takes them from the first on once ``there`` is made, this process from
+    the last on once ``here`` is (:func:`_claimed`), so that neither waits for the other
+    long. Otherwise all run here, ``here`` first. The tasks must be pure (they read what
+    exists when this is called; what a child writes is lost) and their results picklable.
     """
-    overlap = set(here) & set(there)
-    if overlap:
-        raise ValueError(f"a task is named twice: {sorted(overlap)[0]!r}")
-    if workers < 2 or not there or not here or not can_fork():
-        return {**_run(here), **_run(there)}
+    either = dict(either or {})
+    names = [*here, *there, *either]
+    if len(set(names)) < len(names):
+        raise ValueError(f"a task is named twice: {next(n for n in names if names.count(n) > 1)!r}")
+    if workers < 2 or not (there or either) or not here or not can_fork():
+        return {**_run(here), **_run(there), **_run(either)}
     # memory freed but kept by the allocators goes back first: reused here after the fork,
     # its pages would be copied, the child keeping the old ones
     _give_back()
+    claims = mmap.mmap(-1, max(1, 2 * len(either)))  # shared with the child: see _claimed
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():  # (Python 3.12+ warns of threads; the child runs pure code only)
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -67,9 +73,9 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1) -> dict[str, objec
         try:
             os.close(read_end)
             with os.fdopen(write_end, "wb") as pipe:
-                for name, task in there.items():  # each result sent when made, then let go
-                    pickle.dump((name, task()), pipe, protocol=pickle.HIGHEST_PROTOCOL)
-                    pipe.flush()
+                for name, task in chain(there.items(), _claimed(either, claims, first=True)):
+                    pickle.dump((name, task()), pipe, protocol=pickle.HIGHEST_PROTOCOL)  # each sent when made,
+                    pipe.flush()  # then let go
                     _give_back()
                 pickle.dump((None, None), pipe)  # all sent
             code = 0
@@ -88,22 +94,28 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1) -> dict[str, objec
     try:
         started = time.monotonic()
         ours = _run(here, give_back=True)
+        for name, task in _claimed(either, claims, first=False):  # each claimed just before it is made
+            ours[name] = task()
+            _give_back()
         # a child far slower than this share is stuck (say, a lock held by another thread at
         # the fork): it is stopped and its tasks are made here
         reader.join(max(PATIENCE, SLOWER * (time.monotonic() - started)))
         if reader.is_alive():
-            log.warning("the forked process computing %s did not finish in time: stopped", ", ".join(there))
+            log.warning("the forked process computing %s did not finish in time: stopped",
+                        ", ".join(n for n in [*there, *either] if n not in ours))
             os.kill(pid, signal.SIGKILL)
             reader.join()
         _, status = os.waitpid(pid, 0)
         reaped = True
         complete = received.pop(None, False)
+        missing = {name: task for name, task in [*there.items(), *either.items()]
+                   if name not in received and name not in ours}
         if not complete or status != 0:
-            missing = {name: task for name, task in there.items() if name not in received}
             log.warning("the forked process computing %s failed (%s): computed here instead",
                         ", ".join(missing), _exit_text(status))
             received.update(_run(missing))
-        return {**ours, **{name: received[name] for name in there}}
+        return {**{name: ours[name] for name in here}, **{name: received[name] for name in there},
+                **{name: ours[name] if name in ours else received[name] for name in either}}
     finally:
         if not reaped:  # interrupted, or a task here failed: the child is not left behind
             try:
@@ -113,6 +125,27 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1) -> dict[str, objec
                 pass
             reader.join()  # (the pipe's other end is closed: it ends)
         pipe.close()
+        claims.close()
+
+
+def _claimed(tasks: Tasks, claims: mmap.mmap, first: bool):
+    """The ``(name, task)`` of ``tasks`` this process makes, claimed one at a time in
+    ``claims`` (memory shared by the two processes, two bytes per task: the child's
+    mark, then the parent's). The child (``first``) goes from the first task on, the
+    parent from the last one back; each marks a task, then reads the other's mark:
+    the child stops at a task the parent marked, the parent at one the child marked
+    and makes it only when the child had not. A task both mark at once may be made
+    twice (the same result: the parent's is kept), never by neither."""
+    order = range(len(tasks)) if first else reversed(range(len(tasks)))
+    items = list(tasks.items())
+    for i in order:
+        mine, theirs = (2 * i, 2 * i + 1) if first else (2 * i + 1, 2 * i)
+        if first and claims[theirs]:  # the child: taken by the parent, and so is the rest
+            return
+        claims[mine] = 1
+        if not first and claims[theirs]:  # the parent: the child has it, and all before it
+            return
+        yield items[i]
 
 
 def _receive(pipe, received: dict) -> None:

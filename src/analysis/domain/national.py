@@ -401,10 +401,10 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
         return {"kpis": kpis, "coaching": coaching, "coaching_flags": coaching_flag_counts(coaching),
                 "roi_rep": roi["rep_id"], "roi_segment": roi["segment"], "roi_channel": roi["channel"]}
 
-    # two shares of about the same time (measured at 300,000 customers), the tables with
-    # the largest transient memory (ROI and coaching, the channel table, the call plan) in
-    # this process one after the other, and the forked process's tasks lighter, so that
-    # the two processes' peaks add up to little more than one's
+    # the tables with the largest transient memory (ROI and coaching, the channel table,
+    # the call plan) in this process one after the other, and the forked process's tasks
+    # lighter, so that the two processes' peaks add up to little more than one's; the
+    # lightest made by whichever process is free first (see side_by_side)
     here = {
         "rep_tables": rep_tables,
         "channels": lambda: channel_summary(p.facts),
@@ -416,6 +416,8 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
         "channel_phase": lambda: channel_phase(p.facts, p.fit, stats),
         "competitors": lambda: competitor_shares(p.sales, frame, ds.products, scheme.labels,
                                                  has_comparison=shape.has_comparison),
+    }
+    either = {
         "flag_customers": lambda: flag_customers(frame, customers, ds.products),
         "trend_activity": lambda: monthly_activity(summaries.contacts, customers, territory_ids, window,
                                                    has_activities=shape.has_activities),
@@ -434,7 +436,7 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
         "trend": lambda: monthly_trend(summaries.sales_by_month, territory_ids, selected_markets(ds, params),
                                        window),
     }
-    made = side_by_side(here, there, workers)
+    made = side_by_side(here, there, workers, either)
     made.update(made.pop("rep_tables"))
     made.update(customers=frame, maintenance=maintenance)
     return {name: made[name] for name in ANALYSIS_TABLES}
