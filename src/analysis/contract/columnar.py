@@ -341,13 +341,33 @@ def fetch(con, table: str, columns: list[str], spec: TableSpec, where: str = "")
 
 def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
              known: Mapping[str, pa.Array]) -> tuple[str, list[str]]:
-    """Check ``path`` against ``spec``; its normalized values become a temporary view.
+    """Check ``path`` against ``spec``; its normalized values become a temporary view:
+    :func:`checked` of :func:`scan` (see them)."""
+    return checked(con, scan(con, path, spec, extra_channels), known)
 
-    ``known``: the values each reference must take (a reference without them is not
-    checked: its table is missing or empty, which is reported). Returns the view's name
-    and its columns (:func:`release` drops them); raises :class:`Broken` with the
-    offending rows when the file breaks a rule, :class:`Fallback` when DuckDB leaves it
-    to pandas.
+
+@dataclass
+class Scanned:
+    """A large table's file scanned by :func:`scan`: what :func:`checked` reads."""
+
+    path: Path
+    spec: TableSpec
+    extra_channels: tuple[str, ...]
+    source: str  # the SQL reading the file as it is
+    types: dict[str, str]
+    csv: bool
+    view: str  # of the normalized values
+    values: list[str]  # the view's columns
+    clean: set[str]  # the columns checked on their values (see _profile)
+    rows: int
+    broken: bool  # a cell breaks a rule
+    repeats: int  # the keys' count says a key repeats
+
+
+def scan(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...]) -> Scanned:
+    """What :func:`validate` checks without the other tables: the rules of the cells and
+    the key; the normalized values become a temporary view (:func:`release` drops what
+    this makes). Raises :class:`Fallback` when DuckDB leaves the file to pandas.
 
     The rules of a cell are checked on each column's distinct values where it has few
     (:func:`_profile`): a clean column's cells are then only typed, and the rows are
@@ -399,7 +419,21 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
     except Exception as exc:  # noqa: BLE001 - not UTF-8, ragged rows, ...: pandas names the problem
         release(con, spec.name)
         raise Fallback(f"DuckDB: {type(exc).__name__}: {str(exc)[:200]}") from None
-    conditions = ["__bad"] if broken or broken_values else []  # SQL, over the normalized values, of the offending rows
+    return Scanned(path, spec, extra_channels, source, types, csv, view, values, clean, rows,
+                   bool(broken or broken_values), repeats)
+
+
+def checked(con, scanned: Scanned, known: Mapping[str, pa.Array]) -> tuple[str, list[str]]:
+    """The view of a :func:`scan` and its columns, when the file breaks no rule, its
+    references checked too (``known``: the values each must take, from the validated
+    small tables; a reference without them is not checked: its table is missing or
+    empty, which is reported). Raises :class:`Broken` with the offending rows otherwise."""
+    path, spec, extra_channels = scanned.path, scanned.spec, scanned.extra_channels
+    source, types, csv = scanned.source, scanned.types, scanned.csv
+    view, values, clean, rows = scanned.view, scanned.values, scanned.clean, scanned.rows
+    complete = " AND ".join(f"{_quote(c)} IS NOT NULL" for c in spec.key)
+    key = ", ".join(_quote(c) for c in spec.key)
+    conditions = ["__bad"] if scanned.broken else []  # SQL, over the normalized values, of the offending rows
     for column, (parent, target) in spec.references.items():
         if known.get(column) is None or column not in types:
             continue
@@ -411,7 +445,7 @@ def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
                               f"WHERE t.{q} IS NOT NULL").fetchall()[0][0]
         if unknown:
             conditions.append(f"({q} IS NOT NULL AND {q} NOT IN (SELECT v FROM {ref}))")
-    if repeats:  # the repeated keys (as the hashes' count says: confirmed on the keys), for the offending rows
+    if scanned.repeats:  # the repeated keys (as the hashes' count says: confirmed on the keys), for the offending rows
         repeated = f"repeated_{spec.name}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {repeated} AS SELECT {key} FROM {view} WHERE {complete} "
                     f"GROUP BY {key} HAVING count(*) > 1")
@@ -637,32 +671,34 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
     product x window there instead (:func:`~analysis.contract.reduction.window_sales_query`)
     and no raw sales row reaches pandas (``spans["sales"]`` None).
     """
-    checks: dict[str, _ds._TableCheck] = {}
-    files: dict[str, Path] = {}
-    violations = []
-    for name, spec in TABLES.items():
-        path, problem = _ds._locate(folder, spec)
-        if problem is not None:
-            violations.append(problem)
-        if path is None:
-            continue
-        files[name] = path
-        if name not in LARGE_TABLES:
-            check = _pandas_check(path, spec, extra_channels, violations)
-            if check is not None:
-                checks[name] = check
+    located = {name: _ds._locate(folder, spec) for name, spec in TABLES.items()}
+    files = {name: path for name, (path, _) in located.items() if path is not None}
     large = [name for name in LARGE_TABLES if name in files]
-    with connected(work) as con:
+    with connected(work) as con, ThreadPoolExecutor(1) as pool:
+        # the small tables checked by pandas (in a thread) while DuckDB scans the large files,
+        # which needs none of them until their references are checked
+        small = pool.submit(_small_checks, files, extra_channels)
+        scanned: dict[str, Scanned] = {}
+        for name in large:
+            try:
+                scanned[name] = scan(con, files[name], TABLES[name], extra_channels)
+            except Fallback:
+                pass
+        checks, unreadable = small.result()
+        violations = [v for name in TABLES for v in (located[name][1], *unreadable.get(name, ())) if v is not None]
         validated: dict[str, tuple[str, list[str]]] = {}
         broken: list[offending.Offending] = []
         for name in large:
             spec = TABLES[name]
             try:
-                validated[name] = validate(con, files[name], spec, extra_channels, _known(spec, checks))
+                if name not in scanned:
+                    raise Fallback("scanned by pandas")
+                validated[name] = checked(con, scanned[name], _known(spec, checks))
             except Broken as exc:
                 broken.append(exc.offending)
                 checks[name] = exc.offending.check
             except Fallback:  # read whole, as the pandas path would
+                release(con, name)
                 check = _pandas_check(files[name], spec, extra_channels, violations)
                 if check is not None:
                     checks[name] = check
@@ -742,6 +778,21 @@ def _within(name: str, span: tuple[str, str] | None) -> str:
     start = pd.Period(first, freq="M").start_time.strftime("%Y-%m-%d")
     after = (pd.Period(last, freq="M") + 1).start_time.strftime("%Y-%m-%d")
     return f"date >= TIMESTAMP {_literal(start)} AND date < TIMESTAMP {_literal(after)}"
+
+
+def _small_checks(files: Mapping[str, Path], extra_channels: tuple[str, ...]
+                  ) -> tuple[dict[str, _ds._TableCheck], dict[str, list]]:
+    """The pandas checks of the small tables among ``files`` (those not in
+    :data:`LARGE_TABLES`), run, and the violations of those that cannot be read."""
+    checks, unreadable = {}, {}
+    for name, path in files.items():
+        if name in LARGE_TABLES:
+            continue
+        unreadable[name] = []
+        check = _pandas_check(path, TABLES[name], extra_channels, unreadable[name])
+        if check is not None:
+            checks[name] = check
+    return checks, unreadable
 
 
 def _pandas_check(path: Path, spec: TableSpec, extra_channels: tuple[str, ...],

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
-from analysis.domain.keys import (as_category, coded, combined_codes, factorized, floats, group_sums, groups_of,
-                                 is_in, positions_in)
+from analysis.domain.keys import (as_category, code_positions, coded, coded_with_missing, combined_codes, factorized,
+                                 floats, group_sums, groups_of, is_in, positions_in)
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
@@ -697,8 +697,8 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
     row, pick = _join_positions(base["phase"].astype(object), fitting["phase"])
     labels = {"territory_id": base["territory_id"], "region": region, "market": base["market"],
               "phase": base["phase"]}
-    coded = {k: pd.factorize(v, use_na_sentinel=False) for k, v in labels.items()}  # (missing: a value)
-    coded["channel"] = pd.factorize(fitting["channel"].astype(object), use_na_sentinel=False)
+    coded = {k: coded_with_missing(v) for k, v in labels.items()}  # (missing: a value)
+    coded["channel"] = coded_with_missing(fitting["channel"].astype(object))
     cand = {k: (codes[pick] if k == "channel" else codes[row]) for k, (codes, _) in coded.items()}
     if region_cells is None:
         region_cells = rate_cells(facts, ["region", "market"])
@@ -715,7 +715,7 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
         width = [len(coded[k][1]) for k in by]
         cell_keys = combined_codes([positions_in(cells[k].astype(object), coded[k][1]) for k in by], width)
         known = np.flatnonzero(cell_keys >= 0)  # (a cell of labels no candidate has: never found)
-        found = pd.Index(cell_keys[known]).get_indexer(combined_codes([cand[k] for k in by], width))
+        found = code_positions(cell_keys[known], combined_codes([cand[k] for k in by], width), int(np.prod(width)))
         found = np.append(known, len(cells))[found]  # -1 picks the end: no cell
         score = np.append(cells["_score"].to_numpy(dtype=float), np.nan)[found]
         return score, np.append(cells["base"].to_numpy(dtype=float), np.nan)[found]

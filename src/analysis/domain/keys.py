@@ -188,6 +188,27 @@ def combined_codes(codes: Sequence[np.ndarray], widths: Sequence[int]) -> np.nda
     return np.where(absent, -1, key)
 
 
+def code_positions(keys: np.ndarray, wanted: np.ndarray, size: int) -> np.ndarray:
+    """The position of each of ``wanted`` among ``keys`` (distinct :func:`combined_codes`,
+    below ``size``; -1 where absent or -1): ``pd.Index(keys).get_indexer(wanted)``, by a
+    table of every possible key when there are few beside the lookups (no hashing)."""
+    if size > max(4 * len(wanted), 1 << 20):
+        return pd.Index(keys).get_indexer(wanted)
+    table = np.full(size + 1, -1, dtype=np.intp)  # (the last entry: absent)
+    table[keys] = np.arange(len(keys))
+    return table[np.where(wanted >= 0, wanted, size)]
+
+
+def coded_with_missing(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """:func:`coded` with a missing value coded too, after the others (as
+    ``pd.factorize(values, use_na_sentinel=False)`` codes it, in another order)."""
+    codes, uniques = coded(values)
+    missing = codes < 0
+    if not missing.any():
+        return codes, uniques
+    return np.where(missing, len(uniques), codes), uniques.astype(object).append(pd.Index([np.nan], dtype=object))
+
+
 def _arrow_text(values) -> pa.ChunkedArray | None:
     """``values`` as the Arrow text array that holds them (None: not Arrow-backed text)."""
     array = getattr(values, "array", values)
