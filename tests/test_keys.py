@@ -6,8 +6,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analysis.domain.keys import (among, floats, group_sums, grouped, groups_of, is_in, left_join, mapped,
-                                 positions_in)
+from analysis.domain.keys import (among, code_positions, coded_with_missing, floats, group_sums, grouped, groups_of,
+                                 is_in, left_join, mapped, positions_in)
 
 VALUES = ["C3", "C1", None, "C9", "C1", "", "c1"]
 KEYS = ["C1", "C2", "C3", ""]
@@ -214,3 +214,26 @@ def test_floats_of_any_numeric_dtype():
     held = pd.Series([1.0, 2.0])
     assert np.shares_memory(floats(held), held.to_numpy())
     assert floats(pd.Series([2, 3], dtype="uint8")).tolist() == [2.0, 3.0]
+
+
+@pytest.mark.parametrize("size", [12, 10**9], ids=["by a table", "by a hash"])
+def test_code_positions_are_get_indexer(size):
+    keys = np.array([7, 0, 11, 3])
+    wanted = np.array([3, 3, -1, 5, 11, 0, 7])
+    found = code_positions(keys, wanted, size)
+    assert found.tolist() == [3, 3, -1, -1, 2, 1, 0]  # by hand: -1 and 5 absent
+    assert found.tolist() == pd.Index(keys).get_indexer(wanted).tolist()
+    assert code_positions(keys[:0], wanted, size).tolist() == [-1] * len(wanted)
+
+
+@pytest.mark.parametrize("dtype", ["str", object, "category"])
+def test_coded_with_missing_codes_a_missing_value_as_factorize_does(dtype):
+    values = pd.Series(["b", None, "a", "b", None], dtype=dtype)
+    codes, uniques = coded_with_missing(values)
+    expected, expected_uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
+    # the same partition, each code standing for the same value (a missing one included)
+    assert pd.Series(uniques.take(codes)).isna().tolist() == values.isna().tolist()
+    assert [u for u in uniques.take(codes) if isinstance(u, str)] == values.dropna().tolist()
+    assert len(set(codes)) == len(set(expected)) == 3
+    no_missing = coded_with_missing(values.dropna())
+    assert (no_missing[0] >= 0).all() and no_missing[1].isna().sum() == 0
