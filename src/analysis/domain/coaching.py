@@ -26,7 +26,7 @@ import pandas as pd
 
 from analysis.contract.schema import ROLES
 from analysis.domain.channels import effort_shares, split_cost
-from analysis.domain.keys import factorized, group_sums, grouped, mapped, positions_in
+from analysis.domain.keys import factorized, floats, group_sums, grouped, mapped, positions_in
 
 #: DESIGN 4.6 default norms, in one place (same keys as ``params.DEFAULTS["norms"]``).
 #: Every norm is inclusive: a value exactly at the norm is not flagged.
@@ -524,7 +524,7 @@ def _segment_units(frame: pd.DataFrame, changes: pd.DataFrame, territory: pd.Ser
 def _activity_share(facts: pd.DataFrame) -> np.ndarray:
     """Each fact row's share of its activity: :func:`split_cost` of a cost of 1."""
     if "market_count" in facts.columns:
-        return 1.0 / pd.to_numeric(facts["market_count"]).astype(float).to_numpy()
+        return 1.0 / floats(facts["market_count"])
     return split_cost(facts[["territory_id", "activity_id"]].assign(cost=1.0)).to_numpy()
 
 

@@ -76,6 +76,8 @@ def floats(values: pd.Series) -> np.ndarray:
     column as it is held (no copy: do not write into it)."""
     if values.dtype == np.float64:
         return values.to_numpy()
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iub":  # never missing: a plain cast
+        return values.to_numpy().astype(np.float64)
     return pd.to_numeric(values).to_numpy(dtype=float, na_value=np.nan)
 
 
