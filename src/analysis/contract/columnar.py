@@ -2,7 +2,8 @@
 
 :func:`load_tables` is the ``engine="duckdb"`` path of
 :func:`analysis.contract.dataset.load_dataset`. The small tables (territories, reps,
-customers, products, markets, phases) are read and checked by pandas as always; the
+customers, products, markets, phases) are read and checked by pandas as always (in a
+thread, while DuckDB scans the large files: :func:`scan` needs no other table); the
 large ones are read by an embedded DuckDB straight from the user's CSV or Parquet file,
 checked there with every rule of :data:`analysis.contract.schema.TABLES` (types, empty
 cells, control characters, enums, periods, dates, bounds and sanity limits, the key,

@@ -4,7 +4,8 @@ The national pass is pandas, on one core. Its tables are pure functions of frame
 are already made, so on a machine with two cores a share of them can be computed at the
 same time in a child made by ``fork()``: the child inherits every frame without a copy
 (the pages stay shared until one side writes them), computes its tables and sends each
-back pickled over a pipe as soon as it is made (a thread here takes it). The tables are
+back pickled over a pipe as soon as it is made (a thread here takes it). Tasks that
+either process may make (``either``) go to whichever is free first. The tables are
 the ones a sequential run makes (the same functions of the same inputs, results pickled
 losslessly): only the wall time changes.
 
