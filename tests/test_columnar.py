@@ -459,3 +459,17 @@ def test_a_query_run_meanwhile(shared):
         assert con.execute("SELECT 1").fetchall()[0][0] == 1
     finally:
         con.close()
+
+
+def test_small_and_large_tables_problems_in_the_pandas_order(tiny_dataset, monkeypatch):
+    """The small tables are checked in a thread while DuckDB scans the large ones: a missing
+    table, an unreadable one, a broken small table and a broken large one are still reported
+    as (and in the order) pandas reports them."""
+    (tiny_dataset / "markets.csv").unlink()
+    (tiny_dataset / "reps.csv").write_bytes(b"rep_id,rep_name\n\xff\xfeR1,broken\n")
+    rewrite(tiny_dataset, "customers", lambda c: c.__setitem__("customer_name", c["customer_name"].where(
+        c.index != 4, "")))
+    rewrite(tiny_dataset, "sales", lambda s: s.__setitem__("units", s["units"].where(s.index != 2, "-5")))
+    error = same_error(tiny_dataset, out_of_core=monkeypatch)
+    assert [(v.table, v.column) for v in error.violations] == [
+        ("reps", None), ("customers", "customer_name"), ("markets", None), ("sales", "units")]

@@ -683,7 +683,7 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
         for name in large:
             try:
                 scanned[name] = scan(con, files[name], TABLES[name], extra_channels)
-            except Fallback:
+            except Fallback:  # read whole by pandas below
                 pass
         checks, unreadable = small.result()
         violations = [v for name in TABLES for v in (located[name][1], *unreadable.get(name, ())) if v is not None]
@@ -691,18 +691,19 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
         broken: list[offending.Offending] = []
         for name in large:
             spec = TABLES[name]
-            try:
-                if name not in scanned:
-                    raise Fallback("scanned by pandas")
-                validated[name] = checked(con, scanned[name], _known(spec, checks))
-            except Broken as exc:
-                broken.append(exc.offending)
-                checks[name] = exc.offending.check
-            except Fallback:  # read whole, as the pandas path would
-                release(con, name)
-                check = _pandas_check(files[name], spec, extra_channels, violations)
-                if check is not None:
-                    checks[name] = check
+            if name in scanned:
+                try:
+                    validated[name] = checked(con, scanned[name], _known(spec, checks))
+                    continue
+                except Broken as exc:
+                    broken.append(exc.offending)
+                    checks[name] = exc.offending.check
+                    continue
+                except Fallback:  # (a CSV cell holding a line break)
+                    release(con, name)
+            check = _pandas_check(files[name], spec, extra_channels, violations)  # read whole, as pandas would
+            if check is not None:
+                checks[name] = check
         _ds._check_references(checks)
         checked_whole = [check for name, check in checks.items() if all(name != b.check.spec.name for b in broken)]
         violations += [v for check in checked_whole for v in check.violations]
