@@ -724,21 +724,37 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
             if spans is not None:  # the analyses' columns only
                 columns = [c for c in columns if c not in UNREAD_COLUMNS.get(name, ())]
             condition = _within(name, (spans or {}).get(name))
-            con.execute(f"CREATE TEMP TABLE kept_{name} AS SELECT {', '.join(map(_quote, columns))} FROM {table}"
-                        + (f" WHERE {condition}" if condition else ""))
+            # (not temporary: fetched on a second connection below)
+            con.execute(f"CREATE OR REPLACE TABLE kept_{name} AS SELECT {', '.join(map(_quote, columns))} "
+                        f"FROM {table}" + (f" WHERE {condition}" if condition else ""))
             release(con, name)
             kept[name] = (f"kept_{name}", columns)
         window_sales = None
-        if windows is not None:  # summed here, in the kept rows' order: no raw sales row reaches pandas
-            table, columns = kept.pop("sales")
-            window_sales = {months: reduction.window_sales_sql(con, table, months) for months in windows}
-            con.execute(f"DROP TABLE {table}")
-            frames["sales"] = _ds._empty(TABLES["sales"])
-            spans = {**(spans or {}), "sales": None}
-        for name, (table, columns) in kept.items():
-            frames[name] = fetch(con, table, columns, TABLES[name])
-            con.execute(f"DROP TABLE {table}")
+        summed = kept.pop("sales") if windows is not None else None
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                # the kept rows made pandas frames on a second connection (pandas on one core)
+                # while this one sums the sales per window
+                fetched = {name: pool.submit(_fetch_apart, con, table, columns, TABLES[name])
+                           for name, (table, columns) in kept.items()}
+                if summed is not None:  # summed here, in the kept rows' order: no raw sales row reaches pandas
+                    window_sales = {months: reduction.window_sales_sql(con, summed[0], months) for months in windows}
+                    frames["sales"] = _ds._empty(TABLES["sales"])
+                    spans = {**(spans or {}), "sales": None}
+                frames.update({name: future.result() for name, future in fetched.items()})
+        finally:
+            for table, _ in [*kept.values(), *([summed] if summed else [])]:
+                con.execute(f"DROP TABLE IF EXISTS {table}")
         return Loaded(frames, files, summaries, spans, window_sales)
+
+
+def _fetch_apart(con, table: str, columns: list[str], spec: TableSpec) -> pd.DataFrame:
+    """:func:`fetch` of a table that is not temporary, on a connection of its own to ``con``'s database."""
+    cursor = con.cursor()
+    try:
+        return fetch(cursor, table, columns, spec)
+    finally:
+        cursor.close()
 
 
 def _known(spec: TableSpec, checks: Mapping[str, _ds._TableCheck]) -> dict[str, pa.Array]:
