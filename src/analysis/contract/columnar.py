@@ -739,6 +739,7 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
                            for name, (table, columns) in kept.items()}
                 if summed is not None:  # summed here, in the kept rows' order: no raw sales row reaches pandas
                     window_sales = {months: reduction.window_sales_sql(con, summed[0], months) for months in windows}
+                    con.execute(f"DROP TABLE {summed[0]}")  # (its memory freed while the rows are fetched)
                     frames["sales"] = _ds._empty(TABLES["sales"])
                     spans = {**(spans or {}), "sales": None}
                 frames.update({name: future.result() for name, future in fetched.items()})
