@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.domain.keys import (combined_codes, factorized, group_sums, grouped, inner_join, left_join,
-                                 positions_in)
+from analysis.domain.keys import (code_positions, combined_codes, factorized, group_sums, grouped, inner_join,
+                                 left_join, positions_in)
 from analysis.domain.periods import WINDOWS, Window, period_codes, window_name_codes
 
 
@@ -120,8 +120,9 @@ def frame_units(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     place = pd.Index(combined_codes([customer_codes, market_codes], widths))
     if rows.empty or not place.is_unique or (place < 0).any():  # (as the long way does it)
         return units_wide(units_by_window(rows), frame)
-    at = place.get_indexer(combined_codes([positions_in(rows["customer_id"], customers),
-                                                     positions_in(rows["market"], markets)], widths))
+    at = code_positions(place.to_numpy(), combined_codes([positions_in(rows["customer_id"], customers),
+                                                          positions_in(rows["market"], markets)], widths),
+                        widths[0] * widths[1])
     window = window_name_codes(rows["window"])
     kept = (at >= 0) & (window >= 0)
     groups = np.where(kept, at * len(WINDOWS) + window, -1)
