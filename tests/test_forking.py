@@ -119,6 +119,18 @@ def test_the_pass_makes_the_same_tables_with_two_workers(dataset, profile):
 
 
 @needs_fork
+@pytest.mark.parametrize("size", [0, 1, forking.CHUNK_BYTES - 1, forking.CHUNK_BYTES, 2 * forking.CHUNK_BYTES + 7])
+def test_results_of_any_size_cross_whole(size):
+    """Results larger than a chunk come from the child in several, next to small ones, byte for byte."""
+    parent = os.getpid()
+    large = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    sent = lambda: (os.getpid(), large)  # noqa: E731
+    made = side_by_side({"here": lambda: 1}, {"large": sent, "small": os.getpid, "again": sent}, workers=2)
+    assert made["large"][1] == large and made["again"][1] == large
+    assert parent not in {made["large"][0], made["small"], made["again"][0]}  # none made here again
+
+
+@needs_fork
 def test_results_sent_before_a_failure_are_kept():
     parent = os.getpid()
 

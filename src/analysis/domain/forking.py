@@ -4,7 +4,7 @@ The national pass is pandas, on one core. Its tables are pure functions of frame
 are already made, so on a machine with two cores a share of them can be computed at the
 same time in a child made by ``fork()``: the child inherits every frame without a copy
 (the pages stay shared until one side writes them), computes its tables and sends each
-back pickled over a pipe as soon as it is made (a thread here takes it). Tasks that
+back pickled over a socket as soon as it is made (a thread here takes it). Tasks that
 either process may make (``either``) go to whichever is free first. The tables are
 the ones a sequential run makes (the same functions of the same inputs, results pickled
 losslessly): only the wall time changes.
@@ -18,11 +18,13 @@ never a table.
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import mmap
 import os
 import pickle
 import signal
+import socket
 import sys
 import threading
 import time
@@ -65,31 +67,31 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1, either: Tasks | No
     # its pages would be copied, the child keeping the old ones
     _give_back()
     claims = mmap.mmap(-1, max(1, 2 * len(either)))  # shared with the child: see _claimed
-    read_end, write_end = os.pipe()
+    here_end, child_end = socket.socketpair()
     with warnings.catch_warnings():  # (Python 3.12+ warns of threads; the child runs pure code only)
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
     if pid == 0:  # the child: compute, send, leave without running the parent's exit handlers
         code = 1
         try:
-            os.close(read_end)
-            with os.fdopen(write_end, "wb") as pipe:
+            here_end.close()
+            with io.BufferedWriter(_Sent(child_end), CHUNK_BYTES) as stream:
                 for name, task in chain(there.items(), _claimed(either, claims, first=True)):
-                    pickle.dump((name, task()), pipe, protocol=pickle.HIGHEST_PROTOCOL)  # each sent when made,
-                    pipe.flush()  # then let go
+                    pickle.dump((name, task()), stream, protocol=pickle.HIGHEST_PROTOCOL)  # each sent when made,
+                    stream.flush()  # then let go
                     _give_back()
-                pickle.dump((None, None), pipe)  # all sent
+                pickle.dump((None, None), stream)  # all sent
             code = 0
         except BaseException:  # noqa: BLE001 - the parent runs the tasks again and raises it
             pass
         finally:
             os._exit(code)
-    os.close(write_end)
-    pipe = os.fdopen(read_end, "rb")
+    child_end.close()
+    stream = io.BufferedReader(_Received(here_end), CHUNK_BYTES)
     received: dict = {}
-    # the child's results are taken as they come (a thread waiting on the pipe), so that
+    # the child's results are taken as they come (a thread waiting on the socket), so that
     # neither process holds all of them twice
-    reader = threading.Thread(target=_receive, args=(pipe, received), name="side-by-side", daemon=True)
+    reader = threading.Thread(target=_receive, args=(stream, received), name="side-by-side", daemon=True)
     reader.start()
     reaped = False
     try:
@@ -124,8 +126,8 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1, either: Tasks | No
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
-            reader.join()  # (the pipe's other end is closed: it ends)
-        pipe.close()
+            reader.join()  # (the socket's other end is closed: it ends)
+        stream.close()
         claims.close()
 
 
@@ -149,12 +151,76 @@ def _claimed(tasks: Tasks, claims: mmap.mmap, first: bool):
         yield items[i]
 
 
-def _receive(pipe, received: dict) -> None:
-    """Read ``(name, result)`` pairs from ``pipe`` into ``received`` until the child says
-    all is sent (``received[None]`` then True) or the pipe is cut short."""
+#: The bytes the child sends at a time. The thread here taking them waits for each whole
+#: chunk in the kernel (``MSG_WAITALL``), so it needs the interpreter's lock once a chunk:
+#: read as a pipe's 64 KiB at a time, a table of 20 MB held the child up for a third of a
+#: second, the thread waiting for the lock (up to a switch interval, 5 ms) while this
+#: process computes.
+CHUNK_BYTES = 8 << 20
+
+
+class _Sent(io.RawIOBase):
+    """The child's end of the socket as a file: each write sent whole, after its length."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        size = memoryview(data).nbytes
+        self.sock.sendall(size.to_bytes(8, "little"))
+        self.sock.sendall(data)
+        return size
+
+    def close(self) -> None:
+        super().close()
+        self.sock.close()
+
+
+class _Received(io.RawIOBase):
+    """This end of the socket as a file of what :class:`_Sent` wrote: read a chunk at a
+    time, each received whole in the kernel (the caller's buffer permitting)."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.left = 0  # of the chunk being read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.left == 0:
+            header = bytearray(8)
+            if self._fill(memoryview(header)) < 8:
+                return 0  # the child is gone
+            self.left = int.from_bytes(header, "little")
+        view = memoryview(buffer).cast("B")[:self.left]
+        got = self._fill(view)
+        self.left -= got
+        return got
+
+    def _fill(self, view: memoryview) -> int:
+        got = 0
+        while got < len(view):
+            n = self.sock.recv_into(view[got:], len(view) - got, socket.MSG_WAITALL)
+            if n == 0:
+                break
+            got += n
+        return got
+
+    def close(self) -> None:
+        super().close()
+        self.sock.close()
+
+
+def _receive(stream, received: dict) -> None:
+    """Read ``(name, result)`` pairs from ``stream`` into ``received`` until the child says
+    all is sent (``received[None]`` then True) or the stream is cut short."""
     try:
         while True:
-            name, value = pickle.load(pipe)
+            name, value = pickle.load(stream)
             if name is None:
                 received[None] = True
                 return
