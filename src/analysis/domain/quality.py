@@ -24,9 +24,10 @@ def data_quality(frame: pd.DataFrame, customers: pd.DataFrame, activities: pd.Da
     by_customer = frame.groupby(["territory_id", "customer_id"], observed=True)
     sales_less = (by_customer["market_units"].sum() == 0).groupby(level="territory_id").sum()
     fallback = (frame["potential_method"] == FALLBACK).groupby(frame["territory_id"]).sum()
-    territory = mapped(activities["customer_id"], customers.set_index("customer_id")["territory_id"]).rename(
-        "territory_id")
-    no_outcome = activities["outcome"].isna().groupby(territory).sum()
+    # the activities without outcome counted in their customers' territories (those alone looked up)
+    without = activities["outcome"].isna().to_numpy(dtype=bool)
+    no_outcome = mapped(activities["customer_id"][without],
+                        customers.set_index("customer_id")["territory_id"]).value_counts()
     phase_table = (frame.get("phase_source", pd.Series("derived", index=frame.index)) == "table").groupby(
         frame["territory_id"]).sum()
     checks = {
