@@ -317,16 +317,19 @@ def prepare(ds: Dataset, params: Mapping, has_activities: bool, workers: int = 1
     in_window = analysis_activities(ds.activities, window)
     base = customer_markets(ds.customers, selected_markets(ds, params))
     keys = base[list(KEY_COLUMNS)]
-    # the customer frame and what its phases read here; meanwhile (with two workers) the
-    # activity side of the facts, which needs only the frame's keys
-    made = side_by_side({"frame": lambda: customer_table(ds, sales, window, params, base),
-                         "inputs": lambda: phase_inputs(ds, sales, window, params)},
-                        {"rows": lambda: activity_rows(in_window, keys, PASS_FACT_COLUMNS)}, workers)
-    frame = left_join(made["frame"], ds.territories[["territory_id", "region"]], ["territory_id"])
-    if not shape.has_comparison:  # no sales in the comparison months: unknown, not zero
-        frame = frame.assign(own_units_comparison=np.nan, market_units_comparison=np.nan)
-    frame = customer_phases(ds, frame, made["inputs"], window, params, shape)
-    rows = made["rows"]
+
+    def phased() -> pd.DataFrame:  # the customer frame with its phases: all the facts read of it
+        frame = left_join(customer_table(ds, sales, window, params, base), ds.territories[["territory_id", "region"]],
+                          ["territory_id"])
+        if not shape.has_comparison:  # no sales in the comparison months: unknown, not zero
+            frame = frame.assign(own_units_comparison=np.nan, market_units_comparison=np.nan)
+        return customer_phases(ds, frame, phase_inputs(ds, sales, window, params), window, params, shape)
+
+    # the customer frame here; meanwhile (with two workers) the activity side of the facts,
+    # which needs only the frame's keys
+    made = side_by_side({"frame": phased}, {"rows": lambda: activity_rows(in_window, keys, PASS_FACT_COLUMNS)},
+                        workers)
+    frame, rows = made["frame"], made["rows"]
     if not all(frame[c].equals(keys[c]) for c in KEY_COLUMNS):  # (the frame keeps its rows' order)
         rows = activity_rows(in_window, frame[list(KEY_COLUMNS)], PASS_FACT_COLUMNS)
     facts = facts_of(rows, frame, fit)
