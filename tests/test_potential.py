@@ -51,6 +51,13 @@ def test_customer_type_wins_over_market():
     assert chosen.tolist() == ["patient_flow", "patient_flow", "catchment", "catchment"]
 
 
+@pytest.mark.parametrize("mappings", [{}, {"by_market": {}, "by_customer_type": {}},
+                                      {"by_market": {"other": "patient_flow"}}])
+def test_without_a_mapping_that_applies_every_row_keeps_the_default(mappings):
+    chosen = choose_method(frame(), "catchment", **mappings)
+    assert chosen.tolist() == ["catchment"] * 4 and chosen.name == "method" and chosen.dtype == object
+
+
 def test_unknown_method_is_an_error():
     with pytest.raises(ValueError, match="unknown potential method 'flow'"):
         choose_method(frame(), "flow")

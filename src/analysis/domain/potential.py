@@ -50,7 +50,9 @@ def choose_method(frame: pd.DataFrame, default: str = "market_sum",
             raise ValueError(f"unknown potential method {method!r}; expected one of {', '.join(METHODS)}")
     method = pd.Series(default, index=frame.index, dtype=object)
     for column, mapping in (("market", by_market), ("customer_type", by_customer_type)):
-        chosen = mapped(frame[column], dict(mapping or {})).astype(object)
+        if not mapping:  # (no row looked up: each keeps the method chosen so far)
+            continue
+        chosen = mapped(frame[column], dict(mapping)).astype(object)
         method = chosen.where(chosen.notna(), method)
     return method.rename("method")
 
