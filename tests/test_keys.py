@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analysis.domain.keys import (among, code_positions, coded_with_missing, floats, group_sums, grouped, groups_of,
+from analysis.domain.keys import (among, sort_positions, code_positions, coded_with_missing, floats, group_sums, grouped, groups_of,
                                  is_in, left_join, mapped, positions_in)
 
 VALUES = ["C3", "C1", None, "C9", "C1", "", "c1"]
@@ -237,3 +237,30 @@ def test_coded_with_missing_codes_a_missing_value_as_factorize_does(dtype):
     assert len(set(codes)) == len(set(expected)) == 3
     no_missing = coded_with_missing(values.dropna())
     assert (no_missing[0] >= 0).all() and no_missing[1].isna().sum() == 0
+
+
+def test_sort_positions_by_hand():
+    text = pd.Series(["b", "a", None, "a", "é", "z"], dtype="str")
+    value = pd.Series([1.0, 2.0, 0.0, 2.0, np.nan, -0.0])
+    # a, a (tie: row order) < b < z < é (code point order) < missing; then the value
+    assert sort_positions([text, value]).tolist() == [1, 3, 0, 5, 4, 2]
+    assert sort_positions([value, text]).tolist() == [5, 2, 0, 1, 3, 4]  # (-0.0 == 0.0: row order)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("kind", ["arrow", "object", "category"])
+def test_sort_positions_are_the_stable_sort_of_sort_values(seed, kind):
+    rng = np.random.default_rng(seed)
+    n = 2_000
+    words = np.array(["T01", "T02", "t1", "Ärzte", "zz", "T01 ", ""], dtype=object)
+    texts = pd.Series(words[rng.integers(0, len(words), n)]).where(rng.random(n) > 0.05)
+    ids = pd.Series([f"C{i:03d}" for i in rng.integers(0, 300, n)])
+    value = pd.Series(rng.integers(-3, 3, n).astype(float)).where(rng.random(n) > 0.1)
+    count = pd.Series(rng.integers(0, 4, n))
+    if kind == "arrow":
+        texts, ids = texts.astype("str"), ids.astype("str")
+    elif kind == "category":
+        texts = texts.astype(pd.CategoricalDtype(["zz", "T01", "t1", "Ärzte", "T02", "T01 ", ""]))  # not sorted
+    frame = pd.DataFrame({"a": texts, "b": -value, "c": count, "d": ids})
+    expected = frame.sort_values(["a", "b", "c", "d"], kind="mergesort").index.to_numpy()
+    np.testing.assert_array_equal(sort_positions([frame[c] for c in "abcd"]), expected)

@@ -211,6 +211,29 @@ def coded_with_missing(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return np.where(missing, len(uniques), codes), uniques.astype(object).append(pd.Index([np.nan], dtype=object))
 
 
+def sort_positions(columns: Sequence[pd.Series]) -> np.ndarray:
+    """The positions putting rows in the order of ``columns`` (each ascending, a missing
+    value last, ties in row order): ``DataFrame.sort_values(kind="mergesort")``'s. By
+    Arrow when each column is Arrow text or numbers (UTF-8 byte order is code point
+    order, as Python's); by pandas otherwise (a categorical sorts by its categories)."""
+    held = []
+    for values in columns:
+        text = _arrow_text(values)
+        if text is None and isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
+            text = pa.array(values.to_numpy(), from_pandas=True)  # (NaN missing: last, as pandas puts it)
+        if text is None:
+            frame = pd.DataFrame({i: c.reset_index(drop=True) for i, c in enumerate(columns)})
+            return frame.sort_values(list(frame.columns), kind="mergesort").index.to_numpy()
+        held.append(text)
+    table = pa.table({str(i): column for i, column in enumerate(held)})
+    try:
+        order = pc.sort_indices(table, sort_keys=[(str(i), "ascending", "at_end") for i in range(len(held))])
+    except (TypeError, ValueError, pa.ArrowException):  # a pyarrow before 25: one placement for all
+        order = pc.sort_indices(table, sort_keys=[(str(i), "ascending") for i in range(len(held))],
+                                null_placement="at_end")
+    return order.to_numpy().astype(np.intp, copy=False)
+
+
 def _arrow_text(values) -> pa.ChunkedArray | None:
     """``values`` as the Arrow text array that holds them (None: not Arrow-backed text)."""
     array = getattr(values, "array", values)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from analysis.contract.schema import SEGMENTABLE_TYPES
+from analysis.domain.keys import sort_positions
 
 GROUP = ["territory_id", "market"]
 LEVELS_3X3 = ("low", "medium", "high")
@@ -158,8 +159,7 @@ def ranking(frame: pd.DataFrame, value: str) -> pd.DataFrame:
     each of them for the same ``frame`` and ``value``)."""
     rows = frame.loc[segmentable(frame), [*GROUP, "customer_id", value]].copy()
     rows[value] = rows[value].fillna(0.0).astype(float)
-    rows["_neg"] = -rows[value]
-    rows = rows.sort_values([*GROUP, "_neg", "customer_id"], kind="mergesort").drop(columns="_neg")
+    rows = rows.take(sort_positions([rows[GROUP[0]], rows[GROUP[1]], -rows[value], rows["customer_id"]]))
     grouped = rows.groupby(GROUP, sort=False)  # (its groups made once, for the four)
     rows["cumulative"] = grouped[value].cumsum()
     rows["total"] = grouped[value].transform("sum")
