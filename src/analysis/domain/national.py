@@ -413,14 +413,14 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
         return {"kpis": kpis, "coaching": coaching, "coaching_flags": coaching_flag_counts(coaching),
                 "roi_rep": roi["rep_id"], "roi_segment": roi["segment"], "roi_channel": roi["channel"]}
 
-    # the tables with the largest transient memory (the next best channels and the call
-    # plan, ROI and coaching, the channel table) in this process one after the other, and
-    # the forked process's tasks lighter, so that the two processes' peaks add up to little
-    # more than one's; the lightest made by whichever process is free first (see side_by_side)
+    # the tables with the largest transient memory (ROI and coaching, the next best channels
+    # and the call plan) in this process one after the other, and the forked process's tasks
+    # lighter, so that the two processes' peaks add up to little more than one's; the others
+    # made by whichever process is free first (see side_by_side), the channel table (the
+    # heaviest of them) last, so by this process unless the other is done first
     here = {
-        "next_best_tables": next_best_tables,
         "rep_tables": rep_tables,
-        "channels": lambda: channel_summary(p.facts),
+        "next_best_tables": next_best_tables,
     }
     there = {
         "channel_phase": lambda: channel_phase(p.facts, p.fit, stats),
@@ -444,6 +444,7 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
                                              params["norms"]["profile_completeness"], priority_customers),
         "trend": lambda: monthly_trend(summaries.sales_by_month, territory_ids, selected_markets(ds, params),
                                        window),
+        "channels": lambda: channel_summary(p.facts),
     }
     made = side_by_side(here, there, workers, either)
     made.update(made.pop("next_best_tables"))
