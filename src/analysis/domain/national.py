@@ -374,32 +374,23 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
     channel x phase rates over all territories; default: from this group alone;
     ``inputs``: its :func:`group_inputs`, when made).
 
-    The tables are independent but two (the action list and the call plan read the next
-    best channels): with ``workers`` >= 2 about half of them are computed in a forked
-    process at the same time (:func:`~analysis.domain.forking.side_by_side`), while this
-    one finds the next best channels: the same tables, sooner."""
+    The customer frame with its next best channels is made first; the tables of it are
+    then independent, and with ``workers`` >= 2 about half of them are computed in a
+    forked process at the same time (:func:`~analysis.domain.forking.side_by_side`): the
+    same tables, sooner."""
     ds, params, window, shape = p.ds, p.params, p.window, p.shape
     scheme = scheme_of(params)
     inputs = inputs or group_inputs(p)
     stats, profile, maintenance, migrated = inputs.stats, inputs.profile, inputs.maintenance, inputs.migrated
-    frame = p.frame  # (without the next best channels: what every table but two reads)
+    frame = next_best_channel(p.frame, p.facts, p.fit, min_rate_base=params["min_rate_base"],
+                              region_cells=region_cells, territory_cells=rate_cells(p.facts, GROUP, stats),
+                              has_activities=shape.has_activities)
     margins = unit_margins(ds.products)
     summaries = ds.summaries  # made by prepare
     value = "own_units" if params.get("vip_by") == "own_units" else "potential"
     territory_ids = ds.territories["territory_id"]
     customers = ds.customers[ds.customers["territory_id"].isin(territory_ids)]
     priority_customers = pd.Index(frame.loc[frame["segment"].isin(list(scheme.priority)), "customer_id"].unique())
-
-    def next_best_tables() -> dict[str, pd.DataFrame]:  # the customers with their next best channels, and
-        # the two tables that read them
-        with_next_best = next_best_channel(frame, p.facts, p.fit, min_rate_base=params["min_rate_base"],
-                                           region_cells=region_cells, territory_cells=rate_cells(p.facts, GROUP, stats),
-                                           has_activities=shape.has_activities)
-        return {"customers": with_next_best,
-                "actions": action_list(with_next_best, ds.customers, priority=scheme.priority),
-                "call_plan": call_plan(with_next_best, customers, ds.reps, summaries.contacts, maintenance,
-                                       as_of(window), params["call_plan"]["contacts_per_month"], scheme.priority,
-                                       has_activities=shape.has_activities)}
 
     def rep_tables() -> dict[str, pd.DataFrame]:  # ROI, coaching and the headline that reads them
         roi = {by: roi_by(frame, p.facts, by, margins.margin, has_comparison=shape.has_comparison)
@@ -413,14 +404,16 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
         return {"kpis": kpis, "coaching": coaching, "coaching_flags": coaching_flag_counts(coaching),
                 "roi_rep": roi["rep_id"], "roi_segment": roi["segment"], "roi_channel": roi["channel"]}
 
-    # the tables with the largest transient memory (ROI and coaching, the next best channels
-    # and the call plan) in this process one after the other, and the forked process's tasks
-    # lighter, so that the two processes' peaks add up to little more than one's; the others
-    # made by whichever process is free first (see side_by_side), the channel table (the
-    # heaviest of them) last, so by this process unless the other is done first
+    # the tables with the largest transient memory (ROI and coaching, the channel table,
+    # the call plan) in this process one after the other, and the forked process's tasks
+    # lighter, so that the two processes' peaks add up to little more than one's; the
+    # lightest made by whichever process is free first (see side_by_side)
     here = {
         "rep_tables": rep_tables,
-        "next_best_tables": next_best_tables,
+        "channels": lambda: channel_summary(p.facts),
+        "call_plan": lambda: call_plan(frame, customers, ds.reps, summaries.contacts, maintenance, as_of(window),
+                                       params["call_plan"]["contacts_per_month"], scheme.priority,
+                                       has_activities=shape.has_activities),
     }
     there = {
         "channel_phase": lambda: channel_phase(p.facts, p.fit, stats),
@@ -432,6 +425,7 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
         "trend_activity": lambda: monthly_activity(summaries.contacts, customers, territory_ids, window,
                                                    has_activities=shape.has_activities),
         "phase_forecast": lambda: phase_forecast(migrated),
+        "actions": lambda: action_list(frame, ds.customers, priority=scheme.priority),
         "quality": lambda: data_quality(frame, ds.customers, p.in_window, profile,
                                         params["norms"]["profile_completeness"], has_activities=shape.has_activities),
         "segments": lambda: segment_summary(frame, scheme),
@@ -444,12 +438,10 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
                                              params["norms"]["profile_completeness"], priority_customers),
         "trend": lambda: monthly_trend(summaries.sales_by_month, territory_ids, selected_markets(ds, params),
                                        window),
-        "channels": lambda: channel_summary(p.facts),
     }
     made = side_by_side(here, there, workers, either)
-    made.update(made.pop("next_best_tables"))
     made.update(made.pop("rep_tables"))
-    made.update(maintenance=maintenance)
+    made.update(customers=frame, maintenance=maintenance)
     return {name: made[name] for name in ANALYSIS_TABLES}
 
 
