@@ -153,9 +153,9 @@ def _claimed(tasks: Tasks, claims: mmap.mmap, first: bool):
 
 #: The bytes the child sends at a time. The thread here taking them waits for each whole
 #: chunk in the kernel (``MSG_WAITALL``), so it needs the interpreter's lock once a chunk:
-#: read as a pipe's 64 KiB at a time, a table of 20 MB held the child up for a third of a
-#: second, the thread waiting for the lock (up to a switch interval, 5 ms) while this
-#: process computes.
+#: read as a pipe's 64 KiB at a time, a table of 20 MB held the child up for about half a
+#: second (a third with a pipe of 1 MiB), the thread waiting for the lock (up to a switch
+#: interval, 5 ms) while this process computes.
 CHUNK_BYTES = 8 << 20
 
 
@@ -170,6 +170,8 @@ class _Sent(io.RawIOBase):
 
     def write(self, data) -> int:
         size = memoryview(data).nbytes
+        if size == 0:  # (a chunk of no bytes would read as the end)
+            return 0
         self.sock.sendall(size.to_bytes(8, "little"))
         self.sock.sendall(data)
         return size
