@@ -244,7 +244,9 @@ def test_sort_positions_by_hand():
     value = pd.Series([1.0, 2.0, 0.0, 2.0, np.nan, -0.0])
     # a, a (tie: row order) < b < z < é (code point order) < missing; then the value
     assert sort_positions([text, value]).tolist() == [1, 3, 0, 5, 4, 2]
-    assert sort_positions([value, text]).tolist() == [5, 2, 0, 1, 3, 4]  # (-0.0 == 0.0: row order)
+    assert sort_positions([value, text]).tolist() == [5, 2, 0, 1, 3, 4]
+    zeros, letters = pd.Series([0.0, -0.0, 0.0, -0.0]), pd.Series(["d", "c", "b", "a"], dtype="str")
+    assert sort_positions([zeros, letters]).tolist() == [3, 2, 1, 0]  # -0.0 == 0.0: the text decides
 
 
 @pytest.mark.parametrize("seed", range(6))

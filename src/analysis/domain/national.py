@@ -115,7 +115,7 @@ def analysis_activities(activities: pd.DataFrame, window: Window) -> pd.DataFram
 
 @dataclass(frozen=True)
 class PhaseInputs:
-    """What the customers' phases read besides the customer frame (made meanwhile):
+    """What the customers' phases read besides the customer frame:
     response counts per window, competitor positions, and our effort per customer."""
 
     responses: pd.DataFrame
