@@ -22,6 +22,14 @@ def test_positions_are_get_indexer(values_dtype, keys_dtype):
     assert found.tolist() == pd.Index(keys).get_indexer(values).tolist()
 
 
+@pytest.mark.parametrize("keys", [pd.Index([], dtype="str"), pd.Index([], dtype=object), pd.RangeIndex(0),
+                                  pd.Series({}).index])
+def test_no_keys_find_nothing(keys):
+    values = pd.Series(VALUES, dtype="str")
+    assert positions_in(values, keys).tolist() == [-1] * len(VALUES) == pd.Index(keys).get_indexer(values).tolist()
+    assert mapped(values, {}).isna().all() and len(mapped(values, {})) == len(VALUES)
+
+
 def test_a_missing_value_is_found_where_the_keys_hold_one():
     values = pd.Series(["C1", None], dtype="str")
     keys = pd.Series(["C1", None], dtype="str").array  # Arrow-backed, with a missing key

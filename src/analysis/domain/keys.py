@@ -19,6 +19,8 @@ def positions_in(values, keys) -> np.ndarray:
     """The position of each of ``values`` among the distinct ``keys`` (-1 where absent):
     ``pd.Index(keys).get_indexer(values)``. A missing value is found only where ``keys``
     holds a missing one, as there."""
+    if len(keys) == 0:  # (none found: no value looked up, whatever its type)
+        return np.full(len(values), -1, dtype=np.intp)
     left, right = _arrow_text(values), _arrow_text(keys)
     if left is not None and right is None:  # e.g. a mapping's index of Python strings: as Arrow text
         right = _as_arrow_text(keys)
@@ -218,13 +220,13 @@ def sort_positions(columns: Sequence[pd.Series]) -> np.ndarray:
     order, as Python's); by pandas otherwise (a categorical sorts by its categories)."""
     held = []
     for values in columns:
-        text = _arrow_text(values)
-        if text is None and isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
-            text = pa.array(values.to_numpy(), from_pandas=True)  # (NaN missing: last, as pandas puts it)
-        if text is None:
+        arrow = _arrow_text(values)
+        if arrow is None and isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
+            arrow = pa.array(values.to_numpy(), from_pandas=True)  # (NaN missing: last, as pandas puts it)
+        if arrow is None:
             frame = pd.DataFrame({i: c.reset_index(drop=True) for i, c in enumerate(columns)})
             return frame.sort_values(list(frame.columns), kind="mergesort").index.to_numpy()
-        held.append(text)
+        held.append(arrow)
     table = pa.table({str(i): column for i, column in enumerate(held)})
     try:
         order = pc.sort_indices(table, sort_keys=[(str(i), "ascending", "at_end") for i in range(len(held))])

@@ -50,7 +50,7 @@ def choose_method(frame: pd.DataFrame, default: str = "market_sum",
             raise ValueError(f"unknown potential method {method!r}; expected one of {', '.join(METHODS)}")
     method = pd.Series(default, index=frame.index, dtype=object)
     for column, mapping in (("market", by_market), ("customer_type", by_customer_type)):
-        if not mapping:  # (no row looked up: each keeps the method chosen so far)
+        if not mapping:  # (each row keeps the method chosen so far: no column of misses made)
             continue
         chosen = mapped(frame[column], dict(mapping)).astype(object)
         method = chosen.where(chosen.notna(), method)
