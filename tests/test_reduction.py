@@ -322,3 +322,14 @@ def test_pseudonymised_window_sales_carry_pseudonyms_only(demo_folder):
     assert not set(units["customer_id"]) & set(duck.customers["customer_id"])
     (original,) = duck.window_sales.values()
     assert units["units"].equals(original["units"])
+
+
+def test_a_customer_of_two_own_products_in_a_market_is_one_prescribing_customer():
+    """Counted apart from the markets of one own product (one row per prescribing customer there)."""
+    products = pd.DataFrame({"product_id": ["A1", "A2", "B1"], "market": ["a", "a", "b"], "is_own": [True, True, True]})
+    customers = pd.DataFrame({"customer_id": ["C1", "C2"], "territory_id": ["T1", "T1"], "customer_type": ["hcp"] * 2})
+    sales = pd.DataFrame({"customer_id": ["C1", "C1", "C2", "C1", "C2"], "product_id": ["A1", "A2", "A2", "B1", "B1"],
+                          "period": ["2026-01"] * 5, "units": [1.0, 2.0, 0.0, 4.0, 5.0]})
+    s = reduction.sales_by_month(sales, products, customers).set_index("market")
+    assert s.loc["a", ["own_units", "prescribing_customers"]].tolist() == [3.0, 1]  # C1 once; C2 bought none
+    assert s.loc["b", ["own_units", "prescribing_customers"]].tolist() == [9.0, 2]
