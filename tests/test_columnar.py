@@ -196,6 +196,30 @@ def test_demo_pass_tables_bit_for_bit(demo, fmt):
         pd.testing.assert_frame_equal(right[name], left[name], check_exact=True, obj=name)
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_window_sums_read_the_file_in_its_order(demo, tmp_path, fmt):
+    """The sales are summed per window straight from the file (no copy of its rows), each
+    customer x product x window in the order of its first row in the file, as pandas sums
+    the rows read whole; here the rows are shuffled, so no other order passes."""
+    import shutil
+
+    from analysis.domain.national import span_of, windows_of
+
+    folder = shutil.copytree(demo / fmt, tmp_path / fmt)
+    read = (lambda: read_text_table(folder, "sales")) if fmt == "csv" else (
+        lambda: pd.read_parquet(folder / "sales.parquet"))
+    write_table(folder, "sales", read().sample(frac=1, random_state=3), fmt=fmt)
+    whole = load_dataset(folder)
+    duck = load_dataset(folder, engine="duckdb", span_of=span_of({}), windows_of=windows_of({}))
+    assert duck.window_sales and duck.sales.empty
+    for months, sums in duck.window_sales.items():
+        window = whole.sales["period"].map({period: name for name, periods in months for period in periods})
+        rows = whole.sales.assign(window=window)[window.notna()]
+        expected = rows.groupby(["customer_id", "product_id", "window"], sort=False, as_index=False)["units"].sum()
+        assert len(expected) > 100
+        pd.testing.assert_frame_equal(sums.reset_index(drop=True), expected, check_dtype=False, check_exact=True)
+
+
 # --- broken data: the same errors ---------------------------------------------------------
 
 @pytest.mark.parametrize("case", list(BROKEN), ids=list(BROKEN))

@@ -333,11 +333,17 @@ def read_valid(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...]
 
 
 def fetch(con, table: str, columns: list[str], spec: TableSpec, where: str = "") -> pd.DataFrame:
-    """The rows of a validated table (``where``: an SQL condition; default: all) as pandas
-    frames, a column at a time (only one column is ever held twice, as Arrow and pandas)."""
+    """The rows of a validated table (``where``: an SQL condition; default: all) as a
+    pandas frame: read in one query (a view reads its file once), then made pandas
+    columns a column at a time, each Arrow column let go once made (only one is ever
+    held twice)."""
     condition = f" WHERE {where}" if where else ""
-    return pd.DataFrame({c: _series(con.sql(f"SELECT {_quote(c)} FROM {table}{condition}").to_arrow_table()[0],
-                                    spec.columns.get(c)) for c in columns})
+    arrow = con.sql(f"SELECT {', '.join(map(_quote, columns))} FROM {table}{condition}").to_arrow_table()
+    out = {}
+    for column in columns:
+        out[column] = _series(arrow[column], spec.columns.get(column))
+        arrow = arrow.drop_columns([column])
+    return pd.DataFrame(out)
 
 
 def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
@@ -387,7 +393,7 @@ def scan(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...]) -> S
     values = [c for c in types if c in _columns(spec, types, extra_channels, csv)[2]]
     view = f"v_{spec.name}"
     try:
-        rows_source = _rows(con, source, spec, types, csv)
+        rows_source = _ordered(_rows(con, source, spec, types, csv), path, csv)
         keyed = spec.key and all(c in types for c in spec.key)
         complete = " AND ".join(f"{_quote(c)} IS NOT NULL" for c in spec.key)
         key = ", ".join(_quote(c) for c in spec.key)
@@ -416,7 +422,10 @@ def scan(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...]) -> S
                 if repeats or incomplete or stripped:  # not in order after all, a missing key value, or a
                     # key that stripping changed (it may then repeat): counted
                     repeats = con.execute(f"SELECT {hashed} FROM ({query})").fetchall()[0][0]
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {', '.join(map(_quote, values))} FROM ({query})")
+        # (not temporary: read on a second connection too; with the rows' order, ROW_ORDER)
+        ordered = _query(rows_source, spec, types, extra_channels, csv, clean=clean, carried={ROW_ORDER: _quote(ROW_ORDER)})
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT {', '.join(map(_quote, [*values, ROW_ORDER]))} "
+                    f"FROM ({ordered})")
     except Exception as exc:  # noqa: BLE001 - not UTF-8, ragged rows, ...: pandas names the problem
         release(con, spec.name)
         raise Fallback(f"DuckDB: {type(exc).__name__}: {str(exc)[:200]}") from None
@@ -500,15 +509,28 @@ def release(con, name: str) -> None:
         con.execute(f"DROP TABLE IF EXISTS {made}_{name}")
 
 
+#: The column of a large table's view (see :func:`scan`) holding each row's place in
+#: the file (increasing; not the row number: a CSV file's rows of empty cells only are skipped).
+ROW_ORDER = "__row"
+
+
 def _rows(con, source: str, spec: TableSpec, types: Mapping[str, str], csv: bool) -> str:
     """The relation of the file's rows: a Parquet file is read where it is; a CSV file is
-    parsed once into a table of its text (``text_<name>``, spilling when large), without
-    its rows of empty cells only (pandas drops them as blank lines)."""
+    parsed once into a table of its text (``text_<name>``, spilling when large; not
+    temporary, as the view reading it), without its rows of empty cells only (pandas
+    drops them as blank lines)."""
     if not csv:
         return source
     table = f"text_{spec.name}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {_non_empty(source, types)}")
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {_non_empty(source, types)}")
     return table
+
+
+def _ordered(rows: str, path: Path, csv: bool) -> str:
+    """The relation of :func:`_rows` with each row's place in the file (:data:`ROW_ORDER`)."""
+    if csv:
+        return f"(SELECT rowid AS {_quote(ROW_ORDER)}, * FROM {rows})"
+    return _parquet_numbered(path, ROW_ORDER, first=0)
 
 
 def _non_empty(source: str, types: Mapping[str, str]) -> str:
@@ -596,7 +618,12 @@ def _numbered_source(source: str, path: Path, types: Mapping[str, str], csv: boo
     rows of empty cells only are then dropped, as pandas does)."""
     if csv:
         return _non_empty(f"(SELECT row_number() OVER () AS __n, * FROM {source})", types)
-    return (f"(SELECT file_row_number + 1 AS __n, * EXCLUDE (file_row_number) "
+    return _parquet_numbered(path, "__n", first=1)
+
+
+def _parquet_numbered(path: Path, column: str, first: int) -> str:
+    """The rows of the Parquet file ``path`` and, as ``column``, each one's number from ``first``."""
+    return (f"(SELECT file_row_number + {first} AS {_quote(column)}, * EXCLUDE (file_row_number) "
             f"FROM read_parquet({_literal(str(path))}, file_row_number=true))")
 
 
@@ -720,40 +747,35 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
         spans = span_of(summaries, territory_ids) if span_of is not None else None
         windows = windows_of(summaries, territory_ids) if windows_of is not None else None
         kept = {}
-        for name, (table, columns) in validated.items():  # the rows to fetch, then DuckDB's memory freed
+        for name, (view, columns) in validated.items():  # the rows and columns the analyses read
             if spans is not None:  # the analyses' columns only
                 columns = [c for c in columns if c not in UNREAD_COLUMNS.get(name, ())]
-            condition = _within(name, (spans or {}).get(name))
-            # (not temporary: fetched on a second connection below)
-            con.execute(f"CREATE OR REPLACE TABLE kept_{name} AS SELECT {', '.join(map(_quote, columns))} "
-                        f"FROM {table}" + (f" WHERE {condition}" if condition else ""))
-            release(con, name)
-            kept[name] = (f"kept_{name}", columns)
+            kept[name] = (view, columns, _within(name, (spans or {}).get(name)))
         window_sales = None
         summed = kept.pop("sales") if windows is not None else None
         try:
             with ThreadPoolExecutor(1) as pool:
-                # the kept rows made pandas frames on a second connection (pandas on one core)
-                # while this one sums the sales per window
-                fetched = {name: pool.submit(_fetch_apart, con, table, columns, TABLES[name])
-                           for name, (table, columns) in kept.items()}
-                if summed is not None:  # summed here, in the kept rows' order: no raw sales row reaches pandas
-                    window_sales = {months: reduction.window_sales_sql(con, summed[0], months) for months in windows}
-                    con.execute(f"DROP TABLE {summed[0]}")  # (its memory freed while the rows are fetched)
+                # the kept rows read into pandas frames on a second connection while this
+                # one sums the sales per window: both straight from the files (their views)
+                fetched = {name: pool.submit(_fetch_apart, con, view, columns, TABLES[name], condition)
+                           for name, (view, columns, condition) in kept.items()}
+                if summed is not None:  # summed in the file's order: no raw sales row reaches pandas
+                    window_sales = {months: reduction.window_sales_sql(con, summed[0], months, order=ROW_ORDER)
+                                    for months in windows}
                     frames["sales"] = _ds._empty(TABLES["sales"])
                     spans = {**(spans or {}), "sales": None}
                 frames.update({name: future.result() for name, future in fetched.items()})
         finally:
-            for table, _ in [*kept.values(), *([summed] if summed else [])]:
-                con.execute(f"DROP TABLE IF EXISTS {table}")
+            for name in validated:
+                release(con, name)
         return Loaded(frames, files, summaries, spans, window_sales)
 
 
-def _fetch_apart(con, table: str, columns: list[str], spec: TableSpec) -> pd.DataFrame:
-    """:func:`fetch` of a table that is not temporary, on a connection of its own to ``con``'s database."""
+def _fetch_apart(con, table: str, columns: list[str], spec: TableSpec, where: str = "") -> pd.DataFrame:
+    """:func:`fetch` of a table or view that is not temporary, on a connection of its own to ``con``'s database."""
     cursor = con.cursor()
     try:
-        return fetch(cursor, table, columns, spec)
+        return fetch(cursor, table, columns, spec, where)
     finally:
         cursor.close()
 

@@ -125,10 +125,10 @@ ORDER BY customer_id, rep_id, period
 WindowMonths = tuple[tuple[str, tuple[str, ...]], ...]
 
 
-def window_sales_query(table: str, months: WindowMonths) -> str:
+def window_sales_query(table: str, months: WindowMonths, order: str = "rowid") -> str:
     """The SQL of the units of each customer x product in each window of ``months`` over
-    ``table`` (validated sales rows in file order: customer_id, product_id, period, units;
-    its ``rowid`` their order): columns customer_id, product_id, window (its name), units
+    ``table`` (validated sales rows: customer_id, product_id, period, units; its column
+    ``order`` their order in the file): columns customer_id, product_id, window (its name), units
     (the compensated sum of the window's monthly rows), in the order of each sum's first
     monthly row; a customer x product x window without rows is absent. The same sums
     :func:`analysis.domain.market.window_units` makes of the rows in pandas."""
@@ -141,7 +141,7 @@ def window_sales_query(table: str, months: WindowMonths) -> str:
     return f"""
 SELECT customer_id, product_id, "window", units
 FROM (
-    SELECT s.customer_id, s.product_id, w."window", coalesce(fsum(s.units), 0.0) AS units, min(s.rowid) AS first
+    SELECT s.customer_id, s.product_id, w."window", coalesce(fsum(s.units), 0.0) AS units, min(s.{order}) AS first
     FROM {table} AS s
     JOIN (VALUES {values}) AS w(period, "window") ON s.period = w.period
     WHERE s.customer_id IS NOT NULL AND s.product_id IS NOT NULL
@@ -151,9 +151,9 @@ ORDER BY first
 """
 
 
-def window_sales_sql(con, table: str, months: WindowMonths) -> pd.DataFrame:
+def window_sales_sql(con, table: str, months: WindowMonths, order: str = "rowid") -> pd.DataFrame:
     """:func:`window_sales_query` on a connection holding ``table``."""
-    out = _query(con, window_sales_query(table, months))
+    out = _query(con, window_sales_query(table, months, order))
     return out.astype({"units": "float64"})
 
 
