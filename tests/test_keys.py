@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analysis.domain.keys import (among, sort_positions, code_positions, coded_with_missing, floats, group_sums, grouped, groups_of,
+from analysis.domain.keys import (among, sort_positions, text_of, code_positions, coded_with_missing, floats, group_sums, grouped, groups_of,
                                  is_in, left_join, mapped, positions_in)
 
 VALUES = ["C3", "C1", None, "C9", "C1", "", "c1"]
@@ -274,3 +274,20 @@ def test_sort_positions_are_the_stable_sort_of_sort_values(seed, kind):
     frame = pd.DataFrame({"a": texts, "b": -value, "c": count, "d": ids})
     expected = frame.sort_values(["a", "b", "c", "d"], kind="mergesort").index.to_numpy()
     np.testing.assert_array_equal(sort_positions([frame[c] for c in "abcd"]), expected)
+
+
+@pytest.mark.parametrize("labels", [["fit", "region", "territory"], ["a"], [], [1, 2]], ids=["text", "one", "none", "numbers"])
+def test_text_of_is_the_column_of_the_labels_taken(labels):
+    """What a frame column made of the object array ``labels[codes]`` (None at -1) holds."""
+    rng = np.random.default_rng(len(labels))
+    codes = rng.integers(-1, len(labels), 500) if labels else np.full(500, -1)
+    expected = pd.DataFrame({"c": np.append(np.asarray(labels, dtype=object), None)[codes]})
+    got = pd.DataFrame({"c": text_of(codes, labels)})
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert got["c"].isna().sum() == (codes < 0).sum() > 0
+
+
+def test_text_of_by_hand():
+    out = pd.Series(text_of(np.array([1, -1, 0, 1]), ["no_fit", "fit"]))
+    assert out.tolist()[0::2] == ["fit", "no_fit"] and out.tolist()[3] == "fit" and pd.isna(out[1])
+    assert out.dtype == pd.Series(["x"]).dtype

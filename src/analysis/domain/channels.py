@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
 from analysis.domain.keys import (as_category, code_positions, coded, coded_with_missing, combined_codes, factorized,
-                                 floats, group_sums, groups_of, is_in, positions_in)
+                                 floats, group_sums, groups_of, is_in, positions_in, text_of)
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
@@ -730,20 +730,20 @@ def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
     rate_base = np.where(has_t, base_t, np.where(has_r, base_r, np.nan))
     # per row the best score (none last), then the fit order
     first = _best_in_runs(row, np.nan_to_num(score, nan=-np.inf), fitting["fit_order"].to_numpy()[pick])
-    levels = np.array(["territory", "region", "fit"], dtype=object)
-    best = pd.DataFrame({"channel": fitting["channel"].to_numpy(dtype=object)[pick[first]],
-                         "level": levels[level[first]],
-                         "score": score[first], "base": rate_base[first]}, index=row[first]).reindex(np.arange(len(base)))
-
+    # per frame row: its best candidate's fitting row, level, score and base (none: -1, NaN)
+    chosen = np.full(len(base), -1, dtype=np.intp)
+    chosen[row[first]] = first
+    best = lambda values, none: np.append(values, none)[chosen]  # (-1 takes the appended none)
     phase_known = base["phase"].notna().to_numpy()
-    basis = np.where(best["level"].notna(), best["level"].astype(object), np.where(phase_known, "no_fit", "no_phase"))
-    kind = np.where(is_in(base["phase"], RESPONSE_RANKED), "response", "progression")
+    # the basis (codes of its labels below): the level a candidate was chosen at, else why there is none
+    basis = np.where(chosen >= 0, best(level, -1), np.where(phase_known, 3, 4))
+    kind = np.where(phase_known, np.where(is_in(base["phase"], RESPONSE_RANKED), 0, 1), -1)
     out = frame.copy(deep=False)  # copy-on-write: the columns added below alone are new
-    out["next_best_channel"] = best["channel"].to_numpy(dtype=object)
-    out["next_best_basis"] = basis
-    out["next_best_rate_kind"] = np.where(phase_known, kind, None)
-    out["next_best_rate"] = best["score"].to_numpy(dtype=float)
-    out["next_best_base"] = pd.array(best["base"].to_numpy(dtype=float), dtype="Float64").astype("Int64")
+    out["next_best_channel"] = text_of(best(pick, -1), fitting["channel"].to_numpy(dtype=object))
+    out["next_best_basis"] = text_of(basis, ["territory", "region", "fit", "no_fit", "no_phase"])
+    out["next_best_rate_kind"] = text_of(kind, ["response", "progression"])
+    out["next_best_rate"] = best(score, np.nan)
+    out["next_best_base"] = pd.array(best(rate_base, np.nan), dtype="Float64").astype("Int64")
     if not has_activities:
         out["next_best_channel"] = None
         out["next_best_basis"] = "no_activities"

@@ -213,6 +213,23 @@ def coded_with_missing(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return np.where(missing, len(uniques), codes), uniques.astype(object).append(pd.Index([np.nan], dtype=object))
 
 
+#: The dtype pandas gives a column of Python strings (object on pandas 2, str on pandas 3).
+TEXT_DTYPE = pd.Series(["a"]).dtype
+
+
+def text_of(codes: np.ndarray, labels: Sequence) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``labels`` at ``codes`` (-1: missing): what a column made of the object array
+    ``labels[codes]`` (None at -1) holds, in pandas' default text dtype; taken by Arrow
+    from the few labels, not a Python string per row (a text column of a national
+    frame's 600,000 rows: 0.014 s against 0.05-0.1 s)."""
+    labels = np.asarray(labels, dtype=object)
+    codes = np.asarray(codes)
+    if TEXT_DTYPE == object or not (codes >= 0).any() or not all(isinstance(label, str) for label in labels):
+        return np.append(labels, None)[codes]  # (pandas infers no text dtype from missing values alone)
+    taken = pa.array(labels.tolist(), type=pa.string()).take(pa.array(codes, mask=codes < 0))
+    return pd.array(taken, dtype=TEXT_DTYPE)
+
+
 def sort_positions(columns: Sequence[pd.Series]) -> np.ndarray:
     """The positions putting rows in the order of ``columns`` (each ascending, a missing
     value last, ties in row order): ``DataFrame.sort_values(kind="mergesort")``'s. By
