@@ -161,6 +161,54 @@ def test_columns_checked_on_their_values(tiny_dataset):
     assert clean_of("activities") == ({"customer_id", "rep_id", "date", "channel", "outcome"}, True)
 
 
+class _Recorded:
+    """A DuckDB connection recording the SQL it executes."""
+
+    def __init__(self, con):
+        self.con, self.sql = con, []
+
+    def execute(self, sql, *args):
+        self.sql.append(sql)
+        return self.con.execute(sql, *args)
+
+
+def test_columns_of_few_possible_values_are_profiled_without_estimating(monkeypatch):
+    """An enum, or a reference bounded by its parent's rows, is profiled with no estimate of
+    its distinct values; the others are estimated; a bound above the share is not profiled."""
+    monkeypatch.setattr(columnar, "PROFILE_VALUES", 10)
+    con, _ = columnar.connect()
+    try:
+        con.execute("CREATE TABLE rows AS SELECT 'A' || i AS activity_id, 'C' || (i % 40) AS customer_id, "
+                    "'R' || (i % 3) AS rep_id, 'phone' AS channel, 1.5 AS cost FROM range(1000) t(i)")
+        types = dict.fromkeys(["activity_id", "customer_id", "rep_id", "channel", "cost"], "VARCHAR")
+        spec = TABLES["activities"]
+
+        def profiled(bounds):
+            recorded = _Recorded(con)
+            columns = columnar._profiled(recorded, "rows", spec, types, (), bounds)
+            estimated = {c for c in types if any(f'approx_count_distinct("{c}")' in sql for sql in recorded.sql)}
+            return columns, estimated
+
+        assert profiled(None) == (["customer_id", "rep_id", "channel", "cost"], {"customer_id", "rep_id", "cost"})
+        # 41 customers at most, within a tenth of 1,000 rows; rep ids unbounded: estimated
+        assert profiled({"customer_id": 41}) == (["customer_id", "rep_id", "channel", "cost"], {"rep_id", "cost"})
+        # a parent of 5,000 rows: its references may hold more values than a tenth of the rows
+        assert profiled({"customer_id": 5_000, "rep_id": 4}) == (["rep_id", "channel", "cost"], {"cost"})
+    finally:
+        con.close()
+
+
+def test_rows_at_most(tmp_path):
+    frame = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "note": ["a", "two\nlines", "c"]})
+    write_table(tmp_path, "customers", frame)
+    assert columnar.rows_at_most(tmp_path / "customers.csv") >= 3  # lines: a quoted line break adds one
+    write_table(tmp_path, "customers", frame, fmt="parquet")
+    assert columnar.rows_at_most(tmp_path / "customers.parquet") == 3
+    assert columnar.rows_at_most(tmp_path / "missing.csv") is None
+    (tmp_path / "customers.xlsx").write_bytes(b"not read")
+    assert columnar.rows_at_most(tmp_path / "customers.xlsx") is None
+
+
 def test_extra_channels(tiny_dataset):
     rewrite(tiny_dataset, "activities", lambda a: a.__setitem__("channel", a["channel"].where(a.index != 1,
                                                                                             "carrier_pigeon")))

@@ -348,7 +348,7 @@ def fetch(con, table: str, columns: list[str], spec: TableSpec, where: str = "")
 
 def validate(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
              known: Mapping[str, pa.Array]) -> tuple[str, list[str]]:
-    """Check ``path`` against ``spec``; its normalized values become a temporary view:
+    """Check ``path`` against ``spec``; its normalized values become a view:
     :func:`checked` of :func:`scan` (see them)."""
     return checked(con, scan(con, path, spec, extra_channels), known)
 
@@ -371,10 +371,13 @@ class Scanned:
     repeats: int  # the keys' count says a key repeats
 
 
-def scan(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...]) -> Scanned:
+def scan(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
+         bounds: Mapping[str, int] | None = None) -> Scanned:
     """What :func:`validate` checks without the other tables: the rules of the cells and
-    the key; the normalized values become a temporary view (:func:`release` drops what
-    this makes). Raises :class:`Fallback` when DuckDB leaves the file to pandas.
+    the key; the normalized values become a view, with each row's place in the file
+    (:data:`ROW_ORDER`; :func:`release` drops what this makes). Raises :class:`Fallback`
+    when DuckDB leaves the file to pandas. ``bounds``: columns that hold at most so many
+    valid values (see :func:`_profiled`).
 
     The rules of a cell are checked on each column's distinct values where it has few
     (:func:`_profile`): a clean column's cells are then only typed, and the rows are
@@ -406,7 +409,7 @@ def scan(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...]) -> S
         # while the other core profiles and checks the rules
         with _meanwhile(con, key_order.out_of_order_sql(keys, order) if order else None,
                         shared=not csv) as out_of_order:
-            clean, broken_values = _profile(con, rows_source, spec, types, extra_channels, csv)
+            clean, broken_values = _profile(con, rows_source, spec, types, extra_channels, csv, bounds)
             query = _query(rows_source, spec, types, extra_channels, csv, clean=clean)
             if order is None:  # the keys counted in the scan of the rules
                 rows, broken, repeats = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __bad), "
@@ -545,26 +548,64 @@ PROFILE_SHARE = 0.1
 PROFILE_VALUES = 10_000
 
 
-def _profiled(con, source: str, spec: TableSpec, types: Mapping[str, str]) -> list[str]:
-    """The columns of the contract that hold few distinct values (an estimate, from one
-    scan): all but a key of one column (as many values as rows) and, usually, free text."""
+def _profiled(con, source: str, spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[str, ...] = (),
+              bounds: Mapping[str, int] | None = None) -> list[str]:
+    """The columns of the contract that hold few distinct values: all but a key of one
+    column (as many values as rows) and, usually, free text. A column's distinct values
+    are estimated in one scan, unless it cannot hold more valid ones than its bound (an
+    enum: its values; ``bounds``: e.g. a reference, its parent table's rows); any more
+    are broken values, which fail the load however they are checked."""
     unique = spec.key if len(spec.key) == 1 else ()
     candidates = [c for c in types if c in spec.columns and c not in unique]
     if not candidates:
         return []
-    counts = con.execute(f"SELECT count(*), {', '.join(f'approx_count_distinct({_quote(c)})' for c in candidates)} "
+    bounds = {**_enum_bounds(spec, extra_channels), **(bounds or {})}
+    estimated = [c for c in candidates if c not in bounds]
+    counts = con.execute(f"SELECT {', '.join(['count(*)', *(f'approx_count_distinct({_quote(c)})' for c in estimated)])} "
                          f"FROM {source}").fetchall()[0]
     most = max(PROFILE_VALUES, PROFILE_SHARE * counts[0])
-    return [c for c, n in zip(candidates, counts[1:]) if n <= most]
+    distinct = {**dict(zip(estimated, counts[1:])), **bounds}
+    return [c for c in candidates if distinct[c] <= most]
+
+
+def _enum_bounds(spec: TableSpec, extra_channels: tuple[str, ...]) -> dict[str, int]:
+    """The enum columns of ``spec`` and how many values each may take (and missing)."""
+    bounds = {}
+    for column, kind in spec.columns.items():
+        allowed = enum_values(kind)
+        if allowed is not None:
+            bounds[column] = len(allowed) + (len(extra_channels) if kind == CHANNEL_KIND else 0) + 1
+    return bounds
+
+
+def rows_at_most(path: Path) -> int | None:
+    """At most how many rows the table file ``path`` holds, found without reading it: a
+    Parquet file's row count, a CSV file's line count (a quoted line break only adds to
+    it); None for other files or when it cannot be read."""
+    import pyarrow.parquet as pq
+
+    name = Path(path).name.lower()
+    try:
+        if name.endswith(".parquet"):
+            return pq.ParquetFile(path).metadata.num_rows
+        if name.endswith(".csv"):
+            lines = 1
+            with open(path, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    lines += chunk.count(b"\n")
+            return lines
+    except Exception:  # noqa: BLE001 - unreadable: the loader says what is wrong
+        return None
+    return None
 
 
 def _profile(con, source: str, spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[str, ...],
-             csv: bool) -> tuple[set[str], bool]:
+             csv: bool, bounds: Mapping[str, int] | None = None) -> tuple[set[str], bool]:
     """The distinct values of the :func:`_profiled` columns, in one more scan of ``source``, into
     ``profile_<name>`` (a column's values where ``__in_<column>``), and what they hold:
     the clean columns (every value breaks no rule and is kept as it is, so its cells
     need only be typed) and whether a value breaks a rule."""
-    profiled = _profiled(con, source, spec, types)
+    profiled = _profiled(con, source, spec, types, extra_channels, bounds)
     if not profiled:
         return set(), False
     sets = ", ".join(f"({_quote(c)})" for c in profiled)
@@ -709,7 +750,7 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
         scanned: dict[str, Scanned] = {}
         for name in large:
             try:
-                scanned[name] = scan(con, files[name], TABLES[name], extra_channels)
+                scanned[name] = scan(con, files[name], TABLES[name], extra_channels, _reference_bounds(TABLES[name], files))
             except Fallback:  # read whole by pandas below
                 pass
         checks, unreadable = small.result()
@@ -778,6 +819,17 @@ def _fetch_apart(con, table: str, columns: list[str], spec: TableSpec, where: st
         return fetch(cursor, table, columns, spec, where)
     finally:
         cursor.close()
+
+
+def _reference_bounds(spec: TableSpec, files: Mapping[str, Path]) -> dict[str, int]:
+    """Each reference of ``spec`` whose parent file's rows are known (:func:`rows_at_most`):
+    at most how many valid values it holds (see :func:`_profiled`)."""
+    bounds = {}
+    for column, (parent, _) in spec.references.items():
+        rows = rows_at_most(files[parent]) if parent in files else None
+        if rows is not None:
+            bounds[column] = rows + 1  # (and missing)
+    return bounds
 
 
 def _known(spec: TableSpec, checks: Mapping[str, _ds._TableCheck]) -> dict[str, pa.Array]:
