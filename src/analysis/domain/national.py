@@ -420,24 +420,26 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
         "competitors": lambda: competitor_shares(p.sales, frame, ds.products, scheme.labels,
                                                  has_comparison=shape.has_comparison),
     }
+    # the costliest first (at 300,000 customers): the forked process takes them from the
+    # first, this one from the last, so the one that ends the pass is one of the shortest
     either = {
-        "flag_customers": lambda: flag_customers(frame, customers, ds.products),
         "trend_activity": lambda: monthly_activity(summaries.contacts, customers, territory_ids, window,
                                                    has_activities=shape.has_activities),
-        "phase_forecast": lambda: phase_forecast(migrated),
-        "actions": lambda: action_list(frame, ds.customers, priority=scheme.priority),
+        "flag_customers": lambda: flag_customers(frame, customers, ds.products),
         "quality": lambda: data_quality(frame, ds.customers, p.in_window, profile,
                                         params["norms"]["profile_completeness"], has_activities=shape.has_activities),
-        "segments": lambda: segment_summary(frame, scheme),
-        "lorenz": lambda: lorenz(frame, value),
-        "three_c": lambda: three_c_matrix(frame, ladder(shape.has_activities)),
-        "three_c_flags": lambda: flag_counts(frame),
-        "migration": lambda: migration_rates(migrated),
-        "targeting": lambda: decile_targeting(frame),
+        "phase_forecast": lambda: phase_forecast(migrated),
+        "actions": lambda: action_list(frame, ds.customers, priority=scheme.priority),
         "profile_gaps": lambda: profile_gaps(customers, params["profile_fields"], profile.loc[customers.index],
                                              params["norms"]["profile_completeness"], priority_customers),
+        "targeting": lambda: decile_targeting(frame),
+        "lorenz": lambda: lorenz(frame, value),
+        "three_c_flags": lambda: flag_counts(frame),
+        "segments": lambda: segment_summary(frame, scheme),
+        "three_c": lambda: three_c_matrix(frame, ladder(shape.has_activities)),
         "trend": lambda: monthly_trend(summaries.sales_by_month, territory_ids, selected_markets(ds, params),
                                        window),
+        "migration": lambda: migration_rates(migrated),
     }
     made = side_by_side(here, there, workers, either)
     made.update(made.pop("rep_tables"))
