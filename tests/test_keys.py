@@ -6,8 +6,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analysis.domain.keys import (among, sort_positions, text_of, code_positions, coded_with_missing, floats, group_sums, grouped, groups_of,
-                                 is_in, left_join, mapped, positions_in)
+from analysis.domain.keys import (among, sort_positions, code_positions, coded_with_missing, floats, group_sums, grouped, groups_of,
+                                 is_in, labels_as_category, left_join, mapped, positions_in, text_of)
 
 VALUES = ["C3", "C1", None, "C9", "C1", "", "c1"]
 KEYS = ["C1", "C2", "C3", ""]
@@ -276,7 +276,8 @@ def test_sort_positions_are_the_stable_sort_of_sort_values(seed, kind):
     np.testing.assert_array_equal(sort_positions([frame[c] for c in "abcd"]), expected)
 
 
-@pytest.mark.parametrize("labels", [["fit", "region", "territory"], ["a"], [], [1, 2]], ids=["text", "one", "none", "numbers"])
+@pytest.mark.parametrize("labels", [["fit", "region", "territory"], ["a"], [], [1, 2]],
+                         ids=["text", "one", "none", "numbers"])
 def test_text_of_is_the_column_of_the_labels_taken(labels):
     """What a frame column made of the object array ``labels[codes]`` (None at -1) holds."""
     rng = np.random.default_rng(len(labels))
@@ -291,3 +292,22 @@ def test_text_of_by_hand():
     out = pd.Series(text_of(np.array([1, -1, 0, 1]), ["no_fit", "fit"]))
     assert out.tolist()[0::2] == ["fit", "no_fit"] and out.tolist()[3] == "fit" and pd.isna(out[1])
     assert out.dtype == pd.Series(["x"]).dtype
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(pd.Categorical(["trial", None, "aware", "trial", "loyal"], categories=["unaware", "aware", "trial", "loyal"],
+                             ordered=True), index=[5, 3, 9, 1, 0], name="phase"),  # ordered, unused, missing
+    pd.Series(pd.Categorical([None, None], categories=["aware"])),  # no label present
+    pd.Series(pd.Categorical(["b", "a", "b"])),
+    pd.Series(pd.Categorical([2, "a", 2])),  # labels of two types: pandas' order
+    pd.Series(["b", None, "a"], dtype="str"),  # not a categorical
+], ids=["ordered", "all missing", "plain", "mixed", "text"])
+def test_labels_as_category_is_the_category_of_the_labels(values):
+    pd.testing.assert_series_equal(labels_as_category(values), values.astype(object).astype("category"))
+
+
+def test_labels_as_category_by_hand():
+    out = labels_as_category(pd.Series(pd.Categorical(["trial", None, "aware"], categories=["trial", "aware", "loyal"],
+                                                      ordered=True)))
+    assert list(out.cat.categories) == ["aware", "trial"] and not out.cat.ordered
+    assert out.cat.codes.tolist() == [1, -1, 0]

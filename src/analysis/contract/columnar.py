@@ -426,7 +426,8 @@ def scan(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
                     # key that stripping changed (it may then repeat): counted
                     repeats = con.execute(f"SELECT {hashed} FROM ({query})").fetchall()[0][0]
         # (not temporary: read on a second connection too; with the rows' order, ROW_ORDER)
-        ordered = _query(rows_source, spec, types, extra_channels, csv, clean=clean, carried={ROW_ORDER: _quote(ROW_ORDER)})
+        ordered = _query(rows_source, spec, types, extra_channels, csv, clean=clean,
+                         carried={ROW_ORDER: _quote(ROW_ORDER)})
         con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT {', '.join(map(_quote, [*values, ROW_ORDER]))} "
                     f"FROM ({ordered})")
     except Exception as exc:  # noqa: BLE001 - not UTF-8, ragged rows, ...: pandas names the problem
@@ -561,8 +562,8 @@ def _profiled(con, source: str, spec: TableSpec, types: Mapping[str, str], extra
         return []
     bounds = {**_enum_bounds(spec, extra_channels), **(bounds or {})}
     estimated = [c for c in candidates if c not in bounds]
-    counts = con.execute(f"SELECT {', '.join(['count(*)', *(f'approx_count_distinct({_quote(c)})' for c in estimated)])} "
-                         f"FROM {source}").fetchall()[0]
+    estimates = [f"approx_count_distinct({_quote(c)})" for c in estimated]
+    counts = con.execute(f"SELECT {', '.join(['count(*)', *estimates])} FROM {source}").fetchall()[0]
     most = max(PROFILE_VALUES, PROFILE_SHARE * counts[0])
     distinct = {**dict(zip(estimated, counts[1:])), **bounds}
     return [c for c in candidates if distinct[c] <= most]
@@ -750,7 +751,8 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
         scanned: dict[str, Scanned] = {}
         for name in large:
             try:
-                scanned[name] = scan(con, files[name], TABLES[name], extra_channels, _reference_bounds(TABLES[name], files))
+                scanned[name] = scan(con, files[name], TABLES[name], extra_channels,
+                                     _reference_bounds(TABLES[name], files))
             except Fallback:  # read whole by pandas below
                 pass
         checks, unreadable = small.result()

@@ -20,7 +20,8 @@ import pandas as pd
 
 from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
 from analysis.domain.keys import (as_category, code_positions, coded, coded_with_missing, combined_codes, factorized,
-                                 floats, group_sums, groups_of, is_in, positions_in, text_of)
+                                 floats, group_sums, groups_of, is_in, labels_as_category, positions_in,
+                                 text_of)
 
 GROUP = ["territory_id", "market"]
 CELL = ["channel", "phase"]
@@ -244,7 +245,9 @@ def facts_of(rows: ActivityRows, frame: pd.DataFrame,
     needed = {*columns, *(("phase", "channel") if "fits" in columns else ()),
               *(("phase",) if "on_ladder" in columns else ())}
     from_customers = [c for c in FACT_COLUMNS if c in needed and c in FROM_CUSTOMERS]
-    coded = {c: as_category(customers[c]) for c in from_customers if c in _CATEGORICAL}
+    phases = {"phase": frame["phase_previous"], "phase_now": frame["phase"]}  # (their labels' categories, from codes)
+    coded = {c: labels_as_category(phases[c]) if c in phases else as_category(customers[c])
+             for c in from_customers if c in _CATEGORICAL}
     taken = {**_taken_columns(((customers, from_customers, rows.right),), coded), **rows.taken}
     facts = pd.DataFrame({c: taken[c] for c in FACT_COLUMNS if c in taken}, copy=False)  # (new columns: no copy)
     if "moved_up" in facts:

@@ -57,6 +57,26 @@ def as_category(values: pd.Series) -> pd.Series:
                      name=values.name)
 
 
+def labels_as_category(values: pd.Series) -> pd.Series:
+    """``values.astype(object).astype("category")``: the labels present, sorted, as the
+    categories of an unordered categorical. A categorical's are found from its codes and
+    its few categories (its order and unused categories dropped), not a label per row."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype(object).astype("category")
+    codes = np.asarray(values.cat.codes)
+    categories = values.cat.categories
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
+    labels = np.asarray(categories[used], dtype=object)
+    try:
+        order = np.argsort(labels, kind="stable")  # (Python's order of the labels, as pandas sorts them)
+    except TypeError:  # labels of several types: pandas' own order
+        return values.astype(object).astype("category")
+    renumbered = np.full(len(categories) + 1, -1, dtype=np.int64)  # (the code -1, missing, picks the last)
+    renumbered[used[order]] = np.arange(len(order))
+    dtype = pd.CategoricalDtype(pd.Index(labels[order]))
+    return pd.Series(pd.Categorical.from_codes(renumbered[codes], dtype=dtype), index=values.index, name=values.name)
+
+
 def among(values, candidates) -> np.ndarray:
     """Whether each of ``values`` is one of ``candidates`` (any number of times):
     ``values.isin(candidates)`` for keys that are never missing."""
