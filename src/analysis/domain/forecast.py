@@ -69,7 +69,7 @@ def phase_forecast(migration: pd.DataFrame) -> pd.DataFrame:
     """
     if migration is None or migration.empty:
         return pd.DataFrame({c: pd.Series(dtype=EMPTY_TYPES.get(c, object)) for c in FORECAST_COLUMNS})
-    present = set(migration["phase_previous"].astype(str)) | set(migration["phase"].astype(str))
+    present = {*pd.unique(migration["phase_previous"].astype(str)), *pd.unique(migration["phase"].astype(str))}
     phases = [p for p in PHASE_LEVELS if p in present]
     k = len(phases)
     code = {p: i for i, p in enumerate(phases)}

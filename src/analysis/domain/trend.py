@@ -86,7 +86,9 @@ class _TerritoryMonths:
         self.contacts = pd.Series(activities[prescribing]).groupby(cell[prescribing], sort=False).sum()
         counted = prescribing & base["customer_id"].notna().to_numpy()[customer]
         visits = customer[counted] * self.months + period[counted]  # customer x month
-        self.contacted = pd.Series(cell[counted]).groupby(visits, sort=False).first().value_counts(sort=False)
+        # a customer's month is in one cell (its territory's): each counted once, where first seen
+        first_visits = ~pd.Series(visits).duplicated().to_numpy()
+        self.contacted = pd.Series(cell[counted][first_visits]).value_counts(sort=False)
 
     def cells(self, territory_ids: pd.Series) -> np.ndarray:
         """The cell of each row of a territory x month grid (each territory's months in turn;
