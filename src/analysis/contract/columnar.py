@@ -51,8 +51,8 @@ from analysis.contract import dataset as _ds
 from analysis.contract import key_order, offending, reduction
 from analysis.contract.reduction import Summaries
 from analysis.contract.schema import (
-    CHANNEL_KIND, DATE, DATE_PATTERN, ID, ID_CONTROL_PATTERN, INTEGER, NUMBER, PERIOD, PERIOD_PATTERN, TABLES,
-    TEXT, TEXT_CONTROL_PATTERN, TableSpec, enum_values,
+    DATE, DATE_PATTERN, ID, ID_CONTROL_PATTERN, INTEGER, NUMBER, PERIOD, PERIOD_PATTERN, TABLES, TEXT,
+    TEXT_CONTROL_PATTERN, TableSpec, allowed_values,
 )
 
 #: The tables read by DuckDB (the others are small: pandas reads them).
@@ -306,9 +306,8 @@ def _columns(spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[st
         carry(column)
         if required:
             bad.append(f"({q} IS NULL)")
-        allowed = enum_values(kind)
+        allowed = allowed_values(kind, extra_channels)
         if allowed is not None:
-            allowed = allowed + extra_channels if kind == CHANNEL_KIND else allowed
             bad.append(f"({q} IS NOT NULL AND {q} NOT IN ({', '.join(map(_literal, allowed))}))")
         elif kind == PERIOD:
             bad.append(f"({q} IS NOT NULL AND NOT regexp_full_match({q}, {_literal(PERIOD_PATTERN[1:-1])}))")
@@ -571,12 +570,8 @@ def _profiled(con, source: str, spec: TableSpec, types: Mapping[str, str], extra
 
 def _enum_bounds(spec: TableSpec, extra_channels: tuple[str, ...]) -> dict[str, int]:
     """The enum columns of ``spec`` and how many values each may take (and missing)."""
-    bounds = {}
-    for column, kind in spec.columns.items():
-        allowed = enum_values(kind)
-        if allowed is not None:
-            bounds[column] = len(allowed) + (len(extra_channels) if kind == CHANNEL_KIND else 0) + 1
-    return bounds
+    allowed = {column: allowed_values(kind, extra_channels) for column, kind in spec.columns.items()}
+    return {column: len(values) + 1 for column, values in allowed.items() if values is not None}
 
 
 def rows_at_most(path: Path) -> int | None:
@@ -749,10 +744,13 @@ def load_tables(folder: Path, extra_channels: tuple[str, ...], work: Path | None
         # which needs none of them until their references are checked
         small = pool.submit(_small_checks, files, extra_channels)
         scanned: dict[str, Scanned] = {}
+        # each referenced table's rows counted once (the customers are referenced by both)
+        parents = {parent for name in large for parent, _ in TABLES[name].references.values() if parent in files}
+        rows = {parent: rows_at_most(files[parent]) for parent in parents}
         for name in large:
             try:
                 scanned[name] = scan(con, files[name], TABLES[name], extra_channels,
-                                     _reference_bounds(TABLES[name], files))
+                                     _reference_bounds(TABLES[name], rows))
             except Fallback:  # read whole by pandas below
                 pass
         checks, unreadable = small.result()
@@ -823,15 +821,12 @@ def _fetch_apart(con, table: str, columns: list[str], spec: TableSpec, where: st
         cursor.close()
 
 
-def _reference_bounds(spec: TableSpec, files: Mapping[str, Path]) -> dict[str, int]:
-    """Each reference of ``spec`` whose parent file's rows are known (:func:`rows_at_most`):
-    at most how many valid values it holds (see :func:`_profiled`)."""
-    bounds = {}
-    for column, (parent, _) in spec.references.items():
-        rows = rows_at_most(files[parent]) if parent in files else None
-        if rows is not None:
-            bounds[column] = rows + 1  # (and missing)
-    return bounds
+def _reference_bounds(spec: TableSpec, rows: Mapping[str, int | None]) -> dict[str, int]:
+    """Each reference of ``spec`` whose parent table's rows are known (``rows``: at most so
+    many, :func:`rows_at_most` of its file): at most how many valid values it holds (see
+    :func:`_profiled`)."""
+    return {column: rows[parent] + 1  # (and missing)
+            for column, (parent, _) in spec.references.items() if rows.get(parent) is not None}
 
 
 def _known(spec: TableSpec, checks: Mapping[str, _ds._TableCheck]) -> dict[str, pa.Array]:

@@ -49,7 +49,7 @@ from analysis.contract import reduction
 from analysis.contract.reduction import Summaries
 from analysis.contract.schema import (
     BOOL, CHANNEL_KIND, CHANNELS, DATE, DATE_PATTERN, INTEGER, NUMBER, PERIOD,
-    ID, ID_CONTROL_PATTERN, PERIOD_PATTERN, TABLES, TEXT, TEXT_CONTROL_PATTERN, TableSpec, enum_values,
+    ID, ID_CONTROL_PATTERN, PERIOD_PATTERN, TABLES, TEXT, TEXT_CONTROL_PATTERN, TableSpec, allowed_values, enum_values,
     rules_fingerprint,
 )
 from analysis.errors import CacheWarning, DatasetNotFoundError, DataValidationError, ParameterError, Violation
@@ -911,9 +911,8 @@ def _parse_text(series: pd.Series, kind: str, extra_channels: tuple[str, ...]) -
     text = _text(series)
     empty = text.isna().to_numpy()
     invalid = np.zeros(len(text), dtype=bool)
-    allowed = enum_values(kind)
+    allowed = allowed_values(kind, extra_channels)
     if allowed is not None:
-        allowed = allowed + extra_channels if kind == CHANNEL_KIND else allowed
         invalid = ~empty & ~_isin(text, allowed)
     elif kind == PERIOD:
         invalid = ~empty & ~_numpy_bool(pc.match_substring_regex(_arrow(text), PERIOD_PATTERN))

@@ -77,6 +77,15 @@ def enum_values(kind: str) -> tuple[str, ...] | None:
 #: The channel column's kind; the only enum a run profile can extend.
 CHANNEL_KIND = enum(CHANNELS)
 
+
+def allowed_values(kind: str, extra_channels: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """The values a column of ``kind`` may take: an enum's, the channels with the run
+    profile's ``extra_channels`` (``None`` for kinds that are not enums)."""
+    allowed = enum_values(kind)
+    if allowed is not None and kind == CHANNEL_KIND:
+        return allowed + tuple(extra_channels)
+    return allowed
+
 #: Regular expressions of the written forms.
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"

@@ -48,7 +48,7 @@ from analysis.contract import params as parameters
 from analysis.contract.dataset import load_dataset, read_rows
 from analysis.contract.importers import Importer
 from analysis.contract.importers.output import ImportReport, publish_files, staging, table_files
-from analysis.contract.schema import BOOL, DATE, INTEGER, NUMBER, PERIOD, TABLES, enum_values, CHANNEL_KIND
+from analysis.contract.schema import BOOL, DATE, INTEGER, NUMBER, PERIOD, TABLES, allowed_values
 from analysis.errors import DatasetNotFoundError, DataValidationError, ParameterError, TerritoryReportsError, Violation
 
 MAPPING_KEYS = ("table", "source", "columns", "filters", "numbers", "aggregate", "extra_channels", "description")
@@ -464,10 +464,8 @@ def transform(frame: pd.DataFrame, mapping: Mapping_, source: Path, label: str,
             values = _parse_numbers(values, col, errors)
         elif col.kind == BOOL and col.map is not None:
             values = values.map(lambda v: v if v is None else {"1": "true", "0": "false"}.get(v, v))
-        allowed = enum_values(col.kind)
+        allowed = allowed_values(col.kind, mapping.extra_channels)
         if allowed is not None:
-            if col.kind == CHANNEL_KIND:
-                allowed = allowed + mapping.extra_channels
             _check_enum(values, col, allowed, errors, raw)
         out[col.target] = values
     if errors.violations:
