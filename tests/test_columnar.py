@@ -116,6 +116,29 @@ def test_typed_parquet_same_frames(tiny_dataset):
     assert_same_dataset(load_dataset(tiny_dataset, engine="duckdb"), load_dataset(tiny_dataset))
 
 
+@pytest.mark.parametrize("units, cost", [(-5.0, 1.0), (2.5, float("inf")), (2e12, 1.0), (2.0, -3.0)])
+def test_typed_parquet_numbers_checked_cell_by_cell(tiny_dataset, monkeypatch, units, cost):
+    """A typed Parquet column is not profiled (its values are not grouped): its rules are
+    checked on each cell, with the same errors as pandas gives."""
+    sales = read_text_table(tiny_dataset, "sales")
+    sales["units"] = sales["units"].astype(float)
+    sales.loc[2, "units"] = units
+    write_table(tiny_dataset, "sales", sales, fmt="parquet")
+    activities = read_text_table(tiny_dataset, "activities").replace("", None)
+    activities["cost"] = activities["cost"].astype(float)
+    activities.loc[1, "cost"] = cost
+    write_table(tiny_dataset, "activities", activities, fmt="parquet")
+    con, _ = columnar.connect()
+    try:
+        for table, column in (("sales", "units"), ("activities", "cost")):
+            source, types = columnar._source(con, tiny_dataset / f"{table}.parquet")
+            assert types[column] == "DOUBLE"
+            assert column not in columnar._profiled(con, source, TABLES[table], types)
+    finally:
+        con.close()
+    assert len(same_error(tiny_dataset, out_of_core=monkeypatch).violations) >= 1
+
+
 def test_tolerances_on_the_fast_path(tiny_dataset, checking):
     """BOM, padded cells (also no-break spaces), blank lines, an extra column and an unnamed empty one."""
     sales = read_text_table(tiny_dataset, "sales")

@@ -378,11 +378,12 @@ def scan(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
     when DuckDB leaves the file to pandas. ``bounds``: columns that hold at most so many
     valid values (see :func:`_profiled`).
 
-    The rules of a cell are checked on each column's distinct values where it has few
-    (:func:`_profile`): a clean column's cells are then only typed, and the rows are
+    The rules of a cell are checked on each text column's distinct values where it has
+    few (:func:`_profile`): a clean column's cells are then only typed, and the rows are
     read again from the file (Parquet) or from one copy of its text (CSV), never copied
-    normalized. Only the other columns (the key when it is one column, free text, and
-    any column holding a value to strip or a broken one) are checked cell by cell.
+    normalized. Only the other columns (the key when it is one column, free text, typed
+    Parquet columns, and any column holding a value to strip or a broken one) are
+    checked cell by cell.
 
     A key repeating no value is seen by comparing each row's key with the one before
     when the rows come in the order of their key (:mod:`~analysis.contract.key_order`;
@@ -550,13 +551,17 @@ PROFILE_VALUES = 10_000
 
 def _profiled(con, source: str, spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[str, ...] = (),
               bounds: Mapping[str, int] | None = None) -> list[str]:
-    """The columns of the contract that hold few distinct values: all but a key of one
-    column (as many values as rows) and, usually, free text. A column's distinct values
-    are estimated in one scan, unless it cannot hold more valid ones than its bound (an
-    enum: its values; ``bounds``: e.g. a reference, its parent table's rows); any more
-    are broken values, which fail the load however they are checked."""
+    """The columns of the contract read as text that hold few distinct values: all but a
+    key of one column (as many values as rows) and, usually, free text. A column's
+    distinct values are estimated in one scan, unless it cannot hold more valid ones than
+    its bound (an enum: its values; ``bounds``: e.g. a reference, its parent table's
+    rows); any more are broken values, which fail the load however they are checked.
+
+    A typed column (a Parquet number or timestamp) is never profiled: its rules are a few
+    comparisons of each value, cheaper than grouping its values (a cost column of 33,000
+    distinct values in 15 M activities: 0.6 s of 1.7 s of the profile's scan)."""
     unique = spec.key if len(spec.key) == 1 else ()
-    candidates = [c for c in types if c in spec.columns and c not in unique]
+    candidates = [c for c in types if c in spec.columns and c not in unique and types[c] == "VARCHAR"]
     if not candidates:
         return []
     bounds = {**_enum_bounds(spec, extra_channels), **(bounds or {})}
