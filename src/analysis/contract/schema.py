@@ -86,6 +86,7 @@ def allowed_values(kind: str, extra_channels: tuple[str, ...] = ()) -> tuple[str
         return allowed + tuple(extra_channels)
     return allowed
 
+
 #: Regular expressions of the written forms.
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
