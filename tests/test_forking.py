@@ -218,3 +218,20 @@ def test_either_runs_last_with_one_worker():
     made = side_by_side({"a": lambda: order.append("a")}, {"b": lambda: order.append("b")}, workers=1,
                         either={"c": lambda: order.append("c")})
     assert order == ["a", "b", "c"] and list(made) == ["a", "b", "c"]
+
+
+@needs_fork
+@pytest.mark.parametrize("above, after_tasks", [(0, 2), (1 << 62, 0)])
+def test_memory_is_given_back_after_a_task_only_by_a_large_process(monkeypatch, above, after_tasks):
+    given = []
+    monkeypatch.setattr(forking, "_give_back", lambda: given.append(os.getpid()))
+    monkeypatch.setattr(forking, "GIVE_BACK_ABOVE", above)
+    made = side_by_side({"a": lambda: 1, "b": lambda: 2}, {"c": lambda: 3}, workers=2)
+    assert made == {"a": 1, "b": 2, "c": 3}
+    # (here: once before the fork, whatever the size, then after each of its two tasks when large)
+    assert given == [os.getpid()] * (1 + after_tasks)
+
+
+def test_resident_bytes_are_this_process_resident_set():
+    resident = forking._resident_bytes()
+    assert resident == pytest.approx(psutil.Process().memory_info().rss, rel=0.1)

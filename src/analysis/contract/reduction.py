@@ -106,7 +106,9 @@ def contacts_query(has_outcome: bool = True) -> str:
     cost, and outcome when ``has_outcome``: without it, nobody responded)."""
     responses = ("count(*) FILTER (WHERE outcome IS NOT NULL AND outcome <> 'none')" if has_outcome else "0")
     positive = f"count(*) FILTER (WHERE outcome IN ({_POSITIVE}))" if has_outcome else "0"
-    # grouped by the month's first instant, written as text once per group, not per row
+    # grouped by the month's first instant, written as text once per group, not per row, and
+    # ordered by it (the order of the text: the contract's years have four digits; a
+    # timestamp sorts faster than text)
     return f"""
 SELECT customer_id, rep_id, strftime(month, '%Y-%m') AS period, activities, responses, positive, cost, last_date
 FROM (
@@ -116,7 +118,7 @@ FROM (
     WHERE date IS NOT NULL
     GROUP BY customer_id, rep_id, month
 )
-ORDER BY customer_id, rep_id, period
+ORDER BY customer_id, rep_id, month
 """
 
 
