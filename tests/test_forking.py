@@ -232,6 +232,7 @@ def test_memory_is_given_back_after_a_task_only_by_a_large_process(monkeypatch, 
     assert given == [os.getpid()] * (1 + after_tasks)
 
 
+@needs_fork  # (Linux: read from /proc)
 def test_resident_bytes_are_this_process_resident_set():
     resident = forking._resident_bytes()
     assert resident == pytest.approx(psutil.Process().memory_info().rss, rel=0.1)

@@ -249,7 +249,7 @@ def _give_back() -> None:
 #: then holds more than this (resident bytes). Below it, the freed memory is kept for the
 #: next tasks: given back, it would be taken from the system again page by page, each
 #: page zeroed (at 300,000 customers, a third of the forked process's page faults; kept,
-#: the whole run took 0.96x the time, its peak 2.76 GB against about 2.55). Above it (a
+#: the whole run took 0.96x the time, its peak 2.65-2.84 GB against 2.49-2.60). Above it (a
 #: national pass of a million customers, near its 8 GB) what either process keeps
 #: would count twice.
 GIVE_BACK_ABOVE = 3 << 30
