@@ -368,6 +368,33 @@ def test_a_key_in_order_as_written_but_repeated_once_stripped(tiny_dataset, monk
     assert compared_in[-1] == ["activity_id"]  # compared in order as written: the stripped repeat found after
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_sales_key_repeated_once_stripped_is_compared(tiny_dataset, monkeypatch, fmt):
+    """The rules scan compares the keys as written with their normalized values only in
+    the columns not clean (a clean id is kept as read: nothing to compare); a customer id
+    with a trailing space is not clean, so the repeat it makes once stripped is found."""
+    monkeypatch.setattr(columnar.key_order, "SAMPLE_ROWS", 4)
+    sales = read_text_table(tiny_dataset, "sales")
+    key = ["customer_id", "product_id", "period"]
+    sales.loc[len(sales) - 1, key] = sales.loc[len(sales) - 2, key].to_numpy()
+    sales.loc[len(sales) - 1, "customer_id"] += " "  # as written after the row before: in order
+    write_table(tiny_dataset, "sales", sales.replace("", None) if fmt == "parquet" else sales, fmt=fmt)
+    order_of = columnar.key_order.order_of
+    compared_in = []
+    monkeypatch.setattr(columnar.key_order, "order_of",
+                        lambda *args: compared_in.append(order_of(*args)) or compared_in[-1])
+    error = same_error(tiny_dataset, out_of_core=monkeypatch)
+    assert "(customer_id, product_id, period) must appear only once" in str(error)
+    assert compared_in[0] == ["customer_id", "product_id", "period"]  # compared in order as written
+
+
+def test_only_the_key_columns_not_kept_as_read_are_compared_with_their_cells():
+    spec = TABLES["sales"]
+    clean = {"customer_id", "period", "units"}
+    assert [c for c in spec.key if not columnar._as_read(c, spec, clean)] == ["product_id"]
+    assert not columnar._as_read("units", spec, clean)  # a number is typed: not its cell as read
+
+
 def _cell(table, row, column, value):
     def change(frame):
         frame.loc[row, column] = value

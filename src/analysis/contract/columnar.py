@@ -316,7 +316,9 @@ def _columns(spec: TableSpec, types: Mapping[str, str], extra_channels: tuple[st
             p = _quote(f"__plain_{column}")
             carry(f"__plain_{column}")
             check = f"coalesce(regexp_matches({q}, {_literal(pattern)}), false)"
-            bad.append(check if kind == TEXT else f"(NOT {p} AND {check})")
+            # (an id's plain cells skip the pattern: DuckDB would match it on every cell of
+            # ``NOT plain AND match`` inside the OR of the rules, a CASE only on the others)
+            bad.append(check if kind == TEXT else f"(CASE WHEN {p} THEN false ELSE {check} END)")
     return stage1, stage2, stage3, bad
 
 
@@ -415,12 +417,14 @@ def scan(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
                 rows, broken, repeats = con.execute(f"SELECT count(*), count(*) FILTER (WHERE __bad), "
                                                     f"{hashed if keyed else '0'} FROM ({query})").fetchall()[0]
             else:  # the keys as written are compared meanwhile: here, whether stripping changed one
-                written = {f"__key_{i}": _quote(c) for i, c in enumerate(spec.key)}
-                changed = " OR ".join(f"{_quote(c)} IS DISTINCT FROM {_quote(w)}" for c, w in zip(spec.key, written))
+                # (not of a clean text column: its cells are kept as read, see _profile)
+                compared = {f"__key_{i}": c for i, c in enumerate(spec.key) if not _as_read(c, spec, clean)}
+                written = {w: _quote(c) for w, c in compared.items()}
+                changed = " OR ".join(f"{_quote(c)} IS DISTINCT FROM {_quote(w)}" for w, c in compared.items())
                 with_written = _query(rows_source, spec, types, extra_channels, csv, clean=clean, carried=written)
                 rows, broken, incomplete, stripped = con.execute(
                     f"SELECT count(*), count(*) FILTER (WHERE __bad), count(*) FILTER (WHERE NOT ({complete})), "
-                    f"count(*) FILTER (WHERE {changed}) FROM ({with_written})").fetchall()[0]
+                    f"count(*) FILTER (WHERE {changed or 'false'}) FROM ({with_written})").fetchall()[0]
                 repeats = out_of_order()
                 if repeats or incomplete or stripped:  # not in order after all, a missing key value, or a
                     # key that stripping changed (it may then repeat): counted
@@ -435,6 +439,12 @@ def scan(con, path: Path, spec: TableSpec, extra_channels: tuple[str, ...],
         raise Fallback(f"DuckDB: {type(exc).__name__}: {str(exc)[:200]}") from None
     return Scanned(path, spec, extra_channels, source, types, csv, view, values, clean, rows,
                    bool(broken or broken_values), repeats)
+
+
+def _as_read(column: str, spec: TableSpec, clean: Collection[str]) -> bool:
+    """Whether each normalized value of ``column`` is its cell as read: a clean column
+    (see :func:`_profile`) of a text kind (ids, enums, periods), which is not typed."""
+    return column in clean and spec.columns.get(column) not in (NUMBER, INTEGER, DATE)
 
 
 def checked(con, scanned: Scanned, known: Mapping[str, pa.Array]) -> tuple[str, list[str]]:
