@@ -221,6 +221,32 @@ def test_columns_of_few_possible_values_are_profiled_without_estimating(monkeypa
         con.close()
 
 
+def test_periods_of_a_large_table_are_profiled_without_estimating(monkeypatch):
+    """A period column holds at most :data:`columnar.PERIOD_VALUES` valid values: when that
+    is within the most a profiled column may hold (a tenth of the rows), it is profiled
+    with no estimate of its distinct values; otherwise estimated, as any column."""
+    monkeypatch.setattr(columnar, "PROFILE_VALUES", 10)
+    con, _ = columnar.connect()
+    try:
+        con.execute("CREATE TABLE rows AS SELECT 'C' || (i % 40) AS customer_id, 'P' || (i % 3) AS product_id, "
+                    "'2026-0' || (1 + i % 9) AS period, '1' AS units FROM range(1000) t(i)")
+        types = dict.fromkeys(["customer_id", "product_id", "period", "units"], "VARCHAR")
+
+        def estimated():
+            recorded = _Recorded(con)
+            columns = columnar._profiled(recorded, "rows", TABLES["sales"], types, (), {"customer_id": 41})
+            return columns, {c for c in types if any(f'approx_count_distinct("{c}")' in sql for sql in recorded.sql)}
+
+        everything = ["customer_id", "product_id", "period", "units"]
+        assert estimated() == (everything, {"product_id", "period", "units"})  # 120,001 periods: above 100
+        monkeypatch.setattr(columnar, "PERIOD_VALUES", 99)  # (as 120,000 are within a tenth of 1.2 M rows)
+        assert estimated() == (everything, {"product_id", "units"})
+        monkeypatch.setattr(columnar, "PERIOD_VALUES", 5)  # 9 periods: above the bound, still all checked
+        assert estimated() == (everything, {"product_id", "units"})
+    finally:
+        con.close()
+
+
 def test_rows_at_most(tmp_path):
     frame = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "note": ["a", "two\nlines", "c"]})
     write_table(tmp_path, "customers", frame)

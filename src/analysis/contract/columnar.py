@@ -564,8 +564,9 @@ def _profiled(con, source: str, spec: TableSpec, types: Mapping[str, str], extra
     """The columns of the contract read as text that hold few distinct values: all but a
     key of one column (as many values as rows) and, usually, free text. A column's
     distinct values are estimated in one scan, unless it cannot hold more valid ones than
-    its bound (an enum: its values; ``bounds``: e.g. a reference, its parent table's
-    rows); any more are broken values, which fail the load however they are checked.
+    its bound (an enum: its values; a period or a date: those of the contract's range;
+    ``bounds``: e.g. a reference, its parent table's rows); any more are broken values
+    (or valid ones to strip), checked on the values either way.
 
     A typed column (a Parquet number or timestamp) is never profiled: its rules are a few
     comparisons of each value, cheaper than grouping its values (a cost column of 33,000
@@ -575,11 +576,15 @@ def _profiled(con, source: str, spec: TableSpec, types: Mapping[str, str], extra
     if not candidates:
         return []
     bounds = {**_enum_bounds(spec, extra_channels), **(bounds or {})}
-    estimated = [c for c in candidates if c not in bounds]
-    estimates = [f"approx_count_distinct({_quote(c)})" for c in estimated]
-    counts = con.execute(f"SELECT {', '.join(['count(*)', *estimates])} FROM {source}").fetchall()[0]
-    most = max(PROFILE_VALUES, PROFILE_SHARE * counts[0])
-    distinct = {**dict(zip(estimated, counts[1:])), **bounds}
+    # a period's or a date's count of valid values, where it is within the most a profiled
+    # column may hold (from 1.2 and 2.1 million rows), instead of an estimate (the rows are
+    # counted first, from a Parquet file's metadata or the CSV text's table)
+    most = max(PROFILE_VALUES, PROFILE_SHARE * con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0])
+    counted = {c: n for c, n in _valid_values(spec).items() if c not in bounds and n <= most}
+    estimated = [c for c in candidates if c not in bounds and c not in counted]
+    estimates = ", ".join(f"approx_count_distinct({_quote(c)})" for c in estimated)
+    found = con.execute(f"SELECT {estimates} FROM {source}").fetchall()[0] if estimated else ()
+    distinct = {**bounds, **counted, **dict(zip(estimated, found))}
     return [c for c in candidates if distinct[c] <= most]
 
 
@@ -587,6 +592,20 @@ def _enum_bounds(spec: TableSpec, extra_channels: tuple[str, ...]) -> dict[str, 
     """The enum columns of ``spec`` and how many values each may take (and missing)."""
     allowed = {column: allowed_values(kind, extra_channels) for column, kind in spec.columns.items()}
     return {column: len(values) + 1 for column, values in allowed.items() if values is not None}
+
+
+#: How many valid values a period (``YYYY-MM``) and a date written as text (``YYYY-MM-DD``,
+#: within the contract's range) can take.
+PERIOD_VALUES = 10_000 * 12
+DATE_VALUES = (pd.Timestamp(_LAST_DATE) - pd.Timestamp(_FIRST_DATE)).days + 1
+
+
+def _valid_values(spec: TableSpec) -> dict[str, int]:
+    """The period and date columns of ``spec`` and how many values each may take (and
+    missing): a large table's are profiled without an estimate of their distinct values
+    (at 22 M sales the estimate of the periods took 0.4-0.5 s)."""
+    counts = {PERIOD: PERIOD_VALUES, DATE: DATE_VALUES}
+    return {column: counts[kind] + 1 for column, kind in spec.columns.items() if kind in counts}
 
 
 def rows_at_most(path: Path) -> int | None:
