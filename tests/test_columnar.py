@@ -341,6 +341,14 @@ def test_colliding_key_hashes_report_only_true_repeats(tiny_dataset, monkeypatch
         assert_same_dataset(load_dataset(tiny_dataset, engine="duckdb"), load_dataset(tiny_dataset))
 
 
+def _key_orders(monkeypatch) -> list:
+    """The order each table's keys are compared in (:func:`key_order.order_of`'s answers,
+    None where there is none), recorded from now on as the loads find them."""
+    order_of, found = columnar.key_order.order_of, []
+    monkeypatch.setattr(columnar.key_order, "order_of", lambda *args: found.append(order_of(*args)) or found[-1])
+    return found
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 @pytest.mark.parametrize("where", [3, 20, 53], ids=["first rows", "later", "last row"])
 def test_keys_in_order_are_compared_not_counted(tiny_dataset, monkeypatch, fmt, where):
@@ -353,7 +361,6 @@ def test_keys_in_order_are_compared_not_counted(tiny_dataset, monkeypatch, fmt, 
     if fmt == "parquet":
         for name in columnar.LARGE_TABLES:
             write_table(tiny_dataset, name, read_text_table(tiny_dataset, name).replace("", None), fmt="parquet")
-    compared_in = []
     counted = columnar.KEY_HASH
     monkeypatch.setattr(columnar, "KEY_HASH", "error('keys counted by hash')")
     for table in columnar.LARGE_TABLES:
@@ -363,9 +370,7 @@ def test_keys_in_order_are_compared_not_counted(tiny_dataset, monkeypatch, fmt, 
     sales.loc[where, ["customer_id", "product_id", "period"]] = sales.loc[where - 1, ["customer_id", "product_id",
                                                                                          "period"]].to_numpy()
     write_table(tiny_dataset, "sales", sales.replace("", None) if fmt == "parquet" else sales, fmt=fmt)
-    order_of = columnar.key_order.order_of  # the order each table's keys are then compared in
-    monkeypatch.setattr(columnar.key_order, "order_of",
-                        lambda *args: compared_in.append(order_of(*args)) or compared_in[-1])
+    compared_in = _key_orders(monkeypatch)  # the order each table's keys are then compared in
     error = same_error(tiny_dataset, out_of_core=monkeypatch)
     assert "(customer_id, product_id, period) must appear only once" in str(error)
     in_sample = where < columnar.key_order.SAMPLE_ROWS  # then no order is found: the keys are counted at once
@@ -385,10 +390,7 @@ def test_a_key_in_order_as_written_but_repeated_once_stripped(tiny_dataset, monk
     assert activities["activity_id"].is_monotonic_increasing and activities["activity_id"].is_unique
     write_table(tiny_dataset, "activities", activities.replace("", None) if fmt == "parquet" else activities,
                 fmt=fmt)
-    order_of = columnar.key_order.order_of
-    compared_in = []
-    monkeypatch.setattr(columnar.key_order, "order_of",
-                        lambda *args: compared_in.append(order_of(*args)) or compared_in[-1])
+    compared_in = _key_orders(monkeypatch)
     error = same_error(tiny_dataset, out_of_core=monkeypatch)
     assert "activity_id must be unique" in str(error)
     assert compared_in[-1] == ["activity_id"]  # compared in order as written: the stripped repeat found after
@@ -405,10 +407,7 @@ def test_a_sales_key_repeated_once_stripped_is_compared(tiny_dataset, monkeypatc
     sales.loc[len(sales) - 1, key] = sales.loc[len(sales) - 2, key].to_numpy()
     sales.loc[len(sales) - 1, "customer_id"] += " "  # as written after the row before: in order
     write_table(tiny_dataset, "sales", sales.replace("", None) if fmt == "parquet" else sales, fmt=fmt)
-    order_of = columnar.key_order.order_of
-    compared_in = []
-    monkeypatch.setattr(columnar.key_order, "order_of",
-                        lambda *args: compared_in.append(order_of(*args)) or compared_in[-1])
+    compared_in = _key_orders(monkeypatch)
     error = same_error(tiny_dataset, out_of_core=monkeypatch)
     assert "(customer_id, product_id, period) must appear only once" in str(error)
     assert compared_in[0] == ["customer_id", "product_id", "period"]  # compared in order as written
