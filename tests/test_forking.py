@@ -14,7 +14,7 @@ import pytest
 from analysis.contract.dataset import load_dataset
 from analysis.contract.demo import generate, write
 from analysis.domain import forking
-from analysis.domain.forking import side_by_side
+from analysis.domain.forking import Reading, side_by_side
 from analysis.domain.national import ANALYSIS_TABLES, national_pass
 
 needs_fork = pytest.mark.skipif(not forking.can_fork(), reason="fork() is used on Linux only")
@@ -49,6 +49,60 @@ def test_without_fork_everything_runs_here(monkeypatch):
     monkeypatch.setattr(forking, "can_fork", lambda: False)
     made = side_by_side({"a": os.getpid}, {"b": os.getpid}, workers=2)
     assert made == {"a": os.getpid(), "b": os.getpid()}
+
+
+@needs_fork
+def test_a_task_here_reads_a_result_made_there_while_it_runs():
+    parent = os.getpid()
+    arrived = []
+
+    def reads(made):
+        arrived.append(time.monotonic())
+        return ("read", made("first"))
+
+    made = side_by_side({"a": Reading(reads)}, {"first": os.getpid, "slow": lambda: time.sleep(1.0) or "slow"},
+                        workers=2)
+    assert list(made) == ["a", "first", "slow"]
+    assert made["a"] == ("read", made["first"]) and made["first"] != parent  # the child's, not made again
+    assert made["slow"] == "slow"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_result_read_here_is_made_once(workers, tmp_path):
+    marks = tmp_path / "made"
+
+    def first():
+        with open(marks, "a") as out:  # (in whichever process makes it)
+            out.write("x")
+        return 7
+
+    made = side_by_side({"a": Reading(lambda made: made("first") + made("first"))}, {"first": first},
+                        workers=workers)
+    assert made == {"a": 14, "first": 7}
+    assert marks.read_text() == "x"
+
+
+@needs_fork
+def test_a_result_read_here_that_the_child_never_sends_is_made_here(caplog):
+    parent = os.getpid()
+
+    def dies_in_the_child():
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return "made here"
+
+    with caplog.at_level(logging.WARNING, logger="analysis.domain.forking"):
+        made = side_by_side({"a": Reading(lambda made: made("b"))}, {"b": dies_in_the_child, "c": lambda: 3},
+                            workers=2)
+    assert made == {"a": "made here", "b": "made here", "c": 3}
+    assert "c" in caplog.text
+
+
+def test_only_a_task_here_reads_results_and_only_of_tasks_there():
+    with pytest.raises(ValueError, match="'b'"):
+        side_by_side({"a": lambda: 1}, {"b": Reading(lambda made: 1)}, workers=2)
+    with pytest.raises(KeyError, match="'nope'"):
+        side_by_side({"a": Reading(lambda made: made("nope"))}, {"b": lambda: 1}, workers=1)
 
 
 def test_a_name_given_twice_is_refused():

@@ -14,6 +14,10 @@ child fails for any reason (killed for memory, an exception in a task, stuck: se
 :data:`PATIENCE`), its tasks whose results did not arrive are run here instead, so a
 task's exception is raised here with its own traceback and a killed child costs time,
 never a table.
+
+A task here may read the result of a task there (:class:`Reading`): it waits for that
+result to arrive (made here if the child fails), so that a stage's work can be split
+where one side would otherwise wait for the other at its end.
 """
 from __future__ import annotations
 
@@ -30,11 +34,24 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from itertools import chain
 
 log = logging.getLogger(__name__)
 
-Tasks = Mapping[str, Callable[[], object]]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A ``here`` task of :func:`side_by_side` that reads results of ``there`` tasks:
+    ``task(made)``, where ``made(name)`` is the result of the ``there`` task ``name``,
+    waited for when it is made meanwhile (a forked child: ``there`` is made in its order,
+    so the tasks read are best first)."""
+
+    task: Callable[[Callable[[str], object]], object]
+
+
+Tasks = Mapping[str, Callable[[], object] | Reading]
 
 #: A forked child still busy this long after this process finished its share (seconds,
 #: or :data:`SLOWER` times that share's time when longer) is stopped, its tasks made here.
@@ -61,8 +78,15 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1, either: Tasks | No
     names = [*here, *there, *either]
     if len(set(names)) < len(names):
         raise ValueError(f"a task is named twice: {next(n for n in names if names.count(n) > 1)!r}")
+    reading = [name for name, task in {**there, **either}.items() if isinstance(task, Reading)]
+    if reading:
+        raise ValueError(f"only a task made here reads another's result, not {reading[0]!r}")
     if workers < 2 or not (there or either) or not here or not can_fork():
-        return {**_run(here), **_run(there), **_run(either)}
+        made_first: dict = {}  # the there tasks a task here read, made when read
+        read = _reader(there, lambda name: made_first.get(name, _UNMADE), made_first)
+        ours = _run(here, read=read)
+        return {**ours, **{name: made_first[name] if name in made_first else task()
+                           for name, task in there.items()}, **_run(either)}
     # memory freed but kept by the allocators goes back first: reused here after the fork,
     # its pages would be copied, the child keeping the old ones
     _give_back()
@@ -89,14 +113,22 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1, either: Tasks | No
     child_end.close()
     stream = io.BufferedReader(_Received(here_end), CHUNK_BYTES)
     received: dict = {}
+    arrived = threading.Condition()
     # the child's results are taken as they come (a thread waiting on the socket), so that
     # neither process holds all of them twice
-    reader = threading.Thread(target=_receive, args=(stream, received), name="side-by-side", daemon=True)
+    reader = threading.Thread(target=_receive, args=(stream, received, arrived), name="side-by-side", daemon=True)
     reader.start()
     reaped = False
+    made_here: dict = {}  # the there tasks a task here read but the child did not send
+
+    def arrival(name: str) -> object:  # the child's result, once sent (_UNMADE if it never will be)
+        with arrived:
+            arrived.wait_for(lambda: name in received or not reader.is_alive(), timeout=PATIENCE)
+            return received.get(name, _UNMADE)
+
     try:
         started = time.monotonic()
-        ours = _run(here, give_back=True)
+        ours = _run(here, give_back=True, read=_reader(there, arrival, made_here))
         for name, task in _claimed(either, claims, first=False):  # each claimed just before it is made
             ours[name] = task()
             _give_back_when_large()
@@ -111,6 +143,7 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1, either: Tasks | No
         _, status = os.waitpid(pid, 0)
         reaped = True
         complete = received.pop(None, False)
+        received = {**made_here, **received}
         missing = {name: task for name, task in [*there.items(), *either.items()]
                    if name not in received and name not in ours}
         if not complete or status != 0:
@@ -217,18 +250,42 @@ class _Received(io.RawIOBase):
         self.sock.close()
 
 
-def _receive(stream, received: dict) -> None:
+def _receive(stream, received: dict, arrived: threading.Condition) -> None:
     """Read ``(name, result)`` pairs from ``stream`` into ``received`` until the child says
-    all is sent (``received[None]`` then True) or the stream is cut short."""
+    all is sent (``received[None]`` then True) or the stream is cut short; ``arrived`` is
+    notified of each, and of the end."""
     try:
         while True:
             name, value = pickle.load(stream)
+            with arrived:
+                received[name] = True if name is None else value
+                arrived.notify_all()
             if name is None:
-                received[None] = True
                 return
-            received[name] = value
     except Exception:  # noqa: BLE001 - cut short: the child failed (what is missing is made again)
         return
+    finally:
+        with arrived:  # (the thread is about to end: a task waiting here sees it)
+            arrived.notify_all()
+
+
+#: What :func:`_reader`'s ``arrival`` gives for a result that will not arrive.
+_UNMADE = object()
+
+
+def _reader(there: Tasks, arrival: Callable[[str], object], made_here: dict) -> Callable[[str], object]:
+    """The ``made`` of a :class:`Reading` task: the result of the ``there`` task named, as
+    ``arrival`` gives it, else made here once (kept in ``made_here``)."""
+    def made(name: str) -> object:
+        if name not in there:
+            raise KeyError(f"no task {name!r} among those made meanwhile ({', '.join(there) or 'none'})")
+        value = arrival(name)
+        if value is _UNMADE:
+            if name not in made_here:
+                made_here[name] = there[name]()
+            value = made_here[name]
+        return value
+    return made
 
 
 def _give_back() -> None:
@@ -281,11 +338,12 @@ def _malloc_trim():
         return None
 
 
-def _run(tasks: Tasks, give_back: bool = False) -> dict[str, object]:
-    """Each task's result, in order (``give_back``: :func:`_give_back_when_large` after each)."""
+def _run(tasks: Tasks, give_back: bool = False, read: Callable[[str], object] | None = None) -> dict[str, object]:
+    """Each task's result, in order (``give_back``: :func:`_give_back_when_large` after each;
+    ``read``: the ``made`` of a :class:`Reading` task)."""
     out = {}
     for name, task in tasks.items():
-        out[name] = task()
+        out[name] = task.task(read) if isinstance(task, Reading) else task()
         if give_back:
             _give_back_when_large()
     return out
