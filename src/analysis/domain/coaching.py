@@ -18,7 +18,8 @@ territory; nothing loops over territories, reps or customers.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -423,28 +424,65 @@ def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_mar
     and ROI are NaN. Effort on customers without a segment forms a row with a missing
     segment.
     """
-    if by not in BY_CHOICES:
-        raise ValueError(f"roi_by: by must be one of {', '.join(BY_CHOICES)}, got {by!r}")
+    return roi_tables(frame, facts, [by], unit_margin_by_market, has_comparison=has_comparison)[by]
+
+
+def roi_tables(frame: pd.DataFrame, facts: pd.DataFrame, bys: Sequence[str], unit_margin_by_market, *,
+               has_comparison: bool = True) -> dict[str, pd.DataFrame]:
+    """:func:`roi_by` of each of ``bys`` (by name), what they share made once: each fact
+    row's split cost and activity share, each frame row's change, each territory x
+    customer's change."""
+    unknown = [by for by in bys if by not in BY_CHOICES]
+    if unknown:
+        raise ValueError(f"roi_by: by must be one of {', '.join(BY_CHOICES)}, got {unknown[0]!r}")
+    base = _RoiBase(facts.reset_index(drop=True), frame.reset_index(drop=True), unit_margin_by_market)
+    return {by: _roi_of(base, by, has_comparison) for by in bys}
+
+
+class _RoiBase:
+    """What :func:`roi_by` reads whatever its ``by``, each part made when first read."""
+
+    def __init__(self, facts: pd.DataFrame, frame: pd.DataFrame, unit_margin_by_market):
+        self.facts, self.frame = facts, frame
+        # the (many) activity rows are grouped on the codes of their categories
+        self.territory, self.customer = _codes(facts["territory_id"]), _codes(facts["customer_id"])
+        self.t, self.c = _category_codes(self.territory), _category_codes(self.customer)
+        self.changes = _unit_changes(frame, unit_margin_by_market)
+
+    @cached_property
+    def split(self) -> np.ndarray:
+        """Each fact row's cost, split over the markets its activity counts in."""
+        return split_cost(self.facts).to_numpy()
+
+    @cached_property
+    def share(self) -> np.ndarray:
+        """Each fact row's share of its activity (:func:`_activity_share`)."""
+        return _activity_share(self.facts)
+
+    @cached_property
+    def customer_changes(self) -> CustomerChanges:
+        """:func:`_customer_change_sums` of the frame."""
+        return _customer_change_sums(self.frame, self.changes, self.territory, self.customer)
+
+
+def _roi_of(base: _RoiBase, by: str, has_comparison: bool) -> pd.DataFrame:
+    """:func:`roi_by` of ``by`` from its :class:`_RoiBase`."""
     keys = ["territory_id", by]
-    facts = facts.reset_index(drop=True)
-    frame = frame.reset_index(drop=True)
-    # the (many) activity rows are grouped on the codes of their categories
-    territory, value, customer = (_codes(facts[k]) for k in ("territory_id", by, "customer_id"))
-    t, v, c = _category_codes(territory), _category_codes(value), _category_codes(customer)
-    split = split_cost(facts).to_numpy()
-    changes = _unit_changes(frame, unit_margin_by_market)
+    frame, facts, territory, customer = base.frame, base.facts, base.territory, base.customer
+    value = _codes(facts[by])
+    t, v, c = base.t, _category_codes(value), base.c
     if by == "segment":
         groups, (group_t, group_v) = grouped([t, v])
-        cost = group_sums({"cost": split}, groups, len(group_t))
-        del groups, split
-        units = _segment_units(frame, changes, territory, customer)
+        cost = group_sums({"cost": base.split}, groups, len(group_t))
+        del groups
+        units = _segment_units(frame, base.changes, territory, customer)
     else:  # the territory x value groups of the customer x value groups, in the same order of appearance
         per, (per_t, per_c, per_v) = grouped([t, c, v])
-        spent = group_sums({"cost": split, "_count": _activity_share(facts)}, per, len(per_t))
+        spent = group_sums({"cost": base.split, "_count": base.share}, per, len(per_t))
         per_group, (group_t, group_v) = grouped([per_t, per_v])
-        cost = group_sums({"cost": split}, per_group[per], len(group_t))
-        del per, split
-        units = _attributed_units(frame, changes, territory, customer, per_t, per_c, per_group, spent)
+        cost = group_sums({"cost": base.split}, per_group[per], len(group_t))
+        del per
+        units = _attributed_units(base.customer_changes, per_t, per_c, per_group, spent)
         units = units.assign(territory_id=_labels_of(territory, group_t), **{by: _labels_of(value, group_v)})
     cost = pd.DataFrame({"territory_id": _labels_of(territory, group_t), by: _labels_of(value, group_v),
                          "cost": cost["cost"].to_numpy()})
@@ -459,32 +497,42 @@ def roi_by(frame: pd.DataFrame, facts: pd.DataFrame, by: str, unit_margin_by_mar
     return out[[*keys, *ROI_COLUMNS]]
 
 
-def _attributed_units(frame: pd.DataFrame, changes: pd.DataFrame, territory: pd.Series, customer: pd.Series,
-                      per_t: np.ndarray, per_c: np.ndarray, units: np.ndarray, spent: pd.DataFrame) -> pd.DataFrame:
+def _attributed_units(customer_changes: CustomerChanges, per_t: np.ndarray, per_c: np.ndarray,
+                      units: np.ndarray, spent: pd.DataFrame) -> pd.DataFrame:
     """Per group of ``units`` (the unit group of each customer x value group): the
     own_units_change and margin_change of the customers, each customer's change split
     between the values in proportion to their cost on it (activity count where that cost
-    is 0), and customers (distinct customers). ``per_t``, ``per_c``: each customer x value
-    group's territory and customer codes (of the categories of ``territory``, ``customer``);
-    ``spent``: each such group's cost and _count (activities)."""
+    is 0), and customers (distinct customers). ``customer_changes``: the changes of each
+    territory x customer (:func:`_customer_change_sums`); ``per_t``, ``per_c``: each
+    customer x value group's territory and customer codes (of the categories of the
+    facts' territory and customer); ``spent``: each such group's cost and _count (activities)."""
     placed = (per_t >= 0) & (per_c >= 0)  # a customer x value with a missing territory or customer has no total
     pair, _ = grouped([per_t, per_c])
     total = group_sums(spent, pair, int(pair.max(initial=-1)) + 1).iloc[pair].reset_index(drop=True)
     total = total.where(pd.Series(placed), axis=0)
     weight = np.where(total["cost"] > 0, spent["cost"] / total["cost"].where(total["cost"] > 0),
                       spent["_count"] / total["_count"])
-    found = _changes_per_customer(frame, changes, territory, customer, np.where(placed, per_t, -1), per_c)
+    found = _changes_per_customer(customer_changes, np.where(placed, per_t, -1), per_c)
     n = int(units.max(initial=-1)) + 1
     sums = group_sums({column: found[column].fillna(0.0).to_numpy() * weight
                   for column in ("own_units_change", "margin_change")}, units, n)
     return sums.assign(customers=np.bincount(units[per_c >= 0], minlength=n))
 
 
-def _changes_per_customer(frame: pd.DataFrame, changes: pd.DataFrame, territory: pd.Series, customer: pd.Series,
-                          t: np.ndarray, c: np.ndarray) -> pd.DataFrame:
+class CustomerChanges(NamedTuple):
+    """The changes of each territory x customer of a frame, keyed by ``t * width + c``
+    (their codes among some categories of territories and customers, ``width`` the count
+    of the customers'): the keys, and the sums of own_units_change and margin_change."""
+
+    keys: pd.Index
+    sums: pd.DataFrame
+    width: int
+
+
+def _customer_change_sums(frame: pd.DataFrame, changes: pd.DataFrame, territory: pd.Series,
+                          customer: pd.Series) -> CustomerChanges:
     """own_units_change and margin_change summed over the markets of each territory x
-    customer of the codes ``t``, ``c`` (of the categories of ``territory``, ``customer``);
-    missing where the frame has no such row (or a code is -1)."""
+    customer of the frame (codes among the categories of ``territory`` and ``customer``)."""
     frame_t = positions_in(frame["territory_id"], territory.cat.categories)
     frame_c = positions_in(frame["customer_id"], customer.cat.categories)
     known = (frame_t >= 0) & (frame_c >= 0)
@@ -492,8 +540,15 @@ def _changes_per_customer(frame: pd.DataFrame, changes: pd.DataFrame, territory:
     rows, pairs = pd.factorize(frame_t[known].astype(np.int64) * width + frame_c[known])
     sums = group_sums({k: changes[k].to_numpy()[known] for k in ("own_units_change", "margin_change")}, rows,
                       len(pairs))
+    return CustomerChanges(pd.Index(pairs), sums, width)
+
+
+def _changes_per_customer(customer_changes: CustomerChanges, t: np.ndarray, c: np.ndarray) -> pd.DataFrame:
+    """The territory x customer changes (:func:`_customer_change_sums`) of the codes
+    ``t``, ``c``; missing where the frame has no such row (or a code is -1)."""
+    pairs, sums, width = customer_changes
     wanted = np.where((t >= 0) & (c >= 0), t.astype(np.int64) * width + c, -1)
-    found = pd.Index(pairs).get_indexer(wanted)
+    found = pairs.get_indexer(wanted)
     return pd.DataFrame({k: sums[k].array.take(found, allow_fill=True) for k in sums.columns})
 
 

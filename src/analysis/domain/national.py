@@ -22,7 +22,7 @@ from analysis.domain.call_plan import call_plan
 from analysis.domain.channels import (GROUP, KEY_COLUMNS, PASS_FACT_COLUMNS, activity_rows, cell_stats,
                                       channel_phase, channel_summary, effort_shares, facts_of, fit_matrix,
                                       next_best_channel, rate_cells, summed_cells)
-from analysis.domain.coaching import coaching_table, roi_by, unit_margins
+from analysis.domain.coaching import coaching_table, roi_tables, unit_margins
 from analysis.domain.coaching import flag_counts as coaching_flag_counts
 from analysis.domain.competitors import competitor_shares
 from analysis.domain.drilldowns import flag_customers, profile_gaps
@@ -410,8 +410,8 @@ def analyse(p: Prepared, region_cells: pd.DataFrame | None = None, workers: int 
     priority_customers = pd.Index(frame.loc[frame["segment"].isin(list(scheme.priority)), "customer_id"].unique())
 
     def rep_tables() -> dict[str, pd.DataFrame]:  # ROI, coaching and the headline that reads them
-        roi = {by: roi_by(frame, p.facts, by, margins.margin, has_comparison=shape.has_comparison)
-               for by in ("rep_id", "segment", "channel")}
+        roi = roi_tables(frame, p.facts, ("rep_id", "segment", "channel"), margins.margin,
+                         has_comparison=shape.has_comparison)
         coaching = coaching_table(ds.reps, ds.customers, frame, p.facts, profile, margins.margin, params["norms"],
                                   priority=scheme.priority, has_activities=shape.has_activities,
                                   has_comparison=shape.has_comparison, roi_rep=roi["rep_id"])
