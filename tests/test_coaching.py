@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.domain.coaching import NORMS, coaching_table, flag_counts, resolve_norms, roi_by, unit_margins
+from analysis.domain.coaching import (NORMS, coaching_table, flag_counts, resolve_norms, roi_by, roi_tables,
+                                      unit_margins)
 from analysis.domain.segmentation import SCHEME_2X2, SCHEME_3X3
 from analysis.report.text import coaching_action, coaching_labels
 
@@ -405,6 +406,21 @@ def test_roi_tables_add_up_to_the_territory():
         totals = roi_by(frame, facts, key, MARGINS).groupby("territory_id")[["cost", "own_units_change"]].sum()
         assert totals.to_dict("index") == {"T1": {"cost": 1520.0, "own_units_change": 82.0},
                                            "T2": {"cost": 70.0, "own_units_change": pytest.approx(15.0)}}
+
+
+@pytest.mark.parametrize("has_comparison", [True, False])
+def test_roi_tables_are_roi_by_of_each_key(has_comparison):
+    """Made together (what the keys share made once), each table is roi_by's, in the order asked."""
+    for data in (shared(), scenario()):
+        _, _, frame, facts = data
+        for keys in (("rep_id", "segment", "channel"), ("segment", "channel"), ("channel", "rep_id")):
+            made = roi_tables(frame, facts, keys, MARGINS, has_comparison=has_comparison)
+            assert list(made) == list(keys)
+            for key in keys:
+                pd.testing.assert_frame_equal(made[key], roi_by(frame, facts, key, MARGINS,
+                                                                has_comparison=has_comparison))
+    with pytest.raises(ValueError, match="'rep'"):
+        roi_tables(frame, facts, ("rep_id", "rep"), MARGINS)
 
 
 def test_roi_by_zero_cost_customer_splits_by_activity_count():

@@ -436,11 +436,17 @@ def roi_tables(frame: pd.DataFrame, facts: pd.DataFrame, bys: Sequence[str], uni
     if unknown:
         raise ValueError(f"roi_by: by must be one of {', '.join(BY_CHOICES)}, got {unknown[0]!r}")
     base = _RoiBase(facts.reset_index(drop=True), frame.reset_index(drop=True), unit_margin_by_market)
-    return {by: _roi_of(base, by, has_comparison) for by in bys}
+    made = {}
+    for by in sorted(dict.fromkeys(bys), key=lambda by: by == "segment"):  # the segment's last: it reads less
+        if by == "segment":  # what only the others read let go (millions of fact rows)
+            base.let_go("share", "customer_changes")
+        made[by] = _roi_of(base, by, has_comparison)
+    return {by: made[by] for by in bys}
 
 
 class _RoiBase:
-    """What :func:`roi_by` reads whatever its ``by``, each part made when first read."""
+    """What :func:`roi_by` reads whatever its ``by``, each part made when first read and
+    kept until :meth:`let_go`."""
 
     def __init__(self, facts: pd.DataFrame, frame: pd.DataFrame, unit_margin_by_market):
         self.facts, self.frame = facts, frame
@@ -463,6 +469,11 @@ class _RoiBase:
     def customer_changes(self) -> CustomerChanges:
         """:func:`_customer_change_sums` of the frame."""
         return _customer_change_sums(self.frame, self.changes, self.territory, self.customer)
+
+    def let_go(self, *parts: str) -> None:
+        """Drop the ``parts`` made (made again if read again)."""
+        for part in parts:
+            self.__dict__.pop(part, None)  # (where a cached_property keeps its value)
 
 
 def _roi_of(base: _RoiBase, by: str, has_comparison: bool) -> pd.DataFrame:

@@ -40,7 +40,6 @@ from itertools import chain
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class Reading:
     """A ``here`` task of :func:`side_by_side` that reads results of ``there`` tasks:
@@ -123,7 +122,7 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1, either: Tasks | No
 
     def arrival(name: str) -> object:  # the child's result, once sent (_UNMADE if it never will be)
         with arrived:
-            arrived.wait_for(lambda: name in received or not reader.is_alive(), timeout=PATIENCE)
+            arrived.wait_for(lambda: name in received or _ENDED in received, timeout=PATIENCE)
             return received.get(name, _UNMADE)
 
     try:
@@ -143,6 +142,7 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1, either: Tasks | No
         _, status = os.waitpid(pid, 0)
         reaped = True
         complete = received.pop(None, False)
+        received.pop(_ENDED, None)
         received = {**made_here, **received}
         missing = {name: task for name, task in [*there.items(), *either.items()]
                    if name not in received and name not in ours}
@@ -253,7 +253,7 @@ class _Received(io.RawIOBase):
 def _receive(stream, received: dict, arrived: threading.Condition) -> None:
     """Read ``(name, result)`` pairs from ``stream`` into ``received`` until the child says
     all is sent (``received[None]`` then True) or the stream is cut short; ``arrived`` is
-    notified of each, and of the end."""
+    notified of each, and of the end (``received[_ENDED]`` then True)."""
     try:
         while True:
             name, value = pickle.load(stream)
@@ -265,12 +265,15 @@ def _receive(stream, received: dict, arrived: threading.Condition) -> None:
     except Exception:  # noqa: BLE001 - cut short: the child failed (what is missing is made again)
         return
     finally:
-        with arrived:  # (the thread is about to end: a task waiting here sees it)
+        with arrived:  # nothing more will come: a task waiting here sees it
+            received[_ENDED] = True
             arrived.notify_all()
 
 
 #: What :func:`_reader`'s ``arrival`` gives for a result that will not arrive.
 _UNMADE = object()
+#: The key :func:`_receive` marks its end with.
+_ENDED = object()
 
 
 def _reader(there: Tasks, arrival: Callable[[str], object], made_here: dict) -> Callable[[str], object]:

@@ -123,14 +123,10 @@ class PhaseInputs:
     effort: pd.DataFrame
 
 
-def phase_inputs(ds: Dataset, sales: pd.DataFrame, window: Window, params: Mapping) -> PhaseInputs:
-    """The :class:`PhaseInputs` of ``ds`` (``sales``: its window sales with products)."""
-    return PhaseInputs(**{name: make() for name, make in phase_input_tasks(ds, sales, window, params).items()})
-
-
 def phase_input_tasks(ds: Dataset, sales: pd.DataFrame, window: Window,
                       params: Mapping) -> dict[str, Callable[[], pd.DataFrame]]:
-    """Each field of :func:`phase_inputs` as a function making it (to be made apart)."""
+    """The :class:`PhaseInputs` of ``ds`` (``sales``: its window sales with products), each
+    field as a function making it (so that they can be made apart: see :func:`prepare`)."""
     # the analysis window's rows as they are: competitor_position sums them per product itself
     return {"responses": lambda: responses_by_window(ds.summaries.contacts, window),
             "positions": lambda: competitor_position(sales.loc[(sales["window"] == "analysis").to_numpy()],
