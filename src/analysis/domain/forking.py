@@ -81,9 +81,8 @@ def side_by_side(here: Tasks, there: Tasks, workers: int = 1, either: Tasks | No
     if reading:
         raise ValueError(f"only a task made here reads another's result, not {reading[0]!r}")
     if workers < 2 or not (there or either) or not here or not can_fork():
-        made_first: dict = {}  # the there tasks a task here read, made when read
-        read = _reader(there, lambda name: made_first.get(name, _UNMADE), made_first)
-        ours = _run(here, read=read)
+        made_first: dict = {}  # the there tasks a task here read, made when read (nothing arrives)
+        ours = _run(here, read=_reader(there, lambda name: _UNMADE, made_first))
         return {**ours, **{name: made_first[name] if name in made_first else task()
                            for name, task in there.items()}, **_run(either)}
     # memory freed but kept by the allocators goes back first: reused here after the fork,
