@@ -22,10 +22,10 @@ from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
 
-import nbformat
 import yaml
 
 from analysis.errors import RenderError
+from analysis.report.notebook_format import nbformat
 from analysis.report.present import escape_markdown
 
 TEMPLATES = resources.files("analysis.report") / "templates"
