@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import nbformat
+from analysis.report.notebook_format import nbformat
 
 #: The kernel ``make lab`` registers (``ipykernel install --name territory-reports``).
 KERNEL = {"display_name": "Territory reports", "language": "python", "name": "territory-reports"}

@@ -11,9 +11,10 @@ check (python-jsonschema/jsonschema#1428).
 Importing this module imports jsonschema with ``rfc3987_syntax`` held unavailable, then
 nbformat: jsonschema then skips those two formats (as it does when the package is not
 installed), nothing else changes, and ``rfc3987_syntax`` stays importable afterwards.
-Where jsonschema is already imported, it is left as it is. Import nbformat from here
-(``from analysis.report.notebook_format import nbformat``) in the processes the batch
-starts; the kernels that run the notebooks import neither.
+Where jsonschema is already imported (in a JupyterLab server, say), it is left as it
+is. The report renderer, the batch's workers (papermill, after it) and the lab's
+working copies import nbformat from here (``from analysis.report.notebook_format import
+nbformat``); the kernels that run the notebooks import neither.
 """
 from __future__ import annotations
 
