@@ -23,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import analysis.report.notebook_format  # noqa: F401 - before any test imports nbformat: as the batch imports it
+
 PERIODS = ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06")
 
 #: Monthly units per (customer, product), the same every month of PERIODS.
