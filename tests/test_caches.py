@@ -22,7 +22,7 @@ from analysis.contract.dataset import (
     ENTRY_INDEX, cache_dataset, cached_dataset, file_digest, input_digests, input_key, load_dataset,
 )
 from analysis.contract.store import (
-    META, read_meta, read_table, read_territory, store_is_valid, store_problem, write_store,
+    META, TerritoryReader, read_meta, read_table, read_territory, store_is_valid, store_problem, write_store,
 )
 from analysis.errors import CacheWarning, DataValidationError, StoreError
 
@@ -428,3 +428,57 @@ def test_store_drops_tables_of_an_older_store(store, national_tables):
     write_store({"kpis": national_tables["kpis"]}, store)
     assert sorted(p.name for p in store.iterdir()) == ["kpis.parquet", META]
     assert store_is_valid(store)
+
+
+# --- reading a territory's rows ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo_tables(tmp_path_factory):
+    """The national pass's tables of a small demo dataset (8 territories, 3 regions)."""
+    from analysis.contract.demo import generate, write
+    from analysis.domain.national import national_pass
+
+    folder = tmp_path_factory.mktemp("demo_store") / "data"
+    write(generate(seed=3, n_regions=3, n_territories=8, n_customers=400), folder, fmt="parquet")
+    return national_pass(load_dataset(folder), {})
+
+
+def filtered_read(store: Path, territory_id: str) -> dict[str, pd.DataFrame]:
+    """The oracle: each table read by pandas with a filter on the territory (whole without one)."""
+    out = {}
+    for path in sorted(store.glob("*.parquet")):
+        filters = [("territory_id", "==", territory_id)] if "territory_id" in pd.read_parquet(path).columns else None
+        out[path.stem] = pd.read_parquet(path, filters=filters)
+    return out
+
+
+@pytest.mark.parametrize("row_group_rows", [5, 37, 20_000])
+def test_a_reader_gives_each_territory_as_a_filtered_read_in_any_order(demo_tables, tmp_path, row_group_rows):
+    store = write_store(demo_tables, tmp_path / "store", row_group_rows=row_group_rows)
+    ids = sorted(demo_tables["kpis"]["territory_id"])
+    assert len(ids) == 8
+    reader = TerritoryReader(store)
+    # in order (as a worker's jobs come), backwards, one again, an id no table holds
+    for territory_id in [*ids, *reversed(ids), ids[3], "T999", ids[0]]:
+        got, expected = reader.read(territory_id), filtered_read(store, territory_id)
+        assert sorted(got) == sorted(expected) == sorted(demo_tables)
+        for name in expected:
+            pd.testing.assert_frame_equal(got[name], expected[name], check_exact=True, obj=f"{name} {territory_id}")
+        if territory_id in ids:
+            assert len(got["kpis"]) == 1 and len(got["customers"]) > 0
+    assert all(len(table) == 0 for name, table in reader.read("T999").items() if "territory_id" in table)
+
+
+def test_a_reader_never_serves_a_store_rebuilt_under_it(demo_tables, tmp_path):
+    store = write_store(demo_tables, tmp_path / "store", row_group_rows=37)
+    reader = TerritoryReader(store)
+    first = sorted(demo_tables["kpis"]["territory_id"])[0]
+    before = reader.read(first)
+    changed = {**demo_tables, "kpis": demo_tables["kpis"].assign(customers=demo_tables["kpis"]["customers"] + 1)}
+    write_store(changed, store, row_group_rows=37)  # (each file replaced, as the batch rebuilds it)
+    after = reader.read(first)
+    assert after["kpis"]["customers"].iloc[0] == before["kpis"]["customers"].iloc[0] + 1
+    pd.testing.assert_frame_equal(after["customers"], before["customers"])
+    (store / "kpis.parquet").write_bytes(b"")  # damaged since: a clear error, as read_territory gives
+    with pytest.raises(StoreError, match="kpis.parquet"):
+        reader.read(first)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analysis.errors import CacheWarning, StoreError
@@ -34,9 +35,14 @@ STORE_FORMAT = 2
 _REBUILD = "run the batch again to rebuild it (territory-reports run ... --force)"
 
 
-def write_store(tables: dict[str, pd.DataFrame], folder: Path, meta: dict | None = None) -> Path:
-    """Write every table to ``folder/<name>.parquet`` (sorted by territory_id), then the
-    manifest (``meta`` plus each file's size and hash)."""
+#: Rows per row group of a store's file: a territory's rows are read in its row groups.
+ROW_GROUP_ROWS = 20_000
+
+
+def write_store(tables: dict[str, pd.DataFrame], folder: Path, meta: dict | None = None,
+                row_group_rows: int = ROW_GROUP_ROWS) -> Path:
+    """Write every table to ``folder/<name>.parquet`` (sorted by territory_id, in row
+    groups of ``row_group_rows``), then the manifest (``meta`` plus each file's size and hash)."""
     from analysis.contract.dataset import file_digest
 
     folder = Path(folder)
@@ -47,7 +53,7 @@ def write_store(tables: dict[str, pd.DataFrame], folder: Path, meta: dict | None
         frame = frame.sort_values("territory_id", kind="mergesort") if "territory_id" in frame else frame
         path = folder / f"{name}.parquet"
         with _atomic(path) as temp:
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temp, row_group_size=20_000,
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temp, row_group_size=row_group_rows,
                            write_page_checksum=True)
             files[name] = {"size": os.path.getsize(temp), "sha256": file_digest(temp)}
     for leftover in folder.iterdir():  # tables of an older store, temporary files of a killed run
@@ -173,21 +179,79 @@ def _read(path: Path, **options) -> pd.DataFrame:
 
 def read_territory(folder: Path, territory_id: str) -> dict[str, pd.DataFrame]:
     """Every table's rows for one territory."""
-    folder = Path(folder)
-    meta = _manifest(folder)
-    out = {}
-    for name in meta["tables"]:
-        path = _table_path(folder, name, meta)
+    return TerritoryReader(folder).read(territory_id)
+
+
+class TerritoryReader:
+    """Reads one territory's rows of every table after another, each read as
+    :func:`read_territory` gives it (the same frames).
+
+    Each table's file stays open, and the row groups the last territory was read from stay
+    decoded: the territories of a batch worker's jobs come in order, about a hundred to a
+    row group, so most reads decode nothing (a territory of 1,500 read 27 files' row groups
+    again: 0.3-0.4 s of its 0.75 s export). Each read checks the manifest and every file's
+    size as :func:`read_territory` does, and a file replaced since (another inode, size or
+    time) is opened anew: a store rebuilt under a long-lived worker is never read stale.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._files: dict[str, tuple[tuple, pq.ParquetFile, list | None]] = {}
+        self._groups: dict[str, dict[int, pa.Table]] = {}
+
+    def read(self, territory_id: str) -> dict[str, pd.DataFrame]:
+        """Every table's rows for ``territory_id`` (a table without territories: whole)."""
+        meta = _manifest(self.folder)
+        return {name: self._rows(name, _table_path(self.folder, name, meta), territory_id) for name in meta["tables"]}
+
+    def _rows(self, name: str, path: Path, territory_id: str) -> pd.DataFrame:
         try:
-            names = pq.read_schema(path).names
+            file, bounds = self._open(name, path)
+            if bounds is None:  # no territory column: the whole table
+                return _read(path)
+            wanted = [i for i, (low, high) in enumerate(bounds) if _may_hold(low, high, territory_id)]
+            held = self._groups.get(name, {})
+            groups = {i: held[i] if i in held else file.read_row_group(i, use_pandas_metadata=True) for i in wanted}
+            self._groups[name] = groups  # (the groups of other territories let go)
+            table = (pa.concat_tables(list(groups.values())) if groups
+                     else file.schema_arrow.empty_table())
+            return table.filter(pc.equal(table["territory_id"], territory_id)).to_pandas()
         except (pa.ArrowException, OSError, ValueError) as exc:
+            self._files.pop(name, None)
+            self._groups.pop(name, None)
             raise StoreError(f"the analysis store file {path} cannot be read ({type(exc).__name__}: "
                              f"{str(exc).strip()[:200]}): {_REBUILD}") from None
-        if "territory_id" in names:
-            out[name] = _read(path, filters=[("territory_id", "==", territory_id)])
-        else:
-            out[name] = _read(path)
-    return out
+
+    def _open(self, name: str, path: Path) -> tuple[pq.ParquetFile, list | None]:
+        """The table's open file and each row group's lowest and highest territory id (None:
+        the table has no territory column); opened again when the file is another."""
+        stat = path.stat()
+        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        opened = self._files.get(name)
+        if opened is not None and opened[0] == stamp:
+            return opened[1], opened[2]
+        file = pq.ParquetFile(path, page_checksum_verification=True)
+        leaves = file.schema.names  # (the Parquet columns, as the row groups' statistics number them)
+        bounds = None
+        if "territory_id" in file.schema_arrow.names:
+            column = leaves.index("territory_id")
+            bounds = []
+            for i in range(file.metadata.num_row_groups):
+                stats = file.metadata.row_group(i).column(column).statistics
+                known = stats is not None and stats.has_min_max
+                bounds.append((stats.min, stats.max) if known else (None, None))
+        self._files[name] = (stamp, file, bounds)
+        self._groups.pop(name, None)
+        return file, bounds
+
+
+def _may_hold(low, high, territory_id) -> bool:
+    """Whether a row group whose territory ids range from ``low`` to ``high`` may hold
+    ``territory_id`` (without statistics, or of another type: it may)."""
+    try:
+        return low is None or high is None or bool(low <= territory_id <= high)
+    except TypeError:
+        return True
 
 
 def read_table(folder: Path, name: str) -> pd.DataFrame:

@@ -120,17 +120,20 @@ def _notebooks(args) -> int:
 
 
 def summary_table(manifest: dict) -> str:
-    """Per kind of report: how many rendered, skipped, failed, and the median step times."""
+    """Per kind of report: how many rendered (with ``--tables-only``: exported), skipped,
+    failed, and the median step times."""
     from statistics import median
 
-    lines = [f"{'reports':<12}{'rendered':>9}{'unchanged':>10}{'failed':>7}{'execute s':>11}{'render s':>10}"]
+    made, steps = ("exported", ("tables",)) if manifest.get("tables_only") else ("rendered", ("execute", "render"))
+    lines = [f"{'reports':<12}{made:>9}{'unchanged':>10}{'failed':>7}" + "".join(f"{f'{s} s':>11}" for s in steps)]
     for kind, book in (("territories", manifest["territories"]), ("roll-ups", manifest.get("rollups", {}))):
         entries = list(book.values())
         done = [e for e in entries if not e.get("skipped") and e.get("timings")]
         step = lambda name: f"{median(e['timings'].get(name, 0.0) for e in done):.1f}" if done else "-"
         lines.append(f"{kind:<12}{sum(not e.get('skipped') and e['status'] == 'ok' for e in entries):>9}"
                      f"{sum(bool(e.get('skipped')) for e in entries):>10}"
-                     f"{sum(e['status'] in ('failed', 'stale') for e in entries):>7}{step('execute'):>11}{step('render'):>10}")
+                     f"{sum(e['status'] in ('failed', 'stale') for e in entries):>7}"
+                     + "".join(f"{step(s):>11}" for s in steps))
     return "\n".join(lines)
 
 
