@@ -147,3 +147,27 @@ def test_killed_run_never_shows_half_written_files(published, tmp_path, delay):
     json.loads((out / "manifest.json").read_text())  # never half written
     assert main(["run", "--data", str(published["data"]), "--out", str(out), "--quiet"]) == 0
     assert manifest(out)["summary"]["failed"] == 0
+
+
+def test_the_manifest_is_written_paced_by_its_own_cost():
+    """Paced writes at once the first time, then not before ``ratio`` times the last write's
+    duration has passed; ``now`` writes whatever the time."""
+    from analysis.engine.batch import Paced
+
+    clock, writes = [0.0], []
+
+    def write():  # a write taking 0.5 s of the clock
+        writes.append(clock[0])
+        clock[0] += 0.5
+
+    paced = Paced(write, ratio=10.0, clock=lambda: clock[0])
+    paced()
+    assert writes == [0.0]  # the first job's record: at once (due 0.5 + 10 * 0.5 = 5.5)
+    clock[0] = 5.4
+    paced()
+    assert writes == [0.0]  # too soon
+    clock[0] = 5.5
+    paced()
+    assert writes == [0.0, 5.5]
+    paced.now()  # (an interrupted run, the last record)
+    assert writes == [0.0, 5.5, 6.0]

@@ -186,17 +186,18 @@ class Paced:
     where writing it after each job took the run's main process about as long as the
     workers took to export the tables."""
 
-    def __init__(self, write: Callable[[], object], ratio: float = 20.0):
-        self.write, self.ratio, self.due = write, ratio, float("-inf")
+    def __init__(self, write: Callable[[], object], ratio: float = 20.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.write, self.ratio, self.clock, self.due = write, ratio, clock, float("-inf")
 
     def __call__(self) -> None:
-        if time.monotonic() >= self.due:
+        if self.clock() >= self.due:
             self.now()
 
     def now(self) -> None:
-        start = time.monotonic()
+        start = self.clock()
         self.write()
-        end = time.monotonic()
+        end = self.clock()
         self.due = end + self.ratio * (end - start)
 
 
