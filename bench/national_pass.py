@@ -19,6 +19,11 @@ customers from Parquet, new path only (the pandas one does not fit).
     python bench/national_pass.py --sizes 20000 --formats parquet  # quicker
     python bench/national_pass.py --sizes 300000 --formats parquet --engines duckdb --pass-workers 1,2
     python bench/national_pass.py --loop                           # the older benchmark: pass vs a per-territory loop
+    python bench/national_pass.py --tables-only --sizes 300000 --formats parquet  # the whole command BI users run
+
+``--tables-only`` times the command ``territory-reports run --tables-only`` as a whole (its
+load, pass and every report's exported tables: 1,561 reports at 300,000 customers) in a
+fresh output folder, and prints its own split of the time and the largest process's peak.
 """
 from __future__ import annotations
 
@@ -219,6 +224,34 @@ def _line(size: int, fmt: str, engine: str, workers: int, r: dict) -> str:
             f"{r['rows']['activities']:>11,}")
 
 
+def _tables_only(size: int, fmt: str, activities: float) -> None:
+    """Times the whole command ``territory-reports run --tables-only`` (load, pass, every
+    report's exported tables; the CLI's own processes) in a fresh output folder, and prints
+    its wall time, the largest process's peak and the run's own split of the time."""
+    import json
+    import shutil
+    import subprocess
+
+    folder = dataset_folder(max(1, size // CUSTOMERS_PER_TERRITORY), size, activities, fmt)
+    out = OUT / "tables_only" / f"{size}_{fmt}"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [sys.executable, "-m", "analysis.engine.cli", "run", "--data", str(folder), "--out", str(out),
+               "--tables-only", "--quiet"]
+    start = time.perf_counter()
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        print(f"{size:>9,} {fmt:<8}the command failed ({done.returncode}):\n{done.stdout[-2000:]}", flush=True)
+        return
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # (KB: the largest process so far)
+    manifest = json.loads((out / "manifest.json").read_text())
+    timings, summary = manifest["timings"], manifest["summary"]
+    reports = summary["ok"] + summary["skipped"] + summary["failed"]
+    print(f"{size:>9,} {fmt:<8}{reports:>8,}{wall:>9.1f}{timings['load']:>8.1f}{timings['national_pass']:>8.1f}"
+          f"{wall - timings['load'] - timings['national_pass']:>10.1f}{peak:>9.2f}"
+          f"   {summary['failed']} failed", flush=True)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="100000,300000", help="customers, comma-separated (default 100000,300000)")
@@ -233,9 +266,18 @@ def main(argv=None) -> int:
     p.add_argument("--customers", type=int, default=100_000, help="--loop: customers")
     p.add_argument("--loop-sample", type=int, default=None,
                    help="--loop: time the baseline loop on the first N territories and scale to all (default: all)")
+    p.add_argument("--tables-only", action="store_true",
+                   help="time the whole command `territory-reports run --tables-only` instead (each size and format)")
     args = p.parse_args(argv)
     if args.loop:
         return _loop_benchmark(args)
+    if args.tables_only:
+        print(f"{'customers':>9} {'format':<8}{'reports':>8}{'total s':>9}{'load s':>8}{'pass s':>8}{'exports s':>10}"
+              f"{'peak GB':>9}", flush=True)
+        for size in [int(s) for s in args.sizes.split(",") if s] + ([1_000_000] if args.million else []):
+            for fmt in args.formats.split(",") if size != 1_000_000 else ["parquet"]:
+                _tables_only(size, fmt, args.activities)
+        return 0
     workers = [int(w) for w in args.pass_workers.split(",") if w]
     runs = [(int(s), f, e, w) for s in args.sizes.split(",") if s for f in args.formats.split(",")
             for e in args.engines.split(",") for w in workers]
