@@ -107,3 +107,17 @@ def test_workbook_is_the_same_bytes_for_the_same_plan(tmp_path):
     first = call_plan_workbook(plan(), tmp_path / "a.xlsx").read_bytes()
     time.sleep(1.1)  # zip entries and document properties would carry the time
     assert call_plan_workbook(plan(), tmp_path / "b.xlsx").read_bytes() == first
+
+
+def test_workbook_text_is_never_a_formula_or_a_link(tmp_path):
+    import openpyxl
+
+    from analysis.report.exports import call_plan_workbook
+
+    texts = ["=HYPERLINK(\"http://x\")", "http://example.org", "+1-2", "=1+1"]
+    hostile = plan().assign(customer_name=texts)
+    book = openpyxl.load_workbook(call_plan_workbook(hostile, tmp_path / "plan.xlsx"))
+    cells = [c for ws in book.worksheets for c in ws["C"][1:]]
+    assert sorted(c.value for c in cells) == sorted(texts)  # as written, not evaluated
+    assert {c.data_type for c in cells} == {"s"}  # text cells, none a formula ("f")
+    assert not any(ws._hyperlinks for ws in book.worksheets)
