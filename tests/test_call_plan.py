@@ -121,3 +121,21 @@ def test_workbook_text_is_never_a_formula_or_a_link(tmp_path):
     assert sorted(c.value for c in cells) == sorted(texts)  # as written, not evaluated
     assert {c.data_type for c in cells} == {"s"}  # text cells, none a formula ("f")
     assert not any(ws._hyperlinks for ws in book.worksheets)
+
+
+def test_the_csv_and_the_workbook_give_the_runs_min_rate_base_in_the_same_reasons(tmp_path):
+    """One producer of the reasons: export_tables with the run's min_rate_base; the workbook
+    writes the exported table's (before, the CSV quoted the default 5 whatever the run's)."""
+    import openpyxl
+
+    from analysis.report.exports import call_plan_workbook, export_tables
+
+    raw = plan().assign(next_best_channel="email", next_best_basis="fit")  # the first fitting channel
+    exported = export_tables({"call_plan": raw}, min_rate_base=12)["call_plan"]
+    assert exported["why"].str.contains("no fitting channel reached 12 or more").all()
+    book = openpyxl.load_workbook(call_plan_workbook(exported, tmp_path / "plan.xlsx", min_rate_base=12))
+    reasons = sorted(row[9] for ws in book.worksheets for row in ws.iter_rows(min_row=2, values_only=True))
+    assert reasons == sorted(exported["why"])
+    # the pass's own table: the workbook makes the same reasons from the same parameter
+    again = openpyxl.load_workbook(call_plan_workbook(raw, tmp_path / "raw.xlsx", min_rate_base=12))
+    assert sorted(row[9] for ws in again.worksheets for row in ws.iter_rows(min_row=2, values_only=True)) == reasons

@@ -130,7 +130,7 @@ def job_tables(job: Job) -> dict:
         if store not in _READERS:  # (one store at a time: a long-lived Dask worker keeps no old files open)
             _READERS.clear()
             _READERS[store] = TerritoryReader(store)
-        return export_tables(_READERS[store].read(job.key))
+        return export_tables(_READERS[store].read(job.key), min_rate_base=_min_rate_base(job))
     kpis, flags, trend = (read_table(store, name) for name in ("kpis", "coaching_flags", "trend"))
     if job.kind == "national":
         return {"territories": kpis, "regions": read_table(store, "regions"), "nation": read_table(store, "nation"),
@@ -146,9 +146,13 @@ def write_job_tables(job: Job, staging: Path) -> None:
     territory's call-plan workbook). The same for a full run and ``--tables-only``."""
     tables = job_tables(job)
     write_tables(tables, staging / "tables")
-    if job.kind == "territory" and "call_plan" in tables:
-        call_plan_workbook(tables["call_plan"], staging / "call_plan.xlsx",
-                           min_rate_base=int((job.parameters.get("params") or {}).get("min_rate_base", 5)))
+    if job.kind == "territory" and "call_plan" in tables:  # (its reasons: the CSV's)
+        call_plan_workbook(tables["call_plan"], staging / "call_plan.xlsx", min_rate_base=_min_rate_base(job))
+
+
+def _min_rate_base(job: Job) -> int:
+    """The report's ``min_rate_base`` (its effective parameters'), which reasons quote."""
+    return int((job.parameters.get("params") or {}).get("min_rate_base", 5))
 
 
 def export_only(job: Job) -> Outcome:

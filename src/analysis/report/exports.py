@@ -46,14 +46,16 @@ EXTRA_COLUMNS: dict[str, list[str]] = {
 ROLLUP_TABLES = ("regions", "nation")
 
 
-def export_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Every territory table present in ``tables``; contract tables with their columns first."""
+def export_tables(tables: Mapping[str, pd.DataFrame], min_rate_base: int = 5) -> dict[str, pd.DataFrame]:
+    """Every territory table present in ``tables``; contract tables with their columns
+    first; the drill-downs with their reasons (``min_rate_base``: the run's, which the call
+    plan's reasons quote)."""
     out = {}
     for name, frame in tables.items():
         if name in ROLLUP_TABLES:
             continue
         if name not in EXPORT_COLUMNS:
-            out[name] = _with_reasons(name, frame.reset_index(drop=True))
+            out[name] = _with_reasons(name, frame.reset_index(drop=True), min_rate_base)
             continue
         columns = EXPORT_COLUMNS[name]
         missing = [c for c in columns if c not in frame]
@@ -120,7 +122,8 @@ def _sheet_names(reps: list[tuple[str, str]]) -> list[str]:
 def call_plan_workbook(plan: pd.DataFrame, path, min_rate_base: int = 5):
     """Write the call plan as an Excel workbook: one sheet per rep, CRM-mappable headers.
 
-    ``plan``: the pass's ``call_plan`` table (one territory or several). Each sheet holds
+    ``plan``: the pass's ``call_plan`` table (one territory or several), or the one
+    :func:`export_tables` made, whose reasons (``why``) it then writes. Each sheet holds
     the rep's rows in rank order with :data:`CRM_COLUMNS` headers (bold, framed, the row
     frozen); dates are Excel dates; customers no rep could be given to are on a sheet
     "unassigned". A plan without rows writes one sheet saying so. Text is written as text,
@@ -137,7 +140,8 @@ def call_plan_workbook(plan: pd.DataFrame, path, min_rate_base: int = 5):
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = _with_reasons("call_plan", plan.reset_index(drop=True), min_rate_base)
+    rows = plan.reset_index(drop=True)
+    rows = rows if "why" in rows else _with_reasons("call_plan", rows, min_rate_base)
     keys = rows[["rep_id", "rep_name"]].astype(object).where(rows[["rep_id", "rep_name"]].notna(), None)
     reps = list(dict.fromkeys((r if r is not None else "unassigned", n if n is not None else "")
                               for r, n in keys.itertuples(index=False, name=None)))
