@@ -667,7 +667,10 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
                         bar.update()
                 except BaseException:  # interrupted (or a bug): end the workers now, not after their jobs
                     _stop_processes(before)
-                    save.now()  # the jobs recorded so far
+                    try:
+                        save.now()  # the jobs recorded so far
+                    except OSError:  # (the interruption is what the user is told of)
+                        pass
                     raise
         except BaseException:
             _stop_processes(before)  # interrupted while the executor was starting or stopping
