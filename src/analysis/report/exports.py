@@ -146,7 +146,7 @@ def call_plan_workbook(plan: pd.DataFrame, path, min_rate_base: int = 5):
     reps = list(dict.fromkeys((r if r is not None else "unassigned", n if n is not None else "")
                               for r, n in keys.itertuples(index=False, name=None)))
     book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
-                                           "strings_to_numbers": False})
+                                           "strings_to_numbers": False, "nan_inf_to_errors": True})
     try:
         header = book.add_format({"bold": True, "border": 1, "align": "center", "valign": "top"})
         dates = book.add_format({"num_format": "yyyy-mm-dd"})
