@@ -173,8 +173,13 @@ def _read(path: Path, **options) -> pd.DataFrame:
     try:
         return pd.read_parquet(path, page_checksum_verification=True, **options)
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise StoreError(f"the analysis store file {path} cannot be read ({type(exc).__name__}: "
-                         f"{str(exc).strip()[:200]}): {_REBUILD}") from None
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: Exception) -> StoreError:
+    """The error of a store file that fails to open or decode (never a raw Arrow error)."""
+    return StoreError(f"the analysis store file {path} cannot be read ({type(exc).__name__}: "
+                      f"{str(exc).strip()[:200]}): {_REBUILD}")
 
 
 def read_territory(folder: Path, territory_id: str) -> dict[str, pd.DataFrame]:
@@ -219,8 +224,7 @@ class TerritoryReader:
         except (pa.ArrowException, OSError, ValueError) as exc:
             self._files.pop(name, None)
             self._groups.pop(name, None)
-            raise StoreError(f"the analysis store file {path} cannot be read ({type(exc).__name__}: "
-                             f"{str(exc).strip()[:200]}): {_REBUILD}") from None
+            raise _unreadable(path, exc) from None
 
     def _open(self, name: str, path: Path) -> tuple[pq.ParquetFile, list | None]:
         """The table's open file and each row group's lowest and highest territory id (None:
@@ -233,7 +237,7 @@ class TerritoryReader:
         file = pq.ParquetFile(path, page_checksum_verification=True)
         leaves = file.schema.names  # (the Parquet columns, as the row groups' statistics number them)
         bounds = None
-        if "territory_id" in file.schema_arrow.names:
+        if "territory_id" in leaves:
             column = leaves.index("territory_id")
             bounds = []
             for i in range(file.metadata.num_row_groups):

@@ -179,7 +179,7 @@ def _sheet(sheet, labels: list[str], rows: list, header, dates) -> None:
     widths = [len(label) for label in labels]
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row):
-            if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+            if pd.isna(value):
                 continue  # (a blank cell)
             if isinstance(value, datetime.date):
                 sheet.write_datetime(r, c, value, dates)
