@@ -141,3 +141,21 @@ def test_validate_engines_report_the_same_problem(tiny_dataset, capsys, engine):
     assert "valid (" in out.out
     # out of core: said before the check starts; only the rows of the months a run reads kept
     assert ("checking" in out.err and "rows of the months a run reads" in out.out) == (engine == "duckdb")
+
+
+def test_summary_table_counts_this_runs_reports_only():
+    """The books keep earlier runs' entries; the table counts the reports this run made."""
+    from analysis.engine.cli import summary_table
+
+    entry = lambda status="ok", skipped=False, seconds=1.0: {"status": status, "skipped": skipped,
+                                                             "timings": {"tables": seconds}}
+    manifest = {"tables_only": True, "run": {"territories": ["T01", "T02"], "rollups": []},
+                "territories": {"T01": entry(seconds=2.0), "T02": entry(skipped=True), "T03": entry(),
+                                "T04": entry("failed")},
+                "rollups": {"R1": entry()}}
+    lines = summary_table(manifest).splitlines()
+    assert lines[0].split() == ["reports", "exported", "unchanged", "failed", "tables", "s"]
+    assert lines[1].split() == ["territories", "1", "1", "0", "2.0"]
+    assert lines[2].split() == ["roll-ups", "0", "0", "0", "-"]
+    del manifest["run"]  # a manifest of an older version: every entry
+    assert summary_table(manifest).splitlines()[1].split() == ["territories", "2", "1", "1", "1.0"]  # median of 2, 1, 1

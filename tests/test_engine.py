@@ -63,6 +63,7 @@ def test_flaky_report_is_retried_once(published, tmp_path, monkeypatch):
                  "--territories", "T01", "--quiet"]) == 0
     entry = manifest(out)["territories"]["T01"]
     assert entry["status"] == "ok" and entry["attempts"] == 2
+    assert manifest(out)["run"]["territories"] == ["T01"]  # what the summary table counts
 
 
 def test_hanging_report_is_stopped_retried_and_listed(published, tmp_path, capsys):

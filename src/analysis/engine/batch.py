@@ -680,6 +680,9 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
                            "total": time.perf_counter() - started}
     manifest["failed"] = sorted(o.key for o in outcomes if o.status == "failed")
     manifest["summary"] = {status: sum(o.status == status for o in outcomes) for status in ("ok", "skipped", "failed")}
+    # this run's reports (the books also hold the other territories' entries of earlier runs)
+    manifest["run"] = {name: sorted(job.key for job in job_list if book(job) is books[kind])
+                       for kind, name in (("territory", "territories"), ("rollup", "rollups"))}
     manifest["tables_only"] = tables_only
     write_manifest(out, manifest)
     if not tables_only:  # the index links reports: a tables-only run renders none

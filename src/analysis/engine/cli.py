@@ -120,14 +120,17 @@ def _notebooks(args) -> int:
 
 
 def summary_table(manifest: dict) -> str:
-    """Per kind of report: how many rendered (with ``--tables-only``: exported), skipped,
-    failed, and the median step times."""
+    """Per kind of report of this run (``manifest["run"]``; of an older manifest: every
+    entry): how many rendered (with ``--tables-only``: exported), skipped, failed, and the
+    median step times."""
     from statistics import median
 
     made, steps = ("exported", ("tables",)) if manifest.get("tables_only") else ("rendered", ("execute", "render"))
     lines = [f"{'reports':<12}{made:>9}{'unchanged':>10}{'failed':>7}" + "".join(f"{f'{s} s':>11}" for s in steps)]
-    for kind, book in (("territories", manifest["territories"]), ("roll-ups", manifest.get("rollups", {}))):
-        entries = list(book.values())
+    for kind, name in (("territories", "territories"), ("roll-ups", "rollups")):
+        book = manifest.get(name, {})
+        ran = manifest.get("run", {}).get(name)
+        entries = [book[key] for key in ran if key in book] if ran is not None else list(book.values())
         done = [e for e in entries if not e.get("skipped") and e.get("timings")]
         step = lambda name: f"{median(e['timings'].get(name, 0.0) for e in done):.1f}" if done else "-"
         lines.append(f"{kind:<12}{sum(not e.get('skipped') and e['status'] == 'ok' for e in entries):>9}"
