@@ -18,12 +18,20 @@ monthly sales January-June 2026; a dozen activities.
 """
 from __future__ import annotations
 
+import fcntl
+import os
+import pickle
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import pytest
 
 import analysis.report.notebook_format  # noqa: F401 - before any test imports nbformat: as the batch imports it
+
+T = TypeVar("T")
 
 PERIODS = ("2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06")
 
@@ -144,16 +152,38 @@ def tiny_dataset(tmp_path: Path) -> Path:
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def published(tmp_path_factory):
-    """A small demo dataset rendered once by the CLI: {"code", "data", "out"}."""
+def made_once(tmp_path_factory, name: str, make: Callable[[Path], T]) -> T:
+    """``make(folder)``, called once per test session in a folder of its own and shared by
+    the xdist workers: the first worker to ask makes it, the others wait for it and get
+    the same (pickled) result. A failed ``make`` leaves nothing: the next asker tries again.
+    Tests read what it made and never write into it."""
+    basetemp = tmp_path_factory.getbasetemp()
+    root = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp  # (the session's, shared)
+    folder, done = root / name, root / f"{name}.pickle"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # (released when the file closes)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a failed attempt's leftovers
+            folder.mkdir()
+            result = make(folder)
+            done.write_bytes(pickle.dumps(result))
+        return pickle.loads(done.read_bytes())
+
+
+def _publish(base: Path) -> dict:
     from analysis.engine.cli import main
     from analysis.contract.demo import generate, write
 
-    base = tmp_path_factory.mktemp("batch")
     data = base / "data"
     write(generate(seed=3, n_regions=1, n_territories=2, n_customers=160), data)
     out = base / "reports"
     code = main(["run", "--data", str(data), "--params", str(ROOT / "params" / "demo.yaml"),
                  "--out", str(out), "--jobs", "2", "--quiet"])
     return {"code": code, "data": data, "out": out}
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory):
+    """A small demo dataset rendered once by the CLI (once for all workers, see
+    :func:`made_once`: read it, copy it to change it): {"code", "data", "out"}."""
+    return made_once(tmp_path_factory, "published", _publish)

@@ -3,7 +3,8 @@ paths checked before writing, and what the CLI prints for a user error and for a
 
 The kill loop runs the real CLI in its own process group and SIGKILLs the whole group
 (CLI, workers, fork servers; kernels, in sessions of their own, follow their server) at
-20 random moments, alternating two parameter profiles, so that each killed run is
+20 random moments (in two tests of 10, each with its output folder, so that the two
+workers can share them), alternating two parameter profiles, so that each killed run is
 overwriting the other profile's reports; after each rerun every published table must
 equal, byte for byte, that of an uninterrupted run with the same profile, and so must
 the HTML and the PDF once the PDF's creation time (and the document id Typst derives
@@ -28,11 +29,15 @@ import nbformat
 import psutil
 import pytest
 
+from conftest import made_once
+
 from analysis.engine.cli import main
 from analysis.engine.lock import RunLock
 
 ROOT = Path(__file__).resolve().parents[1]
 MOMENTS = 20
+#: The kill loop's moments in so many tests (one output folder each), so that both workers can take one.
+PARTS = 2
 SEED = 20261201
 #: Files that legitimately differ between two identical runs (times, durations).
 VOLATILE = {"manifest.json", "index.html", ".published.json", "report.ipynb"}
@@ -77,10 +82,14 @@ def run_args(case: dict, profile: Path, out: Path, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def case(tmp_path_factory) -> dict:
-    """Demo data (2 territories, 1 region, 200 customers), two profiles and tiny notebooks."""
+    """Demo data (2 territories, 1 region, 200 customers), two profiles and tiny notebooks
+    (made once for all workers)."""
+    return made_once(tmp_path_factory, "crash", _case)
+
+
+def _case(base: Path) -> dict:
     from analysis.contract.demo import generate, write
 
-    base = tmp_path_factory.mktemp("crash")
     data = base / "data"
     write(generate(seed=5, n_regions=1, n_territories=2, n_customers=200), data)
     demo = (ROOT / "params" / "demo.yaml").read_text()
@@ -113,15 +122,17 @@ def case(tmp_path_factory) -> dict:
 
 # --- crash consistency ------------------------------------------------------------------------
 
-def test_kill_at_random_moments_then_rerun_equals_an_uninterrupted_run(case, tmp_path):
+@pytest.mark.parametrize("part", range(PARTS))
+def test_kill_at_random_moments_then_rerun_equals_an_uninterrupted_run(case, tmp_path, part):
     out = tmp_path / "out"
     rng = random.Random(SEED)
     longest = max(case["seconds"].values()) + 2.0  # the CLI's start-up too
+    drawn = [rng.uniform(0.0, longest) for _ in range(MOMENTS)]  # (the same moments, whatever the parts)
     moments = []
-    for i in range(MOMENTS):
+    for i in range(part * MOMENTS // PARTS, (part + 1) * MOMENTS // PARTS):  # this part's run of moments
         name = "ab"[i % 2]  # each killed run overwrites the other profile's reports
         profile = case["profiles"][name]
-        moment = rng.uniform(0.0, longest)
+        moment = drawn[i]
         proc = cli(*run_args(case, profile, out))
         try:
             proc.wait(timeout=moment)
@@ -140,7 +151,7 @@ def test_kill_at_random_moments_then_rerun_equals_an_uninterrupted_run(case, tmp
             assert {k: (e["status"], e["fingerprint"]) for k, e in m[book].items()} == {
                 k: ("ok", e["fingerprint"]) for k, e in reference["manifest"][book].items()}, f"kill {i}"
     print(f"kill moments (s, run had finished): {moments}")
-    assert sum(not finished for _, finished in moments) >= MOMENTS // 2  # most kills hit a running run
+    assert sum(not finished for _, finished in moments) >= len(moments) // 2  # most kills hit a running run
 
 
 def test_killed_while_publishing_is_re_rendered_whatever_the_manifest_says(case, tmp_path):
