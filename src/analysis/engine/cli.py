@@ -127,9 +127,9 @@ def summary_table(manifest: dict) -> str:
 
     made, steps = ("exported", ("tables",)) if manifest.get("tables_only") else ("rendered", ("execute", "render"))
     lines = [f"{'reports':<12}{made:>9}{'unchanged':>10}{'failed':>7}" + "".join(f"{f'{s} s':>11}" for s in steps)]
-    for kind, name in (("territories", "territories"), ("roll-ups", "rollups")):
-        book = manifest.get(name, {})
-        ran = manifest.get("run", {}).get(name)
+    for kind, book_name in (("territories", "territories"), ("roll-ups", "rollups")):
+        book = manifest.get(book_name, {})
+        ran = manifest.get("run", {}).get(book_name)
         entries = [book[key] for key in ran if key in book] if ran is not None else list(book.values())
         done = [e for e in entries if not e.get("skipped") and e.get("timings")]
         step = lambda name: f"{median(e['timings'].get(name, 0.0) for e in done):.1f}" if done else "-"
