@@ -152,7 +152,7 @@ def write_job_tables(job: Job, staging: Path) -> None:
 
 def _min_rate_base(job: Job) -> int:
     """The report's ``min_rate_base`` (its effective parameters'), which reasons quote."""
-    return int((job.parameters.get("params") or {}).get("min_rate_base", 5))
+    return int((job.parameters.get("params") or {}).get("min_rate_base", parameters.DEFAULTS["min_rate_base"]))
 
 
 def export_only(job: Job) -> Outcome:
