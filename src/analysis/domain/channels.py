@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.contract.params import DEFAULTS
 from analysis.contract.schema import CHANNELS, DEFAULT_FIT, PHASE_LEVELS, PHASE_RANK, PHASES, POSITIVE_OUTCOMES
 from analysis.domain.keys import (as_category, code_positions, coded, coded_with_missing, combined_codes, factorized,
                                  floats, group_sums, groups_of, is_in, labels_as_category, positions_in,
@@ -671,7 +672,7 @@ def _best_in_runs(runs: np.ndarray, score: np.ndarray, order: np.ndarray) -> np.
 
 def next_best_channel(frame: pd.DataFrame, facts: pd.DataFrame,
                       fit: pd.DataFrame | Mapping[str, Sequence[str]] | None = None, *,
-                      min_rate_base: int = 5, region_cells: pd.DataFrame | None = None,
+                      min_rate_base: int = DEFAULTS["min_rate_base"], region_cells: pd.DataFrame | None = None,
                       territory_cells: pd.DataFrame | None = None, has_activities: bool = True) -> pd.DataFrame:
     """Add the next best channel columns (:data:`NEXT_BEST_COLUMNS`) to the customer frame.
 

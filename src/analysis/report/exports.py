@@ -13,6 +13,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from analysis.contract.params import DEFAULTS
+
 EXPORT_COLUMNS: dict[str, list[str]] = {
     "customers": ["territory_id", "customer_id", "market", "potential", "potential_method", "own_units",
                   "market_units", "support", "segment", "vip", "decile", "phase_previous", "phase", "flags",
@@ -46,7 +48,8 @@ EXTRA_COLUMNS: dict[str, list[str]] = {
 ROLLUP_TABLES = ("regions", "nation")
 
 
-def export_tables(tables: Mapping[str, pd.DataFrame], min_rate_base: int = 5) -> dict[str, pd.DataFrame]:
+def export_tables(tables: Mapping[str, pd.DataFrame],
+                  min_rate_base: int = DEFAULTS["min_rate_base"]) -> dict[str, pd.DataFrame]:
     """Every territory table present in ``tables``; contract tables with their columns
     first; the drill-downs with their reasons (``min_rate_base``: the run's, which the call
     plan's reasons quote)."""
@@ -69,7 +72,7 @@ def export_tables(tables: Mapping[str, pd.DataFrame], min_rate_base: int = 5) ->
 # ------------------------------------------------------------------ deeper tables
 
 #: Sentences added to exported drill-down tables (made by the text module, from the row's facts).
-def _with_reasons(name: str, frame: pd.DataFrame, min_rate_base: int = 5) -> pd.DataFrame:
+def _with_reasons(name: str, frame: pd.DataFrame, min_rate_base: int = DEFAULTS["min_rate_base"]) -> pd.DataFrame:
     from analysis.report import text
     if name == "flag_customers" and len(frame):
         return frame.assign(why=[text.flag_reason(r) for r in frame.to_dict("records")])
@@ -119,7 +122,7 @@ def _sheet_names(reps: list[tuple[str, str]]) -> list[str]:
     return out
 
 
-def call_plan_workbook(plan: pd.DataFrame, path, min_rate_base: int = 5):
+def call_plan_workbook(plan: pd.DataFrame, path, min_rate_base: int = DEFAULTS["min_rate_base"]):
     """Write the call plan as an Excel workbook: one sheet per rep, CRM-mappable headers.
 
     ``plan``: the pass's ``call_plan`` table (one territory or several), or the one

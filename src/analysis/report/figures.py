@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis.contract.params import DEFAULTS
 from analysis.contract.schema import PHASE_LEVELS
 from analysis.domain.national import MANY_TERRITORIES, rollup_distribution
 from analysis.domain.segmentation import SCHEMES, SegmentScheme
@@ -385,7 +386,7 @@ def _share(value: float) -> str:
     return f"{value:.0%}" if value >= 0.01 else f"{value:.1%}" if value >= 0.001 else "<0.1%"
 
 
-def channel_phase_heatmaps(channel_phase: pd.DataFrame, min_rate_base: int = 5,
+def channel_phase_heatmaps(channel_phase: pd.DataFrame, min_rate_base: int = DEFAULTS["min_rate_base"],
                            reason: str | None = None) -> plt.Figure:
     """Effort share and progression rate per channel x phase: one row of two panels per market.
 
