@@ -484,3 +484,18 @@ def test_a_reader_never_serves_a_store_rebuilt_under_it(demo_tables, tmp_path):
     (store / "kpis.parquet").write_bytes(b"")  # damaged since: a clear error, as read_territory gives
     with pytest.raises(StoreError, match="kpis.parquet"):
         reader.read(first)
+
+
+def test_a_reader_decodes_a_whole_table_once_and_gives_each_read_its_own_copy(demo_tables, tmp_path):
+    store = write_store(demo_tables, tmp_path / "store", row_group_rows=37)
+    reader = TerritoryReader(store)
+    first, second = sorted(demo_tables["kpis"]["territory_id"])[:2]
+    before = reader.read(first)["regions"]
+    before["customers"] = -1  # a caller writing into its frame changes no later read
+    again = reader.read(second)["regions"]
+    pd.testing.assert_frame_equal(again, filtered_read(store, second)["regions"], check_exact=True)
+    regions = demo_tables["regions"]
+    changed = {**demo_tables, "regions": regions.assign(customers=regions["customers"] + 1)}
+    write_store(changed, store, row_group_rows=37)  # replaced since: read anew
+    after = reader.read(first)["regions"]
+    assert (after["customers"] == again["customers"] + 1).all()
