@@ -486,12 +486,16 @@ def test_a_reader_never_serves_a_store_rebuilt_under_it(demo_tables, tmp_path):
         reader.read(first)
 
 
-def test_a_reader_decodes_a_whole_table_once_and_gives_each_read_its_own_copy(demo_tables, tmp_path):
-    store = write_store(demo_tables, tmp_path / "store", row_group_rows=37)
+def test_a_reader_gives_each_read_its_own_frames(demo_tables, tmp_path):
+    store = write_store(demo_tables, tmp_path / "store", row_group_rows=20_000)  # (one row group each)
     reader = TerritoryReader(store)
     first, second = sorted(demo_tables["kpis"]["territory_id"])[:2]
-    before = reader.read(first)["regions"]
-    before["customers"] = -1  # a caller writing into its frame changes no later read
+    read = reader.read(first)
+    before = read["regions"]
+    before["customers"] = -1  # a caller writing into its frames changes no later read
+    read["customers"]["potential"] = -1.0
+    pd.testing.assert_frame_equal(reader.read(first)["customers"], filtered_read(store, first)["customers"],
+                                  check_exact=True)
     again = reader.read(second)["regions"]
     pd.testing.assert_frame_equal(again, filtered_read(store, second)["regions"], check_exact=True)
     regions = demo_tables["regions"]

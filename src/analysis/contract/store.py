@@ -22,6 +22,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -204,7 +205,10 @@ class TerritoryReader:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self._files: dict[str, tuple[tuple, pq.ParquetFile, list | None]] = {}
-        self._groups: dict[str, dict[int, pa.Table]] = {}
+        #: per table: the file, the row groups read for the last territory, those groups (Arrow)
+        #: and their rows both as Arrow and as pandas (each territory's rows taken from them)
+        self._decoded: dict[str, tuple[pq.ParquetFile, tuple[int, ...], dict[int, pa.Table], pa.Table,
+                                       pd.DataFrame]] = {}
         self._whole: dict[str, tuple[pq.ParquetFile, pd.DataFrame]] = {}
 
     def read(self, territory_id: str) -> dict[str, pd.DataFrame]:
@@ -220,15 +224,19 @@ class TerritoryReader:
                 if whole is None or whole[0] is not file:
                     whole = self._whole[name] = (file, _read(path))
                 return whole[1].copy()
-            wanted = [i for i, (low, high) in enumerate(bounds) if _may_hold(low, high, territory_id)]
-            held = self._groups.get(name, {})
-            groups = {i: held[i] if i in held else file.read_row_group(i, use_pandas_metadata=True) for i in wanted}
-            self._groups[name] = groups  # (the groups of other territories let go)
-            table = (pa.concat_tables(list(groups.values())) if groups
-                     else file.schema_arrow.empty_table())
-            return table.filter(pc.equal(table["territory_id"], territory_id)).to_pandas()
+            wanted = tuple(i for i, (low, high) in enumerate(bounds) if _may_hold(low, high, territory_id))
+            decoded = self._decoded.get(name)
+            if decoded is None or decoded[0] is not file or decoded[1] != wanted:
+                held = decoded[2] if decoded is not None and decoded[0] is file else {}
+                groups = {i: held[i] if i in held else file.read_row_group(i, use_pandas_metadata=True)
+                          for i in wanted}  # (the groups of other territories let go)
+                table = pa.concat_tables(list(groups.values())) if groups else file.schema_arrow.empty_table()
+                decoded = self._decoded[name] = (file, wanted, groups, table, table.to_pandas())
+            table, frame = decoded[3], decoded[4]
+            rows = pc.fill_null(pc.equal(table["territory_id"], territory_id), False).to_numpy(zero_copy_only=False)
+            return frame.take(np.flatnonzero(rows)).reset_index(drop=True)
         except (pa.ArrowException, OSError, ValueError) as exc:
-            for held in (self._files, self._groups, self._whole):
+            for held in (self._files, self._decoded, self._whole):
                 held.pop(name, None)
             raise _unreadable(path, exc) from None
 
@@ -251,7 +259,7 @@ class TerritoryReader:
                 known = stats is not None and stats.has_min_max
                 bounds.append((stats.min, stats.max) if known else (None, None))
         self._files[name] = (stamp, file, bounds)
-        self._groups.pop(name, None)
+        self._decoded.pop(name, None)
         return file, bounds
 
 
