@@ -159,3 +159,20 @@ def test_summary_table_counts_this_runs_reports_only():
     assert lines[2].split() == ["roll-ups", "0", "0", "0", "-"]
     del manifest["run"]  # a manifest of an older version: every entry
     assert summary_table(manifest).splitlines()[1].split() == ["territories", "2", "1", "1", "1.0"]  # median of 2, 1, 1
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_a_run_says_which_stage_is_under_way_unless_quiet(tiny_dataset, tmp_path, capsys, engine):
+    out = tmp_path / "out"
+    args = ["run", "--data", str(tiny_dataset), "--out", str(out), "--tables-only", "--engine", engine]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line and not line.startswith("reports")]
+    assert lines[0].startswith(f"reading and checking {tiny_dataset}")
+    assert ("out of core (about" in lines[0]) == (engine == "duckdb")
+    assert lines[1].startswith("  valid: ") and " territories, " in lines[1] and "read and checked in" in lines[1]
+    assert lines[2:4] == ["national pass (every territory's tables) ...", lines[3]] and lines[3].startswith("  done in")
+    assert main(args) == 0  # again: the pass's tables stand
+    assert "the national pass's tables stand" in capsys.readouterr().err
+    assert main([*args, "--quiet", "--force"]) == 0
+    assert capsys.readouterr().err == ""

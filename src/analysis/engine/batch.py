@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from analysis import __version__
 from analysis.contract import params as parameters
 from analysis.contract import privacy
-from analysis.contract.columnar import choose_engine
+from analysis.contract.columnar import choose_engine, estimated_rows
 from analysis.contract.dataset import cache_dataset, cached_dataset, input_key, load_dataset
 from analysis.errors import NotebookTimeoutError, TerritoryReportsError
 from analysis.engine.executors import get_executor
@@ -557,6 +557,14 @@ def run(data: Path, profile_path: Path | None, out: Path, *, jobs: int | None = 
         lock.release()
 
 
+def _stage_lines(progress: bool) -> Callable[[str], None]:
+    """What says, on standard error, which stage of a long run is under way (nothing when
+    ``progress`` is off: ``--quiet``); the reports have their progress bar."""
+    if not progress:
+        return lambda line: None
+    return lambda line: print(line, file=sys.stderr, flush=True)
+
+
 def _take(lock: RunLock) -> None:
     """Take the run lock; a lock left by a run that is no longer running is taken over, with a warning."""
     left = lock.acquire()
@@ -571,15 +579,22 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
          privacy_key: Path | None, tables_only: bool = False, loader: str = "auto") -> dict:
     """:func:`run` once the output folder is checked (and locked, when it existed)."""
     t0 = time.perf_counter()
+    say = _stage_lines(progress)
     extra = tuple(profile.get("extra_channels", ()))
     key = privacy.load_key(out, privacy_key) if privacy.pseudonymising(profile) else None
     tag = privacy.cache_tag(profile, key)  # the cache never serves the other privacy mode, or another key
     ds = cached_dataset(Path(data), work / "input", extra_channels=extra, cache_tag=tag)
     if ds is None:  # pseudonymised here, before the input cache (or anything else) is written
         loader = choose_engine(Path(data), loader)
+        say(f"reading and checking {data}" + (f" out of core (about {estimated_rows(Path(data)):,} rows of sales "
+                                              "and activities)" if loader == "duckdb" else "") + " ...")
         ds = privacy.apply_dataset(load_dataset(Path(data), extra_channels=extra, engine=loader,
                                                 work=work / "duckdb", span_of=span_of(profile),
                                                 windows_of=windows_of(profile)), profile, key)
+        say(f"  valid: {len(ds.territories):,} territories, {len(ds.customers):,} customers "
+            f"(read and checked in {time.perf_counter() - t0:.1f}s)")
+    else:
+        say(f"{data}: unchanged since it was checked, read from the input cache")
     load_seconds = time.perf_counter() - t0
     profile = parameters.check_against_data(profile, ds, source=str(profile_path or "parameters"))
     if territories:
@@ -608,13 +623,16 @@ def _run(data: Path, profile_path: Path | None, profile: dict, out: Path, work: 
     except ValueError:  # a store.json cut short by a killed run: the store is rebuilt
         meta = {}
     if not force and meta.get("key") == store_key:  # same inputs and parameters: the store stands
+        say("the national pass's tables stand (same inputs and parameters as the last run)")
         tables = {"kpis": read_table(store, "kpis")}
         hashes = pd.Series(meta["hashes"], dtype=object)
     else:
+        say("national pass (every territory's tables) ...")
         # the pass computes about half its tables in a forked process when two cores are asked for
         tables = national_pass(ds, profile, workers=jobs or os.cpu_count() or 1)
         hashes = table_hashes({k: v for k, v in tables.items() if k not in ("regions", "nation")})
         write_store(tables, store, meta={"key": store_key, "hashes": hashes.to_dict()})
+        say(f"  done in {time.perf_counter() - t0:.1f}s")
     national_seconds = time.perf_counter() - t0
 
     window = make_window(pd.Series(ds.sales_periods, dtype=object), profile.get("period_end"), profile.get("period_months", 3))
