@@ -195,7 +195,9 @@ class TerritoryReader:
     Each table's file stays open, and the row groups the last territory was read from stay
     decoded: the territories of a batch worker's jobs come in order, about a hundred to a
     row group, so most reads decode nothing (a territory of 1,500 read 27 files' row groups
-    again: 0.3-0.4 s of its 0.75 s export). A table without territories (the regions', the
+    again: 0.3-0.4 s of its 0.75 s export), turned into one pandas frame once, from which
+    each territory's rows are taken (converting each territory's rows from Arrow, 25 small
+    conversions, was half of a read). A table without territories (the regions', the
     nation's) is decoded once per file opened, each read given a copy of it (decoding them
     was 15 ms of a 0.1 s read at 1,500 territories). Each read checks the manifest and every
     file's size as :func:`read_territory` does, and a file replaced since (another inode,
