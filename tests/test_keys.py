@@ -30,6 +30,13 @@ def test_no_keys_find_nothing(keys):
     assert mapped(values, {}).isna().all() and len(mapped(values, {})) == len(VALUES)
 
 
+@pytest.mark.parametrize("values_dtype", ["str", object])
+def test_no_values_find_nothing(values_dtype):
+    values, keys = pd.Series([], dtype=values_dtype), pd.Index(KEYS, dtype="str")
+    found = positions_in(values, keys)
+    assert found.dtype == np.intp and found.tolist() == [] == pd.Index(keys).get_indexer(values).tolist()
+
+
 def test_a_missing_value_is_found_where_the_keys_hold_one():
     values = pd.Series(["C1", None], dtype="str")
     keys = pd.Series(["C1", None], dtype="str").array  # Arrow-backed, with a missing key

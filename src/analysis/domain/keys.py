@@ -19,7 +19,7 @@ def positions_in(values, keys) -> np.ndarray:
     """The position of each of ``values`` among the distinct ``keys`` (-1 where absent):
     ``pd.Index(keys).get_indexer(values)``. A missing value is found only where ``keys``
     holds a missing one, as there."""
-    if len(keys) == 0:  # (none found: no value looked up, whatever its type)
+    if len(keys) == 0 or len(values) == 0:  # (none found, or none to find: no table of the keys made)
         return np.full(len(values), -1, dtype=np.intp)
     left, right = _arrow_text(values), _arrow_text(keys)
     if left is not None and right is None:  # e.g. a mapping's index of Python strings: as Arrow text
