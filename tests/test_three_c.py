@@ -416,3 +416,54 @@ def test_competitor_position_of_the_window_rows_is_that_of_their_product_units(s
     analysis = rows.loc[(rows["window"] == "analysis").to_numpy()]
     pd.testing.assert_frame_equal(competitor_position(analysis), competitor_position(product_units(rows)),
                                   check_exact=True)
+
+
+def _effort_case(order: str, seed: int = 0) -> tuple[pd.DataFrame, pd.Index]:
+    """Activities of one window (order: shuffled, or in runs of one customer in another
+    order than the frame's), with costs whose plain and compensated sums differ, and the
+    frame's customer ids."""
+    rng = np.random.default_rng(seed)
+    ids = pd.Index([f"c{i:02d}" for i in range(25)], dtype="str")
+    customer = rng.integers(0, 20, 400)  # (five of the frame's customers have no activity)
+    customer = np.sort(customer)[::-1] if order == "runs" else customer
+    cost = rng.choice([1e16, 1.0, -1e16, 0.1, 3.3], 400)
+    acts = pd.DataFrame({"customer_id": pd.Series(ids.to_numpy()[customer], dtype="str"),
+                         "date": pd.Timestamp("2026-05-01"), "cost": cost})
+    acts.loc[[7, 8], "customer_id"] = None  # no one's effort
+    acts.loc[9, "cost"] = np.nan  # costs nothing
+    return acts, ids
+
+
+@pytest.mark.parametrize("order", ["shuffled", "runs"])
+def test_effort_from_the_rows_codes_is_customer_effort_to_the_bit(order):
+    from analysis.domain.channels import activity_customers
+    from analysis.domain.three_c import _costs, _effort, customer_effort, effort_of_codes
+
+    acts, ids = _effort_case(order)
+    found = activity_customers(acts, pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
+    expected = customer_effort(acts, WINDOW)
+    pd.testing.assert_frame_equal(effort_of_codes(acts, found.codes, found.ids), expected, check_exact=True)
+    assert len(expected) == 20 and expected["activities"].sum() == len(acts) - 2
+    if order == "runs":  # the frame's codes decrease run after run: pandas sums them another way
+        known = found.codes >= 0
+        unnumbered = _effort(found.codes[known], found.ids, _costs(acts)[known])
+        assert not unnumbered["effort_cost"].equals(expected["effort_cost"])  # (why they are renumbered)
+
+
+def test_effort_from_codes_gives_way_when_a_customer_is_not_in_the_frame():
+    from analysis.domain.channels import activity_customers
+    from analysis.domain.three_c import effort_of_codes
+
+    acts, ids = _effort_case("shuffled")
+    found = activity_customers(acts, pd.DataFrame({"customer_id": pd.Series(ids[1:], dtype="str")}))
+    assert effort_of_codes(acts, found.codes, found.ids) is None  # (c00's rows are looked up instead)
+    empty = acts.iloc[:0]
+    found = activity_customers(empty, pd.DataFrame({"customer_id": pd.Series(ids, dtype="str")}))
+    pd.testing.assert_frame_equal(effort_of_codes(empty, found.codes, found.ids), customer_effort_of(empty),
+                                  check_exact=True)
+
+
+def customer_effort_of(acts: pd.DataFrame) -> pd.DataFrame:
+    from analysis.domain.three_c import customer_effort
+
+    return customer_effort(acts, WINDOW)

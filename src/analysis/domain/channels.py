@@ -172,11 +172,31 @@ class ActivityRows:
     columns: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ActivityCustomers:
+    """Where each activity's customer is in a customer frame: ``ids`` the frame's distinct
+    customer ids (in the order they first appear), ``rows`` each frame row's code among
+    them, ``codes`` each activity's (-1: its customer is not in the frame, or missing)."""
+
+    ids: pd.Index
+    rows: np.ndarray
+    codes: np.ndarray
+
+
+def activity_customers(activities: pd.DataFrame, keys: pd.DataFrame) -> ActivityCustomers:
+    """The :class:`ActivityCustomers` of ``activities`` in the frame of ``keys`` (its
+    customer_id): the activities' ids looked up once, for the facts and the effort."""
+    rows, ids = pd.factorize(keys["customer_id"])
+    return ActivityCustomers(pd.Index(ids), rows, positions_in(activities["customer_id"], ids))
+
+
 def activity_rows(activities: pd.DataFrame, keys: pd.DataFrame,
-                  columns: Sequence[str] = tuple(FACT_COLUMNS)) -> ActivityRows:
+                  columns: Sequence[str] = tuple(FACT_COLUMNS),
+                  looked_up: ActivityCustomers | None = None) -> ActivityRows:
     """The activity side of :func:`activity_facts` (``keys``: the customer frame's
     :data:`KEY_COLUMNS`, in its row order): everything of the facts that does not
-    depend on the customers' segments and phases, so that it can be made meanwhile."""
+    depend on the customers' segments and phases, so that it can be made meanwhile
+    (``looked_up``: the :func:`activity_customers` of these activities and keys, when made)."""
     unknown = [c for c in columns if c not in FACT_COLUMNS]
     if unknown:
         raise ValueError(f"unknown fact column {unknown[0]!r}; expected some of {', '.join(FACT_COLUMNS)}")
@@ -195,7 +215,12 @@ def activity_rows(activities: pd.DataFrame, keys: pd.DataFrame,
     # (the activities taken in the order of their ids: a stable sort by place then orders
     # the rows by territory, market and activity id)
     by_id = _sort_order(acts["activity_id"])
-    left, right = _join_positions(acts["customer_id"], customers["customer_id"], by_id)
+    if looked_up is None:
+        looked_up = activity_customers(acts, customers)
+    elif (len(looked_up.codes), len(looked_up.rows)) != (len(acts), len(customers)):
+        raise ValueError("the activity customers were looked up for other activities or another customer frame")
+    left, right = _join_positions(acts["customer_id"], customers["customer_id"], by_id,
+                                  codes=(looked_up.rows, looked_up.ids, looked_up.codes))
     # (territory and market order the rows; a channel's fit is read from its phase)
     needed = {*columns, "territory_id", "market", *(("channel",) if "fits" in columns else ())}
     from_keys = [c for c in FACT_COLUMNS if c in needed and c in customers.columns]  # the join's customer ids
@@ -307,14 +332,16 @@ def _first_in_territory(codes: np.ndarray, distinct: int, territory: np.ndarray)
     return first == rows if (territory == territory[first]).all() else None
 
 
-def _join_positions(left_keys: pd.Series, right_keys: pd.Series,
-                    left_order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _join_positions(left_keys: pd.Series, right_keys: pd.Series, left_order: np.ndarray | None = None,
+                    codes: tuple[np.ndarray, pd.Index, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Row positions of the inner join of ``left_keys`` with ``right_keys`` (as ``merge(how="inner")``
     orders them: left rows in order, or in ``left_order`` (a permutation of their positions),
     each with its matching right rows in their order). A missing key matches nothing
-    (``merge`` would pair missing with missing)."""
-    right_codes, uniques = pd.factorize(right_keys)
-    left_codes = positions_in(left_keys, uniques)
+    (``merge`` would pair missing with missing). ``codes``: the right keys' codes, their
+    distinct values (``pd.factorize``) and the left keys' positions among those, when made."""
+    right_codes, uniques, left_codes = codes or (*pd.factorize(right_keys), None)
+    if left_codes is None:
+        left_codes = positions_in(left_keys, uniques)
     matches = np.bincount(right_codes[right_codes >= 0], minlength=len(uniques))
     by_code = np.argsort(right_codes, kind="stable")[np.count_nonzero(right_codes < 0):]
     first = np.concatenate([[0], np.cumsum(matches)[:-1]]).astype(np.int64)

@@ -182,14 +182,50 @@ def customer_effort(activities: pd.DataFrame, window: Window, which: str = "anal
     everything = bool(inside.all())  # (then no copy of the rows)
     ids = activities["customer_id"].array  # as stored: no object array
     codes, customers = factorized(pd.Series(ids if everything else ids[inside]))
-    cost = np.nan_to_num(pd.to_numeric(activities["cost"]).to_numpy(dtype=float, na_value=np.nan))
-    cost = cost if everything else cost[inside]
+    cost = _costs(activities)
+    return _effort(codes, customers, cost if everything else cost[inside])
+
+
+def effort_of_codes(activities: pd.DataFrame, codes: np.ndarray, ids: pd.Index) -> pd.DataFrame | None:
+    """:func:`customer_effort` of ``activities`` (the window's rows), each row's customer
+    given as its code among ``ids`` (distinct ids; -1: none), as the join of the activity
+    rows finds it: no id looked up again. None when a row's customer is not among ``ids``
+    (its customer_id is then looked up: :func:`customer_effort`).
+
+    The same table: each customer's sum is made of its rows in their order, as there.
+    pandas sums groups whose codes are sorted in another way than the others (a plain
+    sum of each run against a compensated one), so codes that come in runs are
+    renumbered in the order of the runs, as :func:`customer_effort`'s codes would be."""
+    _require(activities, ["customer_id", "cost"], "activities")
+    known = codes >= 0
+    if not np.array_equal(known, activities["customer_id"].notna().to_numpy(dtype=bool)):
+        return None
+    cost = _costs(activities)
+    if not known.all():
+        codes, cost = codes[known], cost[known]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, dtype=np.intp)
+    if len(starts) == np.count_nonzero(np.bincount(codes, minlength=len(ids))):  # in runs, one a customer
+        run = np.zeros(len(codes), dtype=np.intp)
+        run[starts[1:]] = 1
+        return _effort(np.cumsum(run), pd.Index(ids).take(codes[starts]), cost)
+    return _effort(codes, pd.Index(ids), cost)
+
+
+def _costs(activities: pd.DataFrame) -> np.ndarray:
+    """Each activity's cost as floats, a missing one 0."""
+    return np.nan_to_num(pd.to_numeric(activities["cost"]).to_numpy(dtype=float, na_value=np.nan))
+
+
+def _effort(codes: np.ndarray, customers: pd.Index, cost: np.ndarray) -> pd.DataFrame:
+    """Activities and effort_cost per customer of ``customers`` (the rows' ``codes`` among
+    them, -1: no customer) that has rows, sorted by customer id."""
     known = codes >= 0  # an activity without a customer is no one's effort
     if not known.all():
         codes, cost = codes[known], cost[known]
-    count = np.bincount(codes, minlength=len(customers))  # every code has rows: every customer's row
+    count = np.bincount(codes, minlength=len(customers))
     total = group_sums({"effort_cost": cost}, codes, len(customers))["effort_cost"].to_numpy()
-    order = customers.argsort()  # by customer id (distinct), as a sorted groupby
+    present = np.flatnonzero(count > 0)
+    order = present[customers.take(present).argsort()]  # by customer id (distinct), as a sorted groupby
     return pd.DataFrame({"customer_id": customers.take(order), "activities": count[order],
                          "effort_cost": total[order]}).astype({"activities": "int64", "effort_cost": "float64"})
 
