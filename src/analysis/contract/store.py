@@ -21,6 +21,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -188,6 +189,18 @@ def read_territory(folder: Path, territory_id: str) -> dict[str, pd.DataFrame]:
     return TerritoryReader(folder).read(territory_id)
 
 
+class _Decoded(NamedTuple):
+    """What a :class:`TerritoryReader` holds of a table: its open ``file``, the row groups
+    read for the last territory (``wanted``), those ``groups``, and their rows as one
+    Arrow ``table`` and as one pandas ``frame`` (each territory's rows taken from it)."""
+
+    file: pq.ParquetFile
+    wanted: tuple[int, ...]
+    groups: dict[int, pa.Table]
+    table: pa.Table
+    frame: pd.DataFrame
+
+
 class TerritoryReader:
     """Reads one territory's rows of every table after another, each read as
     :func:`read_territory` gives it (the same frames).
@@ -207,10 +220,7 @@ class TerritoryReader:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self._files: dict[str, tuple[tuple, pq.ParquetFile, list | None]] = {}
-        #: per table: the file, the row groups read for the last territory, those groups (Arrow)
-        #: and their rows both as Arrow and as pandas (each territory's rows taken from them)
-        self._decoded: dict[str, tuple[pq.ParquetFile, tuple[int, ...], dict[int, pa.Table], pa.Table,
-                                       pd.DataFrame]] = {}
+        self._decoded: dict[str, _Decoded] = {}
         self._whole: dict[str, tuple[pq.ParquetFile, pd.DataFrame]] = {}
 
     def read(self, territory_id: str) -> dict[str, pd.DataFrame]:
@@ -228,15 +238,14 @@ class TerritoryReader:
                 return whole[1].copy()
             wanted = tuple(i for i, (low, high) in enumerate(bounds) if _may_hold(low, high, territory_id))
             decoded = self._decoded.get(name)
-            if decoded is None or decoded[0] is not file or decoded[1] != wanted:
-                held = decoded[2] if decoded is not None and decoded[0] is file else {}
+            if decoded is None or decoded.file is not file or decoded.wanted != wanted:
+                held = decoded.groups if decoded is not None and decoded.file is file else {}
                 groups = {i: held[i] if i in held else file.read_row_group(i, use_pandas_metadata=True)
                           for i in wanted}  # (the groups of other territories let go)
                 table = pa.concat_tables(list(groups.values())) if groups else file.schema_arrow.empty_table()
-                decoded = self._decoded[name] = (file, wanted, groups, table, table.to_pandas())
-            table, frame = decoded[3], decoded[4]
-            rows = pc.fill_null(pc.equal(table["territory_id"], territory_id), False).to_numpy(zero_copy_only=False)
-            return frame.take(np.flatnonzero(rows)).reset_index(drop=True)
+                decoded = self._decoded[name] = _Decoded(file, wanted, groups, table, table.to_pandas())
+            rows = pc.fill_null(pc.equal(decoded.table["territory_id"], territory_id), False)
+            return decoded.frame.take(np.flatnonzero(rows.to_numpy(zero_copy_only=False))).reset_index(drop=True)
         except (pa.ArrowException, OSError, ValueError) as exc:
             for held in (self._files, self._decoded, self._whole):
                 held.pop(name, None)

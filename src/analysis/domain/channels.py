@@ -186,8 +186,8 @@ class ActivityCustomers:
 def activity_customers(activities: pd.DataFrame, keys: pd.DataFrame) -> ActivityCustomers:
     """The :class:`ActivityCustomers` of ``activities`` in the frame of ``keys`` (its
     customer_id): the activities' ids looked up once, for the facts and the effort."""
-    rows, ids = pd.factorize(keys["customer_id"])
-    return ActivityCustomers(pd.Index(ids), rows, positions_in(activities["customer_id"], ids))
+    rows, ids, codes = _key_codes(activities["customer_id"], keys["customer_id"])
+    return ActivityCustomers(pd.Index(ids), rows, codes)
 
 
 def activity_rows(activities: pd.DataFrame, keys: pd.DataFrame,
@@ -332,16 +332,20 @@ def _first_in_territory(codes: np.ndarray, distinct: int, territory: np.ndarray)
     return first == rows if (territory == territory[first]).all() else None
 
 
+def _key_codes(left_keys: pd.Series, right_keys: pd.Series) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    """The right keys' codes and distinct values (``pd.factorize``), and each left key's
+    position among those (-1: absent or missing): what :func:`_join_positions` joins on."""
+    right_codes, uniques = pd.factorize(right_keys)
+    return right_codes, uniques, positions_in(left_keys, uniques)
+
+
 def _join_positions(left_keys: pd.Series, right_keys: pd.Series, left_order: np.ndarray | None = None,
                     codes: tuple[np.ndarray, pd.Index, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Row positions of the inner join of ``left_keys`` with ``right_keys`` (as ``merge(how="inner")``
     orders them: left rows in order, or in ``left_order`` (a permutation of their positions),
     each with its matching right rows in their order). A missing key matches nothing
-    (``merge`` would pair missing with missing). ``codes``: the right keys' codes, their
-    distinct values (``pd.factorize``) and the left keys' positions among those, when made."""
-    right_codes, uniques, left_codes = codes or (*pd.factorize(right_keys), None)
-    if left_codes is None:
-        left_codes = positions_in(left_keys, uniques)
+    (``merge`` would pair missing with missing). ``codes``: their :func:`_key_codes`, when made."""
+    right_codes, uniques, left_codes = codes or _key_codes(left_keys, right_keys)
     matches = np.bincount(right_codes[right_codes >= 0], minlength=len(uniques))
     by_code = np.argsort(right_codes, kind="stable")[np.count_nonzero(right_codes < 0):]
     first = np.concatenate([[0], np.cumsum(matches)[:-1]]).astype(np.int64)
