@@ -20,14 +20,14 @@ from analysis.engine.kernels import KERNEL_NAMES, ForkedKernel, IPCKernelManager
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="warm kernels need fork (POSIX)")
 
-PROBE = """import json, os, sys
+PROBE = """import gc, json, os, sys
 preloaded = 'analysis.report.figures' in sys.modules
 import analysis.report.figures as figures
 seen = getattr(figures, '_touched_by_an_earlier_report', False)
 figures._touched_by_an_earlier_report = True
 print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "preloaded": preloaded, "seen": seen,
                   "cwd": os.getcwd(), "marker": os.environ.get("TR_TEST_MARKER"), "path": sys.path,
-                  "argv0": os.path.basename(sys.argv[0])}))"""
+                  "argv0": os.path.basename(sys.argv[0]), "frozen": gc.get_freeze_count()}))"""
 
 
 def gone(pid: int) -> bool:
@@ -64,6 +64,8 @@ def test_warm_kernels_are_fresh_processes_forked_from_one_server(specs):
     assert first["pid"] != second["pid"] and first["ppid"] == second["ppid"] != os.getpid()
     assert not first["seen"] and not second["seen"]  # nothing leaks from one report to the next
     assert first["cwd"] == str(specs / "job") and first["marker"] == "from-the-job"  # the job's folder and env
+    # the server's imports are kept out of the kernels' garbage collections (gc.freeze)
+    assert first["frozen"] > 100_000 and second["frozen"] == first["frozen"]
 
 
 def test_fresh_kernels_start_a_new_interpreter(specs):
