@@ -4,7 +4,8 @@ kernel process per request.
 Run as ``python -m analysis.engine.forkserver SOCKET [MODULE ...]`` by
 :class:`analysis.engine.kernels.ForkServer` (one server per worker process). It imports
 ipykernel and the given modules (pandas, matplotlib, the analysis package: what the
-report notebooks import), says ``ready`` on stdout and listens on the Unix socket.
+report notebooks import), freezes what they made out of garbage collection
+(``gc.freeze``), says ``ready`` on stdout and listens on the Unix socket.
 Each request carries a kernel's arguments, environment and working folder, with its
 stdout and stderr as file descriptors; the server forks, the child becomes an ordinary
 ipykernel in its own session (so signals reach its process group) and the server
@@ -83,8 +84,8 @@ def serve(address: str, modules: list[str]) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)      # kernels are reaped by the system
     preload(modules)
     # what the imports made is never garbage: kept out of every collection, here and in
-    # each kernel, so that a collection (frequent while a figure is built) traverses only
-    # the notebook's own objects, and the kernels never write the shared pages' counts
+    # each kernel, so that a kernel's collections (frequent while a figure is built)
+    # traverse only the notebook's own objects
     gc.collect()
     gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
