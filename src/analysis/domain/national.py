@@ -125,17 +125,18 @@ class PhaseInputs:
 
 
 def phase_input_tasks(ds: Dataset, sales: pd.DataFrame, window: Window, params: Mapping,
-                      looked_up: tuple[pd.DataFrame, Callable[[], ActivityCustomers]] | None = None
+                      in_window: pd.DataFrame | None = None,
+                      looked_up: Callable[[], ActivityCustomers] | None = None
                       ) -> dict[str, Callable[[], pd.DataFrame]]:
     """The :class:`PhaseInputs` of ``ds`` (``sales``: its window sales with products), each
     field as a function making it (so that they can be made apart: see :func:`prepare`;
-    ``looked_up``: the analysis window's activities and a function giving their
-    :func:`activity_customers` in the customer frame, which the effort then reads instead
-    of looking the activities' customers up again)."""
+    ``in_window``: the analysis window's activities, and ``looked_up`` a function giving
+    their :func:`activity_customers` in the customer frame, which the effort then reads
+    instead of looking the activities' customers up again; both or neither)."""
 
     def effort() -> pd.DataFrame:
-        if looked_up is not None:
-            in_window, found = looked_up[0], looked_up[1]()
+        if in_window is not None and looked_up is not None:
+            found = looked_up()
             made = effort_of_codes(in_window, found.codes, found.ids)
             if made is not None:
                 return made
@@ -346,7 +347,7 @@ def prepare(ds: Dataset, params: Mapping, has_activities: bool, workers: int = 1
     # the activities' customers looked up once (in whichever process reads them first: the
     # effort, then the activity rows)
     looked_up = functools.cache(lambda: activity_customers(in_window, keys))
-    inputs = phase_input_tasks(ds, sales, window, params, (in_window, looked_up))
+    inputs = phase_input_tasks(ds, sales, window, params, in_window, looked_up)
 
     def phased(made) -> pd.DataFrame:  # the customer frame with its phases: all the facts read of it
         frame = left_join(customer_table(ds, sales, window, params, base), ds.territories[["territory_id", "region"]],
