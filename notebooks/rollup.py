@@ -28,6 +28,8 @@ from IPython.display import display
 from analysis.report import figures, sections
 from analysis.report.scope import load
 
+figures.drawn_once()  # each figure drawn once, when shown
+
 s = load(scope, data_path=data_path, store_path=store_path, params=params)
 display(sections.scope_note(s))
 

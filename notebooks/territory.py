@@ -27,6 +27,8 @@ from IPython.display import display
 from analysis.report import figures, sections
 from analysis.report.territory import load
 
+figures.drawn_once()  # each figure drawn once, when shown
+
 t = load(territory_id, data_path=data_path, store_path=store_path, params=params)
 display(sections.period_note(t))
 

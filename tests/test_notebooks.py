@@ -41,3 +41,29 @@ def test_explorer_notebook_executes_on_demo_data(published, tmp_path):
     widget_outputs = [o for c in out.cells if c.cell_type == "code" for o in c.get("outputs", [])
                       if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert widget_outputs, "the explorer displays its widget"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem in ("territory", "rollup")], ids=lambda p: p.name)
+def test_report_notebooks_draw_each_figure_once(path, tmp_path):
+    """A report notebook's figures are drawn once each, for the picture the inline backend
+    shows (pyplot's redraw after each cell switched off by ``figures.drawn_once``, which
+    the notebook calls; no "tight" bounding box), and still shown: in a real kernel, counted."""
+    import papermill as pm
+
+    assert "figures.drawn_once()" in path.read_text()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+                    "%config InlineBackend.print_figure_kwargs = {'bbox_inches': None}\n"  # as the notebooks
+                    "import matplotlib.figure, collections\ndrawn = collections.Counter()\n"
+                    "draw = matplotlib.figure.Figure.draw\n"
+                    "matplotlib.figure.Figure.draw = lambda fig, r: (drawn.update([id(fig)]), draw(fig, r))[1]\n"
+                    "from analysis.report import figures\nfigures.drawn_once()"),
+                nbformat.v4.new_code_cell("figures.placeholder('A figure', 'drawn once');"),
+                nbformat.v4.new_code_cell("print(sorted(drawn.values()))")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    out = pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                              progress_bar=False)
+    shown = [o for o in out.cells[1].outputs if "image/png" in o.get("data", {})]
+    assert len(shown) == 1
+    assert out.cells[2].outputs[0]["text"].strip() == "[1]"

@@ -52,6 +52,19 @@ def style() -> None:
                                 "axes.titlesize": 12, "figure.autolayout": False})
 
 
+def drawn_once() -> None:
+    """In a report notebook: each figure drawn once, for the picture the inline backend shows.
+
+    pyplot also redraws every changed figure after each cell (its display hook, meant for
+    interactive windows), just before the inline backend draws the figure again to show it
+    and closes it: a whole drawing nobody sees, a third of a figure's time. The backend is
+    resolved here (pyplot installs the hook then) and the hook removed; the inline backend
+    still shows each new figure after its cell.
+    """
+    plt.switch_backend(matplotlib.get_backend())
+    plt.uninstall_repl_displayhook()
+
+
 def placeholder(title: str, message: str) -> plt.Figure:
     """A small figure saying why there is nothing to draw (the section still renders).
 
