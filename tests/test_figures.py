@@ -414,3 +414,20 @@ def test_each_figure_is_drawn_once_per_save_where_its_layout_put_it(runs, monkey
         assert drawn == [fig], name
         assert fig.get_layout_engine() is None, name
         assert [ax.get_position(original=True).bounds for ax in fig.axes] == placed, name
+
+
+@pytest.mark.parametrize("shape", ["2x2", "3x3", "sales_only", "single"])
+def test_scatter_fixed_layout_is_what_tight_layout_finds(runs, shape):
+    """The segment scatter's margins are set in inches (figures.SCATTER_MARGINS): they must
+    be those tight_layout finds for its texts, with one panel or one per market."""
+    customers = runs[shape][1]["customers"]
+    legend_rows = 4 if shape == "3x3" else 2  # (nine labels in three columns and a title; four in two)
+    for table in (customers, customers[customers["market"] == customers["market"].min()]):
+        fig = figures.segment_scatter(table)
+        width, height = fig.get_size_inches()
+        panels = lambda: np.array([ax.get_position(original=True).bounds for ax in fig.axes]) * [width, height, width, height]
+        fixed = panels()
+        fig.tight_layout(rect=(0, (0.15 + figures.LEGEND_ROW * legend_rows) / height, 1, 1 - 0.3 / height))
+        assert len(fixed) == table["market"].nunique()
+        np.testing.assert_allclose(fixed, panels(), atol=0.005)  # inches: half a pixel
+        plt.close(fig)
