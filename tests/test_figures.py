@@ -406,7 +406,8 @@ def test_each_figure_is_drawn_once_per_save_where_its_layout_put_it(runs, monkey
             "comparison": figures.territory_comparison(whole["kpis"], whole["nation"].iloc[0], label="territory_name")}
     drawn = []
     draw = matplotlib.figure.Figure.draw
-    monkeypatch.setattr(matplotlib.figure.Figure, "draw", lambda fig, renderer: (drawn.append(fig), draw(fig, renderer)))
+    monkeypatch.setattr(matplotlib.figure.Figure, "draw",
+                        lambda fig, renderer: (drawn.append(fig), draw(fig, renderer)))
     for name, fig in made.items():
         placed = [ax.get_position(original=True).bounds for ax in fig.axes]
         drawn.clear()
@@ -414,6 +415,11 @@ def test_each_figure_is_drawn_once_per_save_where_its_layout_put_it(runs, monkey
         assert drawn == [fig], name
         assert fig.get_layout_engine() is None, name
         assert [ax.get_position(original=True).bounds for ax in fig.axes] == placed, name
+
+
+def _panels_in_inches(fig) -> np.ndarray:
+    """Each panel's left, bottom, width and height, in inches."""
+    return np.array([ax.get_position(original=True).bounds for ax in fig.axes]) * np.tile(fig.get_size_inches(), 2)
 
 
 @pytest.mark.parametrize("shape", ["2x2", "3x3", "sales_only", "single"])
@@ -425,9 +431,21 @@ def test_scatter_fixed_layout_is_what_tight_layout_finds(runs, shape):
     for table in (customers, customers[customers["market"] == customers["market"].min()]):
         fig = figures.segment_scatter(table)
         width, height = fig.get_size_inches()
-        panels = lambda: np.array([ax.get_position(original=True).bounds for ax in fig.axes]) * [width, height, width, height]
-        fixed = panels()
+        fixed = _panels_in_inches(fig)
         fig.tight_layout(rect=(0, (0.15 + figures.LEGEND_ROW * legend_rows) / height, 1, 1 - 0.3 / height))
         assert len(fixed) == table["market"].nunique()
-        np.testing.assert_allclose(fixed, panels(), atol=0.005)  # inches: half a pixel
+        np.testing.assert_allclose(fixed, _panels_in_inches(fig), atol=0.005)  # inches: half a pixel
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("shape", ["2x2", "3x3", "sales_only", "single"])
+@pytest.mark.parametrize("vip_share", [0.5, 0.8, 0.95])
+def test_pareto_fixed_layout_is_what_tight_layout_finds(runs, shape, vip_share):
+    """As the scatter's (figures.PARETO_MARGINS), whatever the VIP cut and its note."""
+    lorenz = runs[shape][1]["lorenz"]
+    for table in (lorenz, lorenz[lorenz["market"] == lorenz["market"].min()]):
+        fig = figures.pareto_curve(table, vip_share)
+        fixed = _panels_in_inches(fig)
+        fig.tight_layout()
+        np.testing.assert_allclose(fixed, _panels_in_inches(fig), atol=0.005)
         plt.close(fig)
