@@ -11,7 +11,7 @@ DEMO_OUT  := reports/demo
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -e '.[test,lab]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lab]'
 	touch $(STAMP)
 
 install: $(STAMP)
