@@ -57,9 +57,9 @@ def drawn_once() -> None:
 
     pyplot also redraws every changed figure after each cell (its display hook, meant for
     interactive windows), just before the inline backend draws the figure again to show it
-    and closes it: a whole drawing nobody sees, a third of a figure's time. The backend is
-    resolved here (pyplot installs the hook then) and the hook removed; the inline backend
-    still shows each new figure after its cell.
+    and closes it: a whole drawing nobody sees. The backend is resolved here (pyplot
+    installs the hook then) and the hook removed; the inline backend still shows each new
+    figure after its cell.
     """
     plt.switch_backend(matplotlib.get_backend())
     plt.uninstall_repl_displayhook()
