@@ -3,8 +3,10 @@ paths checked before writing, and what the CLI prints for a user error and for a
 
 The kill loop runs the real CLI in its own process group and SIGKILLs the whole group
 (CLI, workers, fork servers; kernels, in sessions of their own, follow their server) at
-20 random moments (in two tests of 10, each with its output folder, so that the two
-workers can share them), alternating two parameter profiles, so that each killed run is
+12 random moments, one in each twelfth of a run's length (stratified: no stretch of the run
+longer than two twelfths goes without a kill, where 20 moments drawn anywhere left gaps
+of 2 s and more), in two tests of 6, each with its output folder, so that the two
+workers can share them, alternating two parameter profiles, so that each killed run is
 overwriting the other profile's reports; after each rerun every published table must
 equal, byte for byte, that of an uninterrupted run with the same profile, and so must
 the HTML and the PDF once the PDF's creation time (and the document id Typst derives
@@ -35,8 +37,10 @@ from analysis.engine.cli import main
 from analysis.engine.lock import RunLock
 
 ROOT = Path(__file__).resolve().parents[1]
-MOMENTS = 20
-#: The kill loop's moments in so many tests (one output folder each), so that both workers can take one.
+#: The kill loop's moments: one in each of so many equal slices of a run's length.
+MOMENTS = 12
+#: The kill loop's moments in so many tests (one output folder each), so that both workers
+#: can take one: every PARTS-th slice, so that each test's kills span the whole run.
 PARTS = 2
 SEED = 20261201
 #: Files that legitimately differ between two identical runs (times, durations).
@@ -46,6 +50,14 @@ _PDF_VOLATILE = re.compile(rb"D:\d{14}Z|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[+-]\d\
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+def kill_moments(seconds: float) -> list[float]:
+    """The kill loop's moments for a run of ``seconds`` (and the CLI's start-up): one drawn
+    in each of :data:`MOMENTS` equal slices, the same whatever the parts."""
+    rng = random.Random(SEED)
+    longest = seconds + 2.0
+    return [(i + rng.random()) * longest / MOMENTS for i in range(MOMENTS)]
+
 
 def normalized(path: Path) -> bytes:
     """A published file's bytes; for a PDF with its creation time and document id masked."""
@@ -122,15 +134,21 @@ def _case(base: Path) -> dict:
 
 # --- crash consistency ------------------------------------------------------------------------
 
+def test_kill_moments_cover_every_slice_of_the_run():
+    moments = kill_moments(10.0)
+    assert len(moments) == MOMENTS and moments == sorted(moments)
+    assert all(i * 12.0 / MOMENTS <= m < (i + 1) * 12.0 / MOMENTS for i, m in enumerate(moments))
+    parts = [list(range(part, MOMENTS, PARTS)) for part in range(PARTS)]
+    assert sorted(i for part in parts for i in part) == list(range(MOMENTS))  # each slice in one part
+
+
 @pytest.mark.parametrize("part", range(PARTS))
 def test_kill_at_random_moments_then_rerun_equals_an_uninterrupted_run(case, tmp_path, part):
     out = tmp_path / "out"
-    rng = random.Random(SEED)
-    longest = max(case["seconds"].values()) + 2.0  # the CLI's start-up too
-    drawn = [rng.uniform(0.0, longest) for _ in range(MOMENTS)]  # (the same moments, whatever the parts)
+    drawn = kill_moments(max(case["seconds"].values()))
     moments = []
-    for i in range(part * MOMENTS // PARTS, (part + 1) * MOMENTS // PARTS):  # this part's run of moments
-        name = "ab"[i % 2]  # each killed run overwrites the other profile's reports
+    for turn, i in enumerate(range(part, MOMENTS, PARTS)):  # this part's slices
+        name = "ab"[turn % 2]  # each killed run overwrites the other profile's reports
         profile = case["profiles"][name]
         moment = drawn[i]
         proc = cli(*run_args(case, profile, out))

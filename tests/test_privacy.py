@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import secrets
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -201,6 +203,38 @@ def _texts(path: Path) -> list[str]:
     return texts
 
 
+_ID = re.compile(r"([A-Za-z]+)([0-9]+)")
+
+
+def found(needles: Iterable[str], texts: Iterable[str]) -> set[str]:
+    """The ``needles`` found in any of ``texts``: those ``needle in text`` finds. An id
+    (letters, then digits) is found by one scan of each text for every id's letters
+    followed by digits, at every position (overlapping), instead of one search per id
+    (searched one by one, the demo's thousands of activity ids took half of the
+    end-to-end test below: 66 s, now 32 s)."""
+    needles, texts = set(needles), list(texts)
+    ids = {n for n in needles if _ID.fullmatch(n)}
+    hits = {n for n in needles - ids if any(n in t for t in texts)}
+    if ids:
+        prefixes = sorted({_ID.fullmatch(n).group(1) for n in ids}, key=len, reverse=True)
+        pattern = re.compile(f"(?=((?:{'|'.join(map(re.escape, prefixes))})[0-9]+))")
+        lengths = sorted({len(n) for n in ids})
+        for text in texts:
+            for match in pattern.finditer(text):
+                written = match.group(1)  # an id is there when it is the start of this
+                hits.update(written[:n] for n in lengths if written[:n] in ids)
+    return hits
+
+
+def test_found_is_what_a_search_for_each_needle_finds():
+    needles = {"NPI7300000000", "NPI73", "XNPI1", "NPI1", "EMPNO48200037", "Dr Ali", "AC1", "ACCT91500013", "x"}
+    texts = ["xNPI7300000000x", "XNPI1 and NPI12", "EMPNO4820003 EMPNO482000371", "Dr Al", "ACCT9150001",
+             "ACCT91500013", "AC AC12", "NPINPI73"]
+    for picked in ([], texts[:1], texts[1:2], texts[2:3], texts[3:5], texts[5:], texts):
+        assert found(needles, picked) == {n for n in needles if any(n in t for t in picked)}, picked
+    assert found(needles, texts) >= {"NPI7300000000", "NPI73", "XNPI1", "NPI1", "EMPNO48200037", "AC1"}
+
+
 def test_no_real_name_or_id_anywhere_under_the_output_folder(tmp_path, key_env):
     from analysis.contract.demo import generate, write
     from analysis.engine.batch import run
@@ -230,8 +264,8 @@ def test_no_real_name_or_id_anywhere_under_the_output_folder(tmp_path, key_env):
     leaks = []
     for path in files:
         texts = _texts(path)
-        leaks.extend(f"{path.relative_to(out)}: {kind} {needle!r}" for needle, kind in needles.items()
-                     if any(needle in t for t in texts))
+        leaks.extend(f"{path.relative_to(out)}: {needles[needle]} {needle!r}"
+                     for needle in sorted(found(needles, texts)))
     assert not leaks, "\n".join(leaks[:20])
     assert len(files) >= 20
     assert not any(key_env.read_bytes() in p.read_bytes() for p in files)  # nor the key
