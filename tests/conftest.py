@@ -147,6 +147,25 @@ def tiny_dataset(tmp_path: Path) -> Path:
     return write_dataset(tmp_path / "data", tiny_tables())
 
 
+def tiny_notebook(path: Path, kind: str = "territory", cells: tuple[str, ...] = ()) -> Path:
+    """A report notebook of ``kind`` (territory or rollup) that reads nothing: a parameters
+    cell, ``cells`` (code), and a cell printing the parameters. For the tests of the
+    publishing machinery: a report then takes about a second, not the full notebook's
+    five to nine on a shared 2-core machine."""
+    import nbformat
+
+    variables = "territory_id = 'T01'" if kind == "territory" else "scope = 'all'"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"{variables}\nstore_path = None\ndata_path = None\nparams = {{}}",
+                                          metadata={"tags": ["parameters"]}),
+                *(nbformat.v4.new_code_cell(cell) for cell in cells),
+                nbformat.v4.new_markdown_cell("## Parameters"),
+                nbformat.v4.new_code_cell("import json\nprint(json.dumps(params, sort_keys=True, default=str))")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
 # --- a small rendered demo batch, shared by the end-to-end tests ------------------------
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ overwriting the other profile's reports; after each rerun every published table 
 equal, byte for byte, that of an uninterrupted run with the same profile, and so must
 the HTML and the PDF once the PDF's creation time (and the document id Typst derives
 from it) is masked. The notebooks executed are two tiny ones (a parameters cell and a
-few lines printing the parameters, see ``tiny_notebooks``): what is under test is the
+few lines printing the parameters, see ``conftest.tiny_notebook``): what is under test is the
 publishing machinery, and each kill moment then costs seconds, not the minutes of the
 full notebooks on a shared 2-core machine.
 """
@@ -27,11 +27,10 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import psutil
 import pytest
 
-from conftest import made_once
+from conftest import made_once, tiny_notebook
 
 from analysis.engine.cli import main
 from analysis.engine.lock import RunLock
@@ -109,16 +108,7 @@ def _case(base: Path) -> dict:
     profiles["a"].write_text(demo)
     profiles["b"].write_text(demo.replace("vip_share: 0.8", "vip_share: 0.7"))
     assert profiles["a"].read_text() != profiles["b"].read_text()
-    notebooks = {}
-    for kind, variables in (("territory", "territory_id = 'T01'"), ("rollup", "scope = 'all'")):
-        nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_code_cell(f"{variables}\nstore_path = None\ndata_path = None\nparams = {{}}",
-                                              metadata={"tags": ["parameters"]}),
-                    nbformat.v4.new_markdown_cell("## Parameters"),
-                    nbformat.v4.new_code_cell("import json\nprint(json.dumps(params, sort_keys=True, default=str))")]
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        notebooks[kind] = base / f"{kind}.ipynb"
-        nbformat.write(nb, notebooks[kind])
+    notebooks = {kind: tiny_notebook(base / f"{kind}.ipynb", kind) for kind in ("territory", "rollup")}
     case = {"data": data, "profiles": profiles, "notebook": notebooks["territory"], "rollup": notebooks["rollup"],
             "base": base, "reference": {}, "seconds": {}}
     for name, profile in profiles.items():  # an uninterrupted run of each profile, in a folder of its own
