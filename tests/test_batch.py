@@ -1,7 +1,7 @@
 """End to end: demo data -> batch -> published HTML, PDF, tables, index and manifest.
 
-One small demo dataset, rendered once per module; a second run with a notebook that
-fails for one territory checks that the failure is recorded and the last good report
+One small demo dataset, rendered once per module; a second run with a (tiny) notebook
+that fails for one territory checks that the failure is recorded and the last good report
 survives.
 """
 from __future__ import annotations
@@ -10,12 +10,13 @@ import json
 import re
 import shutil
 
-import nbformat
 import pandas as pd
 
-from analysis.engine.batch import DEFAULT_NOTEBOOK
+from conftest import tiny_notebook
+
 from analysis.engine.cli import main
 from analysis.report.exports import EXPORT_COLUMNS
+
 
 def test_run_publishes_every_territory(published):
     out = published["out"]
@@ -65,12 +66,11 @@ def test_failing_territory_keeps_last_good_report(published, tmp_path):
     out = tmp_path / "reports"
     shutil.copytree(published["out"], out)
     before = (out / "T02" / "report.html").read_bytes()
-    nb = nbformat.read(DEFAULT_NOTEBOOK, as_version=4)
-    nb.cells.insert(2, nbformat.v4.new_code_cell('if territory_id == "T02":\n    raise ValueError("boom in T02")'))
-    broken = tmp_path / "broken.ipynb"
-    nbformat.write(nb, broken)
+    broken = tiny_notebook(tmp_path / "broken.ipynb",
+                           cells=('if territory_id == "T02":\n    raise ValueError("boom in T02")',))
+    rollup = tiny_notebook(tmp_path / "rollup.ipynb", "rollup")
     code = main(["run", "--data", str(published["data"]), "--out", str(out), "--notebook", str(broken),
-                 "--jobs", "2", "--quiet"])
+                 "--rollup-notebook", str(rollup), "--jobs", "2", "--quiet"])
     assert code == 1
     manifest = json.loads((out / "manifest.json").read_text())
     t02 = manifest["territories"]["T02"]
