@@ -69,8 +69,8 @@ def test_hanging_report_is_stopped_retried_and_listed(published, tmp_path, capsy
     before = {p: p.read_bytes() for p in (out / "T01").glob("report.*")}
     hanging = tiny_notebook(tmp_path / "hanging.ipynb", cells=(
         "import time\nif territory_id == 'T01':\n    time.sleep(600)",))
-    start = time.perf_counter()
     rollup = tiny_notebook(tmp_path / "rollup.ipynb", "rollup")
+    start = time.perf_counter()
     assert main(["run", "--data", str(published["data"]), "--out", str(out), "--notebook", str(hanging),
                  "--rollup-notebook", str(rollup), "--params", str(ROOT / "params" / "demo.yaml"), "--timeout", "10",
                  "--force", "--quiet"]) == 1
